@@ -1,0 +1,77 @@
+// The one build: every bundle of the product and its tests, with esbuild.
+//   node extension/build.mjs            build once
+//   node extension/build.mjs --watch    rebuild on change
+// Type checking is separate (npm run typecheck), so a build never waits on tsc.
+import * as esbuild from 'esbuild';
+import { readdirSync, existsSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const watch = process.argv.includes('--watch');
+
+/** Every `*.test.ts` (and the tier's index.ts) below a test tier folder. */
+function testEntries(tier) {
+  const dir = join(root, 'test', tier);
+  if (!existsSync(dir)) return [];
+  const found = [];
+  const walk = (d) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name.endsWith('.test.ts') || name === 'index.ts') found.push(relative(root, p));
+    }
+  };
+  walk(dir);
+  return found;
+}
+
+const common = {
+  bundle: true,
+  sourcemap: true,
+  logLevel: 'warning',
+  absWorkingDir: root,
+  target: 'node18',
+  platform: 'node',
+  format: 'cjs',
+  // The native addon is loaded from disk at run time (it is per-platform and ships beside the bundle).
+  external: ['vscode', '*.node'],
+};
+
+const builds = [
+  { ...common, entryPoints: { extension: 'extension/client/extension.ts' }, outdir: 'dist' },
+  { ...common, entryPoints: { server: 'extension/server/server.ts' }, outdir: 'dist' },
+  { ...common, entryPoints: { helper: 'extension/helper/helper.ts' }, outdir: 'dist' },
+  {
+    ...common,
+    entryPoints: { cli: 'extension/cli/cli.ts' },
+    outdir: 'dist',
+    banner: { js: '#!/usr/bin/env node' },
+  },
+  {
+    ...common,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    external: [],
+    entryPoints: { panel: 'media/panel.ts' },
+    outdir: 'dist/media',
+  },
+  // Tests: one bundle per file so mocha sees each suite's file name; mocha itself stays external.
+  ...['unit', 'e2e', 'vm'].map((tier) => ({
+    ...common,
+    entryPoints: testEntries(tier),
+    outbase: '.',
+    outdir: 'out',
+    external: [...common.external, 'mocha'],
+  })).filter((b) => b.entryPoints.length > 0),
+];
+
+if (watch) {
+  for (const b of builds) await (await esbuild.context(b)).watch();
+  console.log('watching for changes');
+} else {
+  const started = Date.now();
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+  console.log(`built ${builds.length} bundles in ${Date.now() - started} ms`);
+}

@@ -1,0 +1,61 @@
+// `bpf-lsm`: the command line over the same core as the extension. It is how the main job runs
+// headless (`bpf-lsm trace -- /usr/bin/ls /home`) and how the VM tests and benchmarks drive the product.
+import { UsageError } from './args';
+import { Subcommand } from './subcommand';
+import { pending } from './pending';
+
+const subcommands: Subcommand[] = [
+  pending('trace', 'trace a program and every LSM hook it (and its children) reaches'),
+  pending('hooks', "print the target kernel's LSM hook catalog"),
+  pending('vm', 'prepare, start, stop and reach the built-in BPF-LSM VM'),
+  pending('check', 'check that a target can run BPF-LSM programs, with remedies'),
+  pending('policy', 'apply, show or clear an exec enforcement policy'),
+];
+
+function help(): string {
+  const width = Math.max(...subcommands.map((s) => s.name.length));
+  return [
+    'usage: bpf-lsm <command> [options]',
+    '',
+    ...subcommands.map((s) => `  ${s.name.padEnd(width)}  ${s.summary}`),
+    '',
+    'bpf-lsm <command> --help shows the options of one command.',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help());
+    return name ? 0 : 2;
+  }
+  const sub = subcommands.find((s) => s.name === name);
+  if (!sub) {
+    console.error(`bpf-lsm: unknown command "${name}"\n\n${help()}`);
+    return 2;
+  }
+  if (rest[0] === '--help' || rest[0] === '-h') {
+    console.log(sub.usage);
+    return 0;
+  }
+  try {
+    return await sub.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`bpf-lsm ${name}: ${err.message}\n\n${sub.usage}`);
+      return 2;
+    }
+    console.error(`bpf-lsm ${name}: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    console.error(err);
+    process.exitCode = 1;
+  },
+);

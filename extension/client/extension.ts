@@ -1,0 +1,25 @@
+// Extension entry point: owns the extension-lifetime objects and wires every feature from this one place.
+// Each feature lives in its own file and registers its own commands and context keys.
+import * as vscode from 'vscode';
+import { Studio } from './studio';
+import { registerPendingCommands } from './pending';
+import { registerOutputCommands } from './output';
+import { registerLanguageClient } from './languageClient';
+
+let studio: Studio | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<Studio> {
+  studio = new Studio(context);
+  context.subscriptions.push(studio);
+  registerOutputCommands(studio);
+  await registerLanguageClient(studio);
+  // Last: commands whose feature has not landed yet get an honest "not available yet" handler.
+  registerPendingCommands(studio);
+  studio.log('BPF-LSM Studio activated');
+  return studio;
+}
+
+export async function deactivate(): Promise<void> {
+  await studio?.disposeAsync();
+  studio = undefined;
+}

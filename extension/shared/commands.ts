@@ -1,0 +1,28 @@
+// The command catalogue: one list read by the manifest check (test/unit/manifest.test.ts), the client
+// (which registers each id) and the e2e suite (which runs each one). Adding a command starts here.
+
+export interface CommandInfo {
+  /** The command id, always under `bpfLsm.`. */
+  readonly id: string;
+  /** Title shown after the "BPF-LSM:" category in the command palette. */
+  readonly title: string;
+}
+
+export const COMMANDS = {
+  traceExecutable: { id: 'bpfLsm.traceExecutable', title: 'Trace Executable' },
+  buildProbe: { id: 'bpfLsm.buildProbe', title: 'Build Probe' },
+  loadProbe: { id: 'bpfLsm.loadProbe', title: 'Load Probe' },
+  selectTarget: { id: 'bpfLsm.selectTarget', title: 'Select Target' },
+  checkTarget: { id: 'bpfLsm.checkTarget', title: 'Check Target' },
+  showTracingPanel: { id: 'bpfLsm.showTracingPanel', title: 'Show Tracing Panel' },
+  startVm: { id: 'bpfLsm.startVm', title: 'Start VM' },
+  stopVm: { id: 'bpfLsm.stopVm', title: 'Stop VM' },
+  applyPolicy: { id: 'bpfLsm.applyPolicy', title: 'Apply Enforcement Policy' },
+  clearPolicy: { id: 'bpfLsm.clearPolicy', title: 'Clear Enforcement Policy' },
+  restartLanguageServer: { id: 'bpfLsm.restartLanguageServer', title: 'Restart Language Server' },
+  showOutput: { id: 'bpfLsm.showOutput', title: 'Show Output' },
+} as const satisfies Record<string, CommandInfo>;
+
+export type CommandKey = keyof typeof COMMANDS;
+
+export const COMMAND_CATEGORY = 'BPF-LSM';
