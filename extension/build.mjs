@@ -10,16 +10,16 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const watch = process.argv.includes('--watch');
 
-/** Every `*.test.ts` (and the tier's index.ts) below a test tier folder. */
-function testEntries(tier) {
-  const dir = join(root, 'test', tier);
+/** Every `*.test.ts` / `*.bench.ts` (and a tier's index.ts) below a folder of the repository. */
+function testEntries(folder) {
+  const dir = join(root, folder);
   if (!existsSync(dir)) return [];
   const found = [];
   const walk = (d) => {
     for (const name of readdirSync(d)) {
       const p = join(d, name);
       if (statSync(p).isDirectory()) walk(p);
-      else if (name.endsWith('.test.ts') || name === 'index.ts') found.push(relative(root, p));
+      else if (name.endsWith('.test.ts') || name.endsWith('.bench.ts') || name === 'index.ts') found.push(relative(root, p));
     }
   };
   walk(dir);
@@ -58,7 +58,7 @@ const builds = [
     outdir: 'dist/media',
   },
   // Tests: one bundle per file so mocha sees each suite's file name; mocha itself stays external.
-  ...['unit', 'e2e', 'vm'].map((tier) => ({
+  ...['test/unit', 'test/e2e', 'test/vm', 'bench'].map((tier) => ({
     ...common,
     entryPoints: testEntries(tier),
     outbase: '.',
