@@ -6,6 +6,7 @@ import * as esbuild from 'esbuild';
 import { readdirSync, existsSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildNative } from '../native/build.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const watch = process.argv.includes('--watch');
@@ -66,6 +67,14 @@ const builds = [
     external: [...common.external, 'mocha'],
   })).filter((b) => b.entryPoints.length > 0),
 ];
+
+// The libbpf addon, BPF objects and bench consumers (skipped when up to date); esbuild does not see them.
+try {
+  buildNative(root);
+} catch (err) {
+  console.error(err.message);
+  process.exit(1);
+}
 
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();

@@ -1,0 +1,685 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "core.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+#include <regex>
+#include <sstream>
+
+namespace bpflsm {
+namespace {
+
+thread_local LibbpfMessages* currentSink = nullptr;
+
+int PrintToSink(enum libbpf_print_level level, const char* format, va_list args) {
+  // Debug chatter is never useful to a user; warnings and info explain failures (e.g. missing kernel
+  // features, attach errors), so they are attached to the operation's error message.
+  if (level == LIBBPF_DEBUG || currentSink == nullptr) return 0;
+  char line[1024];
+  va_list copy;
+  va_copy(copy, args);
+  vsnprintf(line, sizeof(line), format, copy);
+  va_end(copy);
+  currentSink->append(line);
+  return 0;
+}
+
+struct PrintInstaller {
+  PrintInstaller() { libbpf_set_print(PrintToSink); }
+} installPrint;
+
+Failure Fail(int err, const std::string& message) {
+  Failure f;
+  f.err = err < 0 ? -err : err;
+  if (f.err == 0) f.err = EINVAL;
+  f.message = message;
+  return f;
+}
+
+std::string ErrnoText(int err) {
+  if (err < 0) err = -err;
+  return std::string(strerror(err));
+}
+
+/** libbpf output minus its "libbpf: " prefixes and trailing newline, for one readable message. */
+std::string Tidy(const std::string& raw) {
+  std::string out;
+  std::istringstream lines(raw);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("libbpf: ", 0) == 0) line = line.substr(8);
+    if (line.empty()) continue;
+    if (!out.empty()) out += "\n";
+    out += line;
+  }
+  return out;
+}
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+/** A BTF type as JSON for the TypeScript codec; modifiers and typedefs are looked through. */
+std::string DescribeType(const struct btf* btf, uint32_t id, int depth) {
+  if (depth > 12) return "{\"kind\":\"opaque\",\"size\":0}";
+  std::string typedefName;
+  const struct btf_type* t = btf__type_by_id(btf, id);
+  while (t && (btf_is_mod(t) || btf_is_typedef(t))) {
+    if (btf_is_typedef(t) && typedefName.empty()) typedefName = btf__name_by_offset(btf, t->name_off);
+    id = t->type;
+    t = btf__type_by_id(btf, id);
+  }
+  if (!t || id == 0) return "{\"kind\":\"void\",\"size\":0}";
+  const char* rawName = btf__name_by_offset(btf, t->name_off);
+  std::string name = rawName && *rawName ? rawName : typedefName;
+  long long size = btf__resolve_size(btf, id);
+  if (size < 0) size = 0;
+  std::ostringstream o;
+  o << "{";
+  if (btf_is_int(t)) {
+    uint8_t enc = btf_int_encoding(t);
+    o << "\"kind\":\"int\",\"name\":" << JsonString(name) << ",\"size\":" << size
+      << ",\"signed\":" << ((enc & BTF_INT_SIGNED) ? "true" : "false")
+      << ",\"bool\":" << ((enc & BTF_INT_BOOL) ? "true" : "false")
+      << ",\"char\":" << ((enc & BTF_INT_CHAR) ? "true" : "false");
+  } else if (btf_is_enum(t) || btf_is_enum64(t)) {
+    o << "\"kind\":\"enum\",\"name\":" << JsonString(name) << ",\"size\":" << size
+      << ",\"signed\":" << (btf_kflag(t) ? "true" : "false") << ",\"values\":{";
+    int n = btf_vlen(t);
+    for (int i = 0; i < n; i++) {
+      if (i) o << ",";
+      if (btf_is_enum(t)) {
+        const struct btf_enum* e = btf_enum(t) + i;
+        o << JsonString(btf__name_by_offset(btf, e->name_off)) << ":" << (btf_kflag(t) ? (long long)e->val : (long long)(uint32_t)e->val);
+      } else {
+        const struct btf_enum64* e = btf_enum64(t) + i;
+        o << JsonString(btf__name_by_offset(btf, e->name_off)) << ":" << (long long)btf_enum64_value(e);
+      }
+    }
+    o << "}";
+  } else if (btf_is_ptr(t)) {
+    o << "\"kind\":\"ptr\",\"size\":" << size;
+  } else if (btf_is_array(t)) {
+    const struct btf_array* a = btf_array(t);
+    o << "\"kind\":\"array\",\"length\":" << a->nelems << ",\"size\":" << size
+      << ",\"elem\":" << DescribeType(btf, a->type, depth + 1);
+  } else if (btf_is_composite(t)) {
+    o << "\"kind\":\"" << (btf_is_struct(t) ? "struct" : "union") << "\",\"name\":" << JsonString(name)
+      << ",\"size\":" << size << ",\"members\":[";
+    int n = btf_vlen(t);
+    const struct btf_member* m = btf_members(t);
+    for (int i = 0; i < n; i++, m++) {
+      if (i) o << ",";
+      uint32_t bitOffset = btf_member_bit_offset(t, i);
+      uint32_t bitSize = btf_member_bitfield_size(t, i);
+      o << "{\"name\":" << JsonString(btf__name_by_offset(btf, m->name_off)) << ",\"offset\":" << bitOffset / 8
+        << ",\"bitOffset\":" << bitOffset << ",\"bitSize\":" << bitSize
+        << ",\"type\":" << DescribeType(btf, m->type, depth + 1) << "}";
+    }
+    o << "]";
+  } else if (btf_is_float(t)) {
+    o << "\"kind\":\"float\",\"size\":" << size;
+  } else {
+    o << "\"kind\":\"opaque\",\"name\":" << JsonString(name) << ",\"size\":" << size;
+  }
+  o << "}";
+  return o.str();
+}
+
+bool IsGlobalSection(const char* name) {
+  return name && (strcmp(name, ".rodata") == 0 || strcmp(name, ".bss") == 0 || strcmp(name, ".data") == 0 ||
+                  strncmp(name, ".rodata.", 8) == 0 || strncmp(name, ".data.", 6) == 0);
+}
+
+struct GlobalVar {
+  std::string name, section;
+  uint32_t offset = 0, size = 0, typeId = 0;
+  bpf_map* map = nullptr;
+};
+
+std::vector<GlobalVar> CollectGlobals(bpf_object* obj) {
+  std::vector<GlobalVar> out;
+  const struct btf* btf = bpf_object__btf(obj);
+  if (!btf) return out;
+  uint32_t n = btf__type_cnt(btf);
+  for (uint32_t id = 1; id < n; id++) {
+    const struct btf_type* t = btf__type_by_id(btf, id);
+    if (!btf_is_datasec(t)) continue;
+    const char* secName = btf__name_by_offset(btf, t->name_off);
+    if (!IsGlobalSection(secName)) continue;
+    bpf_map* owner = nullptr;
+    bpf_map* m;
+    bpf_object__for_each_map(m, obj) {
+      if (bpf_map__is_internal(m) && bpf_map__btf_value_type_id(m) == id) owner = m;
+    }
+    if (!owner) continue;
+    const struct btf_var_secinfo* v = btf_var_secinfos(t);
+    for (int i = 0; i < btf_vlen(t); i++, v++) {
+      const struct btf_type* var = btf__type_by_id(btf, v->type);
+      if (!var || !btf_is_var(var)) continue;
+      GlobalVar g;
+      g.name = btf__name_by_offset(btf, var->name_off);
+      g.section = secName;
+      g.offset = v->offset;
+      g.size = v->size;
+      g.typeId = var->type;
+      g.map = owner;
+      out.push_back(g);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+LibbpfMessages::LibbpfMessages() : previous_(currentSink) { currentSink = this; }
+LibbpfMessages::~LibbpfMessages() { currentSink = previous_; }
+
+std::string LibbpfVersion() {
+  return std::to_string(libbpf_major_version()) + "." + std::to_string(libbpf_minor_version());
+}
+
+std::shared_ptr<Object> Object::OpenFile(const std::string& path, Failure& failure) {
+  LibbpfMessages messages;
+  bpf_object* obj = bpf_object__open_file(path.c_str(), nullptr);
+  if (!obj) {
+    int err = errno;
+    failure = Fail(err, "cannot open BPF object " + path + ": " + ErrnoText(err) + (messages.text().empty() ? "" : "\n" + Tidy(messages.text())));
+    return nullptr;
+  }
+  return std::shared_ptr<Object>(new Object(obj, bpf_object__name(obj)));
+}
+
+std::shared_ptr<Object> Object::OpenMemory(const void* data, size_t size, const std::string& name, Failure& failure) {
+  LibbpfMessages messages;
+  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name.c_str());
+  bpf_object* obj = bpf_object__open_mem(data, size, &opts);
+  if (!obj) {
+    int err = errno;
+    failure = Fail(err, "cannot open BPF object " + name + " (" + std::to_string(size) + " bytes): " + ErrnoText(err) +
+                            (messages.text().empty() ? "" : "\n" + Tidy(messages.text())));
+    return nullptr;
+  }
+  return std::shared_ptr<Object>(new Object(obj, bpf_object__name(obj)));
+}
+
+Object::~Object() { Close(); }
+
+bpf_program* Object::FindProgram(const std::string& name) {
+  return obj_ ? bpf_object__find_program_by_name(obj_, name.c_str()) : nullptr;
+}
+
+bpf_map* Object::FindMap(const std::string& name) {
+  if (!obj_) return nullptr;
+  bpf_map* m = bpf_object__find_map_by_name(obj_, name.c_str());
+  if (m) return m;
+  // Internal maps are named "<object prefix>.bss"; let callers say ".bss".
+  bpf_object__for_each_map(m, obj_) {
+    const char* n = bpf_map__name(m);
+    size_t len = strlen(n);
+    if (bpf_map__is_internal(m) && len >= name.size() && name[0] == '.' && strcmp(n + len - name.size(), name.c_str()) == 0)
+      return m;
+  }
+  return nullptr;
+}
+
+std::vector<ProgramInfo> Object::Programs() {
+  std::vector<ProgramInfo> out;
+  if (!obj_) return out;
+  bpf_program* p;
+  bpf_object__for_each_program(p, obj_) {
+    ProgramInfo info;
+    info.name = bpf_program__name(p);
+    info.section = bpf_program__section_name(p);
+    const char* type = libbpf_bpf_prog_type_str(bpf_program__type(p));
+    info.type = type ? type : "unknown";
+    const char* at = libbpf_bpf_attach_type_str(bpf_program__expected_attach_type(p));
+    info.attachType = at ? at : "";
+    // libbpf has no public accessor for the attach function; for lsm/, fentry/, tp_btf/ and similar
+    // sections it is everything after the first slash.
+    size_t slash = info.section.find('/');
+    info.attachTarget = slash == std::string::npos ? "" : info.section.substr(slash + 1);
+    info.autoload = bpf_program__autoload(p);
+    info.loaded = bpf_program__fd(p) >= 0;
+    info.attached = links_.count(info.name) > 0;
+    info.pinned = pinned_.count(info.name) > 0;
+    info.insnCount = static_cast<uint32_t>(bpf_program__insn_cnt(p));
+    out.push_back(info);
+  }
+  return out;
+}
+
+std::vector<MapInfo> Object::Maps() {
+  std::vector<MapInfo> out;
+  if (!obj_) return out;
+  bpf_map* m;
+  bpf_object__for_each_map(m, obj_) {
+    MapInfo info;
+    info.name = bpf_map__name(m);
+    const char* type = libbpf_bpf_map_type_str(bpf_map__type(m));
+    info.type = type ? type : "unknown";
+    info.keySize = bpf_map__key_size(m);
+    info.valueSize = bpf_map__value_size(m);
+    info.maxEntries = bpf_map__max_entries(m);
+    info.flags = bpf_map__map_flags(m);
+    info.btfKeyTypeId = bpf_map__btf_key_type_id(m);
+    info.btfValueTypeId = bpf_map__btf_value_type_id(m);
+    info.internal = bpf_map__is_internal(m);
+    out.push_back(info);
+  }
+  return out;
+}
+
+std::string Object::GlobalsJson() {
+  std::ostringstream o;
+  o << "[";
+  if (obj_) {
+    const struct btf* btf = bpf_object__btf(obj_);
+    bool first = true;
+    for (const GlobalVar& g : CollectGlobals(obj_)) {
+      if (!first) o << ",";
+      first = false;
+      o << "{\"name\":" << JsonString(g.name) << ",\"section\":" << JsonString(g.section) << ",\"offset\":" << g.offset
+        << ",\"size\":" << g.size << ",\"type\":" << DescribeType(btf, g.typeId, 0) << "}";
+    }
+  }
+  o << "]";
+  return o.str();
+}
+
+std::string Object::MapTypesJson(const std::string& name, Failure& failure) {
+  bpf_map* m = FindMap(name);
+  if (!m) {
+    failure = Fail(ENOENT, "no map named \"" + name + "\" in object " + name_);
+    return "";
+  }
+  const struct btf* btf = bpf_object__btf(obj_);
+  std::ostringstream o;
+  uint32_t k = bpf_map__btf_key_type_id(m), v = bpf_map__btf_value_type_id(m);
+  o << "{\"key\":" << (btf && k ? DescribeType(btf, k, 0) : "null") << ",\"value\":" << (btf && v ? DescribeType(btf, v, 0) : "null") << "}";
+  return o.str();
+}
+
+std::vector<uint8_t> Object::RawBtf(Failure& failure) {
+  const struct btf* btf = obj_ ? bpf_object__btf(obj_) : nullptr;
+  if (!btf) {
+    failure = Fail(ENOENT, "object " + name_ + " has no BTF; compile it with clang -g");
+    return {};
+  }
+  uint32_t size = 0;
+  const void* raw = btf__raw_data(btf, &size);
+  if (!raw) {
+    failure = Fail(errno, "cannot serialise the BTF of " + name_);
+    return {};
+  }
+  const uint8_t* bytes = static_cast<const uint8_t*>(raw);
+  return std::vector<uint8_t>(bytes, bytes + size);
+}
+
+Failure Object::SetAutoload(const std::string& program, bool autoload) {
+  bpf_program* p = FindProgram(program);
+  if (!p) return Fail(ENOENT, "no program named \"" + program + "\" in object " + name_);
+  if (loaded_) return Fail(EBUSY, "object " + name_ + " is already loaded; choose programs before loading");
+  int err = bpf_program__set_autoload(p, autoload);
+  return err ? Fail(err, "cannot change autoload of " + program + ": " + ErrnoText(err)) : Failure{};
+}
+
+Failure Object::SetGlobal(const std::string& name, const void* data, size_t size) {
+  if (!obj_) return Fail(EBADF, "object is closed");
+  for (const GlobalVar& g : CollectGlobals(obj_)) {
+    if (g.name != name) continue;
+    if (size != g.size) return Fail(EINVAL, "global " + name + " is " + std::to_string(g.size) + " bytes, got " + std::to_string(size));
+    if (loaded_ && g.section.rfind(".rodata", 0) == 0)
+      return Fail(EPERM, "global " + name + " is in " + g.section + " (const volatile) and the object is loaded; set it before loading");
+    size_t total = 0;
+    void* base = const_cast<void*>(bpf_map__initial_value(g.map, &total));
+    if (!base || g.offset + g.size > total) return Fail(EFAULT, "storage of global " + name + " is not accessible");
+    memcpy(static_cast<uint8_t*>(base) + g.offset, data, size);
+    return {};
+  }
+  return Fail(ENOENT, "no global variable named \"" + name + "\" in .rodata/.bss/.data of " + name_);
+}
+
+Failure Object::GetGlobal(const std::string& name, std::vector<uint8_t>& out) {
+  if (!obj_) return Fail(EBADF, "object is closed");
+  for (const GlobalVar& g : CollectGlobals(obj_)) {
+    if (g.name != name) continue;
+    size_t total = 0;
+    const void* base = bpf_map__initial_value(g.map, &total);
+    if (!base || g.offset + g.size > total) return Fail(EFAULT, "storage of global " + name + " is not accessible");
+    const uint8_t* p = static_cast<const uint8_t*>(base) + g.offset;
+    out.assign(p, p + g.size);
+    return {};
+  }
+  return Fail(ENOENT, "no global variable named \"" + name + "\" in .rodata/.bss/.data of " + name_);
+}
+
+LoadResult Object::Load(uint32_t logLevel, size_t logSize) {
+  LoadResult result;
+  if (!obj_) {
+    result.failure = Fail(EBADF, "object is closed");
+    return result;
+  }
+  if (loaded_) {
+    result.failure = Fail(EALREADY, "object " + name_ + " is already loaded");
+    return result;
+  }
+  // Without a requested level, one buffer is shared: libbpf loads programs one at a time and, on a
+  // rejection, retries that program at level 1 into the buffer we gave it. With a level, each program
+  // gets its own buffer so every log can be returned.
+  std::vector<std::pair<bpf_program*, std::vector<char>>> buffers;
+  std::vector<char> shared;
+  bpf_program* p;
+  if (logLevel == 0) shared.assign(logSize, 0);
+  bpf_object__for_each_program(p, obj_) {
+    if (!bpf_program__autoload(p)) continue;
+    if (logLevel == 0) {
+      bpf_program__set_log_buf(p, shared.data(), shared.size());
+    } else {
+      buffers.emplace_back(p, std::vector<char>(logSize, 0));
+      bpf_program__set_log_buf(p, buffers.back().second.data(), logSize);
+      bpf_program__set_log_level(p, logLevel);
+    }
+  }
+  LibbpfMessages messages;
+  int err = bpf_object__load(obj_);
+  std::string printed = Tidy(messages.text());
+  if (err) {
+    std::smatch m;
+    static const std::regex failedProg("prog '([^']+)': (?:BPF program load failed|failed to load)");
+    if (std::regex_search(printed, m, failedProg)) result.failedProgram = m[1];
+    result.failure = Fail(err, "loading " + name_ + " failed: " + ErrnoText(err) +
+                                   (result.failedProgram.empty() ? "" : " (program " + result.failedProgram + ")") +
+                                   (printed.empty() ? "" : "\n" + printed));
+  } else {
+    loaded_ = true;
+  }
+  auto keep = [&](const std::string& prog, const std::vector<char>& buf) {
+    size_t len = strnlen(buf.data(), buf.size());
+    if (len == 0) return;
+    if (len + 1 >= buf.size()) result.truncated = true;
+    result.logs[prog] = std::string(buf.data(), len);
+  };
+  if (logLevel == 0) {
+    if (err) keep(result.failedProgram.empty() ? std::string("?") : result.failedProgram, shared);
+  } else {
+    for (auto& [prog, buf] : buffers) keep(bpf_program__name(prog), buf);
+  }
+  // libbpf keeps the pointers; the buffers die with this frame.
+  bpf_object__for_each_program(p, obj_) bpf_program__set_log_buf(p, nullptr, 0);
+  return result;
+}
+
+std::vector<AttachResult> Object::Attach(const std::vector<std::string>& programs) {
+  std::vector<AttachResult> out;
+  for (const std::string& name : programs) {
+    AttachResult r;
+    r.program = name;
+    bpf_program* p = FindProgram(name);
+    if (!p) {
+      r.err = ENOENT;
+      r.message = "no program named \"" + name + "\" in object " + name_;
+    } else if (bpf_program__fd(p) < 0) {
+      r.err = ENOEXEC;
+      r.message = "program " + name + " is not loaded (it was excluded from loading, or the object is not loaded yet)";
+    } else if (links_.count(name)) {
+      r.err = EEXIST;
+      r.message = "program " + name + " is already attached";
+    } else {
+      LibbpfMessages messages;
+      bpf_link* link = bpf_program__attach(p);
+      if (!link) {
+        r.err = errno ? errno : EINVAL;
+        std::string printed = Tidy(messages.text());
+        r.message = "attaching " + name + " (" + bpf_program__section_name(p) + ") failed: " + ErrnoText(r.err) +
+                    (printed.empty() ? "" : "\n" + printed);
+      } else {
+        links_[name] = link;
+      }
+    }
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<AttachResult> Object::Detach(const std::vector<std::string>& programs) {
+  std::vector<AttachResult> out;
+  for (const std::string& name : programs) {
+    AttachResult r;
+    r.program = name;
+    auto it = links_.find(name);
+    if (it == links_.end()) {
+      r.err = ENOENT;
+      r.message = "program " + name + " is not attached";
+    } else {
+      if (pinned_.count(name)) {
+        bpf_link__unpin(it->second);
+        pinned_.erase(name);
+      }
+      int err = bpf_link__destroy(it->second);
+      links_.erase(it);
+      if (err) {
+        r.err = -err;
+        r.message = "detaching " + name + " reported " + ErrnoText(err);
+      }
+    }
+    out.push_back(r);
+  }
+  return out;
+}
+
+Failure Object::PinLink(const std::string& program, const std::string& path) {
+  auto it = links_.find(program);
+  if (it == links_.end()) return Fail(ENOENT, "program " + program + " is not attached; attach it before pinning");
+  LibbpfMessages messages;
+  int err = bpf_link__pin(it->second, path.c_str());
+  if (err) return Fail(err, "pinning " + program + " at " + path + " failed: " + ErrnoText(err) + "\n" + Tidy(messages.text()));
+  pinned_[program] = true;
+  return {};
+}
+
+size_t Object::ValueSizeFor(bpf_map* m) {
+  switch (bpf_map__type(m)) {
+    case BPF_MAP_TYPE_PERCPU_ARRAY:
+    case BPF_MAP_TYPE_PERCPU_HASH:
+    case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+    case BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE: {
+      int cpus = libbpf_num_possible_cpus();
+      size_t rounded = (bpf_map__value_size(m) + 7) & ~size_t(7);
+      return rounded * (cpus > 0 ? cpus : 1);
+    }
+    default:
+      return bpf_map__value_size(m);
+  }
+}
+
+Failure Object::MapValueSize(const std::string& map, size_t& keySize, size_t& valueSize, int& fd) {
+  bpf_map* m = FindMap(map);
+  if (!m) return Fail(ENOENT, "no map named \"" + map + "\" in object " + name_);
+  keySize = bpf_map__key_size(m);
+  valueSize = ValueSizeFor(m);
+  fd = bpf_map__fd(m);
+  return {};
+}
+
+#define CHECK_MAP(m, mapName)                                                                             \
+  bpf_map* m = FindMap(mapName);                                                                          \
+  if (!m) return Fail(ENOENT, "no map named \"" + mapName + "\" in object " + name_);                     \
+  if (bpf_map__fd(m) < 0) return Fail(EBADF, "map " + mapName + " has no kernel map yet; load the object first");
+
+Failure Object::MapLookup(const std::string& map, const std::vector<uint8_t>& key, std::vector<uint8_t>& value, bool& found) {
+  CHECK_MAP(m, map);
+  if (key.size() != bpf_map__key_size(m))
+    return Fail(EINVAL, "key for map " + map + " must be " + std::to_string(bpf_map__key_size(m)) + " bytes, got " + std::to_string(key.size()));
+  value.assign(ValueSizeFor(m), 0);
+  int err = bpf_map__lookup_elem(m, key.data(), key.size(), value.data(), value.size(), 0);
+  if (err == -ENOENT) {
+    found = false;
+    value.clear();
+    return {};
+  }
+  if (err) return Fail(err, "lookup in map " + map + " failed: " + ErrnoText(err));
+  found = true;
+  return {};
+}
+
+Failure Object::MapUpdate(const std::string& map, const std::vector<uint8_t>& key, const std::vector<uint8_t>& value, uint64_t flags) {
+  CHECK_MAP(m, map);
+  if (key.size() != bpf_map__key_size(m))
+    return Fail(EINVAL, "key for map " + map + " must be " + std::to_string(bpf_map__key_size(m)) + " bytes, got " + std::to_string(key.size()));
+  if (value.size() != ValueSizeFor(m))
+    return Fail(EINVAL, "value for map " + map + " must be " + std::to_string(ValueSizeFor(m)) + " bytes, got " + std::to_string(value.size()));
+  int err = bpf_map__update_elem(m, key.data(), key.size(), value.data(), value.size(), flags);
+  if (err) return Fail(err, "update of map " + map + " failed: " + ErrnoText(err));
+  return {};
+}
+
+Failure Object::MapDelete(const std::string& map, const std::vector<uint8_t>& key, bool& found) {
+  CHECK_MAP(m, map);
+  if (key.size() != bpf_map__key_size(m))
+    return Fail(EINVAL, "key for map " + map + " must be " + std::to_string(bpf_map__key_size(m)) + " bytes, got " + std::to_string(key.size()));
+  int err = bpf_map__delete_elem(m, key.data(), key.size(), 0);
+  found = err == 0;
+  if (err == -ENOENT) return {};
+  if (err) return Fail(err, "delete from map " + map + " failed: " + ErrnoText(err));
+  return {};
+}
+
+Failure Object::MapEntries(const std::string& map, const std::vector<uint8_t>& start, uint32_t limit,
+                           std::vector<uint8_t>& keys, std::vector<uint8_t>& values, uint32_t& count, bool& more) {
+  CHECK_MAP(m, map);
+  size_t ks = bpf_map__key_size(m), vs = ValueSizeFor(m);
+  if (!start.empty() && start.size() != ks)
+    return Fail(EINVAL, "start key for map " + map + " must be " + std::to_string(ks) + " bytes");
+  std::vector<uint8_t> cur(start), next(ks), value(vs);
+  count = 0;
+  more = false;
+  while (true) {
+    int err = bpf_map__get_next_key(m, cur.empty() ? nullptr : cur.data(), next.data(), ks);
+    if (err == -ENOENT) break;
+    if (err) return Fail(err, "iterating map " + map + " failed: " + ErrnoText(err));
+    if (count == limit) {
+      more = true;
+      break;
+    }
+    cur = next;
+    // An entry deleted between get_next_key and lookup is simply not reported.
+    if (bpf_map__lookup_elem(m, cur.data(), ks, value.data(), vs, 0) != 0) continue;
+    keys.insert(keys.end(), cur.begin(), cur.end());
+    values.insert(values.end(), value.begin(), value.end());
+    count++;
+  }
+  return {};
+}
+
+void Object::Close() {
+  if (!obj_) return;
+  for (auto& [name, link] : links_) {
+    // A pinned link belongs to its pin now: drop our reference without detaching it.
+    if (pinned_.count(name)) bpf_link__disconnect(link);
+    bpf_link__destroy(link);
+  }
+  links_.clear();
+  pinned_.clear();
+  bpf_object__close(obj_);
+  obj_ = nullptr;
+}
+
+int RingBatcher::OnRecord(void* ctx, void* data, size_t size) {
+  auto* rc = static_cast<Ring*>(ctx);
+  RingBatcher* self = rc->batcher;
+  std::vector<uint8_t>& batch = *self->batch_;
+  size_t at = batch.size();
+  size_t padded = (size + 7) & ~size_t(7);
+  batch.resize(at + kHeader + padded, 0);
+  uint32_t len = static_cast<uint32_t>(size);
+  uint16_t ring = rc->index;
+  memcpy(&batch[at], &len, 4);
+  memcpy(&batch[at + 4], &ring, 2);
+  memcpy(&batch[at + kHeader], data, size);
+  self->count_++;
+  // Returning an error stops libbpf after this record; the record itself is already consumed and copied.
+  return batch.size() >= self->maxBytes_ ? -ECANCELED : 0;
+}
+
+std::unique_ptr<RingBatcher> RingBatcher::Create(std::shared_ptr<Object> owner, const std::vector<std::string>& maps, Failure& failure) {
+  std::unique_ptr<RingBatcher> self(new RingBatcher());
+  self->owner_ = owner;
+  for (size_t i = 0; i < maps.size(); i++) {
+    size_t ks = 0, vs = 0;
+    int fd = -1;
+    failure = owner->MapValueSize(maps[i], ks, vs, fd);
+    if (failure) return nullptr;
+    if (fd < 0) {
+      failure = Fail(EBADF, "ring buffer " + maps[i] + " has no kernel map yet; load the object first");
+      return nullptr;
+    }
+    self->rings_.push_back(std::make_unique<Ring>(Ring{self.get(), static_cast<uint16_t>(i)}));
+    LibbpfMessages messages;
+    int err = 0;
+    if (!self->rb_) {
+      self->rb_ = ring_buffer__new(fd, OnRecord, self->rings_.back().get(), nullptr);
+      if (!self->rb_) err = -errno;
+    } else {
+      err = ring_buffer__add(self->rb_, fd, OnRecord, self->rings_.back().get());
+    }
+    if (err) {
+      failure = Fail(err, "cannot consume map " + maps[i] + " as a ring buffer: " + ErrnoText(err) + " (is it BPF_MAP_TYPE_RINGBUF?)\n" + Tidy(messages.text()));
+      if (self->rb_) ring_buffer__free(self->rb_);
+      self->rb_ = nullptr;
+      return nullptr;
+    }
+  }
+  return self;
+}
+
+RingBatcher::~RingBatcher() { Free(); }
+
+void RingBatcher::Free() {
+  if (rb_) ring_buffer__free(rb_);
+  rb_ = nullptr;
+  owner_.reset();
+}
+
+int64_t RingBatcher::Poll(int timeoutMs, size_t maxBytes, std::vector<uint8_t>& batch, Failure& failure) {
+  if (!rb_) {
+    failure = Fail(EBADF, "ring buffer consumer is closed");
+    return -1;
+  }
+  batch_ = &batch;
+  maxBytes_ = maxBytes;
+  count_ = 0;
+  // libbpf drains every ready ring before returning, so one call returns all that is ready (up to maxBytes).
+  int err = ring_buffer__poll(rb_, timeoutMs);
+  if (err == -EINTR) err = 0;
+  if (err < 0 && err != -ECANCELED) {
+    failure = Fail(err, "polling ring buffers failed: " + ErrnoText(err));
+    batch_ = nullptr;
+    return -1;
+  }
+  batch_ = nullptr;
+  return count_;
+}
+
+}  // namespace bpflsm

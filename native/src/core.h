@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The libbpf side of the addon, free of N-API so that binding.cc stays a thin argument converter.
+// Every method here may run on a libuv worker thread; an Object serialises its own operations with a
+// mutex, and the binding refuses (rather than waits) when a synchronous call finds it busy.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+struct bpf_object;
+struct bpf_program;
+struct bpf_map;
+struct bpf_link;
+struct ring_buffer;
+
+namespace bpflsm {
+
+/** An error from libbpf or the kernel: errno plus what libbpf printed while it happened. */
+struct Failure {
+  int err = 0;  // positive errno, 0 when there was no error
+  std::string message;
+  explicit operator bool() const { return err != 0; }
+};
+
+/** Collects libbpf's printed diagnostics for the operation running on this thread. */
+class LibbpfMessages {
+ public:
+  LibbpfMessages();
+  ~LibbpfMessages();
+  std::string text() const { return text_; }
+  void append(const char* s) { text_ += s; }
+
+ private:
+  std::string text_;
+  LibbpfMessages* previous_;
+};
+
+struct ProgramInfo {
+  std::string name, section, type, attachType, attachTarget;
+  bool autoload = true;
+  bool loaded = false;
+  bool attached = false;
+  bool pinned = false;
+  uint32_t insnCount = 0;
+};
+
+struct MapInfo {
+  std::string name, type;
+  uint32_t keySize = 0, valueSize = 0, maxEntries = 0, flags = 0;
+  uint32_t btfKeyTypeId = 0, btfValueTypeId = 0;
+  bool internal = false;  // .rodata/.bss/.data/.kconfig: backs global variables
+};
+
+struct AttachResult {
+  std::string program;
+  int err = 0;
+  std::string message;
+};
+
+struct LoadResult {
+  Failure failure;
+  std::string failedProgram;
+  // Program name -> verifier log. On failure holds the failing program's log; on success only when
+  // a log level was requested.
+  std::map<std::string, std::string> logs;
+  bool truncated = false;
+};
+
+class Object : public std::enable_shared_from_this<Object> {
+ public:
+  static std::shared_ptr<Object> OpenFile(const std::string& path, Failure& failure);
+  static std::shared_ptr<Object> OpenMemory(const void* data, size_t size, const std::string& name, Failure& failure);
+  ~Object();
+
+  std::mutex& lock() { return mutex_; }
+  bool closed() const { return obj_ == nullptr; }
+  bool loaded() const { return loaded_; }
+  const std::string& name() const { return name_; }
+
+  std::vector<ProgramInfo> Programs();
+  std::vector<MapInfo> Maps();
+  /** JSON: global variables of .rodata/.bss/.data with their BTF type descriptions. */
+  std::string GlobalsJson();
+  /** JSON: BTF descriptions of a map's key and value types. */
+  std::string MapTypesJson(const std::string& map, Failure& failure);
+  /** Raw BTF of the object (the .BTF section as libbpf finalised it). */
+  std::vector<uint8_t> RawBtf(Failure& failure);
+
+  Failure SetAutoload(const std::string& program, bool autoload);
+  /** Writes bytes into a global's storage: before load for any section, after load only for .bss/.data. */
+  Failure SetGlobal(const std::string& name, const void* data, size_t size);
+  Failure GetGlobal(const std::string& name, std::vector<uint8_t>& out);
+
+  LoadResult Load(uint32_t logLevel, size_t logSize);
+  std::vector<AttachResult> Attach(const std::vector<std::string>& programs);
+  std::vector<AttachResult> Detach(const std::vector<std::string>& programs);
+  Failure PinLink(const std::string& program, const std::string& path);
+
+  Failure MapLookup(const std::string& map, const std::vector<uint8_t>& key, std::vector<uint8_t>& value, bool& found);
+  Failure MapUpdate(const std::string& map, const std::vector<uint8_t>& key, const std::vector<uint8_t>& value, uint64_t flags);
+  Failure MapDelete(const std::string& map, const std::vector<uint8_t>& key, bool& found);
+  /** Up to `limit` entries after `start` (empty: from the beginning); keys and values packed back to back. */
+  Failure MapEntries(const std::string& map, const std::vector<uint8_t>& start, uint32_t limit,
+                     std::vector<uint8_t>& keys, std::vector<uint8_t>& values, uint32_t& count, bool& more);
+  Failure MapValueSize(const std::string& map, size_t& keySize, size_t& valueSize, int& fd);
+
+  /** Destroys every link (detaching it) and closes the object. Safe to call twice. */
+  void Close();
+
+ private:
+  Object(bpf_object* obj, std::string name) : obj_(obj), name_(std::move(name)) {}
+  bpf_program* FindProgram(const std::string& name);
+  bpf_map* FindMap(const std::string& name);
+  size_t ValueSizeFor(bpf_map* map);
+
+  bpf_object* obj_;
+  std::string name_;
+  bool loaded_ = false;
+  std::map<std::string, bpf_link*> links_;
+  std::map<std::string, bool> pinned_;
+  std::mutex mutex_;
+};
+
+/** A set of BPF ring buffers drained into batches of framed records. */
+class RingBatcher {
+ public:
+  /** Record frame inside a batch: u32 length, u16 ring index, u16 zero, payload, zero padding to 8 bytes. */
+  static constexpr size_t kHeader = 8;
+
+  static std::unique_ptr<RingBatcher> Create(std::shared_ptr<Object> owner, const std::vector<std::string>& maps, Failure& failure);
+  ~RingBatcher();
+
+  /**
+   * Waits up to timeoutMs for records and drains what is there, stopping once the batch holds at least
+   * maxBytes (one record may overshoot). Returns the number of records appended to `batch`.
+   */
+  int64_t Poll(int timeoutMs, size_t maxBytes, std::vector<uint8_t>& batch, Failure& failure);
+  void Free();
+
+ private:
+  struct Ring {
+    RingBatcher* batcher;
+    uint16_t index;
+  };
+  static int OnRecord(void* ctx, void* data, size_t size);
+  std::shared_ptr<Object> owner_;
+  std::vector<std::unique_ptr<Ring>> rings_;
+  ring_buffer* rb_ = nullptr;
+  std::vector<uint8_t>* batch_ = nullptr;
+  size_t maxBytes_ = 0;
+  int64_t count_ = 0;
+  uint16_t currentRing_ = 0;
+};
+
+std::string LibbpfVersion();
+
+}  // namespace bpflsm
