@@ -32,6 +32,15 @@ function compiledTests(tier) {
 }
 
 if (!process.env.BPF_LSM_SKIP_BUILD) {
+  // A fresh machine gets what the chosen tiers need first (Debian packages as root, npm ci).
+  const { ensureDebianPackages, ensureNpmDependencies } = await import('../extension/prepare.mjs');
+  try {
+    ensureDebianPackages(['build', ...tiers.filter((t) => t === 'vm' || t === 'e2e')]);
+    ensureNpmDependencies();
+  } catch (err) {
+    console.error(err.message);
+    process.exit(1);
+  }
   execFileSync(process.execPath, [join(root, 'extension', 'build.mjs')], { stdio: 'inherit' });
 }
 

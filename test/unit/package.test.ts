@@ -1,0 +1,29 @@
+// The .vsix carries only what .vscodeignore allows: bundles, webview assets, grammar, manifest, README.
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+
+const root = join(__dirname, '..', '..', '..');
+
+describe('extension package', () => {
+  it('lists only allow-listed files (no sources, tests, maps or node_modules)', function () {
+    this.timeout(60_000);
+    const vsce = join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
+    const files = execFileSync(process.execPath, [vsce, 'ls', '--no-dependencies'], {
+      cwd: root,
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
+    assert.ok(files.includes('dist/extension.js'), `dist/extension.js missing from ${files.join(', ')}`);
+    assert.ok(files.includes('dist/server.js'));
+    assert.ok(files.includes('dist/cli.js'));
+    const allowed = [
+      /^package\.json$/, /^README\.md$/, /^dist\/(extension|server|helper|cli)\.js$/, /^dist\/media\/[^/]+\.(js|css)$/,
+      /^dist\/native\/[^/]+\.node$/, /^dist\/bpf\/[^/]+\.bpf\.o$/, /^media\/.+\.css$/, /^syntaxes\/[^/]+\.json$/,
+    ];
+    const stray = files.filter((f) => !allowed.some((re) => re.test(f)));
+    assert.deepEqual(stray, [], 'files outside the allow-list');
+  });
+});
