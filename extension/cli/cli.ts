@@ -3,10 +3,11 @@
 import { UsageError } from './args';
 import { Subcommand } from './subcommand';
 import { pending } from './pending';
+import { hooksCommand } from './hooks';
 
 const subcommands: Subcommand[] = [
   pending('trace', 'trace a program and every LSM hook it (and its children) reaches'),
-  pending('hooks', "print the target kernel's LSM hook catalog"),
+  hooksCommand,
   pending('vm', 'prepare, start, stop and reach the built-in BPF-LSM VM'),
   pending('check', 'check that a target can run BPF-LSM programs, with remedies'),
   pending('policy', 'apply, show or clear an exec enforcement policy'),
