@@ -3,12 +3,13 @@
 import { UsageError } from './args';
 import { Subcommand } from './subcommand';
 import { pending } from './pending';
+import { vmCommand } from './vm';
 import { hooksCommand } from './hooks';
 
 const subcommands: Subcommand[] = [
   pending('trace', 'trace a program and every LSM hook it (and its children) reaches'),
   hooksCommand,
-  pending('vm', 'prepare, start, stop and reach the built-in BPF-LSM VM'),
+  vmCommand,
   pending('check', 'check that a target can run BPF-LSM programs, with remedies'),
   pending('policy', 'apply, show or clear an exec enforcement policy'),
 ];

@@ -1,0 +1,76 @@
+// `bpf-lsm vm up|down|status|ssh`: the built-in BPF-LSM VM from the command line.
+import { execa } from 'execa';
+import { parseArgs, UsageError } from './args';
+import { Subcommand } from './subcommand';
+import { BuiltinVm } from '../core/vm/vm';
+import { VM_SSH_DESTINATION, vmSshOptions } from '../core/vm/machine';
+import { remoteCommand } from '../core/targets/quote';
+
+const usage = `usage: bpf-lsm vm <up|down|status|ssh> [--json]
+  up                 prepare the VM assets once (kernel, keys, image; cached) and boot the VM
+  down               stop the VM (no qemu process is left behind)
+  status             whether the VM runs, its ssh port, kernel release and active LSM list
+  ssh [-- CMD ARG..] run CMD in the VM with exactly these arguments (an interactive shell without CMD);
+                     its output and exit status are passed through
+  --json             machine-readable output (up, down, status)
+The cache is $BPF_LSM_CACHE, else \${XDG_CACHE_HOME:-~/.cache}/bpf-lsm-studio, with the VM under vm/.`;
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+export const vmCommand: Subcommand = {
+  name: 'vm',
+  summary: 'prepare, start, stop and reach the built-in BPF-LSM VM',
+  usage,
+  async run(argv) {
+    const args = parseArgs(argv, { json: {} });
+    const [action, ...extra] = args.positional;
+    const json = args.flags.has('json');
+    const vm = new BuiltinVm();
+    if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"${action === 'ssh' ? ' (put the command after --)' : ''}`);
+    switch (action) {
+      case 'up': {
+        const progress = (m: string) => console.error(`bpf-lsm vm: ${m}`);
+        const r = await vm.up(progress);
+        if (json) console.log(JSON.stringify({ state: 'running', ...r }, null, 2));
+        else {
+          const how = r.reused ? 'already running' : `ready in ${seconds(r.totalMs)} (prepare ${seconds(r.prepareMs)}, boot to ssh ${seconds(r.bootMs)})`;
+          console.log(`VM ${how}: ssh port ${r.port} on 127.0.0.1, kernel ${r.kernelRelease}, LSMs ${r.lsm.join(',')}`);
+          if (!r.lsm.includes('bpf')) console.log('warning: bpf is not in the active LSM list; LSM programs would attach but never run');
+        }
+        return 0;
+      }
+      case 'down': {
+        const r = await vm.down();
+        if (json) console.log(JSON.stringify({ state: 'stopped', ...r }));
+        else console.log(r.wasRunning ? `VM stopped (qemu pid ${r.pid} is gone)` : 'the VM was not running');
+        return 0;
+      }
+      case 'status': {
+        const s = vm.status();
+        if (json) console.log(JSON.stringify(s, null, 2));
+        else if (s.vm) console.log(`running: pid ${s.vm.pid}, ssh port ${s.vm.port} on 127.0.0.1, kernel ${s.vm.kernelRelease}, LSMs ${s.vm.lsm.join(',')}, up since ${s.vm.startedAt}`);
+        else console.log(`stopped${s.prepared.kernel ? ` (prepared: kernel ${s.prepared.kernel}, image ${Math.round(s.prepared.imageBytes / 1048576)} MiB)` : ' (not prepared yet: bpf-lsm vm up)'}; cache ${s.cache}`);
+        return 0;
+      }
+      case 'ssh': {
+        if (json) throw new UsageError('--json does not apply to vm ssh');
+        const state = vm.running();
+        if (!state) {
+          console.error('bpf-lsm vm ssh: the VM is not running; start it with: bpf-lsm vm up');
+          return 1;
+        }
+        const interactive = args.rest.length === 0;
+        const sshArgs = [...vmSshOptions(vm.paths, state.port), interactive ? '-t' : '-T', '--', VM_SSH_DESTINATION];
+        if (!interactive) sshArgs.push(remoteCommand(args.rest[0], args.rest.slice(1)));
+        const r = await execa('ssh', sshArgs, { stdio: 'inherit', reject: false });
+        return r.exitCode ?? 1;
+      }
+      case undefined:
+        throw new UsageError('say what to do: up, down, status or ssh');
+      default:
+        throw new UsageError(`unknown action "${action}"`);
+    }
+  },
+};

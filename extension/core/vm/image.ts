@@ -1,0 +1,212 @@
+// The VM's root filesystem: one uncompressed initramfs (the kernel copies it into RAM faster than it could
+// decompress anything under TCG). It holds busybox, OpenSSH's sshd, node, bpftool, libbpf and their shared
+// libraries, copied from this host, plus the virtio modules of the VM kernel. Nothing of the host is shared
+// with the guest at run time: no host shell, nsswitch or PAM configuration leaks in.
+import { execa } from 'execa';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { CpioEntry } from './cpio';
+import { KernelAssets } from './kernel';
+
+/** Written to the serial console once sshd is listening; the boot waits for this line, not for a timer. */
+export const READY_MARKER = 'bpf-lsm-vm: ready';
+export const GUEST_IP = '10.0.2.15';
+export const GUEST_GATEWAY = '10.0.2.2';
+/** Where the helper is deployed inside the VM (root-owned, in RAM, so a fresh boot starts clean). */
+export const GUEST_HELPER_ROOT = '/var/lib/bpf-lsm-studio/helper';
+
+export interface HostTools {
+  readonly busybox: string;
+  readonly sshd: string;
+  readonly node: string;
+  readonly bpftool: string;
+  readonly libbpf: string;
+}
+
+/** Parses `ldd` output into the absolute library paths a binary loads (the vDSO has no file and is skipped). */
+export function parseLdd(output: string, binary: string): string[] {
+  const libs: string[] = [];
+  for (const line of output.split('\n')) {
+    const t = line.trim();
+    if (!t || /not a dynamic executable|statically linked/.test(t)) continue;
+    const missing = /^(\S+) => not found/.exec(t);
+    if (missing) throw new Error(`${binary} needs ${missing[1]}, which is not installed on this machine`);
+    const arrow = /=>\s*(\/\S+)/.exec(t);
+    if (arrow) libs.push(arrow[1]);
+    else if (t.startsWith('/')) libs.push(t.split(/\s/)[0]);
+  }
+  return libs;
+}
+
+export async function sharedLibraries(binary: string): Promise<string[]> {
+  const r = await execa('ldd', [binary], { reject: false });
+  // ldd exits 1 for static binaries ("not a dynamic executable"); that is an empty list, not an error.
+  if (r.exitCode !== 0 && !/not a dynamic executable/.test(String(r.stdout) + String(r.stderr))) {
+    throw new Error(`ldd ${binary} failed: ${String(r.stderr).trim()}`);
+  }
+  return parseLdd(String(r.stdout), binary);
+}
+
+function firstExisting(candidates: readonly string[]): string | undefined {
+  return candidates.find((c) => c && existsSync(c));
+}
+
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin', '/usr/bin', '/bin'])) {
+    if (dir && existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
+  }
+  return undefined;
+}
+
+/**
+ * The node binary to ship: `$BPF_LSM_VM_NODE`, else this process's node unless we run inside Electron
+ * (the VS Code extension host), else `node` on PATH.
+ */
+export function hostNode(): string | undefined {
+  if (process.env.BPF_LSM_VM_NODE) return process.env.BPF_LSM_VM_NODE;
+  if (!process.versions.electron && basename(process.execPath).startsWith('node')) return process.execPath;
+  return onPath('node');
+}
+
+/** Finds the host programs the image is made of; a missing one fails with the Debian package to install. */
+export function findHostTools(): HostTools {
+  const missing: string[] = [];
+  const need = (what: string, pkg: string, path: string | undefined) => {
+    if (!path) missing.push(`${what} (Debian package ${pkg})`);
+    return path ?? '';
+  };
+  const tools = {
+    busybox: need('busybox', 'busybox-static', firstExisting(['/bin/busybox', '/usr/bin/busybox', onPath('busybox') ?? ''])),
+    sshd: need('sshd', 'openssh-server', firstExisting(['/usr/sbin/sshd', onPath('sshd') ?? ''])),
+    node: need('node', 'nodejs', hostNode()),
+    bpftool: need('bpftool', 'bpftool', firstExisting(['/usr/sbin/bpftool', onPath('bpftool') ?? ''])),
+    libbpf: need('libbpf.so.1', 'libbpf1', firstExisting(['/usr/lib/x86_64-linux-gnu/libbpf.so.1', '/lib/x86_64-linux-gnu/libbpf.so.1', '/usr/lib64/libbpf.so.1', '/usr/lib/libbpf.so.1'])),
+  };
+  if (missing.length) throw new Error(`the VM image is built from programs on this machine, and these are missing: ${missing.join(', ')}. Install them and retry.`);
+  // Ubuntu's /usr/sbin/bpftool is a shell wrapper around a per-kernel binary; ship the real one.
+  const head = readFileSync(tools.bpftool).subarray(0, 2).toString('latin1');
+  if (head === '#!') throw new Error(`${tools.bpftool} is a wrapper script, not bpftool itself; install Debian's bpftool package or put a bpftool binary on PATH first`);
+  return tools;
+}
+
+export interface ImageInputs {
+  readonly kernel: KernelAssets;
+  readonly tools: HostTools;
+  /** Every shared library the tools load, as ldd reported them. */
+  readonly libraries: readonly string[];
+  readonly busyboxApplets: readonly string[];
+  readonly hostKey: Buffer;
+  readonly hostKeyPub: Buffer;
+  readonly authorizedKey: Buffer;
+}
+
+export function initScript(kernel: KernelAssets): string {
+  const modules = kernel.modules.map((m) => basename(m));
+  return `#!/bin/sh
+# Generated by BPF-LSM Studio: brings up the private BPF-LSM test VM. Runs once from busybox init.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+say() { echo "bpf-lsm-vm: $*" > /dev/console; }
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t tmpfs -o mode=0755 tmpfs /run
+mount -t securityfs securityfs /sys/kernel/security
+mount -t bpf bpf /sys/fs/bpf
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tracefs tracefs /sys/kernel/tracing
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mkdir -p /run/sshd /tmp ${GUEST_HELPER_ROOT}
+chmod 1777 /tmp
+hostname bpf-lsm-vm
+# No modules.dep in the image: the order below was computed from each module's .modinfo when it was built.
+for m in ${modules.join(' ')}; do
+  insmod /lib/modules/${kernel.release}/$m || say "insmod $m failed"
+done
+ip link set lo up
+ip addr add ${GUEST_IP}/24 dev eth0 && ip link set eth0 up && ip route add default via ${GUEST_GATEWAY} || say "network setup failed"
+/usr/sbin/sshd -E /run/sshd.log || say "sshd failed to start: $(cat /run/sshd.log)"
+say "ready $(uname -r) lsm=$(cat /sys/kernel/security/lsm)"
+`;
+}
+
+const SSHD_CONFIG = `# Generated by BPF-LSM Studio. The VM is a private test box reachable only on 127.0.0.1: root logs in by key.
+Port 22
+HostKey /etc/ssh/ssh_host_ed25519_key
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AuthorizedKeysFile .ssh/authorized_keys
+# No PAM stack in the image, and no resolver to wait for.
+UsePAM no
+UseDNS no
+# Files in an initramfs belong to root but the check would still trip over /root's mode on some hosts.
+StrictModes no
+PrintMotd no
+AcceptEnv LANG LC_*
+Subsystem sftp internal-sftp
+`;
+
+const text = (s: string) => Buffer.from(s, 'utf8');
+
+/** Every entry of the image, in archive order. Pure: the caller supplies host file paths and contents. */
+export function imagePlan(inputs: ImageInputs): CpioEntry[] {
+  const { kernel, tools } = inputs;
+  const entries: CpioEntry[] = [];
+  for (const dir of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc/ssh', 'proc', 'sys', 'dev', 'run', 'var/empty', 'var/lib', 'mnt']) {
+    entries.push({ kind: 'dir', path: dir });
+  }
+  entries.push({ kind: 'dir', path: 'tmp', mode: 0o1777 });
+  entries.push({ kind: 'dir', path: 'root', mode: 0o700 });
+  entries.push({ kind: 'chardev', path: 'dev/console', mode: 0o600, major: 5, minor: 1 });
+  entries.push({ kind: 'chardev', path: 'dev/null', mode: 0o666, major: 1, minor: 3 });
+  entries.push({ kind: 'hostFile', path: 'bin/busybox', mode: 0o755, source: tools.busybox });
+  for (const applet of inputs.busyboxApplets) {
+    if (applet === '/bin/busybox') continue;
+    entries.push({ kind: 'symlink', path: applet, target: '/bin/busybox' });
+  }
+  entries.push({ kind: 'hostFile', path: 'usr/sbin/sshd', mode: 0o755, source: tools.sshd });
+  entries.push({ kind: 'hostFile', path: 'usr/bin/node', mode: 0o755, source: tools.node });
+  entries.push({ kind: 'hostFile', path: 'usr/sbin/bpftool', mode: 0o755, source: tools.bpftool });
+  // Libraries go where ldd found them so the guest's loader finds them on its default search path.
+  for (const lib of [tools.libbpf, ...inputs.libraries]) {
+    entries.push({ kind: 'hostFile', path: lib, mode: 0o755, source: realpathSync(lib) });
+  }
+  for (const m of kernel.modules) entries.push({ kind: 'hostFile', path: `lib/modules/${kernel.release}/${basename(m)}`, mode: 0o644, source: m });
+  entries.push({ kind: 'hostFile', path: `boot/config-${kernel.release}`, mode: 0o644, source: kernel.config });
+
+  entries.push({ kind: 'symlink', path: 'init', target: '/bin/busybox' });
+  entries.push({ kind: 'file', path: 'etc/inittab', mode: 0o644, data: text('::sysinit:/etc/rc.vm\n::ctrlaltdel:/bin/poweroff -f\n::shutdown:/bin/umount -a -r\n') });
+  entries.push({ kind: 'file', path: 'etc/rc.vm', mode: 0o755, data: text(initScript(kernel)) });
+  entries.push({ kind: 'file', path: 'etc/passwd', mode: 0o644, data: text('root:x:0:0:root:/root:/bin/sh\nsshd:x:100:65534:sshd privilege separation:/run/sshd:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n') });
+  entries.push({ kind: 'file', path: 'etc/group', mode: 0o644, data: text('root:x:0:\nnogroup:x:65534:\n') });
+  // "*" is no password (key login still works); "!" would make sshd treat root as locked.
+  entries.push({ kind: 'file', path: 'etc/shadow', mode: 0o600, data: text('root:*:19000:0:99999:7:::\nsshd:*:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n') });
+  entries.push({ kind: 'file', path: 'etc/nsswitch.conf', mode: 0o644, data: text('passwd: files\ngroup: files\nshadow: files\nhosts: files\n') });
+  entries.push({ kind: 'file', path: 'etc/hosts', mode: 0o644, data: text('127.0.0.1 localhost bpf-lsm-vm\n') });
+  entries.push({ kind: 'file', path: 'etc/hostname', mode: 0o644, data: text('bpf-lsm-vm\n') });
+  entries.push({ kind: 'file', path: 'etc/ssh/sshd_config', mode: 0o644, data: text(SSHD_CONFIG) });
+  entries.push({ kind: 'file', path: 'etc/ssh/ssh_host_ed25519_key', mode: 0o600, data: inputs.hostKey });
+  entries.push({ kind: 'file', path: 'etc/ssh/ssh_host_ed25519_key.pub', mode: 0o644, data: inputs.hostKeyPub });
+  entries.push({ kind: 'dir', path: 'root/.ssh', mode: 0o700 });
+  entries.push({ kind: 'file', path: 'root/.ssh/authorized_keys', mode: 0o600, data: inputs.authorizedKey });
+  return entries;
+}
+
+/** What the image was built from; a change in any of these (a node upgrade, a new key) rebuilds it. */
+export function imageFingerprint(inputs: ImageInputs, formatVersion: number): string {
+  const files = [inputs.tools.busybox, inputs.tools.sshd, inputs.tools.node, inputs.tools.bpftool, inputs.tools.libbpf, ...inputs.libraries].map((f) => {
+    const st = statSync(realpathSync(f));
+    return `${f}:${st.size}:${Math.round(st.mtimeMs)}`;
+  });
+  return JSON.stringify({
+    formatVersion,
+    kernel: `${inputs.kernel.package}=${inputs.kernel.version}`,
+    files,
+    hostKey: inputs.hostKeyPub.toString().trim(),
+    authorizedKey: inputs.authorizedKey.toString().trim(),
+  });
+}

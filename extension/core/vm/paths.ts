@@ -1,0 +1,68 @@
+// Where the VM lives on disk: `$BPF_LSM_CACHE`, else `${XDG_CACHE_HOME:-~/.cache}/bpf-lsm-studio`, with the
+// VM under `vm/`. Assets (kernel, keys, image) are prepared once; `run/` holds the state of a running VM.
+import { createHash } from 'node:crypto';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.BPF_LSM_CACHE) return env.BPF_LSM_CACHE;
+  const xdg = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
+  return join(xdg, 'bpf-lsm-studio');
+}
+
+export interface VmPaths {
+  readonly root: string;
+  readonly downloads: string;
+  readonly kernel: string;
+  readonly keys: string;
+  /** The key the product logs into the VM with (root, key only). */
+  readonly clientKey: string;
+  readonly hostKey: string;
+  /** known_hosts with the VM's own host key under the alias `bpf-lsm-vm`, so the changing port never matters. */
+  readonly knownHosts: string;
+  readonly image: string;
+  readonly imageMeta: string;
+  readonly run: string;
+  readonly state: string;
+  readonly console: string;
+  readonly pidFile: string;
+  readonly monitor: string;
+  readonly sshControl: string;
+  readonly lock: string;
+}
+
+/**
+ * Unix socket paths are limited to 108 bytes; a deep cache folder would silently break qemu's monitor and
+ * ssh's control socket, so long ones move to the temp folder under a name derived from the real one.
+ */
+export function socketPath(preferred: string): string {
+  if (Buffer.byteLength(preferred) <= 100) return preferred;
+  const tag = createHash('sha256').update(preferred).digest('hex').slice(0, 16);
+  return join(tmpdir(), `bpf-lsm-${tag}.sock`);
+}
+
+export function vmPaths(env: NodeJS.ProcessEnv = process.env): VmPaths {
+  const root = join(cacheRoot(env), 'vm');
+  const keys = join(root, 'keys');
+  const run = join(root, 'run');
+  return {
+    root,
+    downloads: join(root, 'downloads'),
+    kernel: join(root, 'kernel'),
+    keys,
+    clientKey: join(keys, 'id_ed25519'),
+    hostKey: join(keys, 'ssh_host_ed25519_key'),
+    knownHosts: join(keys, 'known_hosts'),
+    image: join(root, 'initramfs.cpio'),
+    imageMeta: join(root, 'initramfs.json'),
+    run,
+    state: join(run, 'state.json'),
+    console: join(run, 'console.log'),
+    pidFile: join(run, 'qemu.pid'),
+    monitor: socketPath(join(run, 'monitor.sock')),
+    sshControl: socketPath(join(run, 'ssh.sock')),
+    lock: join(root, 'lock'),
+  };
+}
+
+export const VM_HOST_ALIAS = 'bpf-lsm-vm';
