@@ -31,13 +31,18 @@ export function cType(btf: Btf, id: number): string {
   return declarator(btf, id, '', 0);
 }
 
+/** Like cType, with every typedef replaced by what it names (`umode_t` -> `unsigned short`), for comparing spellings. */
+export function cTypeExpanded(btf: Btf, id: number): string {
+  return declarator(btf, id, '', 0, true);
+}
+
 function join(base: string, inner: string): string {
   if (!inner) return base;
   // `char *p` and `char **p`, not `char * p`; qualifiers after a star keep their space (`char *const p`).
   return `${base} ${inner}`;
 }
 
-function declarator(btf: Btf, id: number, inner: string, depth: number): string {
+function declarator(btf: Btf, id: number, inner: string, depth: number, expand = false): string {
   if (depth > 64) throw new BtfError(`BTF type ${id} nests too deeply to spell (a reference loop?)`);
   const kind = btf.kind(id);
   switch (kind) {
@@ -45,8 +50,10 @@ function declarator(btf: Btf, id: number, inner: string, depth: number): string 
       return join('void', inner);
     case BtfKind.Int:
       return join(intSpelling(btf.name(id)), inner);
-    case BtfKind.Float:
     case BtfKind.Typedef:
+      if (expand) return declarator(btf, btf.ref(id), inner, depth + 1, expand);
+      return join(btf.name(id), inner);
+    case BtfKind.Float:
       return join(btf.name(id), inner);
     case BtfKind.Struct:
     case BtfKind.Union:
@@ -63,7 +70,7 @@ function declarator(btf: Btf, id: number, inner: string, depth: number): string 
       const tk = skipTags(btf, target);
       const star = `*${inner}`;
       const wrapped = btf.kind(tk) === BtfKind.Array || btf.kind(tk) === BtfKind.FuncProto ? `(${star})` : star;
-      return declarator(btf, target, wrapped, depth + 1);
+      return declarator(btf, target, wrapped, depth + 1, expand);
     }
     case BtfKind.Const:
     case BtfKind.Volatile:
@@ -71,23 +78,23 @@ function declarator(btf: Btf, id: number, inner: string, depth: number): string 
       const q = kind === BtfKind.Const ? 'const' : kind === BtfKind.Volatile ? 'volatile' : 'restrict';
       const target = btf.ref(id);
       // A qualified pointer puts the qualifier after its star (`char *const p`); anything else before the base.
-      if (btf.kind(skipTags(btf, target)) === BtfKind.Ptr) return declarator(btf, target, inner ? `${q} ${inner}` : q, depth + 1);
-      return `${q} ${declarator(btf, target, inner, depth + 1)}`;
+      if (btf.kind(skipTags(btf, target)) === BtfKind.Ptr) return declarator(btf, target, inner ? `${q} ${inner}` : q, depth + 1, expand);
+      return `${q} ${declarator(btf, target, inner, depth + 1, expand)}`;
     }
     case BtfKind.TypeTag:
       // __user/__rcu style tags are compiler attributes, not part of the C spelling users write.
-      return declarator(btf, btf.ref(id), inner, depth + 1);
+      return declarator(btf, btf.ref(id), inner, depth + 1, expand);
     case BtfKind.Array: {
       const a = btf.arrayInfo(id);
-      return declarator(btf, a.type, `${inner}[${a.count}]`, depth + 1);
+      return declarator(btf, a.type, `${inner}[${a.count}]`, depth + 1, expand);
     }
     case BtfKind.FuncProto: {
       const params = btf.members(id);
-      const list = params.length === 0 ? 'void' : params.map((p) => (p.type === 0 && !p.name ? '...' : declarator(btf, p.type, p.name, depth + 1))).join(', ');
-      return declarator(btf, btf.ref(id), `${inner}(${list})`, depth + 1);
+      const list = params.length === 0 ? 'void' : params.map((p) => (p.type === 0 && !p.name ? '...' : declarator(btf, p.type, p.name, depth + 1, expand))).join(', ');
+      return declarator(btf, btf.ref(id), `${inner}(${list})`, depth + 1, expand);
     }
     case BtfKind.Func:
-      return declarator(btf, btf.ref(id), inner || btf.name(id), depth + 1);
+      return declarator(btf, btf.ref(id), inner || btf.name(id), depth + 1, expand);
     default:
       throw new BtfError(`BTF type ${id} (kind ${kind}) is not a C type`);
   }

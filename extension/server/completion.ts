@@ -1,0 +1,136 @@
+// Completion: hook names inside SEC("lsm/|") and SEC("lsm.s/|") (the latter offers only sleepable
+// hooks), with the whole BPF_PROG stub when the SEC line is the last thing written; hook names and
+// argument lists inside BPF_PROG(|); and snippets for a program and a whole probe file on a fresh line.
+import { CompletionItem, CompletionItemKind, CompletionItemTag, CompletionList, InsertTextFormat, MarkupKind, Position, Range } from 'vscode-languageserver/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { Hook, HookCatalog, hookSignature } from '../shared/hooks/catalog';
+import { bpfProgArgs, bpfProgStub, probeFile } from '../shared/hooks/stub';
+import { ProbeDocument } from './probeDocument';
+
+const SEC_CONTEXT = /\bSEC\s*\(\s*"(lsm|lsm\.s)\/(\w*)$/;
+const PROG_CONTEXT = /\bBPF_PROG\s*\(\s*(\w*)$/;
+
+export function hookDetail(h: Hook): string {
+  const flags: string[] = [];
+  if (h.disabled) flags.push('disabled for BPF on this kernel');
+  if (h.returnRule === 'void') flags.push('void hook: observes, cannot deny');
+  if (h.returnRule === 'bool') flags.push('returns 0/1');
+  if (h.sleepable) flags.push('sleepable');
+  return `${hookSignature(h)}${flags.length ? ` — ${flags.join(', ')}` : ''}`;
+}
+
+function sortKey(h: Hook): string {
+  return `${h.disabled ? '1' : '0'}${h.name}`;
+}
+
+export function complete(catalog: HookCatalog, doc: TextDocument, probe: ProbeDocument, pos: Position): CompletionList {
+  const lineText = doc.getText(Range.create(pos.line, 0, pos.line + 1, 0)).replace(/\r?\n$/, '');
+  const before = lineText.slice(0, pos.character);
+  const after = lineText.slice(pos.character);
+
+  const sec = SEC_CONTEXT.exec(before);
+  if (sec) return secCompletions(catalog, doc, pos, sec[1] as 'lsm' | 'lsm.s', sec[2], after);
+
+  const prog = PROG_CONTEXT.exec(before);
+  if (prog) return progCompletions(catalog, doc, probe, pos, prog[1], after);
+
+  const fresh = /^(\w*)$/.exec(before);
+  if (fresh && !insideBody(probe, doc.offsetAt(pos))) return freshLineCompletions(catalog, probe, pos, fresh[1]);
+  return { isIncomplete: false, items: [] };
+}
+
+function secCompletions(catalog: HookCatalog, doc: TextDocument, pos: Position, kind: 'lsm' | 'lsm.s', typed: string, after: string): CompletionList {
+  const start = Position.create(pos.line, pos.character - typed.length);
+  const tailWord = /^\w*/.exec(after)![0];
+  // "Fresh": nothing but the closing `")` follows on this line and no program head follows the SEC.
+  const tail = /^\w*"?\s*\)?\s*$/.test(after);
+  const nextLines = doc.getText(Range.create(pos.line + 1, 0, pos.line + 4, 0));
+  const fresh = tail && !/^\s*(int|void|long|BPF_PROG|static|__\w+)\b/.test(nextLines.replace(/^\s*\n/gm, ''));
+  const lineEnd = Position.create(pos.line, pos.character + after.length);
+  const wordEnd = Position.create(pos.line, pos.character + tailWord.length);
+  const sleepableOnly = kind === 'lsm.s';
+  const items: CompletionItem[] = [];
+  for (const h of catalog.hooks) {
+    if (sleepableOnly && !h.sleepable) continue;
+    const item: CompletionItem = {
+      label: h.name,
+      kind: CompletionItemKind.Function,
+      detail: hookDetail(h),
+      sortText: sortKey(h),
+      filterText: h.name,
+      data: { hook: h.name },
+    };
+    if (h.disabled) item.tags = [CompletionItemTag.Deprecated];
+    if (fresh) {
+      item.insertTextFormat = InsertTextFormat.Snippet;
+      item.textEdit = { range: Range.create(start, lineEnd), newText: `${h.name}")\n${bpfProgStub(h, { snippet: true })}` };
+    } else {
+      item.textEdit = { range: Range.create(start, wordEnd), newText: h.name };
+    }
+    items.push(item);
+  }
+  return { isIncomplete: false, items };
+}
+
+function progCompletions(catalog: HookCatalog, doc: TextDocument, probe: ProbeDocument, pos: Position, typed: string, after: string): CompletionList {
+  const offset = doc.offsetAt(pos);
+  const start = Position.create(pos.line, pos.character - typed.length);
+  const tailWord = /^\w*/.exec(after)![0];
+  // With nothing but `)` after the cursor, the whole argument list is inserted; else only the name.
+  const whole = /^\w*\)?\s*(\{?\s*)$/.test(after);
+  const closing = /^\w*\)/.test(after);
+  const end = whole ? Position.create(pos.line, pos.character + tailWord.length + (closing ? 1 : 0)) : Position.create(pos.line, pos.character + tailWord.length);
+  // The SEC line right above tells which hook this program is for; offer it first.
+  const sec = [...probe.secs].reverse().find((s) => s.hookEnd <= offset);
+  const attachedHook = sec && !probe.progs.some((p) => p.argsStart > sec.hookEnd && p.argsStart < offset - typed.length) ? sec.hook : undefined;
+  const items: CompletionItem[] = [];
+  for (const h of catalog.hooks) {
+    const preferred = h.name === attachedHook;
+    items.push({
+      label: h.name,
+      kind: CompletionItemKind.Function,
+      detail: hookDetail(h),
+      sortText: preferred ? `!${h.name}` : sortKey(h),
+      preselect: preferred || undefined,
+      filterText: h.name,
+      insertTextFormat: InsertTextFormat.PlainText,
+      textEdit: { range: Range.create(start, end), newText: whole ? `${bpfProgArgs(h)})` : h.name },
+      tags: h.disabled ? [CompletionItemTag.Deprecated] : undefined,
+      data: { hook: h.name },
+    });
+  }
+  return { isIncomplete: false, items };
+}
+
+function freshLineCompletions(catalog: HookCatalog, probe: ProbeDocument, pos: Position, typed: string): CompletionList {
+  const range = Range.create(Position.create(pos.line, pos.character - typed.length), pos);
+  const items: CompletionItem[] = [];
+  const example = catalog.get('file_open') ?? catalog.hooks.find((h) => !h.disabled && h.returnRule === 'errno');
+  items.push({
+    label: 'lsm program',
+    kind: CompletionItemKind.Snippet,
+    detail: 'SEC("lsm/<hook>") and its BPF_PROG with the kernel\'s arguments',
+    documentation: { kind: MarkupKind.Markdown, value: 'Inserts `SEC("lsm/")` and opens hook completion; picking a hook inserts the whole program.' },
+    filterText: 'lsm program SEC',
+    sortText: '~lsm1',
+    insertTextFormat: InsertTextFormat.Snippet,
+    textEdit: { range, newText: 'SEC("lsm/$0")' },
+    command: { title: 'Suggest hooks', command: 'editor.action.triggerSuggest' },
+  });
+  if (probe.secs.length === 0 && example) {
+    items.push({
+      label: 'lsm probe file',
+      kind: CompletionItemKind.Snippet,
+      detail: `A complete BPF-LSM probe (${example.name}): includes, GPL license, program`,
+      filterText: 'lsm probe file',
+      sortText: '~lsm2',
+      insertTextFormat: InsertTextFormat.Snippet,
+      textEdit: { range, newText: probeFile(example, { snippet: true }) },
+    });
+  }
+  return { isIncomplete: false, items };
+}
+
+function insideBody(probe: ProbeDocument, offset: number): boolean {
+  return probe.progs.some((p) => p.bodyStart !== undefined && offset > p.bodyStart && offset <= (p.bodyEnd ?? Infinity));
+}

@@ -1,0 +1,70 @@
+// The catalog the server answers from, for the configured BTF. Owns loading and reloading: a bad
+// btfPath is reported once (with what to do) and the server keeps answering nothing rather than crash.
+import { release } from 'node:os';
+import { catalogFromFile, HookCatalog } from '../shared/hooks/catalog';
+import { findHookDocs } from '../shared/hooks/docs';
+
+export const DEFAULT_BTF = '/sys/kernel/btf/vmlinux';
+
+/** initializationOptions and the `bpfLsm` settings section share this shape. */
+export interface ServerSettings {
+  /** BTF of the kernel programs are written for; empty: the running kernel's. */
+  btfPath?: string;
+  /** Kernel source or headers tree for hook documentation. */
+  kernelSourcePath?: string;
+  /** Kernel version for the sleepable/disabled rules, when the BTF does not say (raw BTF of another kernel). */
+  kernelVersion?: string;
+}
+
+export class HookSession {
+  private catalog: HookCatalog | undefined;
+  private error: string | undefined;
+  private loaded = false;
+  private settings: ServerSettings = {};
+
+  constructor(private readonly log: (message: string) => void) {}
+
+  configure(settings: ServerSettings): boolean {
+    const next = { btfPath: settings.btfPath || undefined, kernelSourcePath: settings.kernelSourcePath || undefined, kernelVersion: settings.kernelVersion || undefined };
+    const changed = JSON.stringify(next) !== JSON.stringify(this.settings);
+    if (changed) {
+      this.settings = next;
+      this.loaded = false;
+      this.catalog = undefined;
+      this.error = undefined;
+    }
+    return changed;
+  }
+
+  get btfPath(): string {
+    return this.settings.btfPath ?? DEFAULT_BTF;
+  }
+
+  /** The catalog, loading it on first use; undefined when the BTF cannot be read (see loadError). */
+  get(): HookCatalog | undefined {
+    if (!this.loaded) this.load();
+    return this.catalog;
+  }
+
+  get loadError(): string | undefined {
+    if (!this.loaded) this.load();
+    return this.error;
+  }
+
+  private load(): void {
+    this.loaded = true;
+    const started = performance.now();
+    try {
+      const catalog = catalogFromFile(this.btfPath, { kernel: this.settings.kernelVersion });
+      const local = this.btfPath === DEFAULT_BTF ? release() : catalog.kernel.description?.match(/\d+\.\d+\S*/)?.[0];
+      const docs = findHookDocs(this.settings.kernelSourcePath, local, new Set(catalog.hooks.map((h) => h.name)));
+      const documented = catalog.attachDocs(docs.docs);
+      this.catalog = catalog;
+      const where = docs.sources.length ? docs.sources.map((s) => s.path).join(', ') : 'no kernel sources found (set bpfLsm.kernelSourcePath)';
+      this.log(`hook catalog: ${catalog.hooks.length} hooks from ${this.btfPath} (kernel ${catalog.kernelLabel}) in ${(performance.now() - started).toFixed(0)} ms; docs for ${documented}: ${where}`);
+    } catch (err) {
+      this.error = `BPF-LSM: cannot build the hook catalog: ${err instanceof Error ? err.message : String(err)}. Set bpfLsm.btfPath to a readable BTF file (raw BTF or a vmlinux with .BTF).`;
+      this.log(this.error);
+    }
+  }
+}

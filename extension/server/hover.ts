@@ -1,0 +1,57 @@
+// Hover on a hook name (in a SEC string or as BPF_PROG's first argument): signature, what the return
+// value means, sleepable and disabled status with their source, and the kernel's documentation.
+import { Hover, MarkupKind } from 'vscode-languageserver/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { Hook, HookCatalog, hookSignature } from '../shared/hooks/catalog';
+import { SLEEPABLE_ONLY_HELPERS } from '../shared/hooks/rules';
+import { ProbeDocument } from './probeDocument';
+
+export function hover(catalog: HookCatalog, doc: TextDocument, probe: ProbeDocument, offset: number): Hover | null {
+  for (const s of probe.secs) {
+    if (offset >= s.hookStart && offset <= s.hookEnd) {
+      const h = catalog.get(s.hook);
+      if (!h) return null;
+      return { contents: { kind: MarkupKind.Markdown, value: hookMarkdown(catalog, h) }, range: { start: doc.positionAt(s.hookStart), end: doc.positionAt(s.hookEnd) } };
+    }
+  }
+  for (const p of probe.progs) {
+    if (offset >= p.name.start && offset <= p.name.end) {
+      const h = catalog.get(p.name.text);
+      if (!h) return null;
+      return { contents: { kind: MarkupKind.Markdown, value: hookMarkdown(catalog, h) }, range: { start: doc.positionAt(p.name.start), end: doc.positionAt(p.name.end) } };
+    }
+  }
+  return null;
+}
+
+export function returnRuleText(h: Hook): string {
+  switch (h.returnRule) {
+    case 'void':
+      return 'void hook: the kernel ignores the program\'s result, so a program here can observe but **cannot deny**.';
+    case 'bool':
+      return 'a yes/no hook: return **0 or 1** (not an errno). The verifier enforces the range from 6.12.';
+    default:
+      return 'return **0 to allow**, a **negative errno to deny** (e.g. `-EPERM`). `int ret` (last BPF_PROG argument) carries the verdict of programs that ran before.';
+  }
+}
+
+export function hookMarkdown(catalog: HookCatalog, h: Hook): string {
+  const lines: string[] = [];
+  lines.push('```c', `${hookSignature(h)};`, '```');
+  lines.push(`LSM hook \`${h.name}\` · category **${h.category}** · kernel ${catalog.kernelLabel}${catalog.kernel.versionSource === 'unknown' ? ' (version unknown: newest rules assumed)' : ''}`);
+  lines.push('');
+  lines.push(`**Returns:** ${returnRuleText(h)}`);
+  lines.push('');
+  const helpers = Object.keys(SLEEPABLE_ONLY_HELPERS).map((n) => `\`${n}\``).join(', ');
+  lines.push(
+    h.sleepable
+      ? `**Sleepable:** yes — \`SEC("lsm.s/${h.name}")\` may use the sleepable-only helpers (${helpers}).`
+      : `**Sleepable:** no — use \`SEC("lsm/${h.name}")\`; the sleepable-only helpers (${helpers}) are not available here.`,
+  );
+  lines.push('');
+  lines.push(h.disabled ? `**Disabled:** yes — the verifier refuses BPF programs on this hook (${h.disabledSource}).` : '**Disabled:** no');
+  if (h.doc) {
+    lines.push('', '---', '', '**Kernel documentation**', '', '```text', h.doc, '```');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,102 @@
+// Compares the parameters a user wrote in BPF_PROG(...) with the kernel's, by type only (names are the
+// user's to choose). Spellings are normalised so that `unsigned long` matches `long unsigned int`,
+// `u32` matches `unsigned int` and a kernel typedef matches what it stands for.
+import { cTypeExpanded } from '../shared/btf/cdecl';
+import { Hook, HookCatalog } from '../shared/hooks/catalog';
+
+const TYPE_WORDS = new Set([
+  'const', 'volatile', 'restrict', 'struct', 'union', 'enum', 'unsigned', 'signed', 'int', 'long', 'short', 'char',
+  'void', 'bool', '_Bool', 'float', 'double', '__int128',
+]);
+
+/** Fixed-width aliases from the kernel's and libbpf's headers, mapped to what they are on the BPF target. */
+const ALIASES: Record<string, string[]> = {
+  u8: ['unsigned', 'char'], __u8: ['unsigned', 'char'], s8: ['signed', 'char'], __s8: ['signed', 'char'],
+  u16: ['unsigned', 'short'], __u16: ['unsigned', 'short'], s16: ['short'], __s16: ['short'],
+  u32: ['unsigned', 'int'], __u32: ['unsigned', 'int'], s32: ['int'], __s32: ['int'],
+  u64: ['unsigned', 'long', 'long'], __u64: ['unsigned', 'long', 'long'], s64: ['long', 'long'], __s64: ['long', 'long'],
+  bool: ['_Bool'],
+};
+
+function tokens(text: string): string[] {
+  return text.match(/[A-Za-z_]\w*|\d+|\S/g) ?? [];
+}
+
+/** Canonical integer words: any order of `unsigned long int` becomes `unsigned long`. */
+function canonicalInts(toks: string[]): string[] {
+  const out: string[] = [];
+  let run: string[] = [];
+  const flush = (): void => {
+    if (!run.length) return;
+    const unsigned = run.includes('unsigned');
+    const signed = run.includes('signed');
+    const longs = run.filter((t) => t === 'long').length;
+    const base = run.includes('char') ? 'char' : run.includes('short') ? 'short' : longs ? 'long'.repeat(1) : 'int';
+    const words: string[] = [];
+    if (unsigned) words.push('unsigned');
+    else if (signed && base === 'char') words.push('signed');
+    if (base === 'long') for (let i = 0; i < longs; i++) words.push('long');
+    else words.push(base);
+    out.push(words.join(' '));
+    run = [];
+  };
+  for (const t of toks) {
+    if (t === 'unsigned' || t === 'signed' || t === 'int' || t === 'long' || t === 'short' || t === 'char') run.push(t);
+    else {
+      flush();
+      out.push(t);
+    }
+  }
+  flush();
+  return out;
+}
+
+export function canonicalType(text: string): string {
+  const toks = tokens(text).flatMap((t) => ALIASES[t] ?? [t]);
+  return canonicalInts(toks).join(' ').replace(/\s*\*\s*/g, '*').replace(/\s*([()[\],])\s*/g, '$1');
+}
+
+/** The type part of a user's parameter declaration: `struct file *f` -> `struct file *`. */
+export function userParamType(decl: string): string {
+  const toks = tokens(decl);
+  for (let i = toks.length - 1; i >= 0; i--) {
+    const t = toks[i];
+    if (!/^[A-Za-z_]/.test(t) || TYPE_WORDS.has(t) || ALIASES[t]) continue;
+    const prev = toks[i - 1];
+    if (prev === 'struct' || prev === 'union' || prev === 'enum') continue;
+    // A bare typedef name with no declarator after it (`gfp_t`) is a type, not a parameter name.
+    if (i === 0) break;
+    return [...toks.slice(0, i), ...toks.slice(i + 1)].join(' ');
+  }
+  return toks.join(' ');
+}
+
+export type ParamProblem =
+  | { kind: 'count'; expected: number; allowsRet: boolean; got: number }
+  | { kind: 'type'; index: number; expected: string; got: string }
+  | { kind: 'ret-type'; got: string };
+
+/** Problems of a BPF_PROG parameter list (without the program name) against the hook. */
+export function checkParams(catalog: HookCatalog, hook: Hook, params: readonly string[]): ParamProblem[] {
+  const n = hook.params.length;
+  const allowsRet = hook.returnRule !== 'void';
+  // BPF_PROG may also name fewer arguments than the hook has; the kernel still passes them all, but a
+  // partial list usually means a copy from another kernel version, so only exact lists are accepted.
+  if (params.length !== n && !(allowsRet && params.length === n + 1)) {
+    return [{ kind: 'count', expected: n, allowsRet, got: params.length }];
+  }
+  const problems: ParamProblem[] = [];
+  for (let i = 0; i < n; i++) {
+    const got = canonicalType(userParamType(params[i]));
+    const kernel = hook.params[i];
+    const asSpelled = canonicalType(kernel.type);
+    if (got === asSpelled) continue;
+    if (got === canonicalType(cTypeExpanded(catalog.btf, kernel.typeId))) continue;
+    problems.push({ kind: 'type', index: i, expected: kernel.decl, got: params[i] });
+  }
+  if (params.length === n + 1) {
+    const got = canonicalType(userParamType(params[n]));
+    if (!['int', 'long', 'unsigned int', 'unsigned long', 'long long', 'unsigned long long'].includes(got)) problems.push({ kind: 'ret-type', got: params[n] });
+  }
+  return problems;
+}

@@ -1,0 +1,226 @@
+// The hook catalog against independent views of the same kernels, for every hook:
+//   - bpftool's raw BTF dump (hook set, parameter names, parameter and return type ids);
+//   - clang over bpftool's `format c` header (our C spellings must be the kernel's function types);
+//   - for the 6.1 kernel, the image's own .BTF_ids sets (sleepable and disabled hooks).
+import * as assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Btf, BtfKind } from '../../extension/shared/btf/btf';
+import { elfSection } from '../../extension/shared/btf/elf';
+import { catalogFromBuffer, catalogFromFile, HookCatalog, hookSignature, KNOWN_PLUMBING } from '../../extension/shared/hooks/catalog';
+import { hookCategory } from '../../extension/shared/hooks/categories';
+import { kernelVersionFromBanner } from '../../extension/shared/hooks/kernelVersion';
+import { debian61Vmlinux, HOST_BTF } from '../fixtures/kernels';
+
+interface RawType {
+  kind: string;
+  name: string;
+  attrs: string;
+  members: Array<{ name: string; type: number }>;
+}
+
+/** bpftool's raw dump, as a map from type id. */
+function bpftoolDump(path: string): Map<number, RawType> {
+  let out: string;
+  try {
+    out = execFileSync('bpftool', ['btf', 'dump', 'file', path], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  } catch (err) {
+    throw new Error(`bpftool btf dump failed (install the Debian package bpftool): ${(err as Error).message}`);
+  }
+  const types = new Map<number, RawType>();
+  let cur: RawType | undefined;
+  for (const line of out.split('\n')) {
+    const head = /^\[(\d+)\] (\S+) '([^']*)'(.*)$/.exec(line);
+    if (head) {
+      cur = { kind: head[2], name: head[3], attrs: head[4], members: [] };
+      types.set(Number(head[1]), cur);
+      continue;
+    }
+    const member = /^\s+'([^']*)' type_id=(\d+)/.exec(line);
+    if (member && cur) cur.members.push({ name: member[1] === '(anon)' ? '' : member[1], type: Number(member[2]) });
+  }
+  return types;
+}
+
+function attr(t: RawType, key: string): number {
+  const m = new RegExp(`\\b${key}=(\\d+)`).exec(t.attrs);
+  if (!m) throw new Error(`bpftool line has no ${key}: ${t.attrs}`);
+  return Number(m[1]);
+}
+
+/** The hooks as bpftool sees them, by the catalog's rule (bpf_lsm_X with X in union security_list_options). */
+function oracleHooks(types: Map<number, RawType>): Map<string, { ret: number; params: Array<{ name: string; type: number }>; funcId: number }> {
+  const union = [...types.values()].find((t) => t.kind === 'UNION' && t.name === 'security_list_options');
+  assert.ok(union, 'bpftool shows no union security_list_options');
+  const members = new Set(union.members.map((m) => m.name));
+  const hooks = new Map<string, { ret: number; params: Array<{ name: string; type: number }>; funcId: number }>();
+  for (const [id, t] of types) {
+    if (t.kind !== 'FUNC' || !t.name.startsWith('bpf_lsm_')) continue;
+    const name = t.name.slice('bpf_lsm_'.length);
+    if (!members.has(name)) continue;
+    const proto = types.get(attr(t, 'type_id'))!;
+    hooks.set(name, { ret: attr(proto, 'ret_type_id'), params: proto.members, funcId: id });
+  }
+  return hooks;
+}
+
+function compareWithBpftool(catalog: HookCatalog, path: string): void {
+  const oracle = oracleHooks(bpftoolDump(path));
+  assert.deepEqual(catalog.hooks.map((h) => h.name), [...oracle.keys()].sort());
+  for (const h of catalog.hooks) {
+    const o = oracle.get(h.name)!;
+    assert.equal(h.btfId, o.funcId, `${h.name}: FUNC id`);
+    assert.equal(h.returnRule === 'void', o.ret === 0, `${h.name}: void return`);
+    assert.deepEqual(h.params.map((p) => p.name), o.params.map((p) => p.name), `${h.name}: parameter names`);
+    assert.deepEqual(h.params.map((p) => p.typeId), o.params.map((p) => p.type), `${h.name}: parameter type ids`);
+  }
+}
+
+/**
+ * clang checks our spelling of every hook against the kernel's own function-pointer type in
+ * `union security_list_options`, as bpftool prints it in vmlinux.h.
+ */
+function compileCheckSpellings(catalog: HookCatalog, path: string): void {
+  const dir = mkdtempSync(join(tmpdir(), 'bpf-lsm-spell-'));
+  try {
+    writeFileSync(join(dir, 'vmlinux.h'), execFileSync('bpftool', ['btf', 'dump', 'file', path, 'format', 'c'], { maxBuffer: 1 << 30 }));
+    const lines = ['#include "vmlinux.h"'];
+    for (const h of catalog.hooks) {
+      const params = h.params.length ? h.params.map((p) => p.decl).join(', ') : 'void';
+      lines.push(`_Static_assert(__builtin_types_compatible_p(__typeof__(((union security_list_options *)0)->${h.name}), ${h.returns} (*)(${params})), "${h.name}");`);
+    }
+    writeFileSync(join(dir, 'check.c'), `${lines.join('\n')}\n`);
+    const cc = spawnSync('clang', ['-target', 'bpf', '-fsyntax-only', '-ferror-limit=0', '-Wno-everything', join(dir, 'check.c')], { encoding: 'utf8' });
+    if (cc.error) throw new Error(`cannot run clang (install clang): ${cc.error.message}`);
+    assert.equal(cc.status, 0, `clang rejected our spellings:\n${cc.stderr.split('\n').slice(0, 30).join('\n')}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('catalog: host kernel BTF (6.18) vs bpftool', function () {
+  this.timeout(120_000);
+  let catalog: HookCatalog;
+  before(() => {
+    catalog = catalogFromFile(HOST_BTF);
+  });
+
+  it('has 271 hooks, 217 int and 54 void, found by the security_list_options rule', () => {
+    assert.equal(catalog.hookRule, 'security_list_options');
+    assert.equal(catalog.hooks.length, 271);
+    assert.equal(catalog.hooks.filter((h) => h.returns === 'int').length, 217);
+    assert.equal(catalog.hooks.filter((h) => h.returns === 'void').length, 54);
+  });
+
+  it('excludes the BPF-LSM plumbing functions that are not hooks', () => {
+    const btf = Btf.fromFile(HOST_BTF);
+    const all = btf.funcsWithPrefix('bpf_lsm_').map((id) => btf.name(id).slice(8));
+    const excluded = all.filter((n) => !catalog.has(n)).sort();
+    assert.deepEqual(excluded, ['find_cgroup_shim', 'func_proto', 'get_retval_range', 'has_d_inode_locked', 'hook_returns_errno', 'init', 'is_sleepable_hook', 'is_trusted', 'verify_prog']);
+    // The fallback list (for BTF without the union) agrees with the rule on this kernel.
+    for (const n of excluded) assert.ok(KNOWN_PLUMBING.has(n), n);
+  });
+
+  it('matches bpftool for every hook: names, parameter names and type ids', () => compareWithBpftool(catalog, HOST_BTF));
+
+  it('spells every signature as the kernel declares it (clang over bpftool format c)', () => compileCheckSpellings(catalog, HOST_BTF));
+
+  it('spells common types the way C programmers write them', () => {
+    assert.equal(hookSignature(catalog.get('file_open')!), 'int file_open(struct file *file)');
+    assert.equal(hookSignature(catalog.get('bprm_check_security')!), 'int bprm_check_security(struct linux_binprm *bprm)');
+    assert.equal(catalog.get('capable')!.params[0].type, 'const struct cred *');
+    assert.equal(catalog.get('task_prctl')!.params[1].type, 'unsigned long');
+    assert.equal(catalog.get('task_free')!.returns, 'void');
+  });
+
+  it('knows the kernel version from /proc/version and applies its rules', () => {
+    const v = kernelVersionFromBanner(readFileSync('/proc/version', 'utf8'))!;
+    assert.equal(catalog.kernel.version?.major, v.major);
+    assert.equal(catalog.kernel.version?.minor, v.minor);
+    assert.ok(catalog.get('file_open')!.sleepable);
+    assert.ok(!catalog.get('task_free')!.sleepable);
+    assert.ok(catalog.get('vm_enough_memory')!.disabled);
+    assert.ok(catalog.get('getselfattr')!.disabled, 'getselfattr is disabled from 6.8');
+    assert.ok(!catalog.get('file_open')!.disabled);
+    assert.equal(catalog.get('inode_xattr_skipcap')!.returnRule, 'bool');
+  });
+
+  it('reads the same catalog from a Buffer as from the path', () => {
+    const fromBuffer = catalogFromBuffer(readFileSync(HOST_BTF), { kernel: readFileSync('/proc/version', 'utf8') });
+    assert.deepEqual(fromBuffer.toJson(), catalog.toJson());
+  });
+
+  it('puts every hook in a category', () => {
+    const misc = catalog.hooks.filter((h) => h.category === 'misc').map((h) => h.name);
+    assert.ok(misc.length < 15, `too many uncategorised hooks: ${misc.join(' ')}`);
+    assert.equal(hookCategory('msg_queue_msgsnd'), 'msg');
+    assert.equal(hookCategory('sk_alloc_security'), 'sk');
+    assert.equal(hookCategory('socket_connect'), 'socket');
+    assert.equal(hookCategory('bpf_prog_load'), 'bpf');
+  });
+});
+
+describe('catalog: Debian 6.1 kernel (VM target) vs bpftool and its .BTF_ids', function () {
+  this.timeout(300_000);
+  let path: string;
+  let catalog: HookCatalog;
+  before(() => {
+    path = debian61Vmlinux();
+    catalog = catalogFromFile(path);
+  });
+
+  it('reads BTF out of the ELF image and the version from its banner', () => {
+    assert.equal(catalog.kernel.versionSource, 'banner');
+    assert.equal(catalog.kernel.version?.major, 6);
+    assert.equal(catalog.kernel.version?.minor, 1);
+    assert.ok((catalog.kernel.version?.patch ?? 0) > 0, `stable level from "Debian 6.1.x" in the banner: ${catalog.kernel.description}`);
+  });
+
+  it('has about 244 bpf_lsm functions and all but the plumbing are hooks', () => {
+    const btf = Btf.fromFile(path);
+    const all = btf.funcsWithPrefix('bpf_lsm_');
+    assert.ok(all.length >= 235 && all.length <= 255, `bpf_lsm_* functions: ${all.length}`);
+    assert.equal(all.length - catalog.hooks.length, 5);
+  });
+
+  it('matches bpftool for every hook: names, parameter names and type ids', () => compareWithBpftool(catalog, path));
+
+  it('spells every signature as the kernel declares it (clang over bpftool format c)', () => compileCheckSpellings(catalog, path));
+
+  it('has the 6.1 types where they differ from 6.18', () => {
+    // 6.3 replaced struct user_namespace *mnt_userns with struct mnt_idmap *idmap.
+    assert.equal(catalog.get('inode_getsecurity')!.params[0].decl, 'struct user_namespace *mnt_userns');
+    assert.ok(catalog.has('bpf_map_alloc_security'));
+    assert.ok(!catalog.has('bpf_map_create'));
+  });
+
+  it('sleepable and disabled flags equal the sets compiled into the image (.BTF_ids)', () => {
+    const image = readFileSync(path);
+    const ids = elfSection(image, '.BTF_ids');
+    assert.ok(ids, 'the image has a .BTF_ids section');
+    const words = new Uint32Array(ids.buffer.slice(ids.byteOffset, ids.byteOffset + (ids.byteLength & ~3)));
+    const byId = new Map(catalog.hooks.map((h) => [h.btfId, h.name]));
+    // A BTF set is a count followed by that many ids; find each set by content it must have.
+    const sets: string[][] = [];
+    for (let i = 0; i < words.length; i++) {
+      const n = words[i];
+      if (n === 0 || n > 400 || i + n >= words.length) continue;
+      const names = Array.from(words.subarray(i + 1, i + 1 + n), (id) => byId.get(id));
+      if (names.every((x) => x !== undefined)) sets.push(names as string[]);
+    }
+    const disabled = sets.find((s) => s.includes('vm_enough_memory') && s.length < 20);
+    const sleepable = sets.find((s) => s.includes('bprm_check_security') && s.includes('file_open') && s.length < catalog.hooks.length);
+    assert.ok(disabled && sleepable, 'found the disabled and sleepable sets in .BTF_ids');
+    assert.deepEqual(catalog.hooks.filter((h) => h.disabled).map((h) => h.name), [...disabled].sort());
+    assert.deepEqual(catalog.hooks.filter((h) => h.sleepable).map((h) => h.name), [...sleepable].sort());
+  });
+
+  it('parses a section-less raw copy of the same BTF identically, given the version', () => {
+    const raw = elfSection(readFileSync(path), '.BTF')!;
+    const fromRaw = catalogFromBuffer(raw, { kernel: catalog.kernel.description });
+    assert.deepEqual(fromRaw.toJson(), catalog.toJson());
+    assert.equal(Btf.fromBuffer(raw).kind(catalog.get('file_open')!.btfId), BtfKind.Func);
+  });
+});
