@@ -1,4 +1,49 @@
 // The privileged helper: `node dist/helper.js`, started as root on the target (sudo -n, over ssh or locally).
-// It speaks only over stdin/stdout and never opens a listening socket.
-process.stderr.write('bpf-lsm helper: the helper protocol is not available in this version yet\n');
-process.exit(2);
+// It speaks only over stdin/stdout (never a listening socket) and owns everything it creates: when its
+// stdin ends, the ssh connection drops, or it gets SIGTERM/SIGINT/SIGHUP, every program is detached, every
+// object closed and every spawned process killed before it exits. (SIGKILL cannot be caught; the kernel
+// then drops the links and maps with the last file descriptor, and only spawned processes may remain.)
+import { fstatSync } from 'node:fs';
+import { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
+import { loadNative } from '../../native/index';
+import { HelperSession } from './session';
+
+function log(line: string): void {
+  process.stderr.write(`bpf-lsm helper[${process.pid}]: ${line}\n`);
+}
+
+/**
+ * Node writes to pipes synchronously, which would stall the event loop (and every trace) whenever the
+ * client reads slowly; a non-blocking socket over fd 1 gives real backpressure instead.
+ */
+function clientOutput(): Writable {
+  try {
+    const st = fstatSync(1);
+    if (st.isFIFO() || st.isSocket()) return new Socket({ fd: 1, readable: false, writable: true });
+  } catch {
+    // fall back to process.stdout
+  }
+  return process.stdout;
+}
+
+function main(): void {
+  if (process.stdin.isTTY) {
+    process.stderr.write(
+      'bpf-lsm helper: this program speaks a binary protocol on stdin/stdout and is started by the BPF-LSM Studio extension or the bpf-lsm CLI (through sudo or ssh); it is not meant for a terminal.\n',
+    );
+    process.exit(2);
+  }
+  const session = new HelperSession({ input: process.stdin, output: clientOutput(), loadNative, log });
+  session.start();
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.on(signal, () => void session.teardown(`received ${signal}`));
+  }
+  process.on('uncaughtException', (err) => {
+    log(`internal error: ${err.stack ?? err.message}`);
+    void session.teardown('internal error').finally(() => process.exit(70));
+  });
+  void session.finished.then(() => process.exit(0));
+}
+
+main();
