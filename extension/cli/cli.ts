@@ -4,13 +4,14 @@ import { UsageError } from './args';
 import { Subcommand } from './subcommand';
 import { pending } from './pending';
 import { vmCommand } from './vm';
+import { checkCommand } from './check';
 import { hooksCommand } from './hooks';
 
 const subcommands: Subcommand[] = [
   pending('trace', 'trace a program and every LSM hook it (and its children) reaches'),
   hooksCommand,
   vmCommand,
-  pending('check', 'check that a target can run BPF-LSM programs, with remedies'),
+  checkCommand,
   pending('policy', 'apply, show or clear an exec enforcement policy'),
 ];
 

@@ -11,7 +11,7 @@ import { downloadKernelDeb, KernelAssets, kernelAssetsAt, unpackKernel } from '.
 import { VM_HOST_ALIAS, VmPaths } from './paths';
 
 /** Bump when the image layout or the init script changes, so existing caches rebuild their image. */
-export const IMAGE_FORMAT = 3;
+export const IMAGE_FORMAT = 4;
 
 export type Progress = (message: string) => void;
 

@@ -172,8 +172,17 @@ export function imagePlan(inputs: ImageInputs): CpioEntry[] {
   entries.push({ kind: 'hostFile', path: 'usr/bin/node', mode: 0o755, source: tools.node });
   entries.push({ kind: 'hostFile', path: 'usr/sbin/bpftool', mode: 0o755, source: tools.bpftool });
   // Libraries go where ldd found them so the guest's loader finds them on its default search path.
+  // A versioned library keeps its symlink (libbpf.so.1 -> libbpf.so.1.1.2) so its version stays visible.
   for (const lib of [tools.libbpf, ...inputs.libraries]) {
-    entries.push({ kind: 'hostFile', path: lib, mode: 0o755, source: realpathSync(lib) });
+    const real = realpathSync(lib);
+    const sameDir = real.slice(0, real.lastIndexOf('/')) === realpathSync(lib.slice(0, lib.lastIndexOf('/')) || '/');
+    if (sameDir && basename(real) !== basename(lib)) {
+      const dir = lib.slice(0, lib.lastIndexOf('/'));
+      entries.push({ kind: 'hostFile', path: `${dir}/${basename(real)}`, mode: 0o755, source: real });
+      entries.push({ kind: 'symlink', path: lib, target: basename(real) });
+    } else {
+      entries.push({ kind: 'hostFile', path: lib, mode: 0o755, source: real });
+    }
   }
   for (const m of kernel.modules) entries.push({ kind: 'hostFile', path: `lib/modules/${kernel.release}/${basename(m)}`, mode: 0o644, source: m });
   entries.push({ kind: 'hostFile', path: `boot/config-${kernel.release}`, mode: 0o644, source: kernel.config });

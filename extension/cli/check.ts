@@ -1,0 +1,39 @@
+// `bpf-lsm check [--target T] [--json]`: whether a target can run BPF-LSM programs, each failure with its remedy.
+import { parseArgs, UsageError } from './args';
+import { Subcommand } from './subcommand';
+import { checkTarget, formatReport } from '../core/check';
+import { createTarget, resolveTargetId } from '../core/targets';
+import { sudoersLine } from '../core/targets/local';
+import { findDist } from '../core/targets/deploy';
+import { hostNode } from '../core/vm/image';
+import { join } from 'node:path';
+
+const usage = `usage: bpf-lsm check [--target local|vm|ssh:<host>|auto] [--json]
+Checks the kernel release, CONFIG_BPF_LSM, bpf in the active LSM list, kernel BTF, unprivileged and
+privileged (sudo -n) access, clang, bpftool and libbpf, and counts the LSM hooks in the target's BTF.
+Exit status: 0 when the target is ready, 1 when a check failed (each failure prints its remedy).
+  --target T   default: auto (local when this kernel runs BPF-LSM programs, else the built-in VM)
+  --json       print the report as JSON`;
+
+function localSudoersLine(): string | undefined {
+  try {
+    return sudoersLine(hostNode() ?? 'node', join(findDist(), 'helper.js'));
+  } catch {
+    return undefined;
+  }
+}
+
+export const checkCommand: Subcommand = {
+  name: 'check',
+  summary: 'check that a target can run BPF-LSM programs, with remedies',
+  usage,
+  async run(argv) {
+    const args = parseArgs(argv, { target: { value: true }, json: {} });
+    if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
+    const id = resolveTargetId((args.flags.get('target') as string | undefined) ?? process.env.BPF_LSM_TARGET ?? 'auto');
+    const target = createTarget(id);
+    const report = await checkTarget(target, { sudoersLine: target.kind === 'local' ? localSudoersLine() : undefined });
+    console.log(args.flags.has('json') ? JSON.stringify(report, null, 2) : formatReport(report));
+    return report.ok ? 0 : 1;
+  },
+};

@@ -1,0 +1,77 @@
+// Running programs for targets (local, or ssh to a host or the VM) and wrapping a long-running helper
+// process as a HelperTransport.
+import { spawn } from 'node:child_process';
+import { execa } from 'execa';
+import { ExecResult, HelperTransport } from '../target';
+
+export interface RunOptions {
+  readonly input?: string | Buffer;
+  readonly timeoutMs?: number;
+}
+
+/** Runs a program and collects its output. Never throws for a non-zero exit; does throw when it cannot start. */
+export async function runProgram(program: string, args: readonly string[], opts: RunOptions = {}): Promise<ExecResult> {
+  const r = await execa(program, args, {
+    ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
+    reject: false,
+    stripFinalNewline: false,
+    timeout: opts.timeoutMs,
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  if (r.failed && r.exitCode === undefined) {
+    const cause = r.cause as NodeJS.ErrnoException | undefined;
+    if (cause?.code === 'ENOENT') throw new Error(`${program} is not installed or not on PATH`);
+    if (r.timedOut) throw new Error(`${program} did not finish within ${opts.timeoutMs} ms and was stopped`);
+    throw new Error(`${program} could not run: ${r.shortMessage}`);
+  }
+  return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? 128 };
+}
+
+/**
+ * ssh exits 255 when it could not connect or log in, which a remote program may also do; stderr tells which.
+ * Connection problems become an error that says what failed, instead of an exit code the caller misreads.
+ */
+export function sshFailure(result: ExecResult, what: string): Error | undefined {
+  if (result.exitCode !== 255) return undefined;
+  const line = result.stderr.trim().split('\n').filter(Boolean).pop() ?? '';
+  if (/^ssh:|Permission denied|Host key verification failed|Connection (refused|closed|reset|timed out)|Could not resolve|No route to host|kex_exchange|REMOTE HOST IDENTIFICATION/i.test(line)) {
+    return new Error(`cannot reach ${what} over ssh: ${line}`);
+  }
+  return undefined;
+}
+
+/** Starts a helper process and exposes it as a HelperTransport (stdin/stdout carry the protocol). */
+export function spawnTransport(program: string, args: readonly string[], what: string, graceMs = 3000): HelperTransport {
+  const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => resolve(code));
+    child.on('error', (err) => {
+      child.stderr.emit('data', Buffer.from(`${what}: could not start ${program}: ${err.message}\n`));
+      resolve(null);
+    });
+  });
+  // A helper that goes away closes its pipes; writes after that must not crash the client.
+  child.stdin.on('error', () => undefined);
+  let closing: Promise<void> | undefined;
+  return {
+    input: child.stdin,
+    output: child.stdout,
+    stderr: child.stderr,
+    exited,
+    close() {
+      closing ??= (async () => {
+        child.stdin.end();
+        // The helper tears down what it owns once its input closes; detaching ~230 LSM programs takes ~30 s
+        // in the kernel, so the user is not kept waiting: after the grace period the connection is dropped
+        // and the helper finishes its teardown on the target by itself.
+        const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
+        if ((await Promise.race([exited.then(() => 'exited' as const), timer])) === 'timeout') {
+          child.kill('SIGTERM');
+          await exited;
+        }
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,102 @@
+// Targets reached with the system's OpenSSH client: `ssh:<host>` (any host of the user's ~/.ssh/config, with
+// the user's keys and agent; the helper runs through `sudo -n`) and `vm` (the built-in VM on 127.0.0.1,
+// logged into as root with the product's own key). Both run each command through the remote login shell,
+// so every argument is quoted for it.
+import { statSync, readFileSync } from 'node:fs';
+import { posix } from 'node:path';
+import { ExecResult, HelperTransport, Target, TargetKind } from '../target';
+import { deployHelper, helperBundle } from './deploy';
+import { runProgram, spawnTransport, sshFailure } from './process';
+import { remoteCommand } from './quote';
+
+export interface SshConnection {
+  /** ssh options, without the destination. */
+  readonly options: readonly string[];
+  readonly destination: string;
+}
+
+export interface RemoteTargetOptions {
+  readonly id: string;
+  readonly kind: TargetKind;
+  /** How to reach the target right now (the VM's port changes with every boot). */
+  readonly connect: () => SshConnection;
+  /** True when the login user is root, so no sudo is needed. */
+  readonly loginIsRoot: boolean;
+  /** The node program on the target. */
+  readonly node: string;
+  /** Folder the helper versions live in on the target. */
+  readonly helperRoot: (target: RemoteTarget) => Promise<string>;
+}
+
+/** Copies stdin to a temp file next to the destination, then renames it: a broken copy is never left in place. */
+const COPY_SCRIPT = 'set -e; d=$(dirname "$1"); mkdir -p "$d"; t="$1.tmp.$$"; cat > "$t"; chmod "$2" "$t"; mv -f "$t" "$1"';
+
+export class RemoteTarget implements Target {
+  readonly id: string;
+  readonly kind: TargetKind;
+
+  constructor(private readonly opts: RemoteTargetOptions) {
+    this.id = opts.id;
+    this.kind = opts.kind;
+  }
+
+  /** The full ssh argument list for one remote command. */
+  sshArgs(program: string, args: readonly string[], root = false): string[] {
+    const c = this.opts.connect();
+    const command = root && !this.opts.loginIsRoot ? remoteCommand('sudo', ['-n', program, ...args]) : remoteCommand(program, args);
+    return [...c.options, '-T', '--', c.destination, command];
+  }
+
+  async exec(program: string, args: readonly string[], options: { input?: string | Buffer; timeoutMs?: number; root?: boolean } = {}): Promise<ExecResult> {
+    const result = await runProgram('ssh', this.sshArgs(program, args, options.root), { input: options.input, timeoutMs: options.timeoutMs });
+    const failure = sshFailure(result, this.describe());
+    if (failure) throw failure;
+    return result;
+  }
+
+  async copyTo(files: ReadonlyArray<{ local: string; remote: string }>): Promise<void> {
+    for (const f of files) {
+      if (!posix.isAbsolute(f.remote)) throw new Error(`remote path must be absolute: ${f.remote}`);
+      const mode = (statSync(f.local).mode & 0o7777).toString(8);
+      const r = await this.exec('sh', ['-c', COPY_SCRIPT, 'copy', f.remote, mode], { input: readFileSync(f.local) });
+      if (r.exitCode !== 0) throw new Error(`copying ${f.local} to ${this.id}:${f.remote} failed: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+    }
+  }
+
+  async startHelper(): Promise<HelperTransport> {
+    const bundle = helperBundle();
+    if (!this.opts.loginIsRoot) {
+      const sudo = await this.exec('sudo', ['-n', 'true']);
+      if (sudo.exitCode !== 0) {
+        throw new Error(
+          `the helper must run as root on ${this.describe()}, but \`sudo -n\` needs a password there (${sudo.stderr.trim() || `exit ${sudo.exitCode}`}). ` +
+            'Allow it without a password for your user (e.g. a line `USER ALL=(root) NOPASSWD: ALL` in /etc/sudoers.d/bpf-lsm-studio, edited with visudo), or use the built-in VM target.',
+        );
+      }
+    }
+    const remoteHelper = await deployHelper(this, await this.opts.helperRoot(this), bundle);
+    return spawnTransport('ssh', this.sshArgs(this.opts.node, [remoteHelper], true), this.describe());
+  }
+
+  describe(): string {
+    return this.kind === 'vm' ? 'the built-in VM' : `ssh host ${this.id.slice('ssh:'.length)}`;
+  }
+}
+
+/** `ssh:<host>`: the user's own ssh setup decides user, port, keys and proxies, exactly as in a terminal. */
+export function sshTarget(host: string): RemoteTarget {
+  if (!host || host.startsWith('-') || /\s/.test(host)) throw new Error(`"${host}" is not a usable ssh host name`);
+  return new RemoteTarget({
+    id: `ssh:${host}`,
+    kind: 'ssh',
+    connect: () => ({ options: ['-o', 'BatchMode=yes', '-o', 'ConnectTimeout=15'], destination: host }),
+    loginIsRoot: false,
+    node: 'node',
+    helperRoot: async (t) => {
+      const r = await t.exec('sh', ['-c', 'printf %s "$HOME"']);
+      const home = r.stdout.trim();
+      if (r.exitCode !== 0 || !home.startsWith('/')) throw new Error(`could not find the home folder on ${t.describe()}`);
+      return `${home}/.cache/bpf-lsm-studio/helper`;
+    },
+  });
+}

@@ -1,0 +1,29 @@
+// The `vm` target: the built-in BPF-LSM VM (see ../vm/vm.ts), reached over ssh on 127.0.0.1 as root with
+// the product's own key and the VM's own known_hosts. The helper runs as root directly (no sudo).
+//
+// For tests (test/vm) and benchmarks, after the VM is up (test/vm/runner.mjs boots it once per run):
+//   import { vmTarget } from '../../extension/core/targets/vm';
+//   const vm = vmTarget();
+//   const { stdout, exitCode } = await vm.exec('uname', ['-r']);   // arguments arrive exactly as given
+//   await vm.copyTo([{ local: 'x.bpf.o', remote: '/tmp/x.bpf.o' }]);
+//   const helper = await vm.startHelper();                         // deploys dist/helper.js + addon once
+// The cache folder is $BPF_LSM_CACHE (the runner sets it), else ~/.cache/bpf-lsm-studio.
+import { GUEST_HELPER_ROOT } from '../vm/image';
+import { VM_SSH_DESTINATION, readState, vmSshOptions } from '../vm/machine';
+import { VmPaths, vmPaths } from '../vm/paths';
+import { RemoteTarget } from './remote';
+
+export function vmTarget(paths: VmPaths = vmPaths()): RemoteTarget {
+  return new RemoteTarget({
+    id: 'vm',
+    kind: 'vm',
+    connect: () => {
+      const state = readState(paths);
+      if (!state) throw new Error('the built-in VM is not running; start it with `bpf-lsm vm up` or the command "BPF-LSM: Start VM"');
+      return { options: vmSshOptions(paths, state.port), destination: VM_SSH_DESTINATION };
+    },
+    loginIsRoot: true,
+    node: '/usr/bin/node',
+    helperRoot: async () => GUEST_HELPER_ROOT,
+  });
+}
