@@ -19,6 +19,16 @@ export function hookDetail(h: Hook): string {
   return `${hookSignature(h)}${flags.length ? ` — ${flags.join(', ')}` : ''}`;
 }
 
+/**
+ * Fuzzy pre-filter: the typed characters appear in order in the name. Looser than any client's own
+ * matching, so nothing the editor would show is dropped; it only keeps 271 snippets off the wire.
+ */
+export function matchesTyped(name: string, typed: string): boolean {
+  let j = 0;
+  for (let i = 0; i < name.length && j < typed.length; i++) if (name[i] === typed[j]) j++;
+  return j === typed.length;
+}
+
 function sortKey(h: Hook): string {
   return `${h.disabled ? '1' : '0'}${h.name}`;
 }
@@ -52,6 +62,7 @@ function secCompletions(catalog: HookCatalog, doc: TextDocument, pos: Position, 
   const items: CompletionItem[] = [];
   for (const h of catalog.hooks) {
     if (sleepableOnly && !h.sleepable) continue;
+    if (!matchesTyped(h.name, typed)) continue;
     const item: CompletionItem = {
       label: h.name,
       kind: CompletionItemKind.Function,
@@ -85,6 +96,7 @@ function progCompletions(catalog: HookCatalog, doc: TextDocument, probe: ProbeDo
   const attachedHook = sec && !probe.progs.some((p) => p.argsStart > sec.hookEnd && p.argsStart < offset - typed.length) ? sec.hook : undefined;
   const items: CompletionItem[] = [];
   for (const h of catalog.hooks) {
+    if (!matchesTyped(h.name, typed)) continue;
     const preferred = h.name === attachedHook;
     items.push({
       label: h.name,

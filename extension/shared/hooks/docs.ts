@@ -73,7 +73,12 @@ export function docsFromSecurityC(text: string, knownHooks?: ReadonlySet<string>
     const head = /^(security_\w+)\(\)\s*-\s*(.*)$/.exec(lines[0] ?? '');
     if (!head) continue;
     const fn = head[1];
-    const hook = hookForSecurityFunction(fn, knownHooks);
+    // The wrapper's body names the hook it calls (security_bprm_check() calls bprm_check_security);
+    // that beats guessing from the wrapper's name. Look only up to the next kerneldoc comment.
+    const after = text.slice(re.lastIndex, re.lastIndex + 4000).split('/**')[0];
+    const called = /\b(?:call_int_hook|call_void_hook)\(\s*(\w+)|\blsm_for_each_hook\(\s*\w+\s*,\s*(\w+)|security_hook_heads\.(\w+)/.exec(after);
+    const calledHook = called ? (called[1] ?? called[2] ?? called[3]) : undefined;
+    const hook = calledHook && (!knownHooks || knownHooks.has(calledHook)) ? calledHook : hookForSecurityFunction(fn, knownHooks);
     if (!hook) continue;
     const params: string[] = [];
     const rest: string[] = [];
