@@ -162,7 +162,7 @@ export function validateClientMessage(raw: unknown, blob?: Buffer): Validation<C
     return e ? { ok: false, code: 'invalid-request', message: e } : { ok: true, value: raw as unknown as ClientMessage };
   }
   if (raw.type !== 'request') return { ok: false, code: 'invalid-request', message: `unknown message type ${JSON.stringify(raw.type)}; expected "request" or "cancel"` };
-  const envelope = object({ type: req(oneOf('request')), id: req(id), method: req(str({ max: 64 })), params: opt(json(16, 1 << 20)) })(raw, 'request');
+  const envelope = object({ type: req(oneOf('request')), id: req(id), method: req(str({ max: 64 })), params: opt((v, path) => (isPlainObject(v) ? undefined : `${path} must be an object`)) })(raw, 'request');
   if (envelope) return { ok: false, code: 'invalid-request', message: envelope };
   const method = raw.method as string;
   if (!Object.prototype.hasOwnProperty.call(METHOD_PARAMS, method)) {

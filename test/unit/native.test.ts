@@ -1,0 +1,132 @@
+// The libbpf binding without privileges: open the test probe from a file and from a Buffer, list its
+// programs and maps, describe its globals and map types through the object's BTF, set .rodata before load,
+// and fail cleanly on bad input. Loading is only checked for a well-formed outcome: this host's kernel may
+// refuse LSM programs (the VM tier loads them for real).
+import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadNative, type NativeBinding, type LoadError } from '../../native/index';
+import type { GlobalInfo } from '../../extension/shared/helperProtocol';
+import { decodeValue } from '../../extension/shared/helperValues';
+
+const root = join(__dirname, '..', '..', '..');
+const probe = join(root, 'dist', 'bpf', 'helper_test.bpf.o');
+
+describe('native libbpf binding (unprivileged)', () => {
+  let native: NativeBinding;
+  before(() => {
+    native = loadNative();
+  });
+
+  it('reports the system libbpf version and where it was loaded from', () => {
+    assert.match(native.libbpfVersion, /^1\.\d+$/);
+    assert.match(native.path, /bpflsm\.node$/);
+    assert.equal(native.recordHeaderSize, 8);
+  });
+
+  it('lists programs with section, type and LSM hook, and the maps with their kinds', async () => {
+    const o = native.BpfObject.openFile(probe);
+    try {
+      assert.equal(o.name, 'helper_test');
+      assert.equal(o.loaded, false);
+      const programs = o.programs();
+      assert.deepEqual(
+        programs.map((p) => [p.name, p.section, p.type, p.attachTarget, p.autoload, p.loaded, p.attached]),
+        [
+          ['hlpt_file_open', 'lsm/file_open', 'lsm', 'file_open', true, false, false],
+          ['hlpt_bprm_check', 'lsm/bprm_check_security', 'lsm', 'bprm_check_security', true, false, false],
+        ],
+      );
+      assert.ok(programs.every((p) => p.instructions > 10));
+      const maps = Object.fromEntries(o.maps().map((m) => [m.name, m]));
+      assert.equal(maps.helper_test_events.type, 'ringbuf');
+      assert.equal(maps.helper_test_events.maxEntries, 256 * 1024);
+      assert.equal(maps.helper_test_watch.type, 'hash');
+      assert.equal(maps.helper_test_watch.keySize, 4);
+      assert.equal(maps.helper_test_watch.valueSize, 16);
+      assert.ok(Object.values(maps).some((m) => m.internal && m.name.endsWith('.rodata')));
+    } finally {
+      await o.close();
+    }
+  });
+
+  it('describes globals and map types from the object BTF, including the event anchor', async () => {
+    const o = native.BpfObject.openBuffer(readFileSync(probe), 'helper_test');
+    try {
+      const globals = JSON.parse(o.globalsJson()) as GlobalInfo[];
+      const byName = Object.fromEntries(globals.map((g) => [g.name, g]));
+      assert.equal(byName.filter_tgid.section, '.rodata');
+      assert.deepEqual(byName.filter_tgid.type, { kind: 'int', name: 'unsigned int', size: 4, signed: false, bool: false, char: false });
+      assert.equal(byName.dropped.section, '.bss');
+      const anchor = byName.helper_test_event_anchor.type;
+      assert.equal(anchor.kind, 'struct');
+      assert.deepEqual(anchor.kind === 'struct' && anchor.members.map((m) => [m.name, m.offset]), [['cookie', 0], ['seq', 8], ['tgid', 16], ['hook', 20], ['comm', 24]]);
+      const types = JSON.parse(o.mapTypesJson('helper_test_watch'));
+      assert.equal(types.key.size, 4);
+      assert.deepEqual(types.value.members.map((m: { name: string }) => m.name), ['hits', 'deny', 'flags']);
+      const btf = o.btf();
+      assert.equal(btf.readUInt16LE(0), 0xeb9f, 'BTF magic');
+    } finally {
+      await o.close();
+    }
+  });
+
+  it('sets .rodata globals before load and checks their size', async () => {
+    const o = native.BpfObject.openFile(probe);
+    try {
+      const v = Buffer.alloc(8);
+      v.writeBigUInt64LE(0x1122334455667788n);
+      o.setGlobal('cookie', v);
+      const globals = JSON.parse(o.globalsJson()) as GlobalInfo[];
+      const cookie = globals.find((g) => g.name === 'cookie') as GlobalInfo;
+      assert.equal(decodeValue(cookie.type, o.getGlobal('cookie')), '1234605616436508552');
+      assert.throws(() => o.setGlobal('cookie', Buffer.alloc(3)), (e: Error & { code: string }) => e.code === 'EINVAL' && /8 bytes, got 3/.test(e.message));
+      assert.throws(() => o.setGlobal('nope', Buffer.alloc(4)), (e: Error & { code: string }) => e.code === 'ENOENT');
+    } finally {
+      await o.close();
+    }
+  });
+
+  it('fails cleanly on garbage, missing files, wrong argument types and use before load', async () => {
+    assert.throws(() => native.BpfObject.openBuffer(Buffer.from('not an ELF file'), 'junk'), (e: Error & { code: string }) => typeof e.code === 'string' && /cannot open BPF object junk/.test(e.message));
+    assert.throws(() => native.BpfObject.openFile('/nonexistent/x.bpf.o'), (e: Error & { code: string }) => e.code === 'ENOENT');
+    assert.throws(() => native.BpfObject.openFile(42 as unknown as string), TypeError);
+    const o = native.BpfObject.openFile(probe);
+    try {
+      assert.throws(() => new native.RingConsumer(o, ['helper_test_events']), /load the object first/);
+      assert.throws(() => o.mapLookup('helper_test_watch', Buffer.alloc(4)), /load the object first/);
+      assert.throws(() => o.mapLookup('nope', Buffer.alloc(4)), /no map named "nope"/);
+      const results = await o.attach(['hlpt_file_open', 'missing']);
+      assert.deepEqual(results.map((r) => [r.program, r.ok, r.code]), [
+        ['hlpt_file_open', false, 'ENOEXEC'],
+        ['missing', false, 'ENOENT'],
+      ]);
+      assert.throws(() => o.load(0, 10), RangeError);
+    } finally {
+      await o.close();
+    }
+    assert.throws(() => o.programs(), /closed/);
+  });
+
+  it('load either succeeds or rejects with an errno, a message naming the object and a log field', async function () {
+    this.timeout(60000);
+    const o = native.BpfObject.openFile(probe);
+    try {
+      const outcome = await o.load(0, 1 << 16).then(
+        () => undefined,
+        (e: LoadError) => e,
+      );
+      if (outcome === undefined) {
+        assert.ok(o.programs().every((p) => p.loaded));
+      } else {
+        assert.match(outcome.code, /^E[A-Z0-9]+$/);
+        assert.match(outcome.message, /loading helper_test failed/);
+        assert.equal(typeof outcome.log, 'string');
+        assert.ok(outcome.program === null || outcome.program.startsWith('hlpt_'));
+        assert.equal(o.loaded, false);
+      }
+    } finally {
+      await o.close();
+    }
+  });
+});
