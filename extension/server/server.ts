@@ -5,6 +5,8 @@ import {
   CodeActionKind,
   createConnection,
   DidChangeConfigurationNotification,
+  MessageType,
+  ShowMessageNotification,
   ProposedFeatures,
   TextDocuments,
   TextDocumentSyncKind,
@@ -44,7 +46,8 @@ function catalog() {
   const c = session.get();
   if (!c && session.loadError && !reportedLoadError) {
     reportedLoadError = true;
-    void connection.window.showErrorMessage(session.loadError);
+    // A notification, not showMessageRequest: nothing to answer, and clients without the request still show it.
+    void connection.sendNotification(ShowMessageNotification.type, { type: MessageType.Error, message: session.loadError });
   }
   return c;
 }
