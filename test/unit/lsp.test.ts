@@ -17,9 +17,14 @@ function edit(item: CompletionItem): TextEdit {
   return item.textEdit as TextEdit;
 }
 
+/** Diagnostic messages may be markup in LSP 3.18; this server sends plain strings. */
+function msgOf(d: Diagnostic): string {
+  return typeof d.message === 'string' ? d.message : d.message.value;
+}
+
 function byCode(diags: Diagnostic[], code: string): Diagnostic {
   const d = diags.find((x) => x.code === code);
-  assert.ok(d, `expected a ${code} diagnostic, got: ${diags.map((x) => `${x.code}: ${x.message}`).join(' | ') || 'none'}`);
+  assert.ok(d, `expected a ${code} diagnostic, got: ${diags.map((x) => `${x.code}: ${msgOf(x)}`).join(' | ') || 'none'}`);
   return d;
 }
 
@@ -176,7 +181,7 @@ describe('lsp: language server over stdio', function () {
       const text = `${HEADER}SEC("lsm/file_opne")\nint BPF_PROG(file_opne, struct file *file)\n{\n\treturn 0;\n}\n`;
       await client.open(u, text);
       const d = byCode(await client.diagnosticsFor(u), 'unknown-hook');
-      assert.match(d.message, /Unknown LSM hook "file_opne".*Did you mean "file_open"\?/);
+      assert.match(msgOf(d), /Unknown LSM hook "file_opne".*Did you mean "file_open"\?/);
       assert.equal(d.severity, 1);
       const actions = await client.codeActions(u, [d]);
       const edits = actions[0].edit!.changes![u];
@@ -189,7 +194,7 @@ describe('lsp: language server over stdio', function () {
       const text = `${HEADER}SEC("lsm/bpf_map_alloc_security")\nint BPF_PROG(bpf_map_alloc_security, struct bpf_map *map)\n{\n\treturn 0;\n}\n`;
       await client.open(u, text);
       const d = byCode(await client.diagnosticsFor(u), 'missing-hook');
-      assert.match(d.message, /does not exist on the target kernel 6\.18.*exists on 6\.1.*successor here is "bpf_map_create"/);
+      assert.match(msgOf(d), /does not exist on the target kernel 6\.18.*exists on 6\.1.*successor here is "bpf_map_create"/);
       const actions = await client.codeActions(u, [d]);
       assert.equal(actions[0].edit!.changes![u][0].newText, 'bpf_map_create');
     });
@@ -199,7 +204,7 @@ describe('lsp: language server over stdio', function () {
       const text = `${HEADER}SEC("lsm/vm_enough_memory")\nint BPF_PROG(vm_enough_memory, struct mm_struct *mm, long pages)\n{\n\treturn 0;\n}\n`;
       await client.open(u, text);
       const d = byCode(await client.diagnosticsFor(u), 'disabled-hook');
-      assert.match(d.message, /refuses BPF programs on "vm_enough_memory"/);
+      assert.match(msgOf(d), /refuses BPF programs on "vm_enough_memory"/);
     });
 
     it('flags lsm.s/ on a non-sleepable hook and offers lsm/', async () => {
@@ -208,7 +213,7 @@ describe('lsp: language server over stdio', function () {
       await client.open(u, text);
       const diags = await client.diagnosticsFor(u);
       const d = byCode(diags, 'not-sleepable');
-      assert.match(d.message, /not a sleepable hook/);
+      assert.match(msgOf(d), /not a sleepable hook/);
       assert.equal(diags.length, 1, 'the signature itself is right');
       const actions = await client.codeActions(u, [d]);
       assert.equal(actions[0].edit!.changes![u][0].newText, 'lsm');
@@ -219,7 +224,7 @@ describe('lsp: language server over stdio', function () {
       const text = `${HEADER}SEC("lsm/file_open")\nint BPF_PROG(my_open, struct file *file, int mask, int ret)\n{\n\treturn 0;\n}\n`;
       await client.open(u, text);
       const d = byCode(await client.diagnosticsFor(u), 'param-count');
-      assert.match(d.message, /lists 3 argument\(s\).*passes 1 \(plus an optional int ret\)/);
+      assert.match(msgOf(d), /lists 3 argument\(s\).*passes 1 \(plus an optional int ret\)/);
       const actions = await client.codeActions(u, [d]);
       assert.equal(actions[0].edit!.changes![u][0].newText, 'my_open, struct file *file, int ret', 'keeps the program name');
     });
@@ -232,12 +237,12 @@ describe('lsp: language server over stdio', function () {
       await client.open(u, text);
       const diags = await client.diagnosticsFor(u);
       const d = byCode(diags, 'param-type');
-      assert.match(d.message, /Argument 1 is "struct inode \*file", but file_open on kernel 6\.18.* passes "struct file \*file"/);
+      assert.match(msgOf(d), /Argument 1 is "struct inode \*file", but file_open on kernel 6\.18.* passes "struct file \*file"/);
       assert.equal(d.severity, 2);
       // u64 is unsigned long long, not unsigned long: the one real mismatch in task_prctl.
-      const prctl = diags.filter((x) => x.message.includes('task_prctl'));
-      assert.equal(prctl.length, 1, prctl.map((x) => x.message).join(' | '));
-      assert.match(prctl[0].message, /Argument 3 is "u64 arg3"/);
+      const prctl = diags.filter((x) => msgOf(x).includes('task_prctl'));
+      assert.equal(prctl.length, 1, prctl.map(msgOf).join(' | '));
+      assert.match(msgOf(prctl[0]), /Argument 3 is "u64 arg3"/);
     });
 
     it('flags a sleepable-only helper in a non-sleepable program and offers lsm.s/', async () => {
@@ -245,7 +250,7 @@ describe('lsp: language server over stdio', function () {
       const text = `${HEADER}SEC("lsm/file_open")\nint BPF_PROG(file_open, struct file *file, int ret)\n{\n\tchar buf[64];\n\tbpf_d_path(&file->f_path, buf, sizeof(buf));\n\treturn 0;\n}\n`;
       await client.open(u, text);
       const d = byCode(await client.diagnosticsFor(u), 'sleepable-helper');
-      assert.match(d.message, /bpf_d_path is only available to sleepable programs.*use SEC\("lsm.s\/file_open"\)/);
+      assert.match(msgOf(d), /bpf_d_path is only available to sleepable programs.*use SEC\("lsm.s\/file_open"\)/);
       const actions = await client.codeActions(u, [d]);
       assert.equal(actions[0].edit!.changes![u][0].newText, 'lsm.s');
       // Once sleepable, the helper is fine.
