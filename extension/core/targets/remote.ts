@@ -20,8 +20,8 @@ export interface RemoteTargetOptions {
   readonly kind: TargetKind;
   /** How to reach the target right now (the VM's port changes with every boot). */
   readonly connect: () => SshConnection;
-  /** True when the login user is root, so no sudo is needed. */
-  readonly loginIsRoot: boolean;
+  /** True when the login user is root, so no sudo is needed; undefined: ask the target (`id -u`) once. */
+  readonly loginIsRoot?: boolean;
   /** The node program on the target. */
   readonly node: string;
   /** Folder the helper versions live in on the target. */
@@ -35,20 +35,35 @@ export class RemoteTarget implements Target {
   readonly id: string;
   readonly kind: TargetKind;
 
+  private loginIsRoot: boolean | undefined;
+
   constructor(private readonly opts: RemoteTargetOptions) {
     this.id = opts.id;
     this.kind = opts.kind;
+    this.loginIsRoot = opts.loginIsRoot;
   }
 
-  /** The full ssh argument list for one remote command. */
-  sshArgs(program: string, args: readonly string[], root = false): string[] {
+  /** The full ssh argument list for one remote command; `asRoot` prefixes `sudo -n`. */
+  sshArgs(program: string, args: readonly string[], asRoot = false): string[] {
     const c = this.opts.connect();
-    const command = root && !this.opts.loginIsRoot ? remoteCommand('sudo', ['-n', program, ...args]) : remoteCommand(program, args);
+    const command = asRoot ? remoteCommand('sudo', ['-n', program, ...args]) : remoteCommand(program, args);
     return [...c.options, '-T', '--', c.destination, command];
   }
 
+  /** Whether commands must go through sudo to run as root (asked once per target object). */
+  private async needsSudo(): Promise<boolean> {
+    if (this.loginIsRoot === undefined) {
+      const r = await runProgram('ssh', this.sshArgs('id', ['-u']), { timeoutMs: 60_000 });
+      const failure = sshFailure(r, this.describe());
+      if (failure) throw failure;
+      this.loginIsRoot = r.stdout.trim() === '0';
+    }
+    return !this.loginIsRoot;
+  }
+
   async exec(program: string, args: readonly string[], options: { input?: string | Buffer; timeoutMs?: number; root?: boolean } = {}): Promise<ExecResult> {
-    const result = await runProgram('ssh', this.sshArgs(program, args, options.root), { input: options.input, timeoutMs: options.timeoutMs });
+    const sudo = options.root ? await this.needsSudo() : false;
+    const result = await runProgram('ssh', this.sshArgs(program, args, sudo), { input: options.input, timeoutMs: options.timeoutMs });
     const failure = sshFailure(result, this.describe());
     if (failure) throw failure;
     return result;
@@ -65,7 +80,8 @@ export class RemoteTarget implements Target {
 
   async startHelper(): Promise<HelperTransport> {
     const bundle = helperBundle();
-    if (!this.opts.loginIsRoot) {
+    const sudo = await this.needsSudo();
+    if (sudo) {
       const sudo = await this.exec('sudo', ['-n', 'true']);
       if (sudo.exitCode !== 0) {
         throw new Error(
@@ -75,7 +91,7 @@ export class RemoteTarget implements Target {
       }
     }
     const remoteHelper = await deployHelper(this, await this.opts.helperRoot(this), bundle);
-    return spawnTransport('ssh', this.sshArgs(this.opts.node, [remoteHelper], true), this.describe());
+    return spawnTransport('ssh', this.sshArgs(this.opts.node, [remoteHelper], sudo), this.describe());
   }
 
   describe(): string {
@@ -89,8 +105,12 @@ export function sshTarget(host: string): RemoteTarget {
   return new RemoteTarget({
     id: `ssh:${host}`,
     kind: 'ssh',
-    connect: () => ({ options: ['-o', 'BatchMode=yes', '-o', 'ConnectTimeout=15'], destination: host }),
-    loginIsRoot: false,
+    // BPF_LSM_SSH_CONFIG: an ssh config file to use instead of ~/.ssh/config (ssh reads the latter from the
+    // passwd home, not $HOME, so this is the only way to point it elsewhere, e.g. in tests).
+    connect: () => ({
+      options: [...(process.env.BPF_LSM_SSH_CONFIG ? ['-F', process.env.BPF_LSM_SSH_CONFIG] : []), '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=15'],
+      destination: host,
+    }),
     node: 'node',
     helperRoot: async (t) => {
       const r = await t.exec('sh', ['-c', 'printf %s "$HOME"']);

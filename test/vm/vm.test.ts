@@ -1,0 +1,183 @@
+// The built-in VM and the targets against a real BPF-LSM kernel (test/vm/runner.mjs boots the VM once).
+import * as assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { vmTarget } from '../../extension/core/targets/vm';
+import { sshTarget } from '../../extension/core/targets/remote';
+import { checkTarget } from '../../extension/core/check';
+import { HelperClient } from '../../extension/core/helperClient';
+import { BuiltinVm } from '../../extension/core/vm/vm';
+import { isQemu } from '../../extension/core/vm/machine';
+import { VM_HOST_ALIAS } from '../../extension/core/vm/paths';
+
+const root = join(__dirname, '..', '..', '..');
+const cli = join(root, 'dist', 'cli.js');
+
+describe('built-in VM', () => {
+  const vm = vmTarget();
+
+  it('runs the BPF-LSM kernel with bpf in the active LSM list', async () => {
+    const r = await vm.exec('cat', ['/sys/kernel/security/lsm']);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.ok(r.stdout.trim().split(',').includes('bpf'), r.stdout);
+    const release = await vm.exec('uname', ['-r']);
+    assert.equal(release.stdout.trim(), process.env.BPF_LSM_VM_KERNEL);
+  });
+
+  it('has bpffs, tracefs, securityfs and the tools the helper needs', async () => {
+    const mounts = (await vm.exec('cat', ['/proc/mounts'])).stdout;
+    for (const fs of ['bpf /sys/fs/bpf', 'tracefs /sys/kernel/tracing', 'securityfs /sys/kernel/security', 'debugfs /sys/kernel/debug']) {
+      assert.ok(mounts.includes(` ${fs.split(' ')[1]} ${fs.split(' ')[0]} `), `${fs} not mounted:\n${mounts}`);
+    }
+    const bpftool = await vm.exec('bpftool', ['version']);
+    assert.equal(bpftool.exitCode, 0, bpftool.stderr);
+    assert.match(bpftool.stdout, /libbpf v1\./);
+  });
+
+  it('passes every argument through exactly, with stdin, output and exit status', async () => {
+    const args = ['a b', "it's", '$HOME', '', ';ls', 'line1\nline2', '*', '--', '-n', 'ü €'];
+    const r = await vm.exec('sh', ['-c', 'printf "<%s>\\n" "$@"; cat; exit 42', 'sh', ...args], { input: 'from stdin' });
+    assert.equal(r.exitCode, 42);
+    assert.equal(r.stdout, args.map((a) => `<${a}>\n`).join('') + 'from stdin');
+  });
+
+  it('bpf-lsm vm ssh -- CMD ARGS passes arguments, output and exit status through', () => {
+    const r = spawnSync(process.execPath, [cli, 'vm', 'ssh', '--', 'sh', '-c', 'echo "$1|$2"; exit 3', 'sh', 'x y', '$PATH'], { encoding: 'utf8' });
+    assert.equal(r.status, 3, r.stderr);
+    assert.equal(r.stdout, 'x y|$PATH\n');
+  });
+
+  it('copies files with their mode and content', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bpf-lsm-copy-'));
+    try {
+      const local = join(dir, 'tool.sh');
+      const data = `#!/bin/sh\necho copied ${Date.now()}\n`;
+      writeFileSync(local, data);
+      chmodSync(local, 0o750);
+      await vm.copyTo([{ local, remote: '/tmp/copy test/tool.sh' }]);
+      const run = await vm.exec('/tmp/copy test/tool.sh', []);
+      assert.equal(run.stdout, data.split('\n')[1].replace('echo ', '') + '\n');
+      const stat = await vm.exec('stat', ['-c', '%a', '/tmp/copy test/tool.sh']);
+      assert.equal(stat.stdout.trim(), '750');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('check --target vm: bpf active, BTF present, hooks counted from the guest BTF', async () => {
+    const report = await checkTarget(vm);
+    assert.equal(report.ok, true, JSON.stringify(report.checks, null, 2));
+    assert.ok(report.lsm?.includes('bpf'));
+    assert.equal(report.btf, true);
+    assert.ok(report.hooks, 'hooks were counted');
+    if (report.kernelRelease?.startsWith('6.1.')) {
+      // Debian's 6.1 kernel: 239 bpf_lsm hooks, 11 of which the kernel refuses BPF programs on.
+      assert.equal(report.hooks!.total, 239);
+      assert.equal(report.hooks!.total - report.hooks!.refusedByRules, 228);
+    } else {
+      assert.ok(report.hooks!.total > 200, String(report.hooks!.total));
+    }
+  });
+
+  it('starts the helper as root and reuses the deployed copy', async function () {
+    this.timeout(180_000);
+    const first = await HelperClient.connect(await vm.startHelper());
+    try {
+      const caps = first.capabilities!;
+      assert.equal(caps.kernelRelease, process.env.BPF_LSM_VM_KERNEL);
+      assert.equal(caps.root.ok, true, caps.root.detail);
+      assert.equal(caps.bpfLsmActive.ok, true, caps.bpfLsmActive.detail);
+      assert.equal(caps.libbpf.ok, true, caps.libbpf.detail);
+    } finally {
+      await first.close();
+    }
+    const listed = await vm.exec('sh', ['-c', 'ls -d /var/lib/bpf-lsm-studio/helper/*/ | wc -l; stat -c %Y /var/lib/bpf-lsm-studio/helper/*/helper.js']);
+    const [count, mtime] = listed.stdout.trim().split('\n');
+    assert.equal(count, '1');
+    await new Promise((r) => setTimeout(r, 1100));
+    const second = await HelperClient.connect(await vm.startHelper());
+    await second.close();
+    const again = await vm.exec('sh', ['-c', 'stat -c %Y /var/lib/bpf-lsm-studio/helper/*/helper.js']);
+    assert.equal(again.stdout.trim(), mtime, 'an unchanged helper is not copied again');
+  });
+});
+
+describe('ssh target against the VM as a plain ssh host (the Remote-SSH path)', () => {
+  let dir: string;
+  before(() => {
+    const state = new BuiltinVm().running();
+    assert.ok(state, 'the VM runs');
+    const paths = new BuiltinVm().paths;
+    dir = mkdtempSync(join(tmpdir(), 'bpf-lsm-sshcfg-'));
+    // An ordinary ~/.ssh/config entry, as a user would write one for a Remote-SSH host.
+    writeFileSync(
+      join(dir, 'config'),
+      [
+        'Host bpf-lsm-test-host',
+        '  HostName 127.0.0.1',
+        `  Port ${state!.port}`,
+        '  User root',
+        `  IdentityFile ${paths.clientKey}`,
+        '  IdentitiesOnly yes',
+        `  UserKnownHostsFile ${paths.knownHosts}`,
+        `  HostKeyAlias ${VM_HOST_ALIAS}`,
+        '',
+      ].join('\n'),
+    );
+    process.env.BPF_LSM_SSH_CONFIG = join(dir, 'config');
+  });
+  after(() => {
+    delete process.env.BPF_LSM_SSH_CONFIG;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs commands, copies files and starts the helper over system ssh', async function () {
+    this.timeout(180_000);
+    const target = sshTarget('bpf-lsm-test-host');
+    assert.equal(target.id, 'ssh:bpf-lsm-test-host');
+    const r = await target.exec('sh', ['-c', 'echo "$#:$1"', 'sh', 'one arg']);
+    assert.equal(r.stdout, '1:one arg\n');
+    const report = await checkTarget(target);
+    assert.ok(report.lsm?.includes('bpf'));
+    const client = await HelperClient.connect(await target.startHelper());
+    try {
+      assert.equal(client.capabilities!.bpfLsmActive.ok, true);
+    } finally {
+      await client.close();
+    }
+    const home = (await target.exec('sh', ['-c', 'echo $HOME'])).stdout.trim();
+    const sums = (await target.exec('sh', ['-c', `sha256sum ${home}/.cache/bpf-lsm-studio/helper/*/helper.js`])).stdout;
+    const local = createHash('sha256').update(readFileSync(join(root, 'dist', 'helper.js'))).digest('hex');
+    assert.ok(sums.startsWith(local), 'the deployed helper is the local build');
+  });
+
+  it('reports an unreachable host as an error that names it', async () => {
+    const target = sshTarget('bpf-lsm-no-such-host.invalid');
+    await assert.rejects(target.exec('true', []), /cannot reach ssh host bpf-lsm-no-such-host\.invalid/);
+  });
+});
+
+describe('VM lifecycle (runs last: restarts the shared VM)', () => {
+  it('vm down leaves no qemu process; a second vm up reuses the cache and is ready in under 10 s', async function () {
+    this.timeout(180_000);
+    const builtin = new BuiltinVm();
+    const before = builtin.running();
+    assert.ok(before);
+    const down = await builtin.down();
+    assert.equal(down.wasRunning, true);
+    assert.equal(isQemu(before!.pid), false, 'qemu is gone after vm down');
+    assert.equal(builtin.running(), undefined);
+    const up = await builtin.up();
+    console.log(`      warm vm up: ${up.totalMs} ms (prepare ${up.prepareMs} ms, boot to ssh ${up.bootMs} ms)`);
+    assert.deepEqual(up.built, [], 'nothing is rebuilt on a warm start');
+    assert.equal(up.reused, false);
+    const budget = Number(process.env.BPF_LSM_VM_WARM_BUDGET_MS || 10_000);
+    assert.ok(up.totalMs < budget, `warm vm up took ${up.totalMs} ms (budget ${budget} ms)`);
+    process.env.BPF_LSM_VM_PORT = String(up.port);
+    const r = await vmTarget().exec('true', []);
+    assert.equal(r.exitCode, 0);
+  });
+});
