@@ -53,7 +53,7 @@ export function createTarget(id: string): Target {
 export function sshConfigHosts(config: string): string[] {
   const hosts: string[] = [];
   for (const line of config.split('\n')) {
-    const m = /^\s*Host\s+(.+)$/i.exec(line);
+    const m = /^\s*Host\s*[=\s]\s*(.+)$/i.exec(line.replace(/#.*/, ''));
     if (!m) continue;
     for (const h of m[1].split(/\s+/)) {
       if (h && !/[*?!]/.test(h) && !hosts.includes(h)) hosts.push(h);

@@ -152,12 +152,14 @@ export function readCpio(buf: Buffer): ParsedEntry[] {
     const mode = field(1);
     const size = field(6);
     const nameSize = field(11);
+    const rdevMajor = field(9);
+    const rdevMinor = field(10);
     const name = buf.toString('utf8', off + 110, off + 110 + nameSize - 1);
     off += 110 + nameSize;
     off += pad4(110 + nameSize);
     if (name === TRAILER) return out;
     const data = buf.subarray(off, off + size);
     off += size + pad4(size);
-    out.push({ name, mode, size, rdevMajor: field(9), rdevMinor: field(10), data });
+    out.push({ name, mode, size, rdevMajor, rdevMinor, data });
   }
 }
