@@ -51,24 +51,34 @@ export interface ProbeDocument {
 
 /** Replaces comments with spaces (newlines kept) so offsets stay valid. Strings are left alone. */
 export function blankComments(text: string): string {
-  const out = text.split('');
+  // Runs per keystroke: copy untouched stretches as slices instead of building a char array.
+  const parts: string[] = [];
+  let copied = 0;
   let i = 0;
   const n = text.length;
   while (i < n) {
-    const c = text[i];
-    if (c === '"' || c === "'") {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 || c === 0x27) {
       i++;
-      while (i < n && text[i] !== c && text[i] !== '\n') i += text[i] === '\\' ? 2 : 1;
+      while (i < n && text.charCodeAt(i) !== c && text.charCodeAt(i) !== 0x0a) i += text.charCodeAt(i) === 0x5c ? 2 : 1;
       i++;
-    } else if (c === '/' && text[i + 1] === '/') {
-      while (i < n && text[i] !== '\n') out[i++] = ' ';
-    } else if (c === '/' && text[i + 1] === '*') {
-      const end = text.indexOf('*/', i + 2);
-      const stop = end < 0 ? n : end + 2;
-      for (; i < stop; i++) if (out[i] !== '\n') out[i] = ' ';
+    } else if (c === 0x2f && (text.charCodeAt(i + 1) === 0x2f || text.charCodeAt(i + 1) === 0x2a)) {
+      let stop: number;
+      if (text.charCodeAt(i + 1) === 0x2f) {
+        const nl = text.indexOf('\n', i);
+        stop = nl < 0 ? n : nl;
+      } else {
+        const end = text.indexOf('*/', i + 2);
+        stop = end < 0 ? n : end + 2;
+      }
+      parts.push(text.slice(copied, i), text.slice(i, stop).replace(/[^\n]/g, ' '));
+      copied = stop;
+      i = stop;
     } else i++;
   }
-  return out.join('');
+  if (copied === 0) return text;
+  parts.push(text.slice(copied));
+  return parts.join('');
 }
 
 const SEC_RE = /\bSEC\s*\(\s*"(lsm(?:\.s)?)\/([^"\n]*)"/g;
