@@ -6,7 +6,7 @@
 //   - bench/*.c consumers linked with -lbpf into dist/bench/
 // Every step is skipped when its outputs are newer than its inputs, so a warm build costs milliseconds.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -123,13 +123,58 @@ function buildBenchConsumers(root) {
   }
 }
 
+/**
+ * Several builds may run at once in one checkout (watch mode, test runs); node-gyp rebuild and the object
+ * writes are not safe to interleave, so one build at a time holds a lock directory. A lock whose owner
+ * process is gone is taken over.
+ */
+function withLock(root, fn) {
+  const lock = join(root, '.cache', 'native-build.lock');
+  mkdirSync(dirname(lock), { recursive: true });
+  const deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      let owner = NaN;
+      try {
+        owner = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+      } catch {
+        // the owner is between mkdir and writing its pid
+      }
+      if (Number.isInteger(owner) && owner > 0 && !alive(owner)) rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() > deadline) throw new Error(`native build: another build has held ${lock} for 10 minutes; remove it if no build is running`);
+      else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+}
+
 /** Builds everything native; throws an Error naming the Debian packages to install when a tool is missing. */
 export function buildNative(root) {
   const started = Date.now();
   try {
-    buildAddon(root);
-    buildBpf(root);
-    buildBenchConsumers(root);
+    withLock(root, () => {
+      buildAddon(root);
+      buildBpf(root);
+      buildBenchConsumers(root);
+    });
   } catch (err) {
     if (err instanceof MissingTool) throw new Error(`native build: ${err.message}`);
     throw err;

@@ -89,7 +89,7 @@ type Handler<M extends HelperMethod> = (
   ctx: { signal: AbortSignal; blob?: Buffer },
 ) => Promise<{ result: ResultOf<M>; blob?: Buffer }>;
 
-const KERNEL_REFUSALS = new Set(['EPERM', 'EACCES', 'EOPNOTSUPP', 'ENOTSUPP', 'EINVAL_LSM']);
+const KERNEL_REFUSALS = new Set(['EPERM', 'EACCES', 'EOPNOTSUPP', 'ENOTSUPP']);
 const ERRNO_NOT_SUPP = 524; // ENOTSUPP: kernel-internal, returned by BPF for unsupported attach types
 
 export class HelperSession {
@@ -313,7 +313,9 @@ export class HelperSession {
     const e = err as { message?: string; code?: string; errno?: number; log?: string; program?: string | null; truncated?: boolean };
     const caps = this.capabilities ?? this.probe();
     const data = { log: e.log ?? '', program: e.program ?? null, truncated: e.truncated ?? false };
-    if (KERNEL_REFUSALS.has(e.code ?? '') || e.errno === ERRNO_NOT_SUPP) {
+    // The verifier also answers EACCES/EINVAL, but always with a log; a refusal without a log is the kernel
+    // (or an LSM, or lockdown) saying no to BPF-LSM as a whole.
+    if (!data.log && (KERNEL_REFUSALS.has(e.code ?? '') || e.errno === ERRNO_NOT_SUPP)) {
       const missing = [caps.bpfLsmActive, caps.configBpfLsm, caps.btf, caps.root].filter((c) => !c.ok);
       const remedy = missing.length
         ? missing.map((c) => c.remedy).join('; ')

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <regex>
 #include <sstream>
+#include <sys/mman.h>
+#include <unistd.h>
 
 namespace bpflsm {
 namespace {
@@ -414,6 +416,7 @@ LoadResult Object::Load(uint32_t logLevel, size_t logSize) {
                                    (printed.empty() ? "" : "\n" + printed));
   } else {
     loaded_ = true;
+    MapGlobalsLive();
   }
   auto keep = [&](const std::string& prog, const std::vector<char>& buf) {
     size_t len = strnlen(buf.data(), buf.size());
@@ -429,6 +432,24 @@ LoadResult Object::Load(uint32_t logLevel, size_t logSize) {
   // libbpf keeps the pointers; the buffers die with this frame.
   bpf_object__for_each_program(p, obj_) bpf_program__set_log_buf(p, nullptr, 0);
   return result;
+}
+
+void Object::MapGlobalsLive() {
+  // libbpf 1.1 points .bss/.data/.rodata storage at the kernel maps only in bpf_object__load_skeleton();
+  // without a skeleton the user-space copy goes stale after load. Do the same remap here so globals read
+  // and written after load (counters, live knobs) are the kernel's. Later libbpf versions do this in
+  // bpf_object__load itself, where remapping again is harmless.
+  long page = sysconf(_SC_PAGESIZE);
+  bpf_map* m;
+  bpf_object__for_each_map(m, obj_) {
+    if (!bpf_map__is_internal(m) || !(bpf_map__map_flags(m) & BPF_F_MMAPABLE)) continue;
+    size_t size = 0;
+    void* storage = const_cast<void*>(bpf_map__initial_value(m, &size));
+    if (!storage || bpf_map__fd(m) < 0) continue;
+    size_t mapped = (static_cast<size_t>(bpf_map__value_size(m)) * bpf_map__max_entries(m) + page - 1) & ~static_cast<size_t>(page - 1);
+    int prot = (bpf_map__map_flags(m) & BPF_F_RDONLY_PROG) ? PROT_READ : PROT_READ | PROT_WRITE;
+    mmap(storage, mapped, prot, MAP_SHARED | MAP_FIXED, bpf_map__fd(m), 0);
+  }
 }
 
 std::vector<AttachResult> Object::Attach(const std::vector<std::string>& programs) {

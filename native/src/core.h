@@ -117,6 +117,7 @@ class Object : public std::enable_shared_from_this<Object> {
   bpf_program* FindProgram(const std::string& name);
   bpf_map* FindMap(const std::string& name);
   size_t ValueSizeFor(bpf_map* map);
+  void MapGlobalsLive();
 
   bpf_object* obj_;
   std::string name_;
