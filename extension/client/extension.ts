@@ -5,6 +5,8 @@ import { Studio } from './studio';
 import { registerPendingCommands } from './pending';
 import { registerOutputCommands } from './output';
 import { registerLanguageClient } from './languageClient';
+import { registerTargets } from './targets';
+import { registerVm } from './vm';
 
 let studio: Studio | undefined;
 
@@ -13,6 +15,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Studio
   context.subscriptions.push(studio);
   registerOutputCommands(studio);
   await registerLanguageClient(studio);
+  registerVm(studio, registerTargets(studio));
   // Last: commands whose feature has not landed yet get an honest "not available yet" handler.
   registerPendingCommands(studio);
   studio.log('BPF-LSM Studio activated');

@@ -282,3 +282,18 @@ export function formatReport(r: CheckReport): string {
   }
   return lines.join('\n');
 }
+
+/** The cheap part of the check (one round trip, no hook count) for status displays. */
+export async function quickStatus(target: Target): Promise<{ kernelRelease?: string; ready: boolean; summary: string }> {
+  const run = await target.exec('sh', ['-s'], { input: PROBE_SCRIPT, timeoutMs: 30_000 });
+  const probe = parseProbe(run.stdout);
+  if (!probe.has('end')) throw new Error(`the check script did not run on ${target.id}: ${run.stderr.trim() || `exit ${run.exitCode}`}`);
+  // clang is a build-host matter and does not decide whether the target kernel is ready.
+  const report = evaluateProbe(probe, { targetId: target.id, kind: target.kind, hostClang: 'not checked' });
+  const failed = report.checks.filter((c) => c.status === 'fail' || (c.id === 'lsm' && c.status !== 'ok'));
+  return {
+    kernelRelease: report.kernelRelease,
+    ready: report.ok,
+    summary: report.ok ? 'BPF-LSM ready' : failed.map((c) => `${c.title}: ${c.detail}`).join('; '),
+  };
+}
