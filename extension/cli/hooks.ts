@@ -3,11 +3,11 @@ import { release } from 'node:os';
 import { parseArgs, UsageError } from './args';
 import { Subcommand } from './subcommand';
 import { catalogFromFile, hookSignature, HookCatalog } from '../shared/hooks/catalog';
-import { findHookDocs } from '../shared/hooks/docs';
+import { findHookDocs, writePackagedDocs } from '../shared/hooks/docs';
 
 const DEFAULT_BTF = '/sys/kernel/btf/vmlinux';
 
-const usage = `usage: bpf-lsm hooks [--btf PATH] [--kernel VERSION] [--kernel-source DIR] [--json] [--no-docs]
+const usage = `usage: bpf-lsm hooks [--btf PATH] [--kernel VERSION] [--kernel-source DIR] [--json] [--no-docs] [--export-docs FILE]
 
 Prints every LSM hook of a kernel with its signature, whether BPF programs on it may sleep (lsm.s/),
 whether the kernel refuses BPF programs on it, and its category.
@@ -18,6 +18,8 @@ whether the kernel refuses BPF programs on it, and its category.
   --kernel-source DIR   kernel source or headers tree to read hook documentation from
                         (default: the running kernel's build tree, then /usr/src/linux*)
   --no-docs             do not look for documentation
+  --export-docs FILE    write the documentation found to FILE (JSON) instead of printing the catalog;
+                        the package step ships it as dist/hook-docs.json for machines without sources
   --json                print a JSON array of { name, returns, params: [{ name, type }], sleepable,
                         disabled, category, doc? }`;
 
@@ -26,15 +28,26 @@ export const hooksCommand: Subcommand = {
   summary: "print the target kernel's LSM hook catalog",
   usage,
   async run(argv) {
-    const args = parseArgs(argv, { btf: { value: true }, kernel: { value: true }, 'kernel-source': { value: true }, json: {}, 'no-docs': {} });
+    const args = parseArgs(argv, { btf: { value: true }, kernel: { value: true }, 'kernel-source': { value: true }, json: {}, 'no-docs': {}, 'export-docs': { value: true } });
     if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
+    if (args.flags.has('no-docs') && args.flags.has('export-docs')) throw new UsageError('--export-docs needs documentation; drop --no-docs');
     const btfPath = (args.flags.get('btf') as string | undefined) ?? DEFAULT_BTF;
     const kernel = args.flags.get('kernel') as string | undefined;
     const catalog = catalogFromFile(btfPath, { kernel });
     if (!args.flags.has('no-docs')) {
       const local = btfPath === DEFAULT_BTF ? release() : catalog.kernel.description?.match(/\d+\.\d+\S*/)?.[0];
       const found = findHookDocs(args.flags.get('kernel-source') as string | undefined, local, new Set(catalog.hooks.map((h) => h.name)));
-      catalog.attachDocs(found.docs);
+      const documented = catalog.attachDocs(found.docs);
+      const exportTo = args.flags.get('export-docs') as string | undefined;
+      if (exportTo) {
+        if (found.docs.size === 0) {
+          console.error('bpf-lsm hooks: no hook documentation found; pass --kernel-source with a kernel tree or linux-headers "common" tree');
+          return 1;
+        }
+        writePackagedDocs(exportTo, found);
+        console.error(`wrote docs for ${found.docs.size} hooks (${documented} of this kernel's ${catalog.hooks.length}) to ${exportTo}`);
+        return 0;
+      }
     }
     if (args.flags.has('json')) {
       process.stdout.write(`${JSON.stringify(catalog.toJson(), null, 2)}\n`);

@@ -33,7 +33,12 @@ function sortKey(h: Hook): string {
   return `${h.disabled ? '1' : '0'}${h.name}`;
 }
 
-export function complete(catalog: HookCatalog, doc: TextDocument, probe: ProbeDocument, pos: Position): CompletionList {
+export interface CompleteOptions {
+  /** Offer the fresh-line program and probe-file snippets (only in probe files, not in every C file). */
+  readonly snippets?: boolean;
+}
+
+export function complete(catalog: HookCatalog, doc: TextDocument, probe: ProbeDocument, pos: Position, opts: CompleteOptions = { snippets: true }): CompletionList {
   const lineText = doc.getText(Range.create(pos.line, 0, pos.line + 1, 0)).replace(/\r?\n$/, '');
   const before = lineText.slice(0, pos.character);
   const after = lineText.slice(pos.character);
@@ -45,7 +50,7 @@ export function complete(catalog: HookCatalog, doc: TextDocument, probe: ProbeDo
   if (prog) return progCompletions(catalog, doc, probe, pos, prog[1], after);
 
   const fresh = /^(\w*)$/.exec(before);
-  if (fresh && !insideBody(probe, doc.offsetAt(pos))) return freshLineCompletions(catalog, probe, pos, fresh[1]);
+  if (opts.snippets && fresh && !insideBody(probe, doc.offsetAt(pos))) return freshLineCompletions(catalog, probe, pos, fresh[1]);
   return { isIncomplete: false, items: [] };
 }
 

@@ -2,7 +2,11 @@
 // btfPath is reported once (with what to do) and the server keeps answering nothing rather than crash.
 import { release } from 'node:os';
 import { catalogFromFile, HookCatalog } from '../shared/hooks/catalog';
-import { findHookDocs } from '../shared/hooks/docs';
+import { join } from 'node:path';
+import { findHookDocs, readPackagedDocs } from '../shared/hooks/docs';
+
+/** Docs extracted at package time, next to dist/server.js (see `bpf-lsm hooks --export-docs`). */
+export const PACKAGED_DOCS = 'hook-docs.json';
 
 export const DEFAULT_BTF = '/sys/kernel/btf/vmlinux';
 
@@ -58,9 +62,17 @@ export class HookSession {
       const catalog = catalogFromFile(this.btfPath, { kernel: this.settings.kernelVersion });
       const local = this.btfPath === DEFAULT_BTF ? release() : catalog.kernel.description?.match(/\d+\.\d+\S*/)?.[0];
       const docs = findHookDocs(this.settings.kernelSourcePath, local, new Set(catalog.hooks.map((h) => h.name)));
-      const documented = catalog.attachDocs(docs.docs);
+      let documented = catalog.attachDocs(docs.docs);
+      let where = docs.sources.map((s) => s.path).join(', ');
+      if (documented === 0) {
+        const packaged = readPackagedDocs(join(__dirname, PACKAGED_DOCS));
+        if (packaged) {
+          documented = catalog.attachDocs(packaged);
+          where = `${PACKAGED_DOCS} shipped with the extension`;
+        }
+      }
+      if (!where) where = 'no kernel sources found (set bpfLsm.kernelSourcePath)';
       this.catalog = catalog;
-      const where = docs.sources.length ? docs.sources.map((s) => s.path).join(', ') : 'no kernel sources found (set bpfLsm.kernelSourcePath)';
       this.log(`hook catalog: ${catalog.hooks.length} hooks from ${this.btfPath} (kernel ${catalog.kernelLabel}) in ${(performance.now() - started).toFixed(0)} ms; docs for ${documented}: ${where}`);
     } catch (err) {
       this.error = `BPF-LSM: cannot build the hook catalog: ${err instanceof Error ? err.message : String(err)}. Set bpfLsm.btfPath to a readable BTF file (raw BTF or a vmlinux with .BTF).`;

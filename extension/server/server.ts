@@ -39,7 +39,7 @@ function probeOf(doc: TextDocument): ProbeDocument {
 
 /** Only `*.bpf.c` and C files that declare an LSM program are ours; other C files stay clangd's. */
 function isProbeFile(doc: TextDocument): boolean {
-  return doc.uri.endsWith('.bpf.c') || /\bSEC\s*\(\s*"lsm/.test(doc.getText());
+  return doc.uri.endsWith('.bpf.c') || /\bSEC\s*\(\s*"lsm/.test(probeOf(doc).text);
 }
 
 function catalog() {
@@ -92,7 +92,7 @@ connection.onCompletion((params) => {
   const doc = documents.get(params.textDocument.uri);
   const c = doc && catalog();
   if (!doc || !c) return null;
-  return complete(c, doc, probeOf(doc), params.position);
+  return complete(c, doc, probeOf(doc), params.position, { snippets: isProbeFile(doc) });
 });
 
 connection.onHover((params) => {

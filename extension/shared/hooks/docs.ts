@@ -5,7 +5,7 @@
 //   - 6.4 and later: a kerneldoc comment (`/** security_hook() - summary ... */`) before each
 //     security_<hook>() in security/security.c.
 // The text found is normalized (comment stars and indentation removed, paragraphs kept).
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export type DocFormat = 'lsm_hooks.h' | 'security.c';
@@ -176,4 +176,30 @@ export function findHookDocs(configured: string | undefined, release: string | u
     if (docs.size > 0) break;
   }
   return { docs, sources: used };
+}
+
+/**
+ * Docs extracted at package time (`bpf-lsm hooks --export-docs dist/hook-docs.json --kernel-source DIR`)
+ * and shipped beside the server: the fallback when neither the target nor this machine has sources.
+ */
+export interface PackagedDocs {
+  readonly generatedFrom: string;
+  readonly docs: Record<string, string>;
+}
+
+export function writePackagedDocs(path: string, found: FoundDocs): PackagedDocs {
+  const packaged: PackagedDocs = { generatedFrom: found.sources.map((s) => `${s.format} (${s.path})`).join(', '), docs: Object.fromEntries([...found.docs].sort()) };
+  writeFileSync(path, `${JSON.stringify(packaged, null, 1)}\n`);
+  return packaged;
+}
+
+export function readPackagedDocs(path: string): Map<string, string> | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as PackagedDocs;
+    return new Map(Object.entries(parsed.docs ?? {}));
+  } catch {
+    // A damaged docs file only costs documentation; the catalog itself does not depend on it.
+    return undefined;
+  }
 }
