@@ -11,7 +11,8 @@ import { Btf, BtfKind } from '../../extension/shared/btf/btf';
 import { elfSection } from '../../extension/shared/btf/elf';
 import { catalogFromBuffer, catalogFromFile, HookCatalog, hookSignature, KNOWN_PLUMBING } from '../../extension/shared/hooks/catalog';
 import { hookCategory } from '../../extension/shared/hooks/categories';
-import { kernelVersionFromBanner } from '../../extension/shared/hooks/kernelVersion';
+import { kernelVersionFromBanner, kv } from '../../extension/shared/hooks/kernelVersion';
+import { DISABLED_RULES, ruleFor, SLEEPABLE_RULES, VersionRule } from '../../extension/shared/hooks/rules';
 import { debian61Vmlinux, HOST_BTF } from '../fixtures/kernels';
 
 interface RawType {
@@ -222,5 +223,76 @@ describe('catalog: Debian 6.1 kernel (VM target) vs bpftool and its .BTF_ids', f
     const fromRaw = catalogFromBuffer(raw, { kernel: catalog.kernel.description });
     assert.deepEqual(fromRaw.toJson(), catalog.toJson());
     assert.equal(Btf.fromBuffer(raw).kind(catalog.get('file_open')!.btfId), BtfKind.Func);
+  });
+});
+
+describe('catalog: version rules', () => {
+  it('reads the upstream version from distribution banners', () => {
+    const debian =
+      'Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)';
+    assert.deepEqual(kernelVersionFromBanner(debian), { major: 6, minor: 1, patch: 192 });
+    const ubuntu = 'Linux version 6.8.0-45-generic (buildd@lcy02-amd64-115) (x86_64-linux-gnu-gcc-13 (Ubuntu 13.2.0-23ubuntu4) 13.2.0) #45-Ubuntu SMP PREEMPT_DYNAMIC (Ubuntu 6.8.0-45.45-generic 6.8.12)';
+    assert.deepEqual(kernelVersionFromBanner(ubuntu), { major: 6, minor: 8, patch: 12 });
+    assert.deepEqual(kernelVersionFromBanner('Linux version 6.18.44-fc-v769 (builder@x) #1 SMP'), { major: 6, minor: 18, patch: 44 });
+  });
+
+  it('applies since, until, stable backports and stable removals', () => {
+    const at = (v: string, table: readonly VersionRule[], hook: string): boolean => ruleFor(table, hook, kv(v)) !== undefined;
+    assert.ok(!at('6.0', DISABLED_RULES, 'vm_enough_memory'));
+    assert.ok(at('6.1', DISABLED_RULES, 'vm_enough_memory'));
+    assert.ok(!at('6.1.100', DISABLED_RULES, 'xfrm_decode_session'), 'before the 6.1.y backport');
+    assert.ok(at('6.1.192', DISABLED_RULES, 'xfrm_decode_session'), 'with the 6.1.y backport');
+    assert.ok(!at('6.6', DISABLED_RULES, 'xfrm_decode_session'), 'a series without the backport waits for mainline');
+    assert.ok(at('6.18', DISABLED_RULES, 'xfrm_decode_session'));
+    assert.ok(at('6.0', SLEEPABLE_RULES, 'task_to_inode'));
+    assert.ok(at('6.1.10', SLEEPABLE_RULES, 'task_to_inode'));
+    assert.ok(!at('6.1.192', SLEEPABLE_RULES, 'task_to_inode'), 'removed in 6.1.y');
+    assert.ok(!at('6.18', SLEEPABLE_RULES, 'task_to_inode'));
+    assert.ok(!at('6.11', SLEEPABLE_RULES, 'path_unlink'));
+    assert.ok(at('6.12', SLEEPABLE_RULES, 'path_unlink'));
+  });
+
+  it('assumes the newest rules when the version is unknown, and says so', () => {
+    assert.ok(ruleFor(DISABLED_RULES, 'getselfattr', undefined));
+    assert.equal(ruleFor(SLEEPABLE_RULES, 'task_to_inode', undefined), undefined);
+    const raw = elfSection(readFileSync(debian61Vmlinux()), '.BTF')!;
+    const unknown = catalogFromBuffer(raw);
+    assert.equal(unknown.kernel.versionSource, 'unknown');
+    assert.equal(unknown.kernelLabel, 'unknown kernel');
+  });
+
+  it('names the source of every sleepable and disabled fact', () => {
+    for (const r of [...SLEEPABLE_RULES, ...DISABLED_RULES]) assert.ok(r.source.length > 10, r.hook);
+  });
+});
+
+describe('catalog: bpf-lsm hooks CLI', function () {
+  this.timeout(60_000);
+  const cli = join(__dirname, '..', '..', '..', 'dist', 'cli.js');
+
+  it('prints the catalog as JSON with the documented shape', () => {
+    const out = execFileSync(process.execPath, [cli, 'hooks', '--json', '--kernel-source', join(__dirname, '..', '..', '..', 'test', 'fixtures', 'kernel-src-6.4')], { encoding: 'utf8' });
+    const hooks = JSON.parse(out) as Array<Record<string, unknown>>;
+    assert.equal(hooks.length, 271);
+    for (const h of hooks) {
+      const keys = Object.keys(h).filter((k) => k !== 'doc');
+      assert.deepEqual(keys, ['name', 'returns', 'params', 'sleepable', 'disabled', 'category']);
+    }
+    const fileOpen = hooks.find((h) => h.name === 'file_open')!;
+    assert.deepEqual(fileOpen.params, [{ name: 'file', type: 'struct file *' }]);
+    assert.equal(fileOpen.sleepable, true);
+    assert.match(String(fileOpen.doc), /Fixture summary of the open check/);
+  });
+
+  it('reads --btf from a kernel image and prints a table', () => {
+    const out = execFileSync(process.execPath, [cli, 'hooks', '--btf', debian61Vmlinux(), '--no-docs'], { encoding: 'utf8' });
+    assert.match(out, /^# 239 LSM hooks \(196 int, 43 void\) on 6\.1\.192/);
+    assert.match(out, /\nsD inode +int inode_need_killpriv\(struct dentry \*dentry\)\n/);
+  });
+
+  it('fails with the reason and a remedy when the BTF cannot be read', () => {
+    const r = spawnSync(process.execPath, [cli, 'hooks', '--btf', '/nonexistent/btf'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /cannot read BTF from \/nonexistent\/btf: ENOENT.*--btf/);
   });
 });
