@@ -9,6 +9,7 @@ import { ProbeDocument } from './probeDocument';
 
 const SEC_CONTEXT = /\bSEC\s*\(\s*"(lsm|lsm\.s)\/(\w*)$/;
 const PROG_CONTEXT = /\bBPF_PROG\s*\(\s*(\w*)$/;
+const SEC_KIND_CONTEXT = /\bSEC\s*\(\s*"([\w.]*)$/;
 
 export function hookDetail(h: Hook): string {
   const flags: string[] = [];
@@ -45,6 +46,9 @@ export function complete(catalog: HookCatalog, doc: TextDocument, probe: ProbeDo
 
   const sec = SEC_CONTEXT.exec(before);
   if (sec) return secCompletions(catalog, doc, pos, sec[1] as 'lsm' | 'lsm.s', sec[2], after);
+
+  const kind = SEC_KIND_CONTEXT.exec(before);
+  if (kind) return secKindCompletions(pos, kind[1]);
 
   const prog = PROG_CONTEXT.exec(before);
   if (prog) return progCompletions(catalog, doc, probe, pos, prog[1], after);
@@ -86,6 +90,26 @@ function secCompletions(catalog: HookCatalog, doc: TextDocument, pos: Position, 
     items.push(item);
   }
   return { isIncomplete: false, items };
+}
+
+/** `SEC("|`: the two LSM program types; picking one opens hook completion right away. */
+function secKindCompletions(pos: Position, typed: string): CompletionList {
+  const range = Range.create(Position.create(pos.line, pos.character - typed.length), pos);
+  const kinds: Array<[string, string]> = [
+    ['lsm/', 'BPF LSM program: runs in the hook, can deny (int hooks)'],
+    ['lsm.s/', 'sleepable BPF LSM program: may fault and sleep (bpf_d_path, bpf_ima_*, bpf_copy_from_user); sleepable hooks only'],
+  ];
+  return {
+    isIncomplete: false,
+    items: kinds.map(([label, detail], i) => ({
+      label,
+      kind: CompletionItemKind.Keyword,
+      detail,
+      sortText: `${i}`,
+      textEdit: { range, newText: label },
+      command: { title: 'Suggest hooks', command: 'editor.action.triggerSuggest' },
+    })),
+  };
 }
 
 function progCompletions(catalog: HookCatalog, doc: TextDocument, probe: ProbeDocument, pos: Position, typed: string, after: string): CompletionList {

@@ -125,6 +125,17 @@ describe('lsp: language server over stdio', function () {
       assert.equal(edit(first).range.end.character, pos.character + 1, 'replaces the closing parenthesis');
     });
 
+    it('offers the LSM program types right after SEC(" and reopens completion for the hook', async () => {
+      const u = uri();
+      const text = `${HEADER}SEC("ls")\n`;
+      await client.open(u, text);
+      const pos = positionOf(text, 'SEC("ls', 7);
+      const items = (await client.complete(u, pos.line, pos.character)).items;
+      assert.deepEqual(items.map((i) => i.label), ['lsm/', 'lsm.s/']);
+      assert.deepEqual(edit(items[0]).range.start, { line: pos.line, character: pos.character - 2 });
+      assert.equal(items[1].command?.command, 'editor.action.triggerSuggest');
+    });
+
     it('offers program and probe-file snippets on a fresh top-level line', async () => {
       const u = uri();
       const text = 'lsm';
