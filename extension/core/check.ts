@@ -4,6 +4,7 @@
 import { catalogFromBuffer } from '../shared/hooks/catalog';
 import { Target } from './target';
 import { runProgram } from './targets/process';
+import { countAttachableHooks } from './attachCount';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'unknown';
 
@@ -26,6 +27,9 @@ export interface HookCounts {
   readonly attached: number | null;
   /** Why `attached` is null. */
   readonly attachNote?: string;
+  /** Hooks that did not attach when tried, with the kernel's reason. */
+  readonly refused?: ReadonlyArray<{ hook: string; reason: string }>;
+  readonly attachMs?: number;
 }
 
 export interface CheckReport {
@@ -210,7 +214,13 @@ export function evaluateProbe(probe: ReadonlyMap<string, string>, ctx: EvaluateC
     });
     add(h.attached === null
       ? { id: 'attach', title: 'Hooks that attach', status: 'unknown', detail: `not measured: ${h.attachNote ?? 'no helper'}` }
-      : { id: 'attach', title: 'Hooks that attach', status: h.attached > 0 ? 'ok' : 'fail', detail: `${h.attached} of ${h.total} attached` });
+      : {
+          id: 'attach',
+          title: 'Hooks that attach',
+          status: h.attached > 0 ? 'ok' : 'fail',
+          detail: `${h.attached} of ${h.total} attached${h.attachMs !== undefined ? ` in ${(h.attachMs / 1000).toFixed(1)} s` : ''}${h.refused?.length ? `; refused: ${h.refused.map((r) => r.hook).join(', ')}` : ''}`,
+          ...(h.attached > 0 ? {} : { remedy: 'No program attached: check bpf in the LSM list and the helper log (BPF-LSM: Show Output).' }),
+        });
   } else if (btf) {
     add({ id: 'hooks', title: 'LSM hooks', status: 'unknown', detail: `not counted: ${ctx.hooksError ?? 'unknown reason'}` });
   }
@@ -237,19 +247,26 @@ async function hostClangVersion(): Promise<string | undefined> {
 }
 
 /** Counts the hooks in the target's own BTF with the shared hook catalog (the same one completion uses). */
-async function countHooks(target: Target, kernelBanner: string | undefined): Promise<HookCounts> {
+async function countHooks(target: Target, kernelBanner: string | undefined, attach: boolean): Promise<HookCounts> {
   // base64 because ExecResult carries text; ~7 MiB for a distribution kernel, one round trip.
   const r = await target.exec('base64', ['/sys/kernel/btf/vmlinux'], { timeoutMs: 120_000 });
   if (r.exitCode !== 0) throw new Error(`reading /sys/kernel/btf/vmlinux failed: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
   const catalog = catalogFromBuffer(Buffer.from(r.stdout, 'base64'), { kernel: kernelBanner }, `${target.id}:/sys/kernel/btf/vmlinux`);
-  const refused = catalog.hooks.filter((h) => h.disabled).length;
-  return { total: catalog.hooks.length, refusedByRules: refused, attached: null, attachNote: 'the privileged helper cannot measure attachment in this version yet' };
+  const disabled = new Set(catalog.hooks.filter((h) => h.disabled).map((h) => h.name));
+  const counts = { total: catalog.hooks.length, refusedByRules: disabled.size };
+  if (!attach) return { ...counts, attached: null, attachNote: 'skipped (--no-attach)' };
+  try {
+    const m = await countAttachableHooks(target, catalog.hooks.map((h) => h.name), disabled);
+    return { ...counts, attached: m.attached, refused: m.refused, attachMs: m.attachMs };
+  } catch (err) {
+    return { ...counts, attached: null, attachNote: (err as Error).message };
+  }
 }
 
 export interface CheckOptions {
   readonly sudoersLine?: string;
-  /** Measures how many hooks attach (through the helper); returns null with a note when it cannot. */
-  readonly measureAttach?: (target: Target) => Promise<{ attached: number | null; note?: string }>;
+  /** Load and attach a program on every hook through the helper to count what attaches (default true). */
+  readonly attach?: boolean;
 }
 
 export async function checkTarget(target: Target, opts: CheckOptions = {}): Promise<CheckReport> {
@@ -260,11 +277,10 @@ export async function checkTarget(target: Target, opts: CheckOptions = {}): Prom
   let hooksError: string | undefined;
   if (!(probe.get('btf') ?? '!').startsWith('!')) {
     try {
-      hooks = await countHooks(target, probe.get('version'));
-      if (opts.measureAttach) {
-        const m = await opts.measureAttach(target);
-        hooks = { ...hooks, attached: m.attached, attachNote: m.note };
-      }
+      // Attaching needs root; without it the count stays unmeasured and the privileged check says why.
+      const privileged = ['root', 'ok'].includes(probe.get('sudo') ?? '');
+      hooks = await countHooks(target, probe.get('version'), (opts.attach ?? true) && privileged);
+      if (!privileged && hooks.attached === null && (opts.attach ?? true)) hooks = { ...hooks, attachNote: 'needs root on the target (see privileged access)' };
     } catch (err) {
       hooksError = (err as Error).message;
     }

@@ -70,6 +70,10 @@ export function spawnTransport(program: string, args: readonly string[], what: s
           child.kill('SIGTERM');
           await exited;
         }
+        // An ssh mux client hands its stdio to the master connection, which keeps our pipe ends open until
+        // the remote helper has finished; drop them so this process is not held alive by that teardown.
+        child.stdout.destroy();
+        child.stderr.destroy();
       })();
       return closing;
     },
