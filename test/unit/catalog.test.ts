@@ -13,7 +13,7 @@ import { catalogFromBuffer, catalogFromFile, HookCatalog, hookSignature, KNOWN_P
 import { hookCategory } from '../../extension/shared/hooks/categories';
 import { kernelVersionFromBanner, kv } from '../../extension/shared/hooks/kernelVersion';
 import { DISABLED_RULES, ruleFor, SLEEPABLE_RULES, VersionRule } from '../../extension/shared/hooks/rules';
-import { debian61Vmlinux, HOST_BTF } from '../fixtures/kernels';
+import { debian612Vmlinux, debian61Vmlinux, HOST_BTF } from '../fixtures/kernels';
 
 interface RawType {
   kind: string;
@@ -98,6 +98,35 @@ function compileCheckSpellings(catalog: HookCatalog, path: string): void {
     assert.equal(cc.status, 0, `clang rejected our spellings:\n${cc.stderr.split('\n').slice(0, 30).join('\n')}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The kernel's own BTF id sets, found in the image's .BTF_ids section: a set is a count followed by
+ * that many ids, recognised here by members it must have. The catalog's version-keyed tables must
+ * reproduce them exactly.
+ */
+function compareWithBtfIds(catalog: HookCatalog, path: string, withBoolSet: boolean): void {
+  const ids = elfSection(readFileSync(path), '.BTF_ids');
+  assert.ok(ids, 'the image has a .BTF_ids section');
+  const words = new Uint32Array(ids.buffer.slice(ids.byteOffset, ids.byteOffset + (ids.byteLength & ~3)));
+  const byId = new Map(catalog.hooks.map((h) => [h.btfId, h.name]));
+  const sets: string[][] = [];
+  for (let i = 0; i < words.length; i++) {
+    const n = words[i];
+    if (n === 0 || n > 400 || i + n >= words.length) continue;
+    const names = Array.from(words.subarray(i + 1, i + 1 + n), (id) => byId.get(id));
+    if (names.every((x) => x !== undefined)) sets.push(names as string[]);
+  }
+  const disabled = sets.find((s) => s.includes('vm_enough_memory') && s.length < 20);
+  const sleepable = sets.find((s) => s.includes('bprm_check_security') && s.includes('file_open') && s.length < catalog.hooks.length);
+  assert.ok(disabled && sleepable, 'found the disabled and sleepable sets in .BTF_ids');
+  assert.deepEqual(catalog.hooks.filter((h) => h.disabled).map((h) => h.name), [...disabled].sort());
+  assert.deepEqual(catalog.hooks.filter((h) => h.sleepable).map((h) => h.name), [...sleepable].sort());
+  if (withBoolSet) {
+    const bool = sets.find((s) => s.includes('inode_xattr_skipcap') && s.length < 10);
+    assert.ok(bool, 'found the bool_lsm_hooks set');
+    assert.deepEqual(catalog.hooks.filter((h) => h.returnRule === 'bool').map((h) => h.name), [...bool].sort());
   }
 }
 
@@ -197,26 +226,7 @@ describe('catalog: Debian 6.1 kernel (VM target) vs bpftool and its .BTF_ids', f
     assert.ok(!catalog.has('bpf_map_create'));
   });
 
-  it('sleepable and disabled flags equal the sets compiled into the image (.BTF_ids)', () => {
-    const image = readFileSync(path);
-    const ids = elfSection(image, '.BTF_ids');
-    assert.ok(ids, 'the image has a .BTF_ids section');
-    const words = new Uint32Array(ids.buffer.slice(ids.byteOffset, ids.byteOffset + (ids.byteLength & ~3)));
-    const byId = new Map(catalog.hooks.map((h) => [h.btfId, h.name]));
-    // A BTF set is a count followed by that many ids; find each set by content it must have.
-    const sets: string[][] = [];
-    for (let i = 0; i < words.length; i++) {
-      const n = words[i];
-      if (n === 0 || n > 400 || i + n >= words.length) continue;
-      const names = Array.from(words.subarray(i + 1, i + 1 + n), (id) => byId.get(id));
-      if (names.every((x) => x !== undefined)) sets.push(names as string[]);
-    }
-    const disabled = sets.find((s) => s.includes('vm_enough_memory') && s.length < 20);
-    const sleepable = sets.find((s) => s.includes('bprm_check_security') && s.includes('file_open') && s.length < catalog.hooks.length);
-    assert.ok(disabled && sleepable, 'found the disabled and sleepable sets in .BTF_ids');
-    assert.deepEqual(catalog.hooks.filter((h) => h.disabled).map((h) => h.name), [...disabled].sort());
-    assert.deepEqual(catalog.hooks.filter((h) => h.sleepable).map((h) => h.name), [...sleepable].sort());
-  });
+  it('sleepable and disabled flags equal the sets compiled into the image (.BTF_ids)', () => compareWithBtfIds(catalog, path, false));
 
   it('parses a section-less raw copy of the same BTF identically, given the version', () => {
     const raw = elfSection(readFileSync(path), '.BTF')!;
@@ -224,6 +234,25 @@ describe('catalog: Debian 6.1 kernel (VM target) vs bpftool and its .BTF_ids', f
     assert.deepEqual(fromRaw.toJson(), catalog.toJson());
     assert.equal(Btf.fromBuffer(raw).kind(catalog.get('file_open')!.btfId), BtfKind.Func);
   });
+});
+
+describe('catalog: Debian 6.12 kernel vs bpftool and its .BTF_ids', function () {
+  this.timeout(300_000);
+  let path: string;
+  let catalog: HookCatalog;
+  before(() => {
+    path = debian612Vmlinux();
+    catalog = catalogFromFile(path);
+  });
+
+  it('reads the zstd-packed image and its version', () => {
+    assert.equal(catalog.kernel.version?.major, 6);
+    assert.equal(catalog.kernel.version?.minor, 12);
+  });
+
+  it('matches bpftool for every hook: names, parameter names and type ids', () => compareWithBpftool(catalog, path));
+
+  it('sleepable, disabled and bool flags equal the sets compiled into the image (.BTF_ids)', () => compareWithBtfIds(catalog, path, true));
 });
 
 describe('catalog: version rules', () => {

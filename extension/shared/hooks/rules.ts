@@ -8,8 +8,10 @@
 // never looked up, so entries for renamed or removed hooks only need the version of the change when
 // the hook itself lives on.
 //
-// Verified: the 6.1 column against the .BTF_ids sets of Debian's linux-image 6.1.0-56 (upstream
-// 6.1.192) by test/unit/catalog.test.ts. Newer columns follow mainline bpf_lsm.c.
+// Verified by test/unit/catalog.test.ts against the .BTF_ids sets compiled into Debian's images of
+// 6.1.192 (linux-image-amd64) and 6.12.117 (linux-image-6.12-amd64): every sleepable, disabled and
+// bool hook of those kernels. Entries after 6.12 follow mainline bpf_lsm.c and are marked tentative
+// where the exact release is not pinned.
 import { compareKernelVersions, KernelVersion, kv } from './kernelVersion';
 
 export interface VersionRule {
@@ -39,7 +41,7 @@ export const SLEEPABLE_RULES: readonly VersionRule[] = [
   ...rules(
     `bpf bpf_map bpf_map_alloc_security bpf_map_free_security bpf_prog bprm_check_security
      bprm_committed_creds bprm_committing_creds bprm_creds_for_exec bprm_creds_from_file capget capset
-     cred_prepare file_ioctl file_lock file_open file_receive inet_conn_established inode_create
+     cred_prepare file_ioctl file_lock file_open file_receive inode_create
      inode_free_security inode_getattr inode_getxattr inode_mknod inode_need_killpriv inode_post_setxattr
      inode_readlink inode_rename inode_rmdir inode_setattr inode_setxattr inode_symlink inode_unlink
      kernel_module_request kernel_read_file kernfs_init_security key_free mmap_file netlink_send
@@ -54,20 +56,24 @@ export const SLEEPABLE_RULES: readonly VersionRule[] = [
   ),
   // Removed from the set in mainline after 6.1 and taken into 6.1.y: absent from Debian 6.1.192's set.
   ...rules('task_to_inode', '5.11', `${SLEEPABLE_BASE}; dropped later`, { until: kv('6.2'), removedIn: [kv('6.1.192')] }),
+  // In 6.1.192's set, absent from 6.12.117's; the release in between that dropped it is not pinned.
+  ...rules('inet_conn_established', '5.11', `${SLEEPABLE_BASE}; absent from 6.12 (tentative: dropped by 6.12)`, { until: kv('6.12') }),
   ...rules('userns_create', '6.1', 'added to sleepable_lsm_hooks together with the hook (6.1)'),
   // The 6.9 rework of the BPF hooks (BPF token) renamed the map/prog hooks and added token hooks.
+  // bpf_prog_free is not among them (checked on 6.12.117).
   ...rules(
-    'bpf_map_create bpf_map_free bpf_prog_load bpf_prog_free bpf_token_create bpf_token_free bpf_token_cmd bpf_token_capable',
+    'bpf_map_create bpf_map_free bpf_prog_load bpf_token_create bpf_token_free bpf_token_cmd bpf_token_capable',
     '6.9',
     'sleepable_lsm_hooks after the BPF token hooks landed (6.9)',
   ),
-  ...rules('file_post_open inode_removexattr inode_post_removexattr', '6.9', 'sleepable_lsm_hooks after IMA/EVM became LSMs (6.9)'),
+  ...rules('file_post_open', '6.9', 'sleepable_lsm_hooks after IMA/EVM became LSMs (6.9)'),
+  ...rules('inode_removexattr inode_post_removexattr', '6.13', 'sleepable_lsm_hooks in mainline after 6.12 (absent from 6.12.117; tentative: 6.13)'),
   ...rules(
     'path_unlink path_mkdir path_rmdir path_truncate path_symlink path_link path_rename path_chmod path_chown',
     '6.12',
     'sleepable_lsm_hooks: path hooks made sleepable (CONFIG_SECURITY_PATH), mainline 6.12',
   ),
-  ...rules('bdev_alloc_security bdev_setintegrity', '6.12', 'sleepable_lsm_hooks: block device hooks (IPE), 6.12'),
+  ...rules('bdev_alloc_security bdev_setintegrity', '6.13', 'sleepable_lsm_hooks: block device hooks, after 6.12 (absent from 6.12.117; tentative: 6.13)'),
 ];
 
 /** Hooks the verifier refuses for BPF programs ("attach_btf_id ... points to disabled hook"). */
