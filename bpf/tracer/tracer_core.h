@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The hand-written half of the generated tracer: maps, knobs, the record builder, string and path
+ * copies shared by the generated readers, and the programs that are not hooks (syscall context,
+ * fork following, exit). Included once by the generated source, after vmlinux.h and libbpf headers.
+ *
+ * Every hook program costs the verifier on load, and ~230 of them are loaded at once, so the work
+ * shared between them lives in small __noinline subprograms (verified per call site, but emitted
+ * once per program) and the per-hook programs stay a few dozen instructions.
+ */
+#ifndef TRACER_CORE_H
+#define TRACER_CORE_H
+
+#include "tracer.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set before load: follow fork/clone into children of traced processes. */
+const volatile bool tr_follow_forks = true;
+/* Set before load: record raw syscall enter/exit of traced tasks (the context of hook events). */
+const volatile bool tr_syscalls = true;
+
+/* Read by user space at any time; see struct tr_counters. */
+struct tr_counters tr_counters[TR_MAX_CPUS];
+
+/* Keeps the record layouts in the object's BTF, where user space checks them against its decoder. */
+struct tr_layout {
+	struct tr_hdr hdr;
+	struct tr_str str;
+	struct tr_sys_enter sys_enter;
+	struct tr_sys_exit sys_exit;
+	struct tr_fork fork;
+	struct tr_exit exit;
+	struct tr_task task;
+} *tr_layout_anchor;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024);
+} tr_events SEC(".maps");
+
+/* Processes being traced (key: tgid). User space adds the root; fork adds children; exit removes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct tr_task);
+} tr_traced SEC(".maps");
+
+/* Where a hook record is built before it is copied into the ring buffer in one piece. */
+struct tr_scratch {
+	__u32 busy;
+	__u32 pad;
+	__u8 buf[TR_SCRATCH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tr_scratch);
+} tr_scratch SEC(".maps");
+
+/* State of one hook record while its arguments are read. */
+struct tr_ctx {
+	struct tr_scratch *s;
+	__u8 *rec;
+	__u32 len;
+	__u32 flags;
+};
+
+static __always_inline struct tr_counters *tr_cpu_counters(void)
+{
+	return &tr_counters[bpf_get_smp_processor_id() & (TR_MAX_CPUS - 1)];
+}
+
+static __always_inline bool tr_is_traced(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&tr_traced, &tgid) != NULL;
+}
+
+static __always_inline void tr_fill_hdr(struct tr_hdr *h, __u16 kind, __u16 id, __s32 ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	h->time_ns = bpf_ktime_get_ns();
+	h->pid = (__u32)pid_tgid;
+	h->tgid = pid_tgid >> 32;
+	h->cpu = bpf_get_smp_processor_id();
+	h->kind = kind;
+	h->id = id;
+	h->flags = 0;
+	h->ret = ret;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/*
+ * Starts a hook record of `fixed` bytes (header plus the hook's argument struct, a constant).
+ * False when the current process is not traced, or when this call interrupted another record on the
+ * same CPU (an interrupt-context hook): the scratch buffer is in use, so the call is only counted.
+ */
+static __always_inline bool tr_begin(struct tr_ctx *c, __u16 hook, __s32 ret, __u32 fixed)
+{
+	__u32 zero = 0;
+	struct tr_scratch *s;
+
+	if (!tr_is_traced(bpf_get_current_pid_tgid() >> 32))
+		return false;
+	s = bpf_map_lookup_elem(&tr_scratch, &zero);
+	if (!s)
+		return false;
+	if (s->busy) {
+		__sync_fetch_and_add(&tr_cpu_counters()->nested, 1);
+		return false;
+	}
+	s->busy = 1;
+	/* Readers skip absent values, so the argument area must not keep the previous record's bytes. */
+	__builtin_memset(s->buf, 0, fixed);
+	tr_fill_hdr((struct tr_hdr *)s->buf, TR_KIND_HOOK, hook, ret);
+	c->s = s;
+	c->rec = s->buf;
+	c->len = fixed;
+	c->flags = 0;
+	return true;
+}
+
+static __always_inline void tr_end(struct tr_ctx *c)
+{
+	struct tr_hdr *h = (struct tr_hdr *)c->rec;
+	struct tr_counters *cnt = tr_cpu_counters();
+	__u32 n = c->len;
+
+	if (n > TR_REC_MAX)
+		n = TR_REC_MAX;
+	h->size = n;
+	h->flags = c->flags;
+	if (c->flags & TR_F_TRUNCATED)
+		__sync_fetch_and_add(&cnt->truncated, 1);
+	if (bpf_ringbuf_output(&tr_events, c->rec, n, 0))
+		__sync_fetch_and_add(&cnt->ringbuf_full, 1);
+	else
+		__sync_fetch_and_add(&cnt->records, 1);
+	c->s->busy = 0;
+}
+
+/* Room for `max` more bytes in the tail? Otherwise the record is marked truncated. */
+static __always_inline bool tr_room(struct tr_ctx *c, __u32 max)
+{
+	if (c->len > TR_REC_MAX - max) {
+		c->flags |= TR_F_TRUNCATED;
+		return false;
+	}
+	return true;
+}
+
+/* Appends a NUL-terminated kernel string of at most TR_STR_MAX bytes to the tail. */
+static __noinline void tr_put_kstr(struct tr_ctx *c, struct tr_str *slot, const char *src)
+{
+	__u32 off = c->len;
+	long n;
+
+	if (!src || !tr_room(c, TR_STR_MAX))
+		return;
+	n = bpf_probe_read_kernel_str(c->rec + (off & (TR_REC_MAX - 1)), TR_STR_MAX, src);
+	if (n <= 0)
+		return;
+	slot->off = off;
+	/* A full buffer means the string may have gone on. */
+	slot->len = (n - 1) | (n == TR_STR_MAX ? TR_STR_CUT : 0);
+	c->len = off + n;
+}
+
+/* Appends `len` raw bytes (at most 128) to the tail: socket addresses, which may hold NULs. */
+static __noinline void tr_put_bytes(struct tr_ctx *c, struct tr_str *slot, const void *src, __u32 len)
+{
+	__u32 off = c->len;
+
+	if (!src || len == 0 || !tr_room(c, 128))
+		return;
+	len &= 127;
+	if (bpf_probe_read_kernel(c->rec + (off & (TR_REC_MAX - 1)), len, src))
+		return;
+	slot->off = off;
+	slot->len = len;
+	c->len = off + len;
+}
+
+/*
+ * Dentry names from `d` up to the root, leaf first, each NUL-terminated. With a mount, the walk
+ * crosses from a mount's root to its mount point in the parent mount (struct mount wraps the
+ * vfsmount), which gives the full path in the caller's mount namespace view without bpf_d_path.
+ */
+static __noinline void tr_put_dentry_walk(struct tr_ctx *c, struct tr_str *slot, struct dentry *d,
+					  struct vfsmount *vmnt)
+{
+	struct mount *mnt = NULL;
+	__u32 start = c->len;
+	bool done = false;
+	int i;
+
+	if (!d)
+		return;
+	if (vmnt)
+		mnt = (struct mount *)((unsigned long)vmnt - bpf_core_field_offset(struct mount, mnt));
+	for (i = 0; i < TR_PATH_DEPTH; i++) {
+		struct dentry *parent = BPF_CORE_READ(d, d_parent);
+		const unsigned char *name;
+		__u32 off;
+		long n;
+
+		if (mnt && d == BPF_CORE_READ(mnt, mnt.mnt_root)) {
+			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+
+			if (!up || up == mnt) {
+				done = true;
+				break;
+			}
+			d = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = up;
+			continue;
+		}
+		if (!parent || d == parent) {
+			done = true;
+			break;
+		}
+		name = BPF_CORE_READ(d, d_name.name);
+		off = c->len;
+		if (!tr_room(c, TR_STR_MAX))
+			break;
+		n = bpf_probe_read_kernel_str(c->rec + (off & (TR_REC_MAX - 1)), TR_STR_MAX, name);
+		if (n <= 0)
+			break;
+		c->len = off + n;
+		d = parent;
+	}
+	if (c->len == start && !done)
+		return;
+	slot->off = start;
+	slot->len = (c->len - start) | (done ? 0 : TR_STR_CUT);
+}
+
+/* The kernel's own full path of `path`; only hooks on the bpf_d_path allow-list may call this. */
+static __noinline void tr_put_dpath(struct tr_ctx *c, struct tr_str *slot, __u8 *src, const struct path *path)
+{
+	__u32 off = c->len;
+	long n;
+
+	if (!path || !tr_room(c, TR_STR_MAX))
+		return;
+	n = bpf_d_path((struct path *)path, (char *)c->rec + (off & (TR_REC_MAX - 1)), TR_STR_MAX);
+	if (n <= 0) {
+		/* -ENAMETOOLONG and friends: fall back to the walk, which keeps the leaf end. */
+		tr_put_dentry_walk(c, slot, BPF_CORE_READ(path, dentry), BPF_CORE_READ(path, mnt));
+		*src = TR_PATH_MOUNTS;
+		return;
+	}
+	slot->off = off;
+	slot->len = n - 1;
+	c->len = off + n;
+	*src = TR_PATH_DPATH;
+}
+
+static __always_inline void tr_put_path_walk(struct tr_ctx *c, struct tr_str *slot, __u8 *src,
+					     struct dentry *d, struct vfsmount *mnt)
+{
+	tr_put_dentry_walk(c, slot, d, mnt);
+	*src = mnt ? TR_PATH_MOUNTS : TR_PATH_DENTRY;
+}
+
+/* A kuid_t/kgid_t/kernel_cap_t sized read where the struct's shape differs between kernels. */
+static __always_inline __u64 tr_read_u64(const void *p)
+{
+	__u64 v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), p);
+	return v;
+}
+
+static __always_inline __u32 tr_read_u32(const void *p)
+{
+	__u32 v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), p);
+	return v;
+}
+
+/* Inode change time in seconds: a timespec64 until 6.6, split seconds/nanoseconds fields since 6.11. */
+struct inode___ts61 {
+	struct timespec64 i_ctime;
+} __attribute__((preserve_access_index));
+struct inode___ts66 {
+	struct timespec64 __i_ctime;
+} __attribute__((preserve_access_index));
+struct inode___ts611 {
+	time64_t i_ctime_sec;
+} __attribute__((preserve_access_index));
+
+static __always_inline __s64 tr_inode_ctime(const struct inode *v)
+{
+	if (bpf_core_field_exists(struct inode___ts611, i_ctime_sec))
+		return BPF_CORE_READ((struct inode___ts611 *)v, i_ctime_sec);
+	if (bpf_core_field_exists(struct inode___ts66, __i_ctime))
+		return BPF_CORE_READ((struct inode___ts66 *)v, __i_ctime.tv_sec);
+	if (bpf_core_field_exists(struct inode___ts61, i_ctime))
+		return BPF_CORE_READ((struct inode___ts61 *)v, i_ctime.tv_sec);
+	return 0;
+}
+
+/* ---- Programs that are not hooks ---- */
+
+static __always_inline bool tr_reserve_check(void *r)
+{
+	if (r)
+		return true;
+	__sync_fetch_and_add(&tr_cpu_counters()->ringbuf_full, 1);
+	return false;
+}
+
+static __always_inline void tr_count_record(void)
+{
+	__sync_fetch_and_add(&tr_cpu_counters()->records, 1);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(tr_sys_enter, struct pt_regs *regs, long nr)
+{
+	struct tr_sys_enter *r;
+
+	if (!tr_syscalls || !tr_is_traced(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	r = bpf_ringbuf_reserve(&tr_events, sizeof(*r), 0);
+	if (!tr_reserve_check(r))
+		return 0;
+	tr_fill_hdr(&r->hdr, TR_KIND_SYS_ENTER, (__u16)nr, 0);
+	r->hdr.size = sizeof(*r);
+	r->nr = nr;
+#if defined(__TARGET_ARCH_x86)
+	/* The x86_64 syscall convention (r10, not rcx, for the 4th); libbpf 1.1 has no 6th-argument macro. */
+	r->args[0] = BPF_CORE_READ(regs, di);
+	r->args[1] = BPF_CORE_READ(regs, si);
+	r->args[2] = BPF_CORE_READ(regs, dx);
+	r->args[3] = BPF_CORE_READ(regs, r10);
+	r->args[4] = BPF_CORE_READ(regs, r8);
+	r->args[5] = BPF_CORE_READ(regs, r9);
+#else
+#error "the tracer's syscall enter record only knows x86_64 registers"
+#endif
+	bpf_ringbuf_submit(r, 0);
+	tr_count_record();
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct tr_sys_exit *r;
+
+	if (!tr_syscalls || !tr_is_traced(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	r = bpf_ringbuf_reserve(&tr_events, sizeof(*r), 0);
+	if (!tr_reserve_check(r))
+		return 0;
+	tr_fill_hdr(&r->hdr, TR_KIND_SYS_EXIT, 0, 0);
+	r->hdr.size = sizeof(*r);
+#if defined(__TARGET_ARCH_x86)
+	/* The syscall number survives in orig_ax; ax already holds the return value. */
+	r->nr = BPF_CORE_READ(regs, orig_ax);
+#else
+#error "the tracer's syscall exit record only knows x86_64 registers"
+#endif
+	r->hdr.id = (__u16)r->nr;
+	r->ret = ret;
+	bpf_ringbuf_submit(r, 0);
+	tr_count_record();
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(tr_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	struct tr_task *pt, ct;
+	struct tr_fork *r;
+	bool followed = false;
+
+	pt = bpf_map_lookup_elem(&tr_traced, &ptgid);
+	if (!pt)
+		return 0;
+	if (tr_follow_forks && ctgid != ptgid) {
+		ct.root = pt->root;
+		ct.depth = pt->depth + 1;
+		followed = bpf_map_update_elem(&tr_traced, &ctgid, &ct, BPF_NOEXIST) == 0;
+	}
+	r = bpf_ringbuf_reserve(&tr_events, sizeof(*r), 0);
+	if (!tr_reserve_check(r))
+		return 0;
+	tr_fill_hdr(&r->hdr, TR_KIND_FORK, 0, 0);
+	r->hdr.size = sizeof(*r);
+	r->child_pid = BPF_CORE_READ(child, pid);
+	r->child_tgid = ctgid;
+	r->thread = ctgid == ptgid;
+	r->followed = followed;
+	bpf_ringbuf_submit(r, 0);
+	tr_count_record();
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(tr_exit, struct task_struct *p)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+	struct tr_exit *r;
+	bool group_dead;
+
+	if (!tr_is_traced(tgid))
+		return 0;
+	/* The tracepoint fires after do_exit() dropped signal->live (6.1 and 6.18 alike). */
+	group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
+	r = bpf_ringbuf_reserve(&tr_events, sizeof(*r), 0);
+	if (tr_reserve_check(r)) {
+		tr_fill_hdr(&r->hdr, TR_KIND_EXIT, 0, 0);
+		r->hdr.size = sizeof(*r);
+		r->exit_code = BPF_CORE_READ(p, exit_code);
+		r->group_dead = group_dead;
+		bpf_ringbuf_submit(r, 0);
+		tr_count_record();
+	}
+	if (group_dead)
+		bpf_map_delete_elem(&tr_traced, &tgid);
+	return 0;
+}
+
+#endif

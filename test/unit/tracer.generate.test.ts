@@ -1,0 +1,178 @@
+// The generated all-hooks tracer for two real kernels (this host's 6.18 BTF and Debian's 6.1, which the
+// VM runs): coverage of the catalog, every skip explained, the C compiles with clang against each
+// kernel's vmlinux.h, libbpf sees one lsm program per generated hook, and the record layouts in the
+// compiled object's BTF are exactly the offsets the decoder tables carry.
+import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Btf, BtfKind } from '../../extension/shared/btf/btf';
+import { catalogFromFile, HookCatalog } from '../../extension/shared/hooks/catalog';
+import { compileTracer, CompiledTracer, hostSyscallTable } from '../../extension/shared/tracer/compile';
+import { FIXED_PROGRAMS, generateTracer, TracerGeneration } from '../../extension/shared/tracer/generate';
+import { FIXED_STRUCTS, HDR } from '../../extension/shared/tracer/layout';
+import { parseSyscallDefines } from '../../extension/shared/tracer/syscalls';
+import { loadNative } from '../../native/index';
+import { debian61Vmlinux, HOST_BTF } from '../fixtures/kernels';
+
+const root = join(__dirname, '..', '..', '..');
+const headersDir = join(root, 'bpf', 'tracer');
+const cacheDir = join(root, '.cache', 'tracer');
+
+/** Members of a struct in an object's BTF: name -> byte offset, and its size. */
+function btfStruct(btf: Btf, name: string): { size: number; offsets: Map<string, number> } {
+  const id = btf.find(BtfKind.Struct, name);
+  assert.ok(id !== undefined, `struct ${name} is not in the object's BTF`);
+  return { size: btf.sizeOrType(id), offsets: new Map(btf.members(id).map((m) => [m.name, (m.bitOffset ?? 0) / 8])) };
+}
+
+describe('syscall names from the kernel headers', () => {
+  it('parses #define __NR_ lines and ignores __NR_syscalls', () => {
+    const t = parseSyscallDefines('#define __NR_read 0\n#define __NR_openat 257\n#define __NR_syscalls 460\n#define __X 3\n');
+    assert.deepEqual(t, { 0: 'read', 257: 'openat' });
+  });
+
+  it('reads the x86_64 table through clang', () => {
+    const t = hostSyscallTable();
+    assert.equal(t[0], 'read');
+    assert.equal(t[59], 'execve');
+    assert.equal(t[257], 'openat');
+    assert.equal(t[322], 'execveat');
+    assert.ok(Object.keys(t).length > 330);
+  });
+});
+
+for (const kernel of ['host 6.18', 'Debian 6.1'] as const) {
+  describe(`generated tracer for ${kernel}`, function () {
+    this.timeout(120_000);
+    let catalog: HookCatalog;
+    let gen: TracerGeneration;
+    let compiled: CompiledTracer;
+    let objBtf: Btf;
+
+    before(() => {
+      const btfPath = kernel === 'host 6.18' ? HOST_BTF : debian61Vmlinux();
+      catalog = kernel === 'host 6.18' ? catalogFromFile(btfPath) : catalogFromFile(btfPath, { kernel: '6.1.192' });
+      gen = generateTracer(catalog, { syscalls: hostSyscallTable() });
+      compiled = compileTracer(gen, { btfPath, headersDir, cacheDir });
+      objBtf = Btf.fromBuffer(compiled.object, 'tracer.bpf.o');
+    });
+
+    it('generates at least 95% of the attachable hooks and gives a reason for every other one', () => {
+      const attachable = catalog.hooks.filter((h) => !h.disabled);
+      assert.ok(gen.hooks.length >= Math.ceil(attachable.length * 0.95), `${gen.hooks.length} of ${attachable.length} attachable hooks generated`);
+      assert.equal(gen.hooks.length + gen.skipped.length, catalog.hooks.length, 'every hook is generated or listed as skipped');
+      for (const s of gen.skipped) assert.ok(s.reason.length > 10, `${s.hook}: ${s.reason}`);
+      for (const h of catalog.hooks.filter((x) => x.disabled)) {
+        assert.match(gen.skipped.find((s) => s.hook === h.name)?.reason ?? '', /refuses BPF programs/, h.name);
+      }
+      assert.deepEqual(gen.degraded, [], 'every value type has its fields in this kernel');
+      // Ids are dense and match the tables the decoder gets.
+      assert.deepEqual(gen.hooks.map((h) => h.id), gen.hooks.map((_, i) => i));
+      assert.deepEqual(gen.tables.hooks.map((h) => h.name), gen.hooks.map((h) => h.name));
+    });
+
+    it('reads arguments by type and explains the ones it cannot read', () => {
+      const fileOpen = gen.hooks.find((h) => h.name === 'file_open')!;
+      assert.deepEqual(fileOpen.params.map((p) => p.decode), ['value']);
+      assert.equal(fileOpen.dpath, true, 'file_open is on the bpf_d_path allow-list (a sleepable hook)');
+      const perm = gen.hooks.find((h) => h.name === 'file_permission')!;
+      assert.equal(perm.dpath, false);
+      assert.deepEqual(perm.params.map((p) => p.decode), ['value', 'scalar']);
+      const mask = gen.tables.hooks.find((h) => h.name === 'file_permission')!.args[1];
+      assert.equal(mask.how === 'scalar' && mask.fmt, 'may');
+      for (const h of gen.hooks) for (const p of h.params) if (p.decode === 'unread') assert.ok(p.reason, `${h.name}.${p.name}`);
+      // d_path only where the kernel allows it: sleepable hooks, never the others.
+      for (const h of gen.hooks) {
+        const m = new RegExp(`int tr_${h.name}\\(unsigned long long \\*ctx\\)\\n\\{[^}]*\\}`).exec(gen.bpfSource);
+        assert.ok(m, `program of ${h.name} in the source`);
+        const table = gen.tables.hooks.find((t) => t.name === h.name)!;
+        const hasPath = table.args.some((a) => a.how === 'value' && (a.value === 'file' || a.value === 'path'));
+        assert.equal(/_dpath\(/.test(m[0]), h.dpath && hasPath, h.name);
+        if (!catalog.get(h.name)!.sleepable) assert.doesNotMatch(m[0], /_dpath\(/, h.name);
+        assert.match(m[0], /return 0;\n\}$/, `${h.name} never denies`);
+      }
+    });
+
+    it('compiles with clang against the kernel\'s own vmlinux.h', () => {
+      assert.ok(compiled.object.length > 10_000);
+      assert.equal(compiled.object.readUInt32BE(0), 0x7f454c46);
+      const again = compileTracer(gen, { btfPath: kernel === 'host 6.18' ? HOST_BTF : debian61Vmlinux(), headersDir, cacheDir });
+      assert.equal(again.fromCache, true);
+      assert.equal(again.cacheKey, compiled.cacheKey);
+    });
+
+    it('libbpf sees one lsm program per generated hook, plus the syscall/fork/exit programs', () => {
+      const native = loadNative();
+      const obj = native.BpfObject.openBuffer(compiled.object, 'tracer');
+      try {
+        const programs = obj.programs();
+        const lsm = programs.filter((p) => p.type === 'lsm');
+        assert.equal(lsm.length, gen.hooks.length);
+        const byName = new Map(programs.map((p) => [p.name, p]));
+        for (const h of gen.hooks) {
+          const p = byName.get(h.program);
+          assert.ok(p, `program ${h.program}`);
+          assert.equal(p.section, `lsm/${h.name}`);
+          assert.equal(p.attachTarget, h.name);
+        }
+        for (const f of FIXED_PROGRAMS) assert.equal(byName.get(f)?.type, 'tracing', f);
+        assert.equal(programs.length, gen.hooks.length + FIXED_PROGRAMS.length);
+        const maps = new Map(obj.maps().map((m) => [m.name, m]));
+        assert.equal(maps.get('tr_events')?.type, 'ringbuf');
+        assert.equal(maps.get('tr_traced')?.keySize, 4);
+        // Programs stay small: the shared work is in subprograms, so ~230 of them verify quickly.
+        const sizes = lsm.map((p) => p.instructions).sort((a, b) => a - b);
+        assert.ok(sizes[sizes.length - 1] < 2000, `largest hook program has ${sizes[sizes.length - 1]} instructions`);
+      } finally {
+        void obj.close();
+      }
+    });
+
+    it('has the header and fixed records at the offsets the decoder uses (object BTF)', () => {
+      for (const s of FIXED_STRUCTS) {
+        const b = btfStruct(objBtf, s.name);
+        assert.equal(b.size, s.size, `sizeof(struct ${s.name})`);
+        for (const [m, off] of Object.entries(s.offsets)) assert.equal(b.offsets.get(m), off, `${s.name}.${m}`);
+      }
+    });
+
+    it('has every value struct and every hook record at the offsets of the decoder tables (object BTF)', () => {
+      for (const [key, v] of Object.entries(gen.tables.values)) {
+        const b = btfStruct(objBtf, `tr_v_${key}`);
+        assert.equal(b.size, v.size, `sizeof(struct tr_v_${key})`);
+        assert.equal(b.offsets.get('present'), v.present, `tr_v_${key}.present`);
+        for (const f of v.fields) assert.equal(b.offsets.get(f.name), f.offset, `tr_v_${key}.${f.name}`);
+      }
+      for (const h of gen.tables.hooks) {
+        const b = btfStruct(objBtf, `tr_h_${h.name}`);
+        assert.equal(b.size, h.size, `sizeof(struct tr_h_${h.name})`);
+        assert.equal(b.offsets.get('hdr'), 0);
+        for (const a of h.args) {
+          if (a.how === 'unread') assert.equal(b.offsets.has(a.name), false);
+          else assert.equal(b.offsets.get(a.name), a.offset, `tr_h_${h.name}.${a.name}`);
+        }
+      }
+      assert.equal(btfStruct(objBtf, 'tr_hdr').size, HDR.size);
+    });
+
+    it('takes enum names for the records from the kernel\'s BTF', () => {
+      assert.equal(gen.tables.enums.bpf_cmd?.['5'], 'BPF_PROG_LOAD');
+      assert.equal(gen.tables.enums.bpf_prog_type?.['29'], 'BPF_PROG_TYPE_LSM');
+      assert.equal(gen.tables.syscalls['257'], 'openat');
+    });
+  });
+}
+
+describe('generated tracer options', () => {
+  it('generates only the selected hooks and lists the rest as not selected', () => {
+    const catalog = catalogFromFile(HOST_BTF);
+    const gen = generateTracer(catalog, { hooks: ['file_open', 'bprm_check_security'] });
+    assert.deepEqual(gen.hooks.map((h) => h.name), ['bprm_check_security', 'file_open']);
+    assert.equal(gen.skipped.filter((s) => s.reason === 'not selected').length, catalog.hooks.length - 2 - catalog.hooks.filter((h) => h.disabled && ['file_open', 'bprm_check_security'].includes(h.name)).length);
+    assert.match(gen.bpfSource, /SEC\("lsm\/file_open"\)/);
+    assert.doesNotMatch(gen.bpfSource, /SEC\("lsm\/file_permission"\)/);
+    // The header layout is asserted in the C itself, so a drift does not even compile.
+    assert.match(gen.bpfSource, /_Static_assert\(__builtin_offsetof\(struct tr_hdr, comm\) == 32/);
+    assert.ok(readFileSync(join(headersDir, 'tracer.h'), 'utf8').includes('struct tr_hdr'));
+  });
+});
