@@ -57,6 +57,9 @@ const builds = [
     external: [],
     entryPoints: { panel: 'media/panel.ts' },
     outdir: 'dist/media',
+    // panel.ts imports panel.css, which imports the codicon font: emitted beside them as codicon.ttf.
+    loader: { '.ttf': 'file' },
+    assetNames: '[name]',
   },
   // Tests: one bundle per file so mocha sees each suite's file name; mocha itself stays external.
   ...['test/unit', 'test/e2e', 'test/vm', 'bench'].map((tier) => ({

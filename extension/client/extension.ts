@@ -5,6 +5,7 @@ import { Studio } from './studio';
 import { registerPendingCommands } from './pending';
 import { registerOutputCommands } from './output';
 import { registerLanguageClient } from './languageClient';
+import { registerTracingPanel } from './tracingPanel';
 import { registerTargets } from './targets';
 import { registerVm } from './vm';
 
@@ -14,6 +15,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Studio
   studio = new Studio(context);
   context.subscriptions.push(studio);
   registerOutputCommands(studio);
+  registerTracingPanel(studio);
   await registerLanguageClient(studio);
   registerVm(studio, registerTargets(studio));
   // Last: commands whose feature has not landed yet get an honest "not available yet" handler.

@@ -15,6 +15,8 @@ export const COMMANDS = {
   selectTarget: { id: 'bpfLsm.selectTarget', title: 'Select Target' },
   checkTarget: { id: 'bpfLsm.checkTarget', title: 'Check Target' },
   showTracingPanel: { id: 'bpfLsm.showTracingPanel', title: 'Show Tracing Panel' },
+  openTraceSession: { id: 'bpfLsm.openTraceSession', title: 'Open Saved Trace Session' },
+  exportTraceSession: { id: 'bpfLsm.exportTraceSession', title: 'Export Trace Session' },
   startVm: { id: 'bpfLsm.startVm', title: 'Start VM' },
   stopVm: { id: 'bpfLsm.stopVm', title: 'Stop VM' },
   applyPolicy: { id: 'bpfLsm.applyPolicy', title: 'Apply Enforcement Policy' },

@@ -17,6 +17,7 @@
 // on arrival, so nothing is recomputed per batch.
 import type { DropEvent, HookEvent, TraceEvent, TraceValue } from './traceEvent';
 import { hookCategory } from './hooks/categories';
+import type { PanelRow } from './panelProtocol';
 
 export type EventKind = TraceEvent['kind'];
 export const EVENT_KINDS: readonly EventKind[] = ['hook', 'syscall_enter', 'syscall_exit', 'process', 'drops'];
@@ -266,6 +267,7 @@ export class PanelModel {
   private readonly procComm = new IntList();
   private readonly procByTgid = new Map<number, number>();
 
+  private readonly hookCategories = new Map<number, number>();
   private hookTotal = new Int32Array(64);
   private hookDenied = new Int32Array(64);
   private hookMatching = new Int32Array(64);
@@ -339,6 +341,7 @@ export class PanelModel {
       case 'hook': {
         hook = this.names.intern(e.hook);
         category = this.names.intern(e.category ?? hookCategory(e.hook));
+        if (!this.hookCategories.has(hook)) this.hookCategories.set(hook, category);
         if (e.syscall !== undefined) syscall = this.names.intern(e.syscall);
         if (e.ret !== undefined) {
           ret = e.ret;
@@ -682,8 +685,8 @@ export class PanelModel {
     return t;
   }
 
-  /** Event `i` as a TraceEvent again (details pane, export). */
-  event(i: number): TraceEvent {
+  /** Event `i` as a TraceEvent again (details pane; export leaves `seq` out, a reader assigns its own). */
+  event(i: number, withSeq = true): TraceEvent {
     if (i < 0 || i >= this.n) throw new RangeError(`no event ${i} (session has ${this.n})`);
     const names = this.names.values;
     const base = {
@@ -692,7 +695,7 @@ export class PanelModel {
       pid: this.pid.data[i],
       tgid: this.tgid.data[i],
       comm: names[this.comm.data[i]],
-      seq: i,
+      ...(withSeq ? { seq: i } : {}),
     };
     const kind = EVENT_KINDS[this.kind.data[i]];
     const extra = this.extra[i];
@@ -740,6 +743,69 @@ export class PanelModel {
     return (this.flags.data[i] & FLAG_DENIED) !== 0;
   }
 
+  /** One row on screen, read straight from the columns. */
+  row(row: number, v: ViewRow): PanelRow {
+    if (v.type === 'group') {
+      const g = v.group;
+      return {
+        type: 'group', row, grouping: g.grouping, group: g.id, label: g.label, pid: g.pid, tgid: g.tgid,
+        time: formatSeconds(this.relativeTime(g.first)), count: v.count, denied: v.denied, expanded: v.expanded,
+        ret: g.ret !== undefined ? formatRet(g.ret) : '', failed: g.ret !== undefined && g.ret < 0,
+      };
+    }
+    const i = v.index;
+    const names = this.names.values;
+    const kind = this.kindOf(i);
+    const flags = this.flags.data[i];
+    return {
+      type: 'event', row, seq: i, kind, depth: v.depth, time: formatSeconds(this.relativeTime(i)),
+      pid: this.pid.data[i], tgid: this.tgid.data[i], comm: names[this.comm.data[i]],
+      syscall: this.syscall.data[i] >= 0 ? names[this.syscall.data[i]] : '',
+      hook: this.hook.data[i] >= 0 ? names[this.hook.data[i]] : '',
+      summary: this.summary(i, kind),
+      ret: kind === 'drops' || !(flags & FLAG_HAS_RET) ? '' : formatRet(this.ret.data[i]),
+      denied: (flags & FLAG_DENIED) !== 0,
+      failed: (flags & FLAG_ERROR) !== 0,
+      hasSource: this.srcFile.data[i] >= 0,
+    };
+  }
+
+  /** Rows [first, first + count) ready to send. */
+  panelRows(first: number, count: number): PanelRow[] {
+    return this.window(first, count).map((v, k) => this.row(first + k, v));
+  }
+
+  private summary(i: number, kind: EventKind): string {
+    const extra = this.extra[i];
+    switch (kind) {
+      case 'hook':
+        return summarizeArgs(extra as Record<string, TraceValue>);
+      case 'syscall_enter':
+        return `(${(extra as readonly number[]).map(formatArg).join(', ')})`;
+      case 'syscall_exit':
+        return `= ${formatRet(this.ret.data[i])}`;
+      case 'process': {
+        const p = extra as { what: string; child?: number; exitCode?: number; filename?: string };
+        if (p.what === 'fork') return `fork: child ${p.child ?? '?'}`;
+        if (p.what === 'exec') return `exec ${p.filename ?? ''}`.trimEnd();
+        return `exit${p.exitCode !== undefined ? ` code ${p.exitCode}` : ''}`;
+      }
+      case 'drops':
+        return `${this.ret.data[i]} events dropped by the ${DROP_SITES[this.nr.data[i]] ?? 'kernel'}`;
+    }
+    return '';
+  }
+
+  /** Where the program that emitted event `i` is defined, if the event says. */
+  sourceOf(i: number): { readonly file: string; readonly line: number } | undefined {
+    return this.srcFile.data[i] >= 0 ? { file: this.names.values[this.srcFile.data[i]], line: this.srcLine.data[i] } : undefined;
+  }
+
+  /** Categories of the hooks seen in the session, sorted. */
+  categories(): string[] {
+    return [...new Set(this.hookCategories.values())].map((c) => this.names.values[c]).sort();
+  }
+
   /** Removes every event; filter, grouping and drop totals of a new session start clean too, except the filter. */
   clear(): void {
     this.n = 0;
@@ -759,6 +825,7 @@ export class PanelModel {
     this.procFirst.clear();
     this.procComm.clear();
     this.procByTgid.clear();
+    this.hookCategories.clear();
     this.hookTotal.fill(0);
     this.hookDenied.fill(0);
     this.hookMatching.fill(0);
@@ -842,4 +909,92 @@ function lowerBound(a: Int32Array, length: number, value: number, exact: boolean
     else hi = mid;
   }
   return exact ? (lo < length && a[lo] === value ? lo : -1) : lo;
+}
+
+// ---- formatting for rows and details ----
+
+const ERRNO: Readonly<Record<number, string>> = {
+  1: 'EPERM', 2: 'ENOENT', 3: 'ESRCH', 4: 'EINTR', 5: 'EIO', 9: 'EBADF', 11: 'EAGAIN', 12: 'ENOMEM', 13: 'EACCES',
+  14: 'EFAULT', 16: 'EBUSY', 17: 'EEXIST', 20: 'ENOTDIR', 21: 'EISDIR', 22: 'EINVAL', 24: 'EMFILE', 28: 'ENOSPC',
+  30: 'EROFS', 38: 'ENOSYS', 95: 'EOPNOTSUPP', 97: 'EAFNOSUPPORT', 111: 'ECONNREFUSED', 125: 'ECANCELED',
+};
+
+/** `EACCES` for -13. */
+export function errnoName(ret: number): string | undefined {
+  return ret < 0 ? ERRNO[-ret] : undefined;
+}
+
+/** `-13 EACCES`, `0`, `3`. */
+export function formatRet(ret: number): string {
+  const name = errnoName(ret);
+  return name ? `${ret} ${name}` : String(ret);
+}
+
+export function formatSeconds(s: number): string {
+  return Number.isFinite(s) ? s.toFixed(6) : '';
+}
+
+function formatArg(n: number): string {
+  return n > 0xffff ? `0x${n.toString(16)}` : String(n);
+}
+
+const SUMMARY_MAX = 200;
+/** Fields that name a struct best: `file=/etc/passwd` rather than `file={path=..., ino=...}`. */
+const NAMING_FIELDS = ['path', 'filename', 'name', 'comm', 'addr'];
+
+/** A one-line rendering of decoded arguments for the list: `file=/etc/passwd mask=MAY_READ`. */
+export function summarizeArgs(args: { readonly [name: string]: TraceValue } | undefined): string {
+  if (!args) return '';
+  let out = '';
+  for (const key in args) {
+    if (out.length >= SUMMARY_MAX) break;
+    out += `${out ? ' ' : ''}${key}=${brief(args[key], 0)}`;
+  }
+  return out.length > SUMMARY_MAX ? `${out.slice(0, SUMMARY_MAX - 1)}…` : out;
+}
+
+function brief(v: TraceValue, depth: number): string {
+  if (v === null) return 'null';
+  if (typeof v !== 'object') return String(v);
+  if (Array.isArray(v)) return `[${v.slice(0, 4).map((x) => brief(x, depth + 1)).join(', ')}${v.length > 4 ? ', …' : ''}]`;
+  const rec = v as { readonly [field: string]: TraceValue };
+  for (const f of NAMING_FIELDS) if (typeof rec[f] === 'string' || typeof rec[f] === 'number') return String(rec[f]);
+  if (depth > 0) return '{…}';
+  const parts: string[] = [];
+  for (const k in rec) {
+    parts.push(`${k}=${brief(rec[k], depth + 1)}`);
+    if (parts.length === 3) break;
+  }
+  return `{${parts.join(' ')}}`;
+}
+
+const PROCESS_WHAT = new Set(['fork', 'exec', 'exit']);
+
+/**
+ * Checks a parsed line of a saved session before it enters the store: a file from disk is input, and a
+ * malformed line is counted and skipped rather than breaking the panel.
+ */
+export function isTraceEvent(v: unknown): v is TraceEvent {
+  if (typeof v !== 'object' || v === null) return false;
+  const e = v as Record<string, unknown>;
+  if (typeof e.time !== 'number' || typeof e.pid !== 'number' || typeof e.tgid !== 'number' || typeof e.comm !== 'string') return false;
+  if (e.cpu !== undefined && typeof e.cpu !== 'number') return false;
+  switch (e.kind) {
+    case 'hook':
+      return typeof e.hook === 'string' && typeof e.args === 'object' && e.args !== null && !Array.isArray(e.args) &&
+        (e.ret === undefined || typeof e.ret === 'number') && (e.syscall === undefined || typeof e.syscall === 'string') &&
+        (e.category === undefined || typeof e.category === 'string') &&
+        (e.source === undefined || (typeof e.source === 'object' && e.source !== null &&
+          typeof (e.source as Record<string, unknown>).file === 'string' && typeof (e.source as Record<string, unknown>).line === 'number'));
+    case 'syscall_enter':
+      return typeof e.syscall === 'string' && typeof e.nr === 'number' && Array.isArray(e.args) && e.args.every((a) => typeof a === 'number');
+    case 'syscall_exit':
+      return typeof e.syscall === 'string' && typeof e.nr === 'number' && typeof e.ret === 'number';
+    case 'process':
+      return typeof e.what === 'string' && PROCESS_WHAT.has(e.what) && (e.filename === undefined || typeof e.filename === 'string');
+    case 'drops':
+      return typeof e.where === 'string' && (DROP_SITES as readonly string[]).includes(e.where) && typeof e.count === 'number';
+    default:
+      return false;
+  }
 }

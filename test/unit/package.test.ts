@@ -20,7 +20,7 @@ describe('extension package', () => {
     assert.ok(files.includes('dist/server.js'));
     assert.ok(files.includes('dist/cli.js'));
     const allowed = [
-      /^package\.json$/, /^README\.md$/, /^dist\/(extension|server|helper|cli)\.js$/, /^dist\/media\/[^/]+\.(js|css)$/,
+      /^package\.json$/, /^README\.md$/, /^dist\/(extension|server|helper|cli)\.js$/, /^dist\/media\/[^/]+\.(js|css|ttf)$/,
       /^dist\/native\/[^/]+\.node$/, /^dist\/bpf\/[^/]+\.bpf\.o$/, /^media\/.+\.css$/, /^syntaxes\/[^/]+\.json$/,
     ];
     const stray = files.filter((f) => !allowed.some((re) => re.test(f)));

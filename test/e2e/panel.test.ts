@@ -1,0 +1,188 @@
+// The tracing panel inside real VS Code: a recorded session opens into the webview, rows render (only the
+// visible ones), a hook filter narrows them, a click lands on the probe's SEC() line, events without a
+// source open the hook reference, the live-trace API (batches, drops, pause) reaches the webview, and a
+// session survives export and re-open. What the webview shows is asked over the panel's own protocol.
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { COMMANDS } from '../../extension/shared/commands';
+import type { PanelState, RenderedPanel, PanelRow, WebviewToHost } from '../../extension/shared/panelProtocol';
+import type { TraceEvent } from '../../extension/shared/traceEvent';
+import { extensionUnderTest, waitFor } from './util';
+
+const root = join(__dirname, '..', '..', '..');
+const sessions = join(root, 'test', 'fixtures', 'sessions');
+const demoPath = join(sessions, 'demo.jsonl');
+const demo = readFileSync(demoPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as TraceEvent);
+const probeLines = readFileSync(join(sessions, 'probes', 'exec_guard.bpf.c'), 'utf8').split('\n');
+
+type State = PanelState & { open: boolean };
+const test = <T>(op: string, arg?: unknown) => vscode.commands.executeCommand<T>('bpfLsm._panelTest', op, arg);
+const state = () => test<State | undefined>('state');
+const rendered = () => test<RenderedPanel>('rendered');
+const post = (m: WebviewToHost) => test<State>('post', m);
+
+/** Waits until the webview shows rows of the host's current version that satisfy `check`. */
+async function renderedWhen(check: (r: RenderedPanel) => boolean, what: string): Promise<RenderedPanel> {
+  return waitFor(async () => {
+    const r = await rendered();
+    return check(r) ? r : undefined;
+  }, what);
+}
+
+describe('tracing panel', () => {
+  before(async () => {
+    await extensionUnderTest().activate();
+  });
+
+  it('opens with an empty state that says how to start', async () => {
+    await vscode.commands.executeCommand(COMMANDS.showTracingPanel.id);
+    const s = await waitFor(async () => {
+      const now = await state();
+      return now?.open ? now : undefined;
+    }, 'the panel to open');
+    if (s.total === 0) {
+      const r = await renderedWhen((x) => x.emptyStateVisible, 'the empty state');
+      assert.equal(r.rowsInDom, 0);
+    }
+  });
+
+  it('re-opens a recorded session and renders only the visible rows', async () => {
+    const result = await vscode.commands.executeCommand<{ events: number; skipped: number }>(COMMANDS.openTraceSession.id, vscode.Uri.file(demoPath));
+    assert.deepEqual(result, { events: demo.length, skipped: 0 });
+    const s = (await state())!;
+    assert.equal(s.state, 'saved');
+    assert.equal(s.total, demo.length);
+    const r = await renderedWhen((x) => x.rowsInDom > 5 && x.rows.every((row) => row.seq !== undefined), 'rows in the webview');
+    assert.ok(r.rowsInDom < 200, `virtualized: ${r.rowsInDom} rows in the DOM for ${demo.length} events`);
+    assert.equal(r.emptyStateVisible, false);
+    // What the webview shows is what the session holds, row for row.
+    const first = r.rows[0].seq!;
+    const rows = await test<PanelRow[]>('rows', { first, count: 3 });
+    for (let k = 0; k < 3; k++) {
+      const row = rows[k];
+      assert.equal(row.type, 'event');
+      if (row.type !== 'event') continue;
+      assert.equal(r.rows[k].seq, row.seq);
+      assert.equal(r.rows[k].cells[0], row.time);
+      assert.equal(r.rows[k].cells[1], `${row.pid} ${row.comm}`);
+      assert.equal(demo[row.seq].comm, row.comm);
+    }
+    const hooks = new Set(demo.flatMap((e) => (e.kind === 'hook' ? [e.hook] : [])));
+    assert.equal(r.histogram.length, hooks.size);
+  });
+
+  it('filters by hook: the count, the histogram and every rendered row agree', async () => {
+    const expected = demo.filter((e) => e.kind === 'hook' && e.hook === 'bprm_check_security').length;
+    assert.ok(expected > 0);
+    const s = await post({ type: 'setFilter', filter: { hooks: ['bprm_check_security'] } });
+    assert.equal(s.matching, expected);
+    const r = await renderedWhen(
+      (x) => x.rowsInDom === Math.min(expected, x.rowsInDom) && x.rowsInDom > 0 && x.rows.every((row) => row.cells[3] === 'bprm_check_security'),
+      'only bprm_check_security rows',
+    );
+    assert.ok(r.rows.length > 0);
+    const bar = r.histogram.find((l) => l.startsWith('bprm_check_security:'));
+    assert.ok(bar, `histogram: ${r.histogram.join(' | ')}`);
+  });
+
+  it('a click on an event lands on the SEC() line of the program that emitted it', async () => {
+    const r = await rendered();
+    const seq = r.rows.find((row) => row.seq !== undefined)!.seq!;
+    const event = demo[seq];
+    assert.equal(event.kind, 'hook');
+    if (event.kind !== 'hook' || !event.source) throw new Error('the demo session gives bprm_check_security events a source');
+    await post({ type: 'openSource', seq, preserveFocus: false });
+    const editor = await waitFor(() => {
+      const e = vscode.window.activeTextEditor;
+      return e?.document.uri.path.endsWith('/probes/exec_guard.bpf.c') ? e : undefined;
+    }, 'the probe source to open');
+    assert.equal(editor.selection.active.line, event.source.line - 1);
+    assert.equal(editor.document.lineAt(editor.selection.active.line).text, 'SEC("lsm/bprm_check_security")');
+    assert.equal(probeLines[event.source.line - 1], 'SEC("lsm/bprm_check_security")');
+  });
+
+  it('an event without a source opens the hook reference', async () => {
+    await post({ type: 'setFilter', filter: { hooks: ['socket_connect'] } });
+    const seq = demo.findIndex((e) => e.kind === 'hook' && e.hook === 'socket_connect');
+    assert.ok(seq >= 0);
+    await post({ type: 'openSource', seq, preserveFocus: false });
+    const editor = await waitFor(() => {
+      const e = vscode.window.activeTextEditor;
+      return e?.document.uri.scheme === 'bpf-lsm-hook' ? e : undefined;
+    }, 'the hook reference to open');
+    assert.equal(editor.document.uri.path, '/socket_connect.h');
+    assert.match(editor.document.getText(), /LSM hook socket_connect/);
+  });
+
+  it('shows the selected event in full with its syscall context', async () => {
+    await post({ type: 'setFilter', filter: {} });
+    const seq = demo.findIndex((e) => e.kind === 'hook' && e.hook === 'file_open');
+    await post({ type: 'select', seq });
+    const event = demo[seq];
+    if (event.kind !== 'hook') throw new Error('not a hook');
+    const path = (event.args.file as { path: string }).path;
+    const r = await renderedWhen((x) => x.details.includes(path), 'details with the file path');
+    assert.equal(r.selectedSeq, seq);
+    assert.match(r.details, /Syscall context/);
+    assert.match(r.details, new RegExp(`thread ${event.pid}: ${event.syscall}\\(`));
+    assert.match(r.details, /file_open/);
+  });
+
+  it('groups hook calls under their syscall and by process', async () => {
+    let s = await post({ type: 'setGrouping', grouping: 'syscall' });
+    assert.ok(s.rows > s.matching, 'group headers add rows');
+    await renderedWhen((x) => x.rows.some((row) => row.group !== undefined), 'syscall group rows');
+    s = await post({ type: 'setGrouping', grouping: 'process' });
+    const r = await renderedWhen((x) => x.rows[0]?.group !== undefined && /process \d+: /.test(x.rows[0].cells[4]), 'process group rows');
+    assert.match(r.rows[0].cells[4], /events/);
+    await post({ type: 'toggleGroup', group: r.rows[0].group!, expanded: false });
+    await renderedWhen((x) => x.rows[1]?.group !== undefined, 'the first process collapsed');
+    await post({ type: 'setGrouping', grouping: 'none' });
+  });
+
+  it('takes live batches, holds them while paused, and says how many events were dropped where', async () => {
+    await test('start', { title: 'live test', detail: 'synthetic' });
+    const batch = demo.slice(0, 400);
+    await test('append', batch);
+    await waitFor(async () => (await state())?.total === 400, '400 events');
+    await post({ type: 'setPaused', paused: true });
+    await test('append', demo.slice(400, 500));
+    let s = (await state())!;
+    assert.equal(s.total, 400);
+    assert.equal(s.held, 100);
+    await post({ type: 'setPaused', paused: false });
+    s = (await state())!;
+    assert.equal(s.total, 500);
+    await test('drops', { where: 'kernel', count: 1234 });
+    await test('drops', { where: 'helper', count: 7 });
+    const r = await renderedWhen((x) => x.dropBanner.includes('1,241'), 'the drop banner');
+    assert.match(r.dropBanner, /1,234 by the kernel/);
+    assert.match(r.dropBanner, /7 by the helper/);
+    await test('end', { detail: 'exit 0' });
+    assert.equal((await state())!.state, 'ended');
+  });
+
+  it('exports the session as JSON lines that re-open to the same events', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bpf-lsm-panel-'));
+    try {
+      const out = vscode.Uri.file(join(dir, 'export.jsonl'));
+      await vscode.commands.executeCommand(COMMANDS.openTraceSession.id, vscode.Uri.file(demoPath));
+      const exported = await vscode.commands.executeCommand<{ events: number }>(COMMANDS.exportTraceSession.id, out);
+      assert.equal(exported.events, demo.length);
+      const lines = readFileSync(out.fsPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      assert.equal(lines.length, demo.length);
+      for (const i of [0, 1, 100, demo.length - 1]) {
+        const { category: _c, ...got } = lines[i];
+        const { category: _d, ...want } = demo[i] as TraceEvent & { category?: string };
+        assert.deepEqual(got, want, `line ${i}`);
+      }
+      const again = await vscode.commands.executeCommand<{ events: number }>(COMMANDS.openTraceSession.id, out);
+      assert.equal(again.events, demo.length);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
