@@ -72,7 +72,8 @@ export class Btf {
     if (isElf(data)) {
       const section = elfSection(data, '.BTF');
       if (!section) throw new BtfError(`${what} is an ELF file without a .BTF section (build it with BTF, e.g. CONFIG_DEBUG_INFO_BTF=y or clang -g)`);
-      return new Btf(section, `${what} (.BTF section)`);
+      // A copy, so that a kernel image (tens of MB) is not kept alive by the few MB of BTF inside it.
+      return new Btf(Uint8Array.prototype.slice.call(section), `${what} (.BTF section)`);
     }
     return new Btf(data, what);
   }
