@@ -8,42 +8,7 @@ import { join } from 'node:path';
 import { Btf, BtfError, BtfKind } from '../../extension/shared/btf/btf';
 import { cDecl, cType, cTypeExpanded } from '../../extension/shared/btf/cdecl';
 import { elfSections, ElfError } from '../../extension/shared/btf/elf';
-
-/** Builds raw BTF from (kind, name, info-vlen, sizeOrType, extra words) tuples. */
-class BtfBuilder {
-  private strings = ['']; // offset 0 is the empty name
-  private strLen = 1;
-  private words: number[] = [];
-
-  private str(s: string): number {
-    if (!s) return 0;
-    const off = this.strLen;
-    this.strings.push(s);
-    this.strLen += Buffer.byteLength(s) + 1;
-    return off;
-  }
-
-  add(kind: BtfKind, name: string, vlen: number, sizeOrType: number, extra: Array<number | string> = [], kindFlag = false): this {
-    this.words.push(this.str(name), ((kindFlag ? 1 : 0) << 31) | (kind << 24) | vlen, sizeOrType);
-    for (const e of extra) this.words.push(typeof e === 'string' ? this.str(e) : e);
-    return this;
-  }
-
-  build(): Buffer {
-    const types = Buffer.alloc(this.words.length * 4);
-    this.words.forEach((w, i) => types.writeUInt32LE(w >>> 0, i * 4));
-    const strs = Buffer.from(`${this.strings.join('\0')}\0`);
-    const hdr = Buffer.alloc(24);
-    hdr.writeUInt16LE(0xeb9f, 0);
-    hdr[2] = 1;
-    hdr.writeUInt32LE(24, 4);
-    hdr.writeUInt32LE(0, 8);
-    hdr.writeUInt32LE(types.length, 12);
-    hdr.writeUInt32LE(types.length, 16);
-    hdr.writeUInt32LE(strs.length, 20);
-    return Buffer.concat([hdr, types, strs]);
-  }
-}
+import { BtfBuilder } from '../fixtures/btfBuilder';
 
 const INT_SIGNED = 1 << 24;
 

@@ -13,6 +13,7 @@ import { catalogFromBuffer, catalogFromFile, HookCatalog, hookSignature, KNOWN_P
 import { hookCategory } from '../../extension/shared/hooks/categories';
 import { kernelVersionFromBanner, kv } from '../../extension/shared/hooks/kernelVersion';
 import { DISABLED_RULES, ruleFor, SLEEPABLE_RULES, VersionRule } from '../../extension/shared/hooks/rules';
+import { BtfBuilder } from '../fixtures/btfBuilder';
 import { debian612Vmlinux, debian61Vmlinux, HOST_BTF } from '../fixtures/kernels';
 
 interface RawType {
@@ -323,5 +324,25 @@ describe('catalog: bpf-lsm hooks CLI', function () {
     const r = spawnSync(process.execPath, [cli, 'hooks', '--btf', '/nonexistent/btf'], { encoding: 'utf8' });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /cannot read BTF from \/nonexistent\/btf: ENOENT.*--btf/);
+  });
+});
+
+describe('catalog: BTF without union security_list_options', () => {
+  it('falls back to excluding the known BPF-LSM plumbing functions, and says which rule it used', () => {
+    const b = new BtfBuilder()
+      .add(BtfKind.Int, 'int', 0, 4, [(1 << 24) | 32]) // 1
+      .add(BtfKind.Struct, 'file', 0, 0) // 2
+      .add(BtfKind.Ptr, '', 0, 2) // 3
+      .add(BtfKind.FuncProto, '', 1, 1, ['file', 3]) // 4 int (struct file *file)
+      .add(BtfKind.Func, 'bpf_lsm_file_open', 0, 4) // 5
+      .add(BtfKind.FuncProto, '', 0, 1) // 6 int (void)
+      .add(BtfKind.Func, 'bpf_lsm_verify_prog', 0, 6) // 7
+      .add(BtfKind.Func, 'bpf_lsm_init', 0, 6) // 8
+      .add(BtfKind.Func, 'bpf_lsm_tun_dev_create', 0, 6); // 9
+    const catalog = catalogFromBuffer(b.build(), { kernel: '6.1.192' });
+    assert.equal(catalog.hookRule, 'known-plumbing-names');
+    assert.deepEqual(catalog.hooks.map((h) => h.name), ['file_open', 'tun_dev_create']);
+    assert.equal(hookSignature(catalog.get('tun_dev_create')!), 'int tun_dev_create(void)');
+    assert.equal(catalog.get('file_open')!.sleepable, true);
   });
 });
