@@ -114,12 +114,23 @@ function buildBenchConsumers(root) {
   const sources = filesIn(join(root, 'bench'), (f) => f.endsWith('.c'));
   if (sources.length === 0) return;
   const outDir = join(root, 'dist', 'bench');
+  const cache = join(root, '.cache', 'bpf');
+  // C consumers use libbpf skeletons of the built objects (the object is embedded in the binary).
+  const objects = filesIn(join(root, 'dist', 'bpf'), (f) => f.endsWith('.bpf.o'));
+  for (const obj of objects) {
+    const skel = join(cache, obj.slice(obj.lastIndexOf('/') + 1).replace(/\.bpf\.o$/, '.skel.h'));
+    if (mtime(skel) >= mtime(obj)) continue;
+    const bpftool = need('bpftool', 'bpftool');
+    const name = obj.slice(obj.lastIndexOf('/') + 1).replace(/\.bpf\.o$/, '_bpf');
+    writeFileSync(`${skel}.tmp`, run(bpftool, ['gen', 'skeleton', obj, 'name', name]));
+    renameSync(`${skel}.tmp`, skel);
+  }
   for (const src of sources) {
     const out = join(outDir, src.slice(src.lastIndexOf('/') + 1).replace(/\.c$/, ''));
-    if (mtime(out) >= newest([src, ...filesIn(join(root, 'bpf'), (f) => f.endsWith('.h'))])) continue;
+    if (mtime(out) >= newest([src, ...objects, ...filesIn(join(root, 'bpf'), (f) => f.endsWith('.h'))])) continue;
     const cc = which('cc') ?? need('clang', 'clang');
     mkdirSync(outDir, { recursive: true });
-    run(cc, ['-O2', '-Wall', `-I${join(root, '.cache', 'bpf')}`, `-I${join(root, 'bpf')}`, src, '-o', out, '-lbpf', '-lelf', '-lz']);
+    run(cc, ['-O2', '-Wall', `-I${cache}`, `-I${join(root, 'bpf')}`, src, '-o', out, '-lbpf', '-lelf', '-lz']);
   }
 }
 

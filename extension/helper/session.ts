@@ -362,15 +362,19 @@ export class HelperSession {
 
   private async traceLoop(t: TraceSession): Promise<void> {
     try {
-      while (t.running) {
-        if (this.backlogged()) {
+      // A batch is only queued on the socket here; the event loop writes it out while the next poll drains
+      // the ring on a worker thread.
+      let next: ReturnType<RingConsumer['poll']> | undefined = t.consumer.poll(100, t.maxBatchBytes);
+      while (next) {
+        const { count, data } = await next;
+        next = undefined;
+        if (count > 0) this.sendBatch(t, count, data);
+        while (t.running && this.backlogged()) {
           // Stop draining the kernel ring while the client is behind: the ring absorbs the burst and any
           // overflow is counted by the probe's own drop counter, so nothing is lost silently.
           await this.waitForDrain();
-          continue;
         }
-        const { count, data } = await t.consumer.poll(100, t.maxBatchBytes);
-        if (count > 0) this.sendBatch(t, count, data);
+        if (t.running) next = t.consumer.poll(100, t.maxBatchBytes);
       }
       // Flush what is still in the rings so stopTrace's reply follows every record emitted before it
       // (bounded, in case a probe keeps emitting).
