@@ -1,5 +1,6 @@
 // Hover on a hook name (in a SEC string or as BPF_PROG's first argument): signature, what the return
 // value means, sleepable and disabled status with their source, and the kernel's documentation.
+// Hover on a sleepable-only helper call says why it needs lsm.s/.
 import { Hover, MarkupKind } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { Hook, HookCatalog, hookSignature } from '../shared/hooks/catalog';
@@ -12,6 +13,15 @@ export function hover(catalog: HookCatalog, doc: TextDocument, probe: ProbeDocum
       const h = catalog.get(s.hook);
       if (!h) return null;
       return { contents: { kind: MarkupKind.Markdown, value: hookMarkdown(catalog, h) }, range: { start: doc.positionAt(s.hookStart), end: doc.positionAt(s.hookEnd) } };
+    }
+  }
+  for (const [i, calls] of probe.helperCalls.entries()) {
+    for (const call of calls) {
+      if (offset < call.start || offset > call.end) continue;
+      const sec = probe.progs[i].sec;
+      const here = sec ? ` This program is \`SEC("${sec.kind}/${sec.hook}")\`${sec.kind === 'lsm.s' ? ', so it may call it.' : ', which is not sleepable.'}` : '';
+      const value = `\`${call.name}\` is only available to **sleepable** LSM programs (\`SEC("lsm.s/<hook>")\` on a sleepable hook): ${SLEEPABLE_ONLY_HELPERS[call.name]}.${here}`;
+      return { contents: { kind: MarkupKind.Markdown, value }, range: { start: doc.positionAt(call.start), end: doc.positionAt(call.end) } };
     }
   }
   for (const p of probe.progs) {

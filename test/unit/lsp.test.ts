@@ -178,6 +178,16 @@ describe('lsp: language server over stdio', function () {
       assert.match(md, /\*\*Sleepable:\*\* no/);
     });
 
+    it('explains sleepable-only helpers on hover', async () => {
+      const u = uri();
+      const text = `${HEADER}SEC("lsm.s/file_open")\nint BPF_PROG(file_open, struct file *file, int ret)\n{\n\tchar buf[64];\n\tbpf_d_path(&file->f_path, buf, sizeof(buf));\n\treturn 0;\n}\n`;
+      await client.open(u, text);
+      const pos = positionOf(text, 'bpf_d_path', 3);
+      const md = ((await client.hover(u, pos.line, pos.character))!.contents as { value: string }).value;
+      assert.match(md, /`bpf_d_path` is only available to \*\*sleepable\*\* LSM programs/);
+      assert.match(md, /SEC\("lsm.s\/file_open"\)`, so it may call it/);
+    });
+
     it('returns nothing off hook names', async () => {
       const u = uri();
       const text = `${HEADER}int x;\n`;
