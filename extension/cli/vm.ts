@@ -32,7 +32,17 @@ export const vmCommand: Subcommand = {
     switch (action) {
       case 'up': {
         const progress = (m: string) => console.error(`bpf-lsm vm: ${m}`);
-        const r = await vm.up(progress);
+        // Ctrl-C while booting must not leave a half-booted qemu behind (it is daemonized and would outlive us).
+        const interrupted = (signal: NodeJS.Signals) => {
+          console.error(`bpf-lsm vm: ${signal} received, stopping the VM`);
+          void vm.forceStop().finally(() => process.exit(130));
+        };
+        process.once('SIGINT', interrupted);
+        process.once('SIGTERM', interrupted);
+        const r = await vm.up(progress).finally(() => {
+          process.off('SIGINT', interrupted);
+          process.off('SIGTERM', interrupted);
+        });
         if (json) console.log(JSON.stringify({ state: 'running', ...r }, null, 2));
         else {
           const how = r.reused ? 'already running' : `ready in ${seconds(r.totalMs)} (prepare ${seconds(r.prepareMs)}, boot to ssh ${seconds(r.bootMs)})`;
@@ -49,7 +59,7 @@ export const vmCommand: Subcommand = {
       }
       case 'status': {
         const s = vm.status();
-        if (json) console.log(JSON.stringify(s, null, 2));
+        if (json) console.log(JSON.stringify({ ...s, kernelRelease: s.vm?.kernelRelease ?? null, lsm: s.vm?.lsm ?? null, port: s.vm?.port ?? null }, null, 2));
         else if (s.vm) console.log(`running: pid ${s.vm.pid}, ssh port ${s.vm.port} on 127.0.0.1, kernel ${s.vm.kernelRelease}, LSMs ${s.vm.lsm.join(',')}, up since ${s.vm.startedAt}`);
         else console.log(`stopped${s.prepared.kernel ? ` (prepared: kernel ${s.prepared.kernel}, image ${Math.round(s.prepared.imageBytes / 1048576)} MiB)` : ' (not prepared yet: bpf-lsm vm up)'}; cache ${s.cache}`);
         return 0;

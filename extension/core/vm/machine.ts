@@ -133,7 +133,7 @@ export function readState(paths: VmPaths): VmState | undefined {
  * The ssh options that reach the VM as root with the product's own key. The caller appends
  * `'--', VM_SSH_DESTINATION` and then the remote command (`--` so a command never parses as an ssh option).
  */
-export function vmSshOptions(paths: VmPaths, port: number, opts: { connectTimeout?: number; controlMaster?: 'auto' | 'yes' | 'no' } = {}): string[] {
+export function vmSshOptions(paths: VmPaths, port: number, opts: { connectTimeout?: number; controlMaster?: 'yes' | 'no' } = {}): string[] {
   return [
     // Never the user's ~/.ssh/config or agent: the VM is reached with its own key and its own known_hosts.
     '-F', '/dev/null',
@@ -146,12 +146,16 @@ export function vmSshOptions(paths: VmPaths, port: number, opts: { connectTimeou
     '-o', 'GlobalKnownHostsFile=/dev/null',
     '-o', `HostKeyAlias=${VM_HOST_ALIAS}`,
     '-o', 'LogLevel=ERROR',
-    '-o', `ConnectTimeout=${opts.connectTimeout ?? 10}`,
-    '-o', 'ServerAliveInterval=5',
-    '-o', 'ServerAliveCountMax=6',
+    // Generous: a TCG guest busy detaching a few hundred LSM programs on a loaded host can take many
+    // seconds to answer, and a dropped master connection would make every later command pay a handshake.
+    '-o', `ConnectTimeout=${opts.connectTimeout ?? 30}`,
+    '-o', 'ServerAliveInterval=10',
+    '-o', 'ServerAliveCountMax=18',
     // A TCG guest needs most of a second per ssh handshake; commands share one master connection instead.
     '-o', `ControlPath=${paths.sshControl}`,
-    '-o', `ControlMaster=${opts.controlMaster ?? 'auto'}`,
+    // "no": use the master when it is there, else connect directly. Never "auto": a command that became the
+    // master would keep running (and keep its caller's pipes open) for as long as anything else uses it.
+    '-o', `ControlMaster=${opts.controlMaster ?? 'no'}`,
     '-p', String(port),
   ];
 }
@@ -184,6 +188,8 @@ export async function bootVm(paths: VmPaths, assets: PreparedAssets, opts: BootO
   if (running) return { ...running, reused: true };
   const progress = opts.progress ?? (() => {});
   mkdirSync(paths.run, { recursive: true });
+  // A qemu from a boot that was interrupted before it wrote its state would otherwise run forever.
+  await stopVm(paths);
   for (const f of [paths.console, paths.pidFile, paths.monitor, paths.state, paths.sshControl]) rmSync(f, { force: true });
 
   const started = Date.now();
@@ -234,7 +240,7 @@ export async function bootVm(paths: VmPaths, assets: PreparedAssets, opts: BootO
   for (;;) {
     // Its stderr goes to a file: a pipe would be inherited by the backgrounded master and never close.
     const log = `${paths.run}/ssh-master.log`;
-    const master = await execa('ssh', [...vmSshOptions(paths, port, { connectTimeout: 5, controlMaster: 'yes' }), '-o', 'ControlPersist=yes', '-f', '-N', '--', VM_SSH_DESTINATION], {
+    const master = await execa('ssh', [...vmSshOptions(paths, port, { connectTimeout: 10, controlMaster: 'yes' }), '-o', 'ControlPersist=yes', '-f', '-N', '--', VM_SSH_DESTINATION], {
       stdin: 'ignore',
       stdout: 'ignore',
       stderr: { file: log },

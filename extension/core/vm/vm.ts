@@ -95,6 +95,11 @@ export class BuiltinVm {
     return withLock(this.paths, 'stopping the VM', () => stopVm(this.paths), 60_000);
   }
 
+  /** Stops the VM without waiting for the lock (for an interrupted `up`, which holds it). */
+  forceStop(): Promise<{ wasRunning: boolean; pid?: number }> {
+    return stopVm(this.paths);
+  }
+
   /** The running VM's state, or undefined when none runs. */
   running(): VmState | undefined {
     return readState(this.paths);
