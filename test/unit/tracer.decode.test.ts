@@ -62,7 +62,7 @@ for (const kernel of ['host 6.18', 'Debian 6.1'] as const) {
       assert.equal((ev.args.file as Record<string, unknown>).path, '/srv/data/x');
       ev = hookEvent(dec.decode(encodeHook(tables, 'file_open', { file: { path: { components: ['a', 'b'], src: 2, cut: true }, path_src: PathSource.mounts } })));
       assert.equal((ev.args.file as Record<string, unknown>).path, '…/a/b');
-      ev = hookEvent(dec.decode(encodeHook(tables, 'inode_unlink', { dir: { ino: 2 }, dentry: { path: { components: ['tmp', 'f'], src: 3 }, path_src: PathSource.dentry, ino: 77 } })));
+      ev = hookEvent(dec.decode(encodeHook(tables, 'inode_unlink', { dir: { ino: 2 }, dentry: { fs_path: { components: ['tmp', 'f'], src: 3 }, path_src: PathSource.dentry, ino: 77 } })));
       assert.deepEqual(ev.args.dentry, { fs_path: '/tmp/f', ino: 77, i_mode: '--------- (00)' });
       assert.equal((ev.args.dir as Record<string, unknown>).ino, 2);
     });

@@ -58,8 +58,54 @@ export function decodeText(b: Uint8Array, start: number, end: number): string {
     if (c < 0x20 || c > 0x7e) ascii = false;
   }
   if (stop === start) return '';
-  if (ascii) return String.fromCharCode.apply(null, b.subarray(start, stop) as unknown as number[]);
-  return escapeControls(utf8.decode(b.subarray(start, stop)));
+  if (!ascii) return escapeControls(utf8.decode(b.subarray(start, stop)));
+  return interned(b, start, stop);
+}
+
+// Kernel strings repeat (comm, path components, library paths, fs types): a small direct-mapped cache
+// keyed by the bytes turns most decodes into a hash and a compare, with no allocation, which is most of
+// the decoder's cost otherwise (V8's GC, not the parsing, dominated an uncached profile).
+const INTERN_SLOTS = 4096;
+const INTERN_MAX = 128;
+const internBytes: Array<Uint8Array | undefined> = new Array(INTERN_SLOTS);
+const internText: string[] = new Array(INTERN_SLOTS);
+
+function interned(b: Uint8Array, start: number, stop: number): string {
+  const len = stop - start;
+  if (len > INTERN_MAX) return String.fromCharCode.apply(null, b.subarray(start, stop) as unknown as number[]);
+  let h = len * 0x9e3779b1;
+  for (let i = start; i < stop; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  const slot = (h >>> 0) & (INTERN_SLOTS - 1);
+  const cached = internBytes[slot];
+  if (cached !== undefined && cached.length === len) {
+    let same = true;
+    for (let i = 0; i < len; i++) {
+      if (cached[i] !== b[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return internText[slot];
+  }
+  let text = '';
+  for (let i = start; i < stop; i++) text += String.fromCharCode(b[i]);
+  internBytes[slot] = b.slice(start, stop);
+  internText[slot] = text;
+  return text;
+}
+
+/** Caches a formatter of small integers (modes, masks, flags repeat across records). */
+function memo(fn: (v: number) => string): (v: number) => string {
+  const cache = new Map<number, string>();
+  return (v) => {
+    let s = cache.get(v);
+    if (s === undefined) {
+      s = fn(v);
+      if (cache.size > 4096) cache.clear();
+      cache.set(v, s);
+    }
+    return s;
+  };
 }
 
 function u64(dv: DataView, at: number): number | string {
@@ -95,38 +141,69 @@ function readNumber(store: Store, dv: DataView, at: number): number {
   }
 }
 
-/** A tail string slot at `at`: offset/length checked against the record. */
-function tailString(r: Rec, at: number): { start: number; end: number; cut: boolean } | undefined {
+// Where the last tailString() found its bytes (module state instead of a result object: this runs for
+// every string of every record and allocation is what the decoder's time goes to).
+let tailEnd = 0;
+let tailCut = false;
+
+/** A tail string slot at `at`: its start, or -1 when empty or outside the record; sets tailEnd/tailCut. */
+function tailString(r: Rec, at: number): number {
   const off = r.dv.getUint16(at, true);
   const raw = r.dv.getUint16(at + 2, true);
   const len = raw & TR_STR_LEN_MASK;
-  if (off === 0 && len === 0) return undefined;
+  if (off === 0 && len === 0) return -1;
   const start = r.start + off;
-  const end = Math.min(start + len, r.end);
-  if (start >= r.end || start < r.start) return undefined;
-  return { start, end, cut: (raw & TR_STR_CUT) !== 0 };
+  if (start >= r.end || start < r.start) return -1;
+  tailEnd = Math.min(start + len, r.end);
+  tailCut = (raw & TR_STR_CUT) !== 0;
+  return start;
 }
 
 function decodeTailString(r: Rec, at: number): TraceValue {
-  const s = tailString(r, at);
-  if (!s) return null;
-  const text = decodeText(r.b, s.start, s.end);
-  return s.cut ? text + CUT_MARK : text;
+  const start = tailString(r, at);
+  if (start < 0) return null;
+  const cut = tailCut;
+  const text = decodeText(r.b, start, tailEnd);
+  return cut ? text + CUT_MARK : text;
 }
 
-/** A walked path: NUL-separated components, leaf first. */
-function joinWalk(r: Rec, s: { start: number; end: number; cut: boolean }): string {
+const walkBytes: Array<Uint8Array | undefined> = new Array(1024);
+const walkText: string[] = new Array(1024);
+
+/** A walked path: NUL-separated components, leaf first. Cached by its bytes (paths repeat). */
+function joinWalk(r: Rec, start: number, end: number, cut: boolean): string {
+  const len = end - start;
+  let h = (len + (cut ? 1 : 0)) * 0x9e3779b1;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ r.b[i], 0x01000193);
+  const slot = (h >>> 0) & 1023;
+  const cached = walkBytes[slot];
+  if (cached !== undefined && cached.length === len + 1 && cached[len] === (cut ? 1 : 0)) {
+    let same = true;
+    for (let i = 0; i < len; i++) {
+      if (cached[i] !== r.b[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return walkText[slot];
+  }
   const parts: string[] = [];
-  let p = s.start;
-  while (p < s.end && parts.length < 64) {
+  let p = start;
+  while (p < end && parts.length < 64) {
     let q = p;
-    while (q < s.end && r.b[q] !== 0) q++;
+    while (q < end && r.b[q] !== 0) q++;
     parts.push(decodeText(r.b, p, q));
     p = q + 1;
   }
   parts.reverse();
-  // A walk that reached the root of the file system it started in.
-  return s.cut ? `${CUT_MARK}/${parts.join('/')}` : `/${parts.join('/')}`;
+  // Without a cut the walk reached a root (of the mount tree, or of the file system for fs_path).
+  const text = cut ? `${CUT_MARK}/${parts.join('/')}` : `/${parts.join('/')}`;
+  const key = new Uint8Array(len + 1);
+  key.set(r.b.subarray(start, end));
+  key[len] = cut ? 1 : 0;
+  walkBytes[slot] = key;
+  walkText[slot] = text;
+  return text;
 }
 
 function scalarDecoder(store: Store, fmt: FormatName, tables: DecoderTables): Decode {
@@ -150,23 +227,23 @@ function scalarDecoder(store: Store, fmt: FormatName, tables: DecoderTables): De
     case 'oct':
       return (r, at) => `0${num(r, at).toString(8)}`;
     case 'mode':
-      return (r, at) => formatMode(num(r, at));
+      { const f = memo(formatMode); return (r, at) => f(num(r, at)); }
     case 'dev':
-      return (r, at) => formatDev(num(r, at));
+      { const f = memo(formatDev); return (r, at) => f(num(r, at)); }
     case 'ipv4':
-      return (r, at) => formatIpv4(r.dv.getUint32(at, true));
+      { const f = memo(formatIpv4); return (r, at) => f(r.dv.getUint32(at, true)); }
     case 'caps':
       return (r, at) => formatCapSet(r.dv.getUint32(at, true), wide ? r.dv.getUint32(at + 4, true) : 0);
     case 'may':
-      return (r, at) => formatFlags(num(r, at), MAY_FLAGS);
+      { const f = memo((v) => formatFlags(v, MAY_FLAGS)); return (r, at) => f(num(r, at)); }
     case 'prot':
-      return (r, at) => formatFlags(num(r, at), PROT_FLAGS, 'PROT_NONE');
+      { const f = memo((v) => formatFlags(v, PROT_FLAGS, 'PROT_NONE')); return (r, at) => f(num(r, at)); }
     case 'mmap':
-      return (r, at) => formatMmapFlags(num(r, at));
+      { const f = memo(formatMmapFlags); return (r, at) => f(num(r, at)); }
     case 'open':
-      return (r, at) => formatOpenFlags(num(r, at));
+      { const f = memo(formatOpenFlags); return (r, at) => f(num(r, at)); }
     case 'fmode':
-      return (r, at) => formatFlags(num(r, at), FMODE_FLAGS);
+      { const f = memo((v) => formatFlags(v, FMODE_FLAGS)); return (r, at) => f(num(r, at)); }
     case 'clone': {
       // The low byte of clone flags is the exit signal.
       return (r, at) => {
@@ -181,7 +258,7 @@ function scalarDecoder(store: Store, fmt: FormatName, tables: DecoderTables): De
     case 'cap_opt':
       return (r, at) => formatFlags(num(r, at), CAP_OPT_FLAGS, 'CAP_OPT_NONE');
     case 'attr':
-      return (r, at) => formatFlags(num(r, at), ATTR_FLAGS);
+      { const f = memo((v) => formatFlags(v, ATTR_FLAGS)); return (r, at) => f(num(r, at)); }
     case 'mount':
       return (r, at) => formatFlags(num(r, at), MOUNT_FLAGS);
     case 'cap':
@@ -191,7 +268,7 @@ function scalarDecoder(store: Store, fmt: FormatName, tables: DecoderTables): De
     case 'family':
       return (r, at) => ADDRESS_FAMILIES[num(r, at)] ?? num(r, at);
     case 'socktype':
-      return (r, at) => formatSockType(num(r, at));
+      { const f = memo(formatSockType); return (r, at) => f(num(r, at)); }
     default:
       if (fmt.startsWith('enum:')) {
         const names = tables.enums[fmt.slice(5)];
@@ -201,60 +278,103 @@ function scalarDecoder(store: Store, fmt: FormatName, tables: DecoderTables): De
   }
 }
 
+interface Part {
+  readonly name: string;
+  readonly offset: number;
+  readonly dec: Decode;
+}
+
+// Objects built key by key in a loop get a different hidden class per hook and make every property
+// store megamorphic: a mix of hooks decoded 3-5x slower than any one hook alone. Where the runtime
+// allows code generation (Node, the extension host; not a webview under a CSP without unsafe-eval),
+// each value type and hook gets its own tiny function with an object literal of fixed keys, so every
+// site stays monomorphic. Otherwise the same objects are built by a loop. Keys come from BTF parameter
+// names and the value table; anything that is not a plain identifier falls back to the loop.
+const canGenerate = ((): boolean => {
+  try {
+    return new Function('return 1')() === 1;
+  } catch {
+    return false;
+  }
+})();
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** (r, at) => { [part.name]: part.dec(r, at + part.offset), ... } */
+function objectBuilder(parts: readonly Part[]): (r: Rec, at: number) => Record<string, TraceValue> {
+  if (canGenerate && parts.every((p) => IDENT.test(p.name) && Number.isInteger(p.offset))) {
+    const body = parts.map((p, i) => `${p.name}: D[${i}](r, at + ${p.offset})`).join(', ');
+    return new Function('D', `return function (r, at) { return { ${body} }; };`)(parts.map((p) => p.dec));
+  }
+  return (r, at) => {
+    const o: Record<string, TraceValue> = {};
+    for (let i = 0; i < parts.length; i++) o[parts[i].name] = parts[i].dec(r, at + parts[i].offset);
+    return o;
+  };
+}
+
+/** The path string of a value's path slot at `at`; its path_src byte is `srcDelta` bytes away. */
+function pathDecoder(srcDelta: number | undefined): Decode {
+  return (r, at) => {
+    const start = tailString(r, at);
+    if (start < 0) return null;
+    const src = srcDelta === undefined ? PathSource.none : r.b[at + srcDelta];
+    if (src === PathSource.dpath) return tailCut ? decodeText(r.b, start, tailEnd) + CUT_MARK : decodeText(r.b, start, tailEnd);
+    return joinWalk(r, start, tailEnd, tailCut);
+  };
+}
+
 function valueDecoder(v: ValueTable, tables: DecoderTables): Decode {
-  const fields = v.fields.filter((f) => f.fmt !== 'hidden' && f.fmt !== 'path' && f.fmt !== 'bytes');
-  const decoders = fields.map((f) => ({ name: f.name, offset: f.offset, dec: scalarDecoder(f.store, f.fmt, tables) }));
-  const pathField = v.fields.find((f) => f.fmt === 'path');
-  const srcField = v.fields.find((f) => f.name === 'path_src');
-  const bytesField = v.fields.find((f) => f.fmt === 'bytes');
-  const cmdField = v.fields.find((f) => f.name === 'cmd');
   const present = v.present;
   if (present + 1 > v.size) throw new Error(`decoder tables: value ${v.key} has its present byte outside its ${v.size} bytes`);
-  return (r, at) => {
-    if (at + v.size > r.end) return null;
-    if (r.b[at + present] === 0) return null;
-    const o: Record<string, TraceValue> = {};
-    if (pathField) {
-      const s = tailString(r, at + pathField.offset);
-      const src = srcField ? r.b[at + srcField.offset] : PathSource.none;
-      if (s) {
-        if (src === PathSource.dpath) o.path = decodeText(r.b, s.start, s.end) + (s.cut ? CUT_MARK : '');
-        else if (src === PathSource.dentry) o.fs_path = joinWalk(r, s);
-        else o.path = joinWalk(r, s);
-      }
-    }
-    for (let i = 0; i < decoders.length; i++) o[decoders[i].name] = decoders[i].dec(r, at + decoders[i].offset);
-    switch (v.post) {
-      case 'sockaddr': {
-        const fam = r.dv.getUint16(at + fields.find((f) => f.name === 'family')!.offset, true);
-        const out: Record<string, TraceValue> = { family: o.family };
-        if (fam === 2) out.addr = o.addr4;
-        else if (fam === 10) out.addr = o.addr6;
-        if (fam === 2 || fam === 10) out.port = o.port;
+  const srcField = v.fields.find((f) => f.name === 'path_src');
+  const parts: Part[] = [];
+  for (const f of v.fields) {
+    if (f.fmt === 'hidden' || f.fmt === 'bytes') continue;
+    if (f.offset + 1 > v.size) throw new Error(`decoder tables: ${v.key}.${f.name} lies outside its value`);
+    const dec = f.fmt === 'path' ? pathDecoder(srcField ? srcField.offset - f.offset : undefined) : scalarDecoder(f.store, f.fmt, tables);
+    parts.push({ name: f.name, offset: f.offset, dec });
+  }
+  const build = objectBuilder(parts);
+  const size = v.size;
+  const plain: Decode = (r, at) => (at + size > r.end || r.b[at + present] === 0 ? null : build(r, at));
+  switch (v.post) {
+    case 'sockaddr': {
+      const familyOffset = v.fields.find((f) => f.name === 'family')!.offset;
+      const bytesField = v.fields.find((f) => f.fmt === 'bytes');
+      return (r, at): TraceValue => {
+        const o = plain(r, at) as Record<string, TraceValue> | null;
+        if (!o) return null;
+        const fam = r.dv.getUint16(at + familyOffset, true);
+        if (fam === 2) return { family: o.family, addr: o.addr4, port: o.port };
+        if (fam === 10) return { family: o.family, addr: o.addr6, port: o.port };
         if (fam === 1 && bytesField) {
-          const s = tailString(r, at + bytesField.offset);
-          if (s) {
-            // Abstract names start with a NUL, shown as `@` the way ss(8) does.
-            out.path = r.b[s.start] === 0 ? `@${decodeText(r.b, s.start + 1, s.end)}` : decodeText(r.b, s.start, s.end);
-          }
+          const start = tailString(r, at + bytesField.offset);
+          // Abstract names start with a NUL, shown as `@` the way ss(8) does.
+          if (start >= 0) return { family: o.family, path: r.b[start] === 0 ? `@${decodeText(r.b, start + 1, tailEnd)}` : decodeText(r.b, start, tailEnd) };
         }
-        return out;
-      }
-      case 'bpf_attr': {
-        const which = cmdField ? r.b[at + cmdField.offset] : 0;
+        return { family: o.family };
+      };
+    }
+    case 'bpf_attr': {
+      const cmdOffset = v.fields.find((f) => f.name === 'cmd')!.offset;
+      return (r, at): TraceValue => {
+        const o = plain(r, at) as Record<string, TraceValue> | null;
+        if (!o) return null;
+        const which = r.b[at + cmdOffset];
         if (which === 1) return { map_type: o.map_type, name: o.name };
         if (which === 2) return { prog_type: o.prog_type, name: o.name };
         return {};
-      }
-      default:
-        return o;
+      };
     }
-  };
+    default:
+      return plain;
+  }
 }
 
 interface CompiledHook {
   readonly table: HookTable;
-  readonly args: ReadonlyArray<{ readonly name: string; readonly offset: number; readonly dec: Decode }>;
+  readonly args: (r: Rec, at: number) => Record<string, TraceValue>;
 }
 
 function argDecoder(a: ArgTable, values: ReadonlyMap<string, Decode>, tables: DecoderTables): Decode | undefined {
@@ -281,6 +401,7 @@ export class TraceDecoder {
   /** Thread id -> the syscall it is in (from sys_enter, cleared by sys_exit). */
   private readonly inSyscall = new Map<number, string>();
   private readonly syscallNames: Array<string | undefined> = [];
+  private readonly rec: Rec = { b: new Uint8Array(0), dv: new DataView(new ArrayBuffer(0)), start: 0, end: 0 };
 
   constructor(readonly tables: DecoderTables) {
     const values = new Map<string, Decode>();
@@ -293,7 +414,7 @@ export class TraceDecoder {
         if (a.offset < HDR.size || a.offset >= h.size) throw new Error(`decoder tables: ${h.name}.${a.name} at ${a.offset} lies outside the ${h.size}-byte record`);
         args.push({ name: a.name, offset: a.offset, dec });
       }
-      this.hooks[h.id] = { table: h, args };
+      this.hooks[h.id] = { table: h, args: objectBuilder(args) };
     }
     for (const [nr, name] of Object.entries(tables.syscalls)) this.syscallNames[Number(nr)] = name;
   }
@@ -317,7 +438,11 @@ export class TraceDecoder {
     }
     const size = dv.getUint16(offset + HDR.offsets.size, true);
     // The kernel's size wins when it is smaller (ring records are padded); never read past either.
-    const r: Rec = { b: bytes, dv, start: offset, end: offset + Math.min(length, size >= HDR.size ? size : length) };
+    const r = this.rec;
+    r.b = bytes;
+    r.dv = dv;
+    r.start = offset;
+    r.end = offset + Math.min(length, size >= HDR.size ? size : length);
     const kind = dv.getUint16(offset + HDR.offsets.kind, true);
     const flags = dv.getUint16(offset + HDR.offsets.flags, true);
     if (flags & TR_F_TRUNCATED) this.stats.truncated++;
@@ -333,8 +458,7 @@ export class TraceDecoder {
           this.stats.malformed++;
           return undefined;
         }
-        const args: Record<string, TraceValue> = {};
-        for (let i = 0; i < h.args.length; i++) args[h.args[i].name] = h.args[i].dec(r, offset + h.args[i].offset);
+        const args = h.args(r, offset);
         const ev: HookEvent = {
           kind: 'hook',
           time,

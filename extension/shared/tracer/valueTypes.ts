@@ -83,7 +83,8 @@ export const VALUE_TYPES: readonly ValueType[] = [
     needs: ['dentry.d_parent', 'dentry.d_name', 'dentry.d_inode', 'inode.i_ino'],
     fields: [
       // Negative dentries (a name about to be created) have no inode: ino and mode stay 0.
-      { name: 'path', store: 'str', fmt: 'path', read: 'tr_put_path_walk(c, &o->path, &o->path_src, v, NULL);' },
+      // Without a mount the walk stops at the root of the dentry's own file system: not a full path.
+      { name: 'fs_path', store: 'str', fmt: 'path', read: 'tr_put_path_walk(c, &o->fs_path, &o->path_src, v, NULL);' },
       { name: 'path_src', store: 'u8', fmt: 'hidden', read: '' },
       { name: 'ino', store: 'u64', fmt: 'dec', read: 'o->ino = BPF_CORE_READ(v, d_inode, i_ino);' },
       { name: 'i_mode', store: 'u16', fmt: 'mode', read: 'o->i_mode = BPF_CORE_READ(v, d_inode, i_mode);' },
