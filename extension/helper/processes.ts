@@ -13,6 +13,8 @@ export interface SpawnRequest {
   asRoot?: boolean;
 }
 
+const MAX_PROCESSES = 64;
+
 interface Owned {
   child: ChildProcess;
   info: ProcessInfo;
@@ -57,6 +59,9 @@ export class ProcessTable {
   }
 
   async spawnStopped(req: SpawnRequest): Promise<{ pid: number; uid: number }> {
+    if (this.owned.size >= MAX_PROCESSES) {
+      throw new Error(`this session already runs ${MAX_PROCESSES} processes; kill some (or let them exit) first`);
+    }
     const user = req.asRoot ? { uid: 0, gid: 0 } : connectingUser();
     const env = req.env ?? { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', LANG: 'C.UTF-8' };
     const child = spawn('/bin/sh', ['-c', 'kill -STOP $$ && exec "$@"', 'bpf-lsm-spawn', ...req.argv], {

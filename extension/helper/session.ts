@@ -33,8 +33,9 @@ import { validateClientMessage } from '../shared/helperSchema';
 import { decodeValue, encodeValue, ValueError } from '../shared/helperValues';
 import { probeCapabilities } from './capabilities';
 import { ProcessTable } from './processes';
+import { version } from '../../package.json';
 
-export const HELPER_VERSION = '0.1.0';
+export const HELPER_VERSION: string = version;
 
 export class HelperError extends Error {
   constructor(
@@ -90,7 +91,9 @@ type Handler<M extends HelperMethod> = (
 ) => Promise<{ result: ResultOf<M>; blob?: Buffer }>;
 
 const KERNEL_REFUSALS = new Set(['EPERM', 'EACCES', 'EOPNOTSUPP', 'ENOTSUPP']);
-const ERRNO_NOT_SUPP = 524; // ENOTSUPP: kernel-internal, returned by BPF for unsupported attach types
+const ERRNO_NOT_SUPP = 524;
+/** Bounds what one client can make the helper hold at once. */
+const MAX_INFLIGHT = 256; // ENOTSUPP: kernel-internal, returned by BPF for unsupported attach types
 
 export class HelperSession {
   private readonly decoder = new FrameDecoder();
@@ -167,6 +170,10 @@ export class HelperSession {
       const msg = checked.value;
       if (msg.type === 'cancel') {
         this.inflight.get(msg.id)?.abort();
+        continue;
+      }
+      if (this.inflight.size >= MAX_INFLIGHT) {
+        this.reply(msg.id, new HelperError('busy', `more than ${MAX_INFLIGHT} requests are in progress; wait for some to finish`));
         continue;
       }
       if (this.inflight.has(msg.id)) {
@@ -430,7 +437,7 @@ export class HelperSession {
       return { result: { path: real, size: bytes.length }, blob: bytes };
     },
 
-    loadObject: async (params, { blob }) => {
+    loadObject: async (params, { blob, signal }) => {
       const native = this.requireNative();
       let bpf: BpfObject;
       try {
@@ -461,6 +468,9 @@ export class HelperSession {
         } catch (err) {
           throw this.loadFailure(err, params.name);
         }
+        // A load cannot be interrupted; if the client gave up meanwhile, nobody will ever know this
+        // object's id, so it is closed here rather than kept until the session ends.
+        if (signal.aborted) throw new HelperError('cancelled', `loading ${params.name} was cancelled`);
         const o: OwnedObject = { id: this.nextObjectId++, name: params.name, bpf, globals, mapTypes: new Map(), queue: Promise.resolve() };
         this.objects.set(o.id, o);
         owned = true;
