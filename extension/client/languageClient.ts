@@ -3,6 +3,26 @@
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
 import { Studio } from './studio';
+import { resolveTargetId } from '../core/targets';
+import { kernelAssetsAt } from '../core/vm/kernel';
+import { vmPaths } from '../core/vm/paths';
+
+/**
+ * The BTF the server answers from: the bpfLsm.btfPath setting; else, when the target is the built-in
+ * VM, that VM's kernel image (it carries .BTF and its version banner); else undefined, which makes the
+ * server read this machine's /sys/kernel/btf/vmlinux. SSH targets still use the local BTF: fetching
+ * theirs (helper readBtf) is not wired here yet.
+ */
+function serverBtfPath(config: vscode.WorkspaceConfiguration): string | undefined {
+  const configured = config.get<string>('btfPath');
+  if (configured) return configured;
+  try {
+    if (resolveTargetId(config.get<string>('target') || 'auto') === 'vm') return kernelAssetsAt(vmPaths().kernel)?.vmlinux;
+  } catch {
+    // An invalid target setting is reported by the target feature; completion falls back to local BTF.
+  }
+  return undefined;
+}
 
 export async function registerLanguageClient(studio: Studio): Promise<void> {
   let client: LanguageClient | undefined;
@@ -21,7 +41,7 @@ export async function registerLanguageClient(studio: Studio): Promise<void> {
       ],
       outputChannel: studio.output,
       initializationOptions: {
-        btfPath: config.get<string>('btfPath') || undefined,
+        btfPath: serverBtfPath(config),
         kernelSourcePath: config.get<string>('kernelSourcePath') || undefined,
       },
       synchronize: { configurationSection: 'bpfLsm' },
@@ -37,6 +57,15 @@ export async function registerLanguageClient(studio: Studio): Promise<void> {
   };
 
   studio.ownAsync(stop);
+  // A new target can mean another kernel: restart so the server reads that kernel's hooks.
+  studio.own(
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (!e.affectsConfiguration('bpfLsm.target') || !client) return;
+      void stop()
+        .then(start)
+        .catch((err) => studio.output.error(`language server did not restart: ${err instanceof Error ? err.message : String(err)}`));
+    }),
+  );
   studio.command('restartLanguageServer', async () => {
     await stop();
     await start();

@@ -24,6 +24,8 @@ const documents = new TextDocuments(TextDocument);
 const session = new HookSession((m) => connection.console.info(m));
 const helpers = Object.keys(SLEEPABLE_ONLY_HELPERS);
 let canPullConfiguration = false;
+/** What the client computed at start (its btfPath already follows the target); empty settings fall back to it. */
+let initial: ServerSettings = {};
 let reportedLoadError = false;
 
 /** Parsed documents, keyed by uri and reused while the version is unchanged (completion and hover run per keystroke). */
@@ -62,7 +64,8 @@ function validate(doc: TextDocument): void {
 }
 
 connection.onInitialize((params) => {
-  session.configure((params.initializationOptions ?? {}) as ServerSettings);
+  initial = (params.initializationOptions ?? {}) as ServerSettings;
+  session.configure(initial);
   canPullConfiguration = !!params.capabilities.workspace?.configuration;
   return {
     capabilities: {
@@ -82,7 +85,13 @@ connection.onInitialized(() => {
 connection.onDidChangeConfiguration(async (change) => {
   let settings = (change.settings?.bpfLsm ?? undefined) as ServerSettings | undefined;
   if (!settings && canPullConfiguration) settings = (await connection.workspace.getConfiguration('bpfLsm')) as ServerSettings;
-  if (settings && session.configure(settings)) {
+  if (!settings) return;
+  const merged: ServerSettings = {
+    btfPath: settings.btfPath || initial.btfPath,
+    kernelSourcePath: settings.kernelSourcePath || initial.kernelSourcePath,
+    kernelVersion: settings.kernelVersion || initial.kernelVersion,
+  };
+  if (session.configure(merged)) {
     reportedLoadError = false;
     for (const d of documents.all()) validate(d);
   }

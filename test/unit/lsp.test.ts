@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { CompletionItem, CompletionItemTag, Diagnostic, TextEdit } from 'vscode-languageserver-protocol/node';
-import { HOST_BTF } from '../fixtures/kernels';
+import { debian61Vmlinux, HOST_BTF } from '../fixtures/kernels';
 import { LspClient, positionOf } from '../fixtures/lspClient';
 
 const fixtures = join(__dirname, '..', '..', '..', 'test', 'fixtures');
@@ -285,6 +285,30 @@ describe('lsp: language server over stdio', function () {
       await client.open(u, text);
       assert.deepEqual(await client.diagnosticsFor(u), []);
     });
+  });
+});
+
+describe('lsp: settings', function () {
+  this.timeout(300_000);
+
+  it('keeps the client-chosen BTF when the pushed setting is empty, and follows an explicit btfPath', async () => {
+    const client = await LspClient.start({ btfPath: debian61Vmlinux() });
+    try {
+      const u = uri();
+      const text = `${HEADER}SEC("lsm/bpf_map_")\n`;
+      await client.open(u, text);
+      const pos = positionOf(text, 'bpf_map_', 8);
+      const names = async (): Promise<string[]> => (await client.complete(u, pos.line, pos.character)).items.map((i) => i.label);
+      assert.ok((await names()).includes('bpf_map_alloc_security'), '6.1 hooks from initializationOptions');
+      // vscode-languageclient pushes the whole section, with btfPath empty when the user set none.
+      await client.configure({ btfPath: '', kernelSourcePath: '' });
+      assert.ok((await names()).includes('bpf_map_alloc_security'), 'still 6.1 after an empty setting');
+      await client.configure({ btfPath: HOST_BTF });
+      const after = await names();
+      assert.ok(after.includes('bpf_map_create') && !after.includes('bpf_map_alloc_security'), '6.18 hooks after btfPath changed');
+    } finally {
+      await client.stop();
+    }
   });
 });
 
