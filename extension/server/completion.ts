@@ -11,6 +11,23 @@ const SEC_CONTEXT = /\bSEC\s*\(\s*"(lsm|lsm\.s)\/(\w*)$/;
 const PROG_CONTEXT = /\bBPF_PROG\s*\(\s*(\w*)$/;
 const SEC_KIND_CONTEXT = /\bSEC\s*\(\s*"([\w.]*)$/;
 
+/** Per-hook strings, built once per catalog: completion runs per keystroke and lists up to every hook. */
+interface HookTexts {
+  readonly detail: string;
+  readonly stub: string;
+  readonly args: string;
+}
+const texts = new WeakMap<Hook, HookTexts>();
+
+function textsOf(h: Hook): HookTexts {
+  let t = texts.get(h);
+  if (!t) {
+    t = { detail: hookDetail(h), stub: bpfProgStub(h, { snippet: true }), args: bpfProgArgs(h) };
+    texts.set(h, t);
+  }
+  return t;
+}
+
 export function hookDetail(h: Hook): string {
   const flags: string[] = [];
   if (h.disabled) flags.push('disabled for BPF on this kernel');
@@ -72,10 +89,11 @@ function secCompletions(catalog: HookCatalog, doc: TextDocument, pos: Position, 
   for (const h of catalog.hooks) {
     if (sleepableOnly && !h.sleepable) continue;
     if (!matchesTyped(h.name, typed)) continue;
+    const t = textsOf(h);
     const item: CompletionItem = {
       label: h.name,
       kind: CompletionItemKind.Function,
-      detail: hookDetail(h),
+      detail: t.detail,
       sortText: sortKey(h),
       filterText: h.name,
       data: { hook: h.name },
@@ -83,7 +101,7 @@ function secCompletions(catalog: HookCatalog, doc: TextDocument, pos: Position, 
     if (h.disabled) item.tags = [CompletionItemTag.Deprecated];
     if (fresh) {
       item.insertTextFormat = InsertTextFormat.Snippet;
-      item.textEdit = { range: Range.create(start, lineEnd), newText: `${h.name}")\n${bpfProgStub(h, { snippet: true })}` };
+      item.textEdit = { range: Range.create(start, lineEnd), newText: `${h.name}")\n${t.stub}` };
     } else {
       item.textEdit = { range: Range.create(start, wordEnd), newText: h.name };
     }
@@ -127,15 +145,16 @@ function progCompletions(catalog: HookCatalog, doc: TextDocument, probe: ProbeDo
   for (const h of catalog.hooks) {
     if (!matchesTyped(h.name, typed)) continue;
     const preferred = h.name === attachedHook;
+    const t = textsOf(h);
     items.push({
       label: h.name,
       kind: CompletionItemKind.Function,
-      detail: hookDetail(h),
+      detail: t.detail,
       sortText: preferred ? `!${h.name}` : sortKey(h),
       preselect: preferred || undefined,
       filterText: h.name,
       insertTextFormat: InsertTextFormat.PlainText,
-      textEdit: { range: Range.create(start, end), newText: whole ? `${bpfProgArgs(h)})` : h.name },
+      textEdit: { range: Range.create(start, end), newText: whole ? `${t.args})` : h.name },
       tags: h.disabled ? [CompletionItemTag.Deprecated] : undefined,
       data: { hook: h.name },
     });
