@@ -19,7 +19,9 @@
 /* One string copy (a file name component, a d_path result, an exec file name). */
 #define TR_STR_MAX 256
 /* Path components walked up from a dentry before giving up (the path is then marked cut). */
+#ifndef TR_PATH_DEPTH
 #define TR_PATH_DEPTH 16
+#endif
 /* Counter slots; CPUs above this share slots (the counters are atomic, so sums stay right). */
 #define TR_MAX_CPUS 256
 

@@ -2,6 +2,8 @@
 // kernel and of Debian 6.1): every argument kind, syscall context, process events, the native batch
 // framing, hostile kernel strings, malformed records, and the flag/name formatting.
 import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { catalogFromFile } from '../../extension/shared/hooks/catalog';
 import { TraceDecoder, decodeText } from '../../extension/shared/tracer/decoder';
 import {
@@ -10,7 +12,7 @@ import {
 import { generateTracer } from '../../extension/shared/tracer/generate';
 import { PathSource, TR_F_TRUNCATED } from '../../extension/shared/tracer/layout';
 import type { DecoderTables } from '../../extension/shared/tracer/tables';
-import type { HookEvent, TraceEvent } from '../../extension/shared/traceEvent';
+import type { HookEvent, TraceEvent, TraceValue } from '../../extension/shared/traceEvent';
 import { debian61Vmlinux, HOST_BTF } from '../fixtures/kernels';
 import { encodeExit, encodeFork, encodeHook, encodeSysEnter, encodeSysExit, frameBatch } from '../fixtures/tracer/encoder';
 
@@ -206,6 +208,60 @@ for (const kernel of ['host 6.18', 'Debian 6.1'] as const) {
     });
   });
 }
+
+// Recorded in the VM (Debian 6.1.192 kernel) with the generated tracer restricted to 13 hooks, tracing
+// `sh -c 'read go; cat /etc/hostname >/dev/null; echo hi >/tmp/rec-out; rm /tmp/rec-out; ls /nonexistent; exit 3'`
+// from the moment its pid entered tr_traced. The .tables.json holds the decoder tables it was made with.
+describe('tracer decoder on records the 6.1 kernel wrote', function () {
+  this.timeout(60_000);
+  const dir = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'tracer');
+  const tables = JSON.parse(readFileSync(join(dir, 'vm-6.1-sh.tables.json'), 'utf8')) as DecoderTables;
+  const batch = readFileSync(join(dir, 'vm-6.1-sh.bin'));
+
+  it('decodes every record of the batch', () => {
+    const dec = new TraceDecoder(tables);
+    const events = dec.decodeBatch(batch);
+    assert.equal(events.length, 232);
+    assert.deepEqual(dec.stats, { records: 232, malformed: 0, truncated: 0 });
+    assert.deepEqual([...new Set(events.map((e) => e.tgid))].sort(), [244, 245, 246, 247]);
+  });
+
+  it('follows the forks of the traced shell and sees every exit status', () => {
+    const events = new TraceDecoder(tables).decodeBatch(batch);
+    const processes = events.filter((e) => e.kind === 'process').map((e) => (e.kind === 'process' ? `${e.what} ${e.pid} ${e.comm} ${e.child ?? e.exitCode}` : ''));
+    assert.deepEqual(processes, ['fork 244 sh 245', 'exit 245 cat 0', 'fork 244 sh 246', 'exit 246 rm 0', 'fork 244 sh 247', 'exit 247 ls 256', 'exit 244 sh 768']);
+  });
+
+  it('has full paths, open flags and the syscall of every hook call', () => {
+    const hooks = new TraceDecoder(tables).decodeBatch(batch).filter((e): e is HookEvent => e.kind === 'hook');
+    assert.equal(hooks.length, 71);
+    assert.deepEqual(hooks.filter((h) => !h.syscall).map((h) => h.hook), [], 'every hook call happened inside a syscall');
+    const opens = hooks.filter((h) => h.hook === 'file_open').map((h) => {
+      const f = h.args.file as Record<string, TraceValue>;
+      return `${h.comm} ${f.path} ${f.f_flags} ${h.syscall}`;
+    });
+    assert.deepEqual(opens, [
+      'sh /dev/null O_WRONLY|O_CREAT|O_TRUNC|O_LARGEFILE openat',
+      'sh /bin/busybox O_RDONLY|__FMODE_EXEC|O_LARGEFILE execve',
+      'cat /etc/hostname O_RDONLY|O_LARGEFILE openat',
+      'sh /tmp/rec-out O_WRONLY|O_CREAT|O_TRUNC|O_LARGEFILE openat',
+      'sh /dev/null O_WRONLY|O_CREAT|O_TRUNC|O_LARGEFILE openat',
+    ]);
+    const create = hooks.find((h) => h.hook === 'inode_create')!;
+    assert.deepEqual((create.args.dentry as Record<string, TraceValue>).fs_path, '/tmp/rec-out');
+    assert.equal(create.args.mode, '-rw-rw-rw- (0100666)');
+    const unlink = hooks.find((h) => h.hook === 'path_unlink')!;
+    assert.equal((unlink.args.dir as Record<string, TraceValue>).path, '/tmp');
+    assert.equal(unlink.comm, 'rm');
+    assert.equal(unlink.syscall, 'unlink');
+  });
+
+  it('was recorded with the layout the generator still produces for Debian 6.1 (else re-record it)', () => {
+    const current = generateTracer(catalogFromFile(debian61Vmlinux(), { kernel: '6.1.192' })).tables;
+    for (const h of tables.hooks) assert.deepEqual(current.hooks.find((c) => c.name === h.name), h, h.name);
+    for (const [key, v] of Object.entries(tables.values)) assert.deepEqual(current.values[key], v, key);
+  });
+});
 
 describe('tracer value formatting', () => {
   it('formats masks with names and keeps unknown bits as hex', () => {

@@ -51,6 +51,8 @@ export function formatMmapFlags(value: number): string {
 
 /** f_flags / open(2) flags (x86_64 octal values); the access mode is the low two bits. */
 const OPEN_BITS: FlagTable = [
+  // Kernel-internal: f_flags of a file opened for exec (__FMODE_EXEC, include/linux/fs.h).
+  [0o40, '__FMODE_EXEC'],
   [0o100, 'O_CREAT'], [0o200, 'O_EXCL'], [0o400, 'O_NOCTTY'], [0o1000, 'O_TRUNC'], [0o2000, 'O_APPEND'],
   [0o4000, 'O_NONBLOCK'], [0o10000, 'O_DSYNC'], [0o20000, 'FASYNC'], [0o40000, 'O_DIRECT'],
   [0o100000, 'O_LARGEFILE'], [0o200000, 'O_DIRECTORY'], [0o400000, 'O_NOFOLLOW'], [0o1000000, 'O_NOATIME'],
