@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { catalogFromFile } from '../../extension/shared/hooks/catalog';
 import { docsFromLsmHooksHeader, docsFromSecurityC, docSourcesIn, findHookDocs } from '../../extension/shared/hooks/docs';
-import { debian61HeadersTree, debian61Vmlinux } from '../fixtures/kernels';
+import { debian612SourceTree, debian612Vmlinux, debian61HeadersTree, debian61Vmlinux } from '../fixtures/kernels';
 
 const fixtures = join(__dirname, '..', '..', '..', 'test', 'fixtures');
 const oldTree = join(fixtures, 'kernel-src-6.1');
@@ -40,7 +40,7 @@ describe('docs: include/linux/lsm_hooks.h @hook entries (kernels up to 6.3)', ()
 
 describe('docs: security/security.c kerneldoc (6.4 and later)', () => {
   const text = readFileSync(join(newTree, 'security', 'security.c'), 'utf8');
-  const known = new Set(['bprm_check_security', 'file_open', 'settime']);
+  const known = new Set(['bprm_check_security', 'file_open', 'settime', 'inode_setxattr', 'inode_xattr_skipcap', 'path_link']);
   const docs = docsFromSecurityC(text, known);
 
   it('maps each wrapper to the hook its body calls, not the wrapper name', () => {
@@ -58,12 +58,21 @@ describe('docs: security/security.c kerneldoc (6.4 and later)', () => {
 
   it('handles wrappers with width suffixes and ignores functions that are no hook', () => {
     assert.match(docs.get('settime')!, /width suffix/);
-    assert.equal(docs.size, 3);
+    assert.deepEqual([...docs.keys()].sort(), ['bprm_check_security', 'file_open', 'inode_setxattr', 'path_link', 'settime']);
+  });
+
+  it('gives a wrapper that calls several hooks to the hook it is named after', () => {
+    assert.match(docs.get('inode_setxattr')!, /^Fixture summary of the xattr check/);
+    assert.ok(!docs.has('inode_xattr_skipcap'));
+  });
+
+  it('reads kerneldoc heads written without parentheses', () => {
+    assert.match(docs.get('path_link')!, /^Fixture summary written without parentheses/);
   });
 });
 
 describe('docs: finding kernel sources', function () {
-  this.timeout(120_000);
+  this.timeout(300_000);
 
   it('lists the sources of a tree by format', () => {
     assert.deepEqual(docSourcesIn(newTree).map((s) => s.format), ['security.c']);
@@ -74,6 +83,16 @@ describe('docs: finding kernel sources', function () {
     const found = findHookDocs(newTree, undefined, new Set(['file_open']));
     assert.equal(found.sources[0].path, join(newTree, 'security', 'security.c'));
     assert.match(found.docs.get('file_open')!, /Fixture summary/);
+  });
+
+  it("documents nearly every 6.12 hook from Debian's linux-source-6.12 (security.c kerneldoc)", () => {
+    const catalog = catalogFromFile(debian612Vmlinux());
+    const found = findHookDocs(debian612SourceTree(), undefined, new Set(catalog.hooks.map((h) => h.name)));
+    assert.equal(found.sources[0].format, 'security.c');
+    const documented = catalog.attachDocs(found.docs);
+    assert.ok(documented >= catalog.hooks.length * 0.95, `${documented} of ${catalog.hooks.length} hooks documented`);
+    assert.match(catalog.get('bprm_check_security')!.doc!, /binary handler/);
+    assert.match(catalog.get('inode_setxattr')!.doc!, /xattr/);
   });
 
   it("documents nearly every 6.1 hook from Debian's linux-headers common package", () => {

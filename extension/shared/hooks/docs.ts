@@ -70,15 +70,11 @@ export function docsFromSecurityC(text: string, knownHooks?: ReadonlySet<string>
   const re = /\/\*\*\s*\n([\s\S]*?)\*\/\s*\n/g;
   for (let m = re.exec(text); m; m = re.exec(text)) {
     const lines = m[1].split('\n').map((l) => l.replace(/^\s*\* ?/, '').trimEnd());
-    const head = /^(security_\w+)\(\)\s*-\s*(.*)$/.exec(lines[0] ?? '');
+    // The kernel writes both `security_x() - summary` and `security_x - summary`.
+    const head = /^(security_\w+)(?:\(\))?\s*-\s*(.*)$/.exec(lines[0] ?? '');
     if (!head) continue;
-    const fn = head[1];
-    // The wrapper's body names the hook it calls (security_bprm_check() calls bprm_check_security);
-    // that beats guessing from the wrapper's name. Look only up to the next kerneldoc comment.
     const after = text.slice(re.lastIndex, re.lastIndex + 4000).split('/**')[0];
-    const called = /\b(?:call_int_hook|call_void_hook)\(\s*(\w+)|\blsm_for_each_hook\(\s*\w+\s*,\s*(\w+)|security_hook_heads\.(\w+)/.exec(after);
-    const calledHook = called ? (called[1] ?? called[2] ?? called[3]) : undefined;
-    const hook = calledHook && (!knownHooks || knownHooks.has(calledHook)) ? calledHook : hookForSecurityFunction(fn, knownHooks);
+    const hook = hookForSecurityFunction(head[1], calledHooks(after), knownHooks);
     if (!hook) continue;
     const params: string[] = [];
     const rest: string[] = [];
@@ -94,17 +90,35 @@ export function docsFromSecurityC(text: string, knownHooks?: ReadonlySet<string>
   return docs;
 }
 
+/** Hooks a wrapper's body calls: call_int_hook(x, ...), call_void_hook(x, ...), lsm_for_each_hook(p, x). */
+function calledHooks(body: string): string[] {
+  const re = /\b(?:call_int_hook|call_void_hook)\(\s*(\w+)|\blsm_for_each_hook\(\s*\w+\s*,\s*(\w+)|security_hook_heads\.(\w+)/g;
+  const out: string[] = [];
+  for (let m = re.exec(body); m; m = re.exec(body)) out.push(m[1] ?? m[2] ?? m[3]);
+  return out;
+}
+
 /**
- * security_<x>() documents hook <x>; a few wrappers differ (security_settime64 -> settime), so when the
- * catalog is known the nearest real hook is chosen.
+ * security_<x>() documents hook <x> when <x> is a hook. Otherwise the hook its body calls: some wrappers
+ * are named differently (security_bprm_check() calls bprm_check_security, security_settime64() calls
+ * settime). A body may call more than one hook (security_inode_setxattr() asks inode_xattr_skipcap
+ * first), so the called hook sharing the longest prefix with the wrapper's name wins.
  */
-function hookForSecurityFunction(fn: string, known?: ReadonlySet<string>): string | undefined {
+function hookForSecurityFunction(fn: string, called: string[], known?: ReadonlySet<string>): string | undefined {
   const base = fn.slice('security_'.length);
-  if (!known) return base;
-  if (known.has(base)) return base;
-  const noDigits = base.replace(/\d+$/, '');
-  if (known.has(noDigits)) return noDigits;
-  return undefined;
+  const isHook = (n: string): boolean => (known ? known.has(n) : true);
+  if (known ? known.has(base) : called.includes(base) || called.length === 0) return base;
+  const candidates = called.filter(isHook);
+  if (candidates.length === 0) {
+    const noDigits = base.replace(/\d+$/, '');
+    return known?.has(noDigits) ? noDigits : undefined;
+  }
+  const shared = (a: string): number => {
+    let i = 0;
+    while (i < a.length && i < base.length && a[i] === base[i]) i++;
+    return i;
+  };
+  return candidates.reduce((best, c) => (shared(c) > shared(best) ? c : best));
 }
 
 function tidy(lines: string[]): string {
