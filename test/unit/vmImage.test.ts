@@ -189,7 +189,8 @@ describe('kernel package and image helpers', () => {
   });
 
   it('boots with bpf in lsm=, the forward bound to 127.0.0.1 only and a restricted network', () => {
-    const args = qemuArgs({ vmlinux: 'k', initramfs: 'i', console: 'c', monitor: 'm', pidFile: 'p', memoryMb: 2048, cpus: 2, accel: 'tcg,thread=multi' });
+    const args = qemuArgs({ vmlinux: 'k', initramfs: 'i', console: 'c', monitor: '/c,d/m.sock', pidFile: 'p', memoryMb: 2048, cpus: 2, accel: 'tcg,thread=multi' });
+    assert.ok(args.includes('unix:/c,,d/m.sock,server=on,wait=off'), 'a comma in the monitor path is escaped for qemu');
     const append = args[args.indexOf('-append') + 1];
     assert.match(append, /(^| )lsm=[a-z,]*bpf( |$)/);
     const netdev = args[args.indexOf('-netdev') + 1];
@@ -215,6 +216,7 @@ describe('kernel package and image helpers', () => {
       authorizedKey: Buffer.from('ssh-ed25519 BBBB user'),
     });
     const find = (p: string) => plan.find((e) => e.path === p);
+    assert.deepEqual(find('usr/bin/node'), { kind: 'hostFile', path: 'usr/bin/node', mode: 0o755, source: '/usr/bin/node' });
     assert.deepEqual(find('root/.ssh/authorized_keys'), { kind: 'file', path: 'root/.ssh/authorized_keys', mode: 0o600, data: Buffer.from('ssh-ed25519 BBBB user') });
     assert.equal((find('etc/ssh/ssh_host_ed25519_key') as { mode: number }).mode, 0o600);
     const sshd = (find('etc/ssh/sshd_config') as { data: Buffer }).data.toString();

@@ -214,6 +214,7 @@ export function imageFingerprint(inputs: ImageInputs, formatVersion: number): st
   return JSON.stringify({
     formatVersion,
     kernel: `${inputs.kernel.package}=${inputs.kernel.version}`,
+    modules: inputs.kernel.modules.map((m) => basename(m)),
     files,
     hostKey: inputs.hostKeyPub.toString().trim(),
     authorizedKey: inputs.authorizedKey.toString().trim(),

@@ -40,6 +40,9 @@ export interface QemuOptions {
   readonly accel: string;
 }
 
+/** qemu option values are comma-separated; a comma inside a path is written twice. */
+const q = (path: string) => path.replace(/,/g, ',,');
+
 export function qemuArgs(o: QemuOptions): string[] {
   return [
     '-name', 'bpf-lsm-vm',
@@ -52,12 +55,13 @@ export function qemuArgs(o: QemuOptions): string[] {
     '-kernel', o.vmlinux,
     '-initrd', o.initramfs,
     '-append', KERNEL_CMDLINE,
+    // The legacy file: syntax takes the rest verbatim; only option lists (unix:...,server=on) need escaping.
     '-serial', `file:${o.console}`,
     // restrict=on: the guest reaches nothing but the forwarded port; port 0 lets the host pick a free one.
     '-netdev', 'user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:0-:22',
     '-device', 'virtio-net-pci,netdev=n0',
     '-device', 'virtio-rng-pci',
-    '-monitor', `unix:${o.monitor},server=on,wait=off`,
+    '-monitor', `unix:${q(o.monitor)},server=on,wait=off`,
     '-pidfile', o.pidFile,
     '-daemonize',
   ];
@@ -234,6 +238,9 @@ export async function bootVm(paths: VmPaths, assets: PreparedAssets, opts: BootO
     if (Date.now() - started > timeoutMs) return fail(`the VM did not finish booting within ${Math.round(timeoutMs / 1000)} s`);
     await sleep(50);
   }
+  // The init script reports every step that went wrong on the console; a VM without its tools is no VM.
+  const problems = (readFileSync(paths.console, 'utf8').match(/^bpf-lsm-vm: (?!ready ).*$/gm) ?? []).map((l) => l.slice('bpf-lsm-vm: '.length).trim());
+  if (problems.length) return fail(`the VM booted with errors: ${problems.join('; ')}`);
   progress(`guest ${ready.release} is up; connecting over ssh on 127.0.0.1:${port}`);
   // One persistent master connection (detached, no pipes held open) that every later ssh command reuses.
   let lastError = '';
