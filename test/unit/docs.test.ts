@@ -34,7 +34,8 @@ describe('docs: include/linux/lsm_hooks.h @hook entries (kernels up to 6.3)', ()
   });
 
   it('does not mistake parameter lines (@bprm, @file) for hooks', () => {
-    assert.deepEqual([...docs.keys()].sort(), ['bprm_check_security', 'bprm_committed_creds', 'file_open', 'task_alloc', 'task_free']);
+    assert.deepEqual([...docs.keys()].sort(), ['bprm_check_security', 'bprm_committed_creds', 'file_open', 'mmap_file', 'task_alloc', 'task_free']);
+    assert.equal(docs.get('mmap_file'), 'Fixture text: an entry written with a space before its colon.');
   });
 });
 

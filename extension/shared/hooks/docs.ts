@@ -31,7 +31,8 @@ export function docsFromLsmHooksHeader(text: string): Map<string, string> {
   };
   for (const line of lines) {
     // An entry starts at the comment's first indentation level: ` * @hook_name:` (parameters are tab-indented).
-    const entry = /^\s?\*\s@(\w+):\s*(.*)$/.exec(line);
+    // `@mmap_file :` (with a space) occurs too.
+    const entry = /^\s?\*\s@(\w+)\s?:\s*(.*)$/.exec(line);
     if (entry && !/^\s?\*\s*\t/.test(line)) {
       // Consecutive entries with no text share the following text (`@a:` then `@b:` then the body).
       if (current && current.join('').trim() === '') names.push(entry[1]);
