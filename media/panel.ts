@@ -240,8 +240,11 @@ function maxFirst(): number {
   return Math.max(0, total - visible + 1);
 }
 
+/** No screen shows more rows than this; a layout that lets the list grow must not fill the DOM. */
+const MAX_VISIBLE = 300;
+
 function measure(): void {
-  visible = Math.max(1, Math.ceil(scroller.clientHeight / ROW_HEIGHT));
+  visible = Math.max(1, Math.min(MAX_VISIBLE, Math.ceil(scroller.clientHeight / ROW_HEIGHT)));
 }
 
 function setTotal(n: number): void {
@@ -593,6 +596,7 @@ function rendered(): RenderedPanel {
     dropBanner: dropsBanner.hidden ? '' : dropsBanner.textContent ?? '',
     emptyStateVisible: !emptyState.hidden,
     histogram: [...histogram.querySelectorAll('.hbar')].map((b) => b.getAttribute('aria-label') ?? ''),
+    list: { first, visible, total, cacheFirst: cache.first, cacheRows: cache.rows.length, cacheVersion: cache.version, stateVersion: state?.version ?? -1 },
   };
 }
 

@@ -107,6 +107,8 @@ export interface RenderedPanel {
   readonly dropBanner: string;
   readonly emptyStateVisible: boolean;
   readonly histogram: readonly string[];
+  /** The list's scroll window and row cache, to explain a failure. */
+  readonly list: { readonly first: number; readonly visible: number; readonly total: number; readonly cacheFirst: number; readonly cacheRows: number; readonly cacheVersion: number; readonly stateVersion: number };
 }
 
 // ---- host -> webview ----

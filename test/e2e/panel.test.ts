@@ -26,10 +26,16 @@ const post = (m: WebviewToHost) => test<State>('post', m);
 
 /** Waits until the webview shows rows of the host's current version that satisfy `check`. */
 async function renderedWhen(check: (r: RenderedPanel) => boolean, what: string): Promise<RenderedPanel> {
-  return waitFor(async () => {
-    const r = await rendered();
-    return check(r) ? r : undefined;
-  }, what);
+  let last: RenderedPanel | undefined;
+  try {
+    return await waitFor(async () => {
+      last = await rendered();
+      return check(last) ? last : undefined;
+    }, what);
+  } catch (err) {
+    const seen = last ? { ...last, rows: last.rows.slice(0, 3), details: last.details.slice(0, 80) } : 'nothing';
+    throw new Error(`${(err as Error).message}; the webview last showed ${JSON.stringify(seen)}`);
+  }
 }
 
 describe('tracing panel', () => {

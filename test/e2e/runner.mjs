@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { ensureCodeServer, startCodeServer, copyWorkspace } from './codeserver.mjs';
+import { runUiScenarios } from './ui/run.mjs';
 
 const require = createRequire(import.meta.url);
 const SUITE_TIMEOUT_MS = 15 * 60_000;
@@ -92,6 +93,8 @@ async function runWithCodeServer({ root, testsIndex, env }) {
       }),
     ]).finally(() => clearTimeout(timer));
     if (code !== 0) throw new Error(`e2e: VS Code reported exit code ${code}`);
+    // Then the UI scenarios (test/e2e/ui), each in a fresh page of the same code-server.
+    await runUiScenarios({ root, browser, serverUrl: server.url, port: server.port, workspace, grep: env.BPF_LSM_E2E_GREP });
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
