@@ -65,6 +65,20 @@ describe('btf: reader', () => {
     assert.equal(btf.find(BtfKind.Func, 'bpf_lsm_x'), 17);
   });
 
+  it('reads big-endian BTF the same way', () => {
+    const b = new BtfBuilder()
+      .add(BtfKind.Int, 'int', 0, 4, [INT_SIGNED | 32])
+      .add(BtfKind.Struct, 'file', 0, 0)
+      .add(BtfKind.Ptr, '', 0, 2)
+      .add(BtfKind.FuncProto, '', 1, 1, ['file', 3])
+      .add(BtfKind.Func, 'bpf_lsm_file_open', 0, 4);
+    for (const be of [false, true]) {
+      const t = Btf.fromBuffer(b.build(be));
+      assert.deepEqual(t.funcsWithPrefix('bpf_lsm_'), [5]);
+      assert.equal(cDecl(t, 5), 'int bpf_lsm_file_open(struct file *file)');
+    }
+  });
+
   it('reports bad input with what is wrong', () => {
     const good = new BtfBuilder().add(BtfKind.Int, 'int', 0, 4, [32]).build();
     const badMagic = Buffer.from(good);
