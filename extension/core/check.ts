@@ -277,10 +277,14 @@ export async function checkTarget(target: Target, opts: CheckOptions = {}): Prom
   let hooksError: string | undefined;
   if (!(probe.get('btf') ?? '!').startsWith('!')) {
     try {
-      // Attaching needs root; without it the count stays unmeasured and the privileged check says why.
+      // Attaching needs root, and only means something when bpf is an active LSM; otherwise the count
+      // stays unmeasured and the failing check above says why.
       const privileged = ['root', 'ok'].includes(probe.get('sudo') ?? '');
-      hooks = await countHooks(target, probe.get('version'), (opts.attach ?? true) && privileged);
-      if (!privileged && hooks.attached === null && (opts.attach ?? true)) hooks = { ...hooks, attachNote: 'needs root on the target (see privileged access)' };
+      const bpfActive = (probe.get('lsm') ?? '').split(',').includes('bpf');
+      const attach = opts.attach ?? true;
+      hooks = await countHooks(target, probe.get('version'), attach && privileged && bpfActive);
+      if (attach && !privileged) hooks = { ...hooks, attachNote: 'needs root on the target (see privileged access)' };
+      else if (attach && !bpfActive) hooks = { ...hooks, attachNote: 'bpf is not an active LSM here, so nothing was loaded' };
     } catch (err) {
       hooksError = (err as Error).message;
     }
