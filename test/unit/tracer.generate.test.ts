@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Btf, BtfKind } from '../../extension/shared/btf/btf';
 import { catalogFromFile, HookCatalog } from '../../extension/shared/hooks/catalog';
-import { compileTracer, CompiledTracer, hostSyscallTable } from '../../extension/shared/tracer/compile';
+import { buildTracer, compileTracer, CompiledTracer, hostSyscallTable } from '../../extension/shared/tracer/compile';
+import { decodeTracedValue, KNOBS, sumCounters, tracedKey, tracedValue, TRACED_MAP, EVENTS_MAP, COUNTERS_GLOBAL } from '../../extension/shared/tracer/control';
 import { FIXED_PROGRAMS, generateTracer, TracerGeneration } from '../../extension/shared/tracer/generate';
 import { FIXED_STRUCTS, HDR } from '../../extension/shared/tracer/layout';
 import { parseSyscallDefines } from '../../extension/shared/tracer/syscalls';
@@ -174,5 +175,43 @@ describe('generated tracer options', () => {
     // The header layout is asserted in the C itself, so a drift does not even compile.
     assert.match(gen.bpfSource, /_Static_assert\(__builtin_offsetof\(struct tr_hdr, comm\) == 32/);
     assert.ok(readFileSync(join(headersDir, 'tracer.h'), 'utf8').includes('struct tr_hdr'));
+  });
+});
+
+describe('tracer object controls', function () {
+  this.timeout(120_000);
+
+  it('builds from a BTF path in one call and exposes the maps, knobs and counters the session uses', () => {
+    const { generation, compiled } = buildTracer({ btfPath: HOST_BTF, headersDir, cacheDir, hooks: ['file_open'] });
+    assert.deepEqual(generation.hooks.map((h) => h.program), ['tr_file_open']);
+    const obj = loadNative().BpfObject.openBuffer(compiled.object, 'tracer');
+    try {
+      const maps = new Map(obj.maps().map((m) => [m.name, m]));
+      assert.equal(maps.get(EVENTS_MAP)?.type, 'ringbuf');
+      assert.equal(maps.get(TRACED_MAP)?.valueSize, tracedValue(1).length);
+      const globals = JSON.parse(obj.globalsJson()) as Array<{ name: string; size: number; section: string }>;
+      const counters = globals.find((g) => g.name === COUNTERS_GLOBAL)!;
+      assert.equal(counters.section, '.bss');
+      assert.equal(sumCounters(new Uint8Array(counters.size)).records, 0);
+      for (const knob of Object.values(KNOBS)) assert.equal(globals.find((g) => g.name === knob)?.size, 1, knob);
+      // Knobs are set before load; the value must be what the C reads as a bool.
+      obj.setGlobal(KNOBS.followForks, Buffer.from([0]));
+      assert.deepEqual([...obj.getGlobal(KNOBS.followForks)], [0]);
+    } finally {
+      void obj.close();
+    }
+  });
+
+  it('encodes traced-map keys and values and sums per-CPU counters', () => {
+    assert.deepEqual([...tracedKey(0x01020304)], [4, 3, 2, 1]);
+    assert.deepEqual(decodeTracedValue(tracedValue(1234, 2)), { root: 1234, depth: 2 });
+    const bytes = new Uint8Array(256 * 32);
+    const dv = new DataView(bytes.buffer);
+    dv.setUint32(0, 10, true);
+    dv.setUint32(32 + 8, 3, true);
+    dv.setUint32(255 * 32 + 24, 1, true);
+    dv.setUint32(5 * 32 + 16 + 4, 1, true);
+    assert.deepEqual(sumCounters(bytes), { records: 10, ringbufFull: 3, truncated: 2 ** 32, nested: 1 });
+    assert.throws(() => sumCounters(new Uint8Array(32)), /expected 8192/);
   });
 });

@@ -5,8 +5,9 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { catalogFromFile } from '../hooks/catalog';
+import { generateTracer, GenerateOptions, TracerGeneration } from './generate';
 import { parseSyscallDefines } from './syscalls';
-import type { TracerGeneration } from './generate';
 
 export class TracerBuildError extends Error {}
 
@@ -110,4 +111,20 @@ export function compileTracer(gen: TracerGeneration, opts: CompileOptions): Comp
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+export interface TracerBuild {
+  readonly generation: TracerGeneration;
+  readonly compiled: CompiledTracer;
+}
+
+/**
+ * Catalog, generation and compile in one call, for a target whose BTF is at `btfPath` (raw BTF or a
+ * vmlinux). `kernel` is the target's version or /proc/version text: it picks the version rules
+ * (disabled and sleepable hooks, trampoline argument limit).
+ */
+export function buildTracer(opts: CompileOptions & { readonly kernel?: string; readonly hooks?: GenerateOptions['hooks'] }): TracerBuild {
+  const catalog = catalogFromFile(opts.btfPath, opts.kernel ? { kernel: opts.kernel } : {});
+  const generation = generateTracer(catalog, { syscalls: hostSyscallTable(opts.clang), ...(opts.hooks ? { hooks: opts.hooks } : {}) });
+  return { generation, compiled: compileTracer(generation, opts) };
 }

@@ -1,0 +1,73 @@
+// What a trace session does with a loaded tracer object besides decoding its ring buffer: the names of
+// its maps, knobs and counters, and the bytes of their keys and values (struct tr_task, struct
+// tr_counters of bpf/tracer/tracer.h; offsets from layout.ts, which the generated C asserts).
+import { FIXED_STRUCTS, TR_MAX_CPUS } from './layout';
+
+/** Ring buffer map of every record (give it to the native RingConsumer). */
+export const EVENTS_MAP = 'tr_events';
+/** Hash map tgid -> struct tr_task: the processes being traced. */
+export const TRACED_MAP = 'tr_traced';
+/** Global `struct tr_counters tr_counters[TR_MAX_CPUS]` in .bss. */
+export const COUNTERS_GLOBAL = 'tr_counters';
+/** `const volatile bool` knobs, set before load (one byte each). */
+export const KNOBS = { followForks: 'tr_follow_forks', syscalls: 'tr_syscalls' } as const;
+
+const TASK = FIXED_STRUCTS.find((s) => s.name === 'tr_task')!;
+const COUNTERS = FIXED_STRUCTS.find((s) => s.name === 'tr_counters')!;
+
+/** Key of TRACED_MAP for a process. */
+export function tracedKey(tgid: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, tgid, true);
+  return b;
+}
+
+/** Value of TRACED_MAP for the root process of a trace (its children get root and depth + 1 in BPF). */
+export function tracedValue(root: number, depth = 0): Uint8Array {
+  const b = new Uint8Array(TASK.size);
+  const dv = new DataView(b.buffer);
+  dv.setUint32(TASK.offsets.root, root, true);
+  dv.setUint32(TASK.offsets.depth, depth, true);
+  return b;
+}
+
+export function decodeTracedValue(b: Uint8Array): { root: number; depth: number } {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return { root: dv.getUint32(TASK.offsets.root, true), depth: dv.getUint32(TASK.offsets.depth, true) };
+}
+
+export interface TracerCounters {
+  /** Records the tracer wrote to the ring buffer. */
+  readonly records: number;
+  /** Records lost because the ring buffer was full: report as a kernel-side DropEvent. */
+  readonly ringbufFull: number;
+  /** Records written with some strings left out or cut (TR_F_TRUNCATED). */
+  readonly truncated: number;
+  /** Hook calls not recorded because they interrupted a record being built on the same CPU. */
+  readonly nested: number;
+}
+
+/** Sums the per-CPU counters read from the COUNTERS_GLOBAL global (TR_MAX_CPUS slots). */
+export function sumCounters(bytes: Uint8Array): TracerCounters {
+  if (bytes.length < TR_MAX_CPUS * COUNTERS.size) throw new Error(`tr_counters is ${bytes.length} bytes, expected ${TR_MAX_CPUS * COUNTERS.size}`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const o = COUNTERS.offsets;
+  let records = 0;
+  let ringbufFull = 0;
+  let truncated = 0;
+  let nested = 0;
+  const u64 = (at: number): number => dv.getUint32(at + 4, true) * 0x100000000 + dv.getUint32(at, true);
+  for (let cpu = 0; cpu < TR_MAX_CPUS; cpu++) {
+    const base = cpu * COUNTERS.size;
+    records += u64(base + o.records);
+    ringbufFull += u64(base + o.ringbuf_full);
+    truncated += u64(base + o.truncated);
+    nested += u64(base + o.nested);
+  }
+  return { records, ringbufFull, truncated, nested };
+}
+
+/** Records lost in the kernel between two counter readings (ring buffer full plus nested calls). */
+export function kernelDrops(before: TracerCounters, after: TracerCounters): number {
+  return after.ringbufFull - before.ringbufFull + (after.nested - before.nested);
+}
