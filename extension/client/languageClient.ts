@@ -6,6 +6,7 @@ import { Studio } from './studio';
 import { resolveTargetId } from '../core/targets';
 import { kernelAssetsAt } from '../core/vm/kernel';
 import { vmPaths } from '../core/vm/paths';
+import { ServerSettings } from '../shared/hooks/serverSettings';
 
 /**
  * The BTF the server answers from: the bpfLsm.btfPath setting; else, when the target is the built-in
@@ -43,7 +44,7 @@ export async function registerLanguageClient(studio: Studio): Promise<void> {
       initializationOptions: {
         btfPath: serverBtfPath(config),
         kernelSourcePath: config.get<string>('kernelSourcePath') || undefined,
-      },
+      } satisfies ServerSettings,
       synchronize: { configurationSection: 'bpfLsm' },
     };
     client = new LanguageClient('bpfLsm', 'BPF-LSM Language Server', serverOptions, clientOptions);

@@ -4,21 +4,14 @@ import { release } from 'node:os';
 import { catalogFromFile, HookCatalog } from '../shared/hooks/catalog';
 import { join } from 'node:path';
 import { findHookDocs, readPackagedDocs } from '../shared/hooks/docs';
+import { ServerSettings } from '../shared/hooks/serverSettings';
+
+export type { ServerSettings };
 
 /** Docs extracted at package time, next to dist/server.js (see `bpf-lsm hooks --export-docs`). */
 export const PACKAGED_DOCS = 'hook-docs.json';
 
 export const DEFAULT_BTF = '/sys/kernel/btf/vmlinux';
-
-/** initializationOptions and the `bpfLsm` settings section share this shape. */
-export interface ServerSettings {
-  /** BTF of the kernel programs are written for; empty: the running kernel's. */
-  btfPath?: string;
-  /** Kernel source or headers tree for hook documentation. */
-  kernelSourcePath?: string;
-  /** Kernel version for the sleepable/disabled rules, when the BTF does not say (raw BTF of another kernel). */
-  kernelVersion?: string;
-}
 
 export class HookSession {
   private catalog: HookCatalog | undefined;

@@ -1,0 +1,15 @@
+// What the VS Code client tells the BPF-LSM language server, declared once for both sides. The client
+// sends it as initializationOptions when it starts the server; afterwards vscode-languageclient pushes
+// the `bpfLsm` configuration section (same field names) on every change. The server has no custom
+// LSP requests or notifications: completion, hover, diagnostics and code actions are standard LSP.
+export interface ServerSettings {
+  /** BTF of the kernel programs are written for (raw BTF or a vmlinux with .BTF). Empty: the running kernel's. */
+  btfPath?: string;
+  /** Kernel source or headers tree for hook documentation. Empty: the running kernel's build tree, then /usr/src. */
+  kernelSourcePath?: string;
+  /**
+   * Kernel version or banner (`/proc/version` text) for the sleepable/disabled rules, when the BTF does
+   * not carry it: raw BTF fetched from a target. Not a user setting; the target layer supplies it.
+   */
+  kernelVersion?: string;
+}
