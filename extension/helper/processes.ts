@@ -79,8 +79,11 @@ export class ProcessTable {
     this.owned.set(pid, entry);
     child.stdout?.setEncoding('utf8').on('data', (text: string) => this.onOutput(pid, 'stdout', text));
     child.stderr?.setEncoding('utf8').on('data', (text: string) => this.onOutput(pid, 'stderr', text));
-    child.once('exit', (code, signal) => {
+    child.once('exit', () => {
       entry.info.state = 'exited';
+    });
+    // 'close' comes after the output pipes are drained, so processExit always follows the last output.
+    child.once('close', (code, signal) => {
       this.owned.delete(pid);
       this.onExit(pid, code, signal);
     });

@@ -3,6 +3,7 @@
 // and fail cleanly on bad input. Loading is only checked for a well-formed outcome: this host's kernel may
 // refuse LSM programs (the VM tier loads them for real).
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadNative, type NativeBinding, type LoadError } from '../../native/index';
@@ -22,6 +23,13 @@ describe('native libbpf binding (unprivileged)', () => {
     assert.match(native.libbpfVersion, /^1\.\d+$/);
     assert.match(native.path, /bpflsm\.node$/);
     assert.equal(native.recordHeaderSize, 8);
+  });
+
+  it('explains an unusable addon file instead of crashing', () => {
+    const loader = join(root, 'native', 'index.js');
+    const script = `try { require(${JSON.stringify(loader)}).loadNative(); } catch (e) { console.log(e.code + ': ' + e.message); }`;
+    const out = execFileSync(process.execPath, ['-e', script], { env: { ...process.env, BPF_LSM_NATIVE_ADDON: loader }, encoding: 'utf8' });
+    assert.match(out, /^NATIVE_ADDON_UNUSABLE: the libbpf binding \(.*index\.js\) could not be loaded: /);
   });
 
   it('lists programs with section, type and LSM hook, and the maps with their kinds', async () => {

@@ -12,8 +12,8 @@ import { encodeMessage, FrameDecoder, FrameKind } from '../../extension/shared/h
 const root = join(__dirname, '..', '..', '..');
 const helperJs = join(root, 'dist', 'helper.js');
 
-function startHelper(): HelperTransport & { pid: number } {
-  const child = spawn(process.execPath, [helperJs], { stdio: ['pipe', 'pipe', 'pipe'] });
+function startHelper(env: NodeJS.ProcessEnv = process.env): HelperTransport & { pid: number } {
+  const child = spawn(process.execPath, [helperJs], { stdio: ['pipe', 'pipe', 'pipe'], env });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     pid: child.pid as number,
@@ -187,6 +187,27 @@ describe('helper process over stdin/stdout', function () {
       await client.call('resume', { pid });
       assert.equal((await exited).code, 0);
       assert.equal(output.join('').trim(), `started ${pid}`, 'the program runs under the pid reported while stopped');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('runs spawned programs as the user who started the helper through sudo, and as root only when asked', async function () {
+    if (process.getuid?.() !== 0) this.skip();
+    const client = await HelperClient.connect(startHelper({ ...process.env, SUDO_UID: '65534', SUDO_GID: '65534' }));
+    try {
+      const run = async (asRoot: boolean) => {
+        const output: string[] = [];
+        const sub = client.onNotification('processOutput', (p) => output.push(p.text));
+        const exited = new Promise((resolve) => client.onNotification('processExit', resolve));
+        const { pid, uid } = await client.call('spawn', { argv: ['/usr/bin/id', '-u'], asRoot });
+        await client.call('resume', { pid });
+        await exited;
+        sub.dispose();
+        return { uid, printed: output.join('').trim() };
+      };
+      assert.deepEqual(await run(false), { uid: 65534, printed: '65534' });
+      assert.deepEqual(await run(true), { uid: 0, printed: '0' });
     } finally {
       await client.close();
     }

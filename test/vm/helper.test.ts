@@ -174,6 +174,37 @@ describe('privileged helper in the BPF-LSM VM', function () {
     await until('the closed session to release its programs', 30_000, nothingLeft);
   });
 
+  it('returns verifier logs on request, and keeps only the link the user pinned after the session ends', async () => {
+    const pin = '/sys/fs/bpf/bpf-lsm-studio-test-pin';
+    await vm.exec('rm', ['-f', pin]);
+    const client = await connect();
+    try {
+      const loaded = await client.loadObject(probeBytes(), { name: 'helper_test.bpf.o', globals: { filter_tgid: 1 }, logLevel: 1 });
+      assert.deepEqual(Object.keys(loaded.logs).sort(), ['hlpt_bprm_check', 'hlpt_file_open']);
+      assert.match(loaded.logs.hlpt_file_open, /processed \d+ insns/);
+      const objectId = loaded.objectId;
+      await client.call('attach', { objectId });
+      await client.call('pinLink', { objectId, program: 'hlpt_file_open', path: pin });
+      await assert.rejects(
+        client.call('pinLink', { objectId, program: 'hlpt_bprm_check', path: '/tmp/not-bpffs' }),
+        (e: HelperRequestError) => e.code === 'invalid-params' && /\/sys\/fs\/bpf/.test(e.message),
+      );
+      assert.deepEqual((await client.call('list', {})).objects[0].programs.map((p) => [p.name, p.pinned]), [['hlpt_file_open', true], ['hlpt_bprm_check', false]]);
+    } finally {
+      await client.close();
+    }
+    const kept = await until('the unpinned link to go', 30_000, async () => {
+      const links = await probeLinks();
+      return links.length === 1 ? links : undefined;
+    });
+    const programs = await probePrograms();
+    assert.deepEqual(programs.map((p) => p.name), ['hlpt_file_open']);
+    assert.equal(kept[0].prog_id, programs[0].id);
+    // Removing the pin is what ends a pinned link's life.
+    await vm.exec('rm', [pin]);
+    await until('the pinned link to go once unpinned', 30_000, nothingLeft);
+  });
+
   /** Starts a helper, loads and attaches the probe, and streams events of a busy process until a few batches arrived. */
   async function busySession(transport: HelperTransport): Promise<{ client: HelperClient; helperPid: number; childPid: number }> {
     const client = await HelperClient.connect(transport, { client: 'vm-test' });
