@@ -31,7 +31,7 @@ function canonicalInts(toks: string[]): string[] {
     const unsigned = run.includes('unsigned');
     const signed = run.includes('signed');
     const longs = run.filter((t) => t === 'long').length;
-    const base = run.includes('char') ? 'char' : run.includes('short') ? 'short' : longs ? 'long'.repeat(1) : 'int';
+    const base = run.includes('char') ? 'char' : run.includes('short') ? 'short' : longs ? 'long' : 'int';
     const words: string[] = [];
     if (unsigned) words.push('unsigned');
     else if (signed && base === 'char') words.push('signed');

@@ -20,9 +20,9 @@ export interface VersionRule {
   readonly since: KernelVersion;
   /** First mainline version where it no longer holds. */
   readonly until?: KernelVersion;
-  /** Stable series that took the change earlier: the rule holds from `from` within that series. */
+  /** Stable releases that took the change earlier: within each one's series the rule holds from that release on. */
   readonly backports?: readonly KernelVersion[];
-  /** Stable series that took the removal earlier. */
+  /** Stable releases that took the removal earlier: within each one's series the rule ends at that release. */
   readonly removedIn?: readonly KernelVersion[];
   readonly source: string;
 }
