@@ -78,7 +78,7 @@ export class HelperClient implements Disposable {
     this.closed = new Promise((r) => (this.markClosed = r));
     transport.output.on('data', (chunk: Buffer) => this.onData(chunk));
     transport.output.once('end', () => this.fail('the helper closed its output'));
-    transport.output.once('error', (err) => this.fail(`reading from the helper failed: ${err.message}`));
+    transport.output.on('error', (err) => this.fail(`reading from the helper failed: ${err.message}`));
     transport.input.on('error', (err) => this.fail(`writing to the helper failed: ${err.message}`));
     transport.stderr.setEncoding?.('utf8');
     transport.stderr.on('data', (text: string | Buffer) => {

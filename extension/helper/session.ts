@@ -130,9 +130,10 @@ export class HelperSession {
     input.on('data', (chunk: Buffer) => this.onData(chunk));
     input.once('end', () => void this.teardown('the client closed the stream'));
     input.once('close', () => void this.teardown('the client stream closed'));
-    input.once('error', (err) => void this.teardown(`the client stream failed: ${err.message}`));
+    // `on`, not `once`: a second error (e.g. EPIPE after the first) must not become an uncaught exception.
+    input.on('error', (err) => void this.teardown(`the client stream failed: ${err.message}`));
     output.on('drain', () => this.wakeDrainWaiters());
-    output.once('error', (err) => void this.teardown(`writing to the client failed: ${err.message}`));
+    output.on('error', (err) => void this.teardown(`writing to the client failed: ${err.message}`));
     output.once('close', () => void this.teardown('the client stopped reading'));
   }
 
