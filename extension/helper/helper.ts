@@ -28,6 +28,9 @@ function clientOutput(): Writable {
 }
 
 function main(): void {
+  // Each running trace session keeps one libuv pool thread in a ring buffer poll; load/attach/detach
+  // need threads too. The pool is created on first use, so this still takes effect here.
+  process.env.UV_THREADPOOL_SIZE ??= '16';
   if (process.stdin.isTTY) {
     process.stderr.write(
       'bpf-lsm helper: this program speaks a binary protocol on stdin/stdout and is started by the BPF-LSM Studio extension or the bpf-lsm CLI (through sudo or ssh); it is not meant for a terminal.\n',

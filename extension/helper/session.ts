@@ -93,7 +93,9 @@ type Handler<M extends HelperMethod> = (
 const KERNEL_REFUSALS = new Set(['EPERM', 'EACCES', 'EOPNOTSUPP', 'ENOTSUPP']);
 const ERRNO_NOT_SUPP = 524;
 /** Bounds what one client can make the helper hold at once. */
-const MAX_INFLIGHT = 256; // ENOTSUPP: kernel-internal, returned by BPF for unsupported attach types
+const MAX_INFLIGHT = 256;
+/** Each trace session holds a pool thread while it polls (see helper.ts). */
+const MAX_TRACES = 8; // ENOTSUPP: kernel-internal, returned by BPF for unsupported attach types
 
 export class HelperSession {
   private readonly decoder = new FrameDecoder();
@@ -586,6 +588,9 @@ export class HelperSession {
 
     startTrace: async (params) => {
       const o = this.object(params.objectId);
+      if (this.traces.size >= MAX_TRACES) {
+        throw new HelperError('busy', `${MAX_TRACES} trace sessions are already running; stop one first`);
+      }
       const native = this.requireNative();
       const maps = o.bpf.maps();
       for (const r of params.ringBuffers) {
