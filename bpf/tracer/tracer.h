@@ -31,6 +31,7 @@ enum tr_kind {
 	TR_KIND_SYS_EXIT = 3,
 	TR_KIND_FORK = 4,
 	TR_KIND_EXIT = 5,
+	TR_KIND_EXEC = 6,
 };
 
 enum tr_flags {
@@ -99,6 +100,13 @@ struct tr_exit {
 	__s32 exit_code;
 	/* 1 when this was the last thread: the process left the traced set. */
 	__u32 group_dead;
+};
+
+/* A traced process replaced its program (sched_process_exec: after the point of no return). */
+struct tr_exec {
+	struct tr_hdr hdr;
+	__u32 old_pid;		/* the thread that called execve (a non-leader thread's exec takes over the leader) */
+	char filename[TR_STR_MAX];
 };
 
 /* Per-CPU slot of the tracer's counters (global tr_counters[TR_MAX_CPUS] in the object). */

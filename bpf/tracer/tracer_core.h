@@ -31,6 +31,7 @@ struct tr_layout {
 	struct tr_sys_exit sys_exit;
 	struct tr_fork fork;
 	struct tr_exit exit;
+	struct tr_exec exec;
 	struct tr_task task;
 } *tr_layout_anchor;
 
@@ -401,6 +402,26 @@ int BPF_PROG(tr_fork, struct task_struct *parent, struct task_struct *child)
 	r->child_tgid = ctgid;
 	r->thread = ctgid == ptgid;
 	r->followed = followed;
+	bpf_ringbuf_submit(r, 0);
+	tr_count_record();
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(tr_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct tr_exec *r;
+
+	if (!tr_is_traced(BPF_CORE_READ(p, tgid)))
+		return 0;
+	r = bpf_ringbuf_reserve(&tr_events, sizeof(*r), 0);
+	if (!tr_reserve_check(r))
+		return 0;
+	tr_fill_hdr(&r->hdr, TR_KIND_EXEC, 0, 0);
+	r->hdr.size = sizeof(*r);
+	r->old_pid = old_pid;
+	if (bpf_probe_read_kernel_str(r->filename, sizeof(r->filename), BPF_CORE_READ(bprm, filename)) < 0)
+		r->filename[0] = 0;
 	bpf_ringbuf_submit(r, 0);
 	tr_count_record();
 	return 0;

@@ -14,7 +14,7 @@ import { PathSource, TR_F_TRUNCATED } from '../../extension/shared/tracer/layout
 import type { DecoderTables } from '../../extension/shared/tracer/tables';
 import type { HookEvent, TraceEvent, TraceValue } from '../../extension/shared/traceEvent';
 import { debian61Vmlinux, HOST_BTF } from '../fixtures/kernels';
-import { encodeExit, encodeFork, encodeHook, encodeSysEnter, encodeSysExit, frameBatch } from '../fixtures/tracer/encoder';
+import { encodeExec, encodeExit, encodeFork, encodeHook, encodeSysEnter, encodeSysExit, frameBatch } from '../fixtures/tracer/encoder';
 
 const SYSCALLS = { 0: 'read', 9: 'mmap', 42: 'connect', 59: 'execve', 62: 'kill', 257: 'openat', 321: 'bpf' };
 
@@ -145,7 +145,10 @@ for (const kernel of ['host 6.18', 'Debian 6.1'] as const) {
     });
 
     it('names syscalls the table lacks by number, and decodes fork and exit as process events', () => {
-      const [enter, fork, exit] = dec.decodeBatch(frameBatch([encodeSysEnter(999, [], { pid: 5 }), encodeFork(61, 61, { pid: 60, tgid: 60 }), encodeExit(256, { pid: 61, tgid: 61 })]));
+      const [enter, fork, exit, exec] = dec.decodeBatch(
+        frameBatch([encodeSysEnter(999, [], { pid: 5 }), encodeFork(61, 61, { pid: 60, tgid: 60 }), encodeExit(256, { pid: 61, tgid: 61 }), encodeExec('/usr/bin/id', { pid: 62, tgid: 62, comm: 'id' })]),
+      );
+      assert.deepEqual(exec, { kind: 'process', what: 'exec', time: 1_000_000, cpu: 0, pid: 62, tgid: 62, comm: 'id', filename: '/usr/bin/id' });
       assert.equal(enter.kind === 'syscall_enter' && enter.syscall, 'syscall_999');
       assert.deepEqual(fork, { kind: 'process', what: 'fork', time: 1_000_000, cpu: 0, pid: 60, tgid: 60, comm: 'test', child: 61 });
       assert.equal(exit.kind === 'process' && exit.exitCode, 256);

@@ -511,6 +511,11 @@ export class TraceDecoder {
         const ev: ProcessEvent = { kind: 'process', what: 'exit', time, cpu, pid, tgid, comm, exitCode: dv.getInt32(offset + 48, true) };
         return ev;
       }
+      case RecordKind.exec: {
+        if (r.end - r.start < 312) break;
+        const ev: ProcessEvent = { kind: 'process', what: 'exec', time, cpu, pid, tgid, comm, filename: decodeText(bytes, offset + 52, offset + 308) };
+        return ev;
+      }
       default:
         break;
     }

@@ -19,7 +19,7 @@ import type { ArgTable, DecoderTables, FieldTable, HookTable, ValueTable } from 
 import { ValueType, VALUE_TYPES } from './valueTypes';
 
 /** Bump when the generated C or the tables change shape: it keys the compiled-object cache. */
-export const GENERATOR_VERSION = 'tracer-gen-1';
+export const GENERATOR_VERSION = 'tracer-gen-2';
 
 export interface GeneratedHook {
   readonly id: number;
@@ -58,7 +58,7 @@ export interface GenerateOptions {
   readonly hooks?: readonly string[];
 }
 
-export const FIXED_PROGRAMS = ['tr_sys_enter', 'tr_sys_exit', 'tr_fork', 'tr_exit'] as const;
+export const FIXED_PROGRAMS = ['tr_sys_enter', 'tr_sys_exit', 'tr_fork', 'tr_exec', 'tr_exit'] as const;
 
 // ---------------------------------------------------------------------------------------------------
 // BTF questions

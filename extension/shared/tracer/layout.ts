@@ -64,6 +64,7 @@ export const RecordKind = {
   sysExit: 3,
   fork: 4,
   exit: 5,
+  exec: 6,
 } as const;
 
 /** enum tr_flags. */
@@ -99,6 +100,7 @@ export const FIXED_STRUCTS: readonly FixedStruct[] = [
   { name: 'tr_sys_exit', size: 64, offsets: { hdr: 0, nr: 48, ret: 56 } },
   { name: 'tr_fork', size: 64, offsets: { hdr: 0, child_pid: 48, child_tgid: 52, thread: 56, followed: 60 } },
   { name: 'tr_exit', size: 56, offsets: { hdr: 0, exit_code: 48, group_dead: 52 } },
+  { name: 'tr_exec', size: 312, offsets: { hdr: 0, old_pid: 48, filename: 52 } },
   { name: 'tr_task', size: 8, offsets: { root: 0, depth: 4 } },
   { name: 'tr_counters', size: 32, offsets: { records: 0, ringbuf_full: 8, truncated: 16, nested: 24 } },
 ];
@@ -110,10 +112,12 @@ export const HEADER_CONSTANTS: Readonly<Record<string, number>> = {
   TR_KIND_SYS_EXIT: RecordKind.sysExit,
   TR_KIND_FORK: RecordKind.fork,
   TR_KIND_EXIT: RecordKind.exit,
+  TR_KIND_EXEC: RecordKind.exec,
   TR_F_TRUNCATED,
   TR_STR_CUT,
   TR_STR_LEN_MASK,
   TR_REC_MAX,
+  TR_STR_MAX: 256,
   TR_COMM_LEN,
   TR_MAX_CPUS,
   TR_PATH_NONE: PathSource.none,
