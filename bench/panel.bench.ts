@@ -5,6 +5,7 @@
 // Events are produced as JSON lines and parsed batch by batch (untimed), the way a saved session or the
 // decoder hands them over: fresh objects and fresh strings per event, so the memory figure is honest.
 import { setFlagsFromString } from 'node:v8';
+import { loadavg, cpus } from 'node:os';
 import { runInNewContext } from 'node:vm';
 import { PanelFilter, PanelModel, Grouping } from '../extension/shared/panelModel';
 import { syntheticSession } from '../test/fixtures/sessions/synthetic';
@@ -27,24 +28,38 @@ function ms(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
+/** CPU time of this process (user + system) in ms: on a shared, loaded machine wall time overstates the work. */
+function cpuMs(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
+}
+
+const load = loadavg()[0];
+console.log(`machine                ${cpus().length} CPUs, load average ${load.toFixed(1)}${load > cpus().length ? ' (busy: wall times include waiting for a CPU; CPU times do not)' : ''}`);
+
 const baseline = heapMb();
 const model = new PanelModel();
 const source = syntheticSession({ events: TOTAL, seed: 7 });
 let ingestMs = 0;
+let ingestCpuMs = 0;
 let produced = 0;
 while (produced < TOTAL) {
   const lines = source.nextLines(Math.min(BATCH, TOTAL - produced));
   const batch = lines.map((l) => JSON.parse(l) as TraceEvent);
   const t = process.hrtime.bigint();
+  const c = process.cpuUsage();
   model.append(batch);
   ingestMs += ms(t);
+  ingestCpuMs += cpuMs(c);
   produced += batch.length;
 }
 const held = heapMb() - baseline;
 const rate = TOTAL / (ingestMs / 1000);
+const cpuRate = TOTAL / (ingestCpuMs / 1000);
 
 console.log(`events                 ${model.size.toLocaleString('en-US')}`);
-console.log(`ingest                 ${ingestMs.toFixed(0)} ms, ${Math.round(rate).toLocaleString('en-US')} events/s   (goal > 200,000/s: ${rate > 200_000 ? 'met' : 'MISSED'}, x${(rate / 200_000).toFixed(1)})`);
+console.log(`ingest                 ${ingestMs.toFixed(0)} ms wall, ${Math.round(rate).toLocaleString('en-US')} events/s   (goal > 200,000/s: ${rate > 200_000 ? 'met' : 'MISSED'}, x${(rate / 200_000).toFixed(1)})`);
+console.log(`ingest (CPU time)      ${ingestCpuMs.toFixed(0)} ms CPU, ${Math.round(cpuRate).toLocaleString('en-US')} events/s per CPU second   (x${(cpuRate / 200_000).toFixed(1)} the goal)`);
 console.log(`memory held            ${held.toFixed(0)} MB (heap + array buffers after GC)   (goal < 500 MB: ${held < 500 ? 'met' : 'MISSED'})`);
 console.log(`interned               ${model.names.size} names, ${model.values.size.toLocaleString('en-US')} distinct argument values`);
 
@@ -66,19 +81,25 @@ const cases: Array<[string, PanelFilter]> = [
   ['no filter', {}],
 ];
 let worst = 0;
+let worstCpu = 0;
 for (const [label, filter] of cases) {
   const runs: number[] = [];
+  const cpuRuns: number[] = [];
   for (let k = 0; k < 5; k++) {
     const t = process.hrtime.bigint();
+    const c = process.cpuUsage();
     model.setFilter(filter);
     runs.push(ms(t));
+    cpuRuns.push(cpuMs(c));
   }
   runs.sort((a, b) => a - b);
+  cpuRuns.sort((a, b) => a - b);
   const median = runs[2];
   worst = Math.max(worst, runs[4]);
-  console.log(`filter ${label.padEnd(34)} median ${median.toFixed(1).padStart(6)} ms, max ${runs[4].toFixed(1).padStart(6)} ms  -> ${model.matchCount.toLocaleString('en-US')} events`);
+  worstCpu = Math.max(worstCpu, cpuRuns[4]);
+  console.log(`filter ${label.padEnd(34)} median ${median.toFixed(1).padStart(6)} ms, max ${runs[4].toFixed(1).padStart(6)} ms (CPU median ${cpuRuns[2].toFixed(1).padStart(5)} ms)  -> ${model.matchCount.toLocaleString('en-US')} events`);
 }
-console.log(`filter worst case      ${worst.toFixed(1)} ms   (goal < 100 ms: ${worst < 100 ? 'met' : 'MISSED'}, x${(100 / worst).toFixed(1)} headroom)`);
+console.log(`filter worst case      ${worst.toFixed(1)} ms wall, ${worstCpu.toFixed(1)} ms CPU   (goal < 100 ms: ${worst < 100 ? 'met' : 'MISSED'}, x${(100 / worst).toFixed(1)} headroom)`);
 
 for (const grouping of ['syscall', 'process', 'none'] as Grouping[]) {
   model.setGrouping(grouping);
