@@ -67,6 +67,13 @@ for (const kernel of ['host 6.18', 'Debian 6.1'] as const) {
       ev = hookEvent(dec.decode(encodeHook(tables, 'inode_unlink', { dir: { ino: 2 }, dentry: { fs_path: { components: ['tmp', 'f'], src: 3 }, path_src: PathSource.dentry, ino: 77 } })));
       assert.deepEqual(ev.args.dentry, { fs_path: '/tmp/f', ino: 77, i_mode: '--------- (00)' });
       assert.equal((ev.args.dir as Record<string, unknown>).ino, 2);
+      // Sockets and pipes have no path to walk: named the way the kernel names them.
+      ev = hookEvent(dec.decode(encodeHook(tables, 'file_permission', { file: { ino: 11142, i_mode: 0o140777 }, mask: 4 })));
+      assert.equal((ev.args.file as Record<string, unknown>).path, 'socket:[11142]');
+      ev = hookEvent(dec.decode(encodeHook(tables, 'file_permission', { file: { ino: 9, i_mode: 0o10600 }, mask: 4 })));
+      assert.equal((ev.args.file as Record<string, unknown>).path, 'pipe:[9]');
+      ev = hookEvent(dec.decode(encodeHook(tables, 'file_permission', { file: { ino: 9, i_mode: 0o100600 }, mask: 4 })));
+      assert.equal((ev.args.file as Record<string, unknown>).path, null);
     });
 
     it('gives null for a NULL struct pointer, presence for other pointers, and leaves unread arguments out', () => {

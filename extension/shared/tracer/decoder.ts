@@ -367,6 +367,22 @@ function valueDecoder(v: ValueTable, tables: DecoderTables): Decode {
         return {};
       };
     }
+    case 'path': {
+      // Sockets and pipes live on internal mounts that no walk (and no d_path) can name; the kernel
+      // itself calls them socket:[ino] and pipe:[ino] (sockfs_dname, pipefs_dname), so do the same.
+      const mode = v.fields.find((f) => f.name === 'i_mode' && f.store === 'u16');
+      const ino = v.fields.find((f) => f.name === 'ino');
+      const hasPath = v.fields.some((f) => f.name === 'path');
+      if (!mode || !ino || !hasPath) return plain;
+      return (r, at): TraceValue => {
+        const o = plain(r, at) as Record<string, TraceValue> | null;
+        if (!o || o.path !== null) return o;
+        const type = r.dv.getUint16(at + mode.offset, true) & 0o170000;
+        if (type === 0o140000) o.path = `socket:[${o.ino}]`;
+        else if (type === 0o010000) o.path = `pipe:[${o.ino}]`;
+        return o;
+      };
+    }
     default:
       return plain;
   }
