@@ -62,15 +62,22 @@ async function main(): Promise<void> {
   const bytes = readFileSync(BTF);
   const builds: number[] = [];
   let hooks = 0;
+  // CPU time next to wall time: on a shared machine the wall clock also counts other processes' turns.
+  let firstCpuMs = 0;
   for (let i = 0; i < 20; i++) {
     const t = now();
+    const cpu = process.cpuUsage();
     hooks = catalogFromBuffer(bytes, { kernel: '6.18' }).hooks.length;
     builds.push(now() - t);
+    if (i === 0) {
+      const d = process.cpuUsage(cpu);
+      firstCpuMs = (d.user + d.system) / 1000;
+    }
   }
   const coldFile = now();
   catalogFromFile(BTF);
   const fromFile = now() - coldFile;
-  console.log(`catalog build (${hooks} hooks, ${(bytes.length / 2 ** 20).toFixed(1)} MiB BTF): first ${builds[0].toFixed(1)} ms, median of 20 ${stats(builds).p50.toFixed(1)} ms, from file incl. read ${fromFile.toFixed(1)} ms  goal < 150 ms: ${builds[0] < 150 ? 'met' : 'MISSED'} (${(150 / builds[0]).toFixed(1)}x headroom on the first build)`);
+  console.log(`catalog build (${hooks} hooks, ${(bytes.length / 2 ** 20).toFixed(1)} MiB BTF): first ${builds[0].toFixed(1)} ms (CPU ${firstCpuMs.toFixed(1)} ms), median of 20 ${stats(builds).p50.toFixed(1)} ms, from file incl. read ${fromFile.toFixed(1)} ms  goal < 150 ms: ${builds[0] < 150 ? 'met' : 'MISSED'} (${(150 / builds[0]).toFixed(1)}x headroom on the first build)`);
 
   // In process: the server's own work per request (parse cached per version, as in the server).
   const catalog = catalogFromFile(BTF);
@@ -84,6 +91,7 @@ async function main(): Promise<void> {
   // Warm-up (untimed): an editor session reaches steady state after its first few keystrokes.
   for (let i = 0; i < WARMUP; i++) complete(catalog, doc, parseProbeDocument(probeText, helpers), completePos);
   for (let i = 0; i < WARMUP; i++) hover(catalog, doc, parseProbeDocument(probeText, helpers), hoverOffset);
+  const cpuStart = process.cpuUsage();
   for (let i = 0; i < REQUESTS; i++) {
     // A new version each time: every request also pays for re-reading the document, as after a keystroke.
     const t0 = now();
@@ -96,6 +104,8 @@ async function main(): Promise<void> {
     h.push(now() - t1);
     if (!hv) throw new Error('hover lost bprm_check_security');
   }
+  const cpu = process.cpuUsage(cpuStart);
+  console.log(`in process: CPU per completion+hover pair ${((cpu.user + cpu.system) / 1000 / REQUESTS).toFixed(3)} ms on average`);
   line('completion, in process (1,000 requests)', stats(c), 5);
   // The heaviest case: nothing typed after lsm/, so every hook's full stub is built.
   const allPos = positionOf(probeText.replace('SEC("lsm/file_op")', 'SEC("lsm/")'), 'SEC("lsm/")', 9) as Position;
