@@ -67,6 +67,7 @@ describe('helper deployment bookkeeping', () => {
 
   it('tells ssh connection failures from a program that exits 255', () => {
     assert.match(sshFailure({ stdout: '', stderr: 'ssh: Could not resolve hostname nope: Name or service not known\n', exitCode: 255 }, 'ssh host nope')!.message, /cannot reach ssh host nope/);
+    assert.match(sshFailure({ stdout: '', stderr: 'me@box: Permission denied (publickey).\n', exitCode: 255 }, 'ssh host box')!.message, /load your key with ssh-add/);
     assert.equal(sshFailure({ stdout: '', stderr: 'my tool failed\n', exitCode: 255 }, 'x'), undefined);
     assert.equal(sshFailure({ stdout: '', stderr: 'ssh: whatever', exitCode: 1 }, 'x'), undefined);
   });

@@ -36,7 +36,12 @@ export function sshFailure(result: ExecResult, what: string): Error | undefined 
   if (result.exitCode !== 255) return undefined;
   const line = result.stderr.trim().split('\n').filter(Boolean).pop() ?? '';
   if (/^ssh:|Permission denied|Host key verification failed|Connection (refused|closed|reset|timed out)|Could not resolve|No route to host|kex_exchange|REMOTE HOST IDENTIFICATION/i.test(line)) {
-    return new Error(`cannot reach ${what} over ssh: ${line}`);
+    const hint = /Permission denied/.test(line)
+      ? ' (BatchMode is on, so ssh cannot ask for a passphrase: load your key with ssh-add, or check the User and IdentityFile of this host in ~/.ssh/config)'
+      : /Host key verification failed|REMOTE HOST IDENTIFICATION/.test(line)
+        ? ' (connect once with ssh in a terminal to verify and accept the host key)'
+        : '';
+    return new Error(`cannot reach ${what} over ssh: ${line}${hint}`);
   }
   return undefined;
 }

@@ -115,10 +115,14 @@ export function monitorCommand(socket: string, command: string, timeoutMs = 5000
   });
 }
 
-/** True when `pid` is a live qemu (not a recycled pid that now belongs to something else). */
-export function isQemu(pid: number): boolean {
+/**
+ * True when `pid` is a live qemu (not a recycled pid that now belongs to something else) and, given our
+ * pid file, the qemu of this cache folder rather than another VM on the same machine.
+ */
+export function isQemu(pid: number, pidFile?: string): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('qemu-system');
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes('qemu-system') && (pidFile === undefined || cmdline.split('\0').includes(pidFile));
   } catch {
     return false;
   }
@@ -127,7 +131,7 @@ export function isQemu(pid: number): boolean {
 export function readState(paths: VmPaths): VmState | undefined {
   try {
     const state = JSON.parse(readFileSync(paths.state, 'utf8')) as VmState;
-    return isQemu(state.pid) ? state : undefined;
+    return isQemu(state.pid, paths.pidFile) ? state : undefined;
   } catch {
     return undefined;
   }
@@ -234,7 +238,7 @@ export async function bootVm(paths: VmPaths, assets: PreparedAssets, opts: BootO
   // The port forward accepts connections before sshd listens, so wait for the guest's own "ready" line.
   let ready: ReturnType<typeof parseReadyLine>;
   while (!(ready = parseReadyLine(existsSync(paths.console) ? readFileSync(paths.console, 'utf8') : ''))) {
-    if (!isQemu(pid)) return fail('the VM exited during boot');
+    if (!isQemu(pid, paths.pidFile)) return fail('the VM exited during boot');
     if (Date.now() - started > timeoutMs) return fail(`the VM did not finish booting within ${Math.round(timeoutMs / 1000)} s`);
     await sleep(50);
   }
@@ -256,7 +260,7 @@ export async function bootVm(paths: VmPaths, assets: PreparedAssets, opts: BootO
     });
     if (master.exitCode === 0) break;
     lastError = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').pop() ?? '' : `exit ${master.exitCode}`;
-    if (!isQemu(pid)) return fail('the VM exited during boot');
+    if (!isQemu(pid, paths.pidFile)) return fail('the VM exited during boot');
     if (Date.now() - started > timeoutMs) return fail(`ssh into the VM kept failing: ${lastError}`);
     await sleep(200);
   }
@@ -285,15 +289,16 @@ export async function stopVm(paths: VmPaths): Promise<{ wasRunning: boolean; pid
   } catch {
     pid = readState(paths)?.pid;
   }
-  const alive = pid !== undefined && isQemu(pid);
+  const ours = () => pid !== undefined && isQemu(pid, paths.pidFile);
+  const alive = ours();
   if (alive) {
     await monitorCommand(paths.monitor, 'quit', 3000).catch(() => undefined);
-    for (let i = 0; i < 40 && isQemu(pid!); i++) await sleep(50);
-    if (isQemu(pid!)) process.kill(pid!, 'SIGTERM');
-    for (let i = 0; i < 40 && isQemu(pid!); i++) await sleep(50);
-    if (isQemu(pid!)) process.kill(pid!, 'SIGKILL');
-    for (let i = 0; i < 100 && isQemu(pid!); i++) await sleep(20);
-    if (isQemu(pid!)) throw new Error(`qemu (pid ${pid}) did not exit, even after SIGKILL`);
+    for (let i = 0; i < 40 && ours(); i++) await sleep(50);
+    if (ours()) process.kill(pid!, 'SIGTERM');
+    for (let i = 0; i < 40 && ours(); i++) await sleep(50);
+    if (ours()) process.kill(pid!, 'SIGKILL');
+    for (let i = 0; i < 100 && ours(); i++) await sleep(20);
+    if (ours()) throw new Error(`qemu (pid ${pid}) did not exit, even after SIGKILL`);
   }
   // The ssh master notices the closed forward by itself; ask it to exit now so nothing lingers.
   if (existsSync(paths.sshControl)) {
