@@ -11,6 +11,7 @@ import { COMMANDS } from '../../extension/shared/commands';
 import type { PanelState, RenderedPanel, PanelRow, WebviewToHost } from '../../extension/shared/panelProtocol';
 import type { TraceEvent } from '../../extension/shared/traceEvent';
 import { extensionUnderTest, waitFor } from './util';
+import { syntheticSession } from '../fixtures/sessions/synthetic';
 
 const root = join(__dirname, '..', '..', '..');
 const sessions = join(root, 'test', 'fixtures', 'sessions');
@@ -169,6 +170,27 @@ describe('tracing panel', () => {
     assert.match(r.dropBanner, /7 by the helper/);
     await test('end', { detail: 'exit 0' });
     assert.equal((await state())!.state, 'ended');
+  });
+
+  it('keeps up with a large live session: the tail follows and a filter reaches the screen promptly', async function () {
+    this.timeout(240_000);
+    const TOTAL = 300_000;
+    const BATCH = 3_000;
+    await test('start', { title: 'large live session' });
+    const source = syntheticSession({ events: TOTAL, seed: 9 });
+    const started = Date.now();
+    for (let n = 0; n < TOTAL; n += BATCH) await test('append', source.next(BATCH));
+    const appendMs = Date.now() - started;
+    const r = await renderedWhen((x) => x.rows.some((row) => row.seq === TOTAL - 1), 'the newest event at the tail');
+    const tailMs = Date.now() - started;
+    assert.ok(r.rowsInDom < 200, `virtualized: ${r.rowsInDom} rows in the DOM`);
+    const filtered = Date.now();
+    const s = await post({ type: 'setFilter', filter: { hooks: ['task_kill'] } });
+    await renderedWhen((x) => x.rowsInDom > 0 && x.rows.every((row) => row.cells[3] === 'task_kill') && x.rows.some((row) => row.seq! > TOTAL - 20_000), 'the newest task_kill rows');
+    const filterMs = Date.now() - filtered;
+    console.log(`      ${TOTAL.toLocaleString('en-US')} live events in batches of ${BATCH}: ingested in ${appendMs} ms, tail on screen after ${tailMs} ms; ` +
+      `hook filter (${s.matching.toLocaleString('en-US')} events) on screen in ${filterMs} ms`);
+    await post({ type: 'setFilter', filter: {} });
   });
 
   it('exports the session as JSON lines that re-open to the same events', async () => {
