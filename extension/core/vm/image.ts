@@ -59,13 +59,16 @@ function onPath(name: string): string | undefined {
 }
 
 /**
- * The node binary to ship: `$BPF_LSM_VM_NODE`, else this process's node unless we run inside Electron
- * (the VS Code extension host), else `node` on PATH.
+ * The node binary to ship (and to run a local helper with): `$BPF_LSM_VM_NODE`, else `node` on PATH, else
+ * this process's node unless it is Electron (the VS Code extension host). PATH first, so the CLI and the
+ * editor (whose own node may be a private copy) build the same image instead of rebuilding it in turns.
  */
 export function hostNode(): string | undefined {
   if (process.env.BPF_LSM_VM_NODE) return process.env.BPF_LSM_VM_NODE;
+  const path = onPath('node');
+  if (path) return realpathSync(path);
   if (!process.versions.electron && basename(process.execPath).startsWith('node')) return process.execPath;
-  return onPath('node');
+  return undefined;
 }
 
 /** Finds the host programs the image is made of; a missing one fails with the Debian package to install. */
