@@ -186,58 +186,76 @@ static __noinline void tr_put_bytes(struct tr_ctx *c, struct tr_str *slot, const
 	c->len = off + len;
 }
 
+/* State of a path walk, shared with the bpf_loop callback. */
+struct tr_walk {
+	struct tr_ctx *c;
+	struct dentry *d;
+	struct mount *mnt;
+	bool done;
+};
+
+/* One step up: a mount crossing, or one component appended. 1 ends the walk. */
+static long tr_walk_step(__u32 i, void *arg)
+{
+	struct tr_walk *w = arg;
+	struct tr_ctx *c = w->c;
+	/* Copies: BPF_CORE_READ(w->mnt, ...) would make w itself a CO-RE access on a type the kernel lacks. */
+	struct dentry *d = w->d, *parent;
+	struct mount *mnt = w->mnt;
+	const unsigned char *name;
+	__u32 off;
+	long n;
+
+	if (mnt && d == BPF_CORE_READ(mnt, mnt.mnt_root)) {
+		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+
+		if (!up || up == mnt) {
+			w->done = true;
+			return 1;
+		}
+		w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = up;
+		return 0;
+	}
+	parent = BPF_CORE_READ(d, d_parent);
+	if (!parent || d == parent) {
+		w->done = true;
+		return 1;
+	}
+	name = BPF_CORE_READ(d, d_name.name);
+	off = c->len;
+	if (!tr_room(c, TR_STR_MAX))
+		return 1;
+	n = bpf_probe_read_kernel_str(c->rec + (off & (TR_REC_MAX - 1)), TR_STR_MAX, name);
+	if (n <= 0)
+		return 1;
+	c->len = off + n;
+	w->d = parent;
+	return 0;
+}
+
 /*
  * Dentry names from `d` up to the root, leaf first, each NUL-terminated. With a mount, the walk
  * crosses from a mount's root to its mount point in the parent mount (struct mount wraps the
  * vfsmount), which gives the full path in the caller's mount namespace view without bpf_d_path.
+ * The steps run under bpf_loop (5.17+) so the verifier checks one step per call site, not
+ * TR_PATH_DEPTH unrolled ones: the walk is in most hook programs and their load time adds up.
  */
 static __noinline void tr_put_dentry_walk(struct tr_ctx *c, struct tr_str *slot, struct dentry *d,
 					  struct vfsmount *vmnt)
 {
-	struct mount *mnt = NULL;
+	struct tr_walk w = { .c = c, .d = d, .mnt = NULL, .done = false };
 	__u32 start = c->len;
-	bool done = false;
-	int i;
 
 	if (!d)
 		return;
 	if (vmnt)
-		mnt = (struct mount *)((unsigned long)vmnt - bpf_core_field_offset(struct mount, mnt));
-	for (i = 0; i < TR_PATH_DEPTH; i++) {
-		struct dentry *parent = BPF_CORE_READ(d, d_parent);
-		const unsigned char *name;
-		__u32 off;
-		long n;
-
-		if (mnt && d == BPF_CORE_READ(mnt, mnt.mnt_root)) {
-			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
-
-			if (!up || up == mnt) {
-				done = true;
-				break;
-			}
-			d = BPF_CORE_READ(mnt, mnt_mountpoint);
-			mnt = up;
-			continue;
-		}
-		if (!parent || d == parent) {
-			done = true;
-			break;
-		}
-		name = BPF_CORE_READ(d, d_name.name);
-		off = c->len;
-		if (!tr_room(c, TR_STR_MAX))
-			break;
-		n = bpf_probe_read_kernel_str(c->rec + (off & (TR_REC_MAX - 1)), TR_STR_MAX, name);
-		if (n <= 0)
-			break;
-		c->len = off + n;
-		d = parent;
-	}
-	if (c->len == start && !done)
+		w.mnt = (struct mount *)((unsigned long)vmnt - bpf_core_field_offset(struct mount, mnt));
+	bpf_loop(TR_PATH_DEPTH, tr_walk_step, &w, 0);
+	if (c->len == start && !w.done)
 		return;
 	slot->off = start;
-	slot->len = (c->len - start) | (done ? 0 : TR_STR_CUT);
+	slot->len = (c->len - start) | (w.done ? 0 : TR_STR_CUT);
 }
 
 /* The kernel's own full path of `path`; only hooks on the bpf_d_path allow-list may call this. */
