@@ -1,32 +1,60 @@
 // Feature: the BPF-LSM language server (completion, hover and diagnostics for LSM hooks).
 // Commands: bpfLsm.restartLanguageServer. Documents: C files named *.bpf.c, and other C files that use SEC("lsm...").
+// The server answers for the target's kernel (see chooseBtf) and restarts when the target changes.
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
 import { Studio } from './studio';
-import { resolveTargetId } from '../core/targets';
 import { kernelAssetsAt } from '../core/vm/kernel';
 import { vmPaths } from '../core/vm/paths';
 import { ServerSettings } from '../shared/hooks/serverSettings';
+import { fetchTargetBtf } from '../shared/hooks/targetBtf';
+import { createTarget, resolveTargetId } from '../core/targets';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+/** Which kernel the server should answer for, and whether a target's BTF should be (re)fetched. */
+interface BtfChoice {
+  readonly btfPath?: string;
+  readonly kernelVersion?: string;
+  /** An ssh target whose BTF is read over ssh in the background (then the server restarts on it). */
+  readonly fetchFrom?: string;
+}
+
+function cachedBtfFiles(storage: string, targetId: string): { btf: string; banner: string } {
+  const base = join(storage, 'target-btf', targetId.replace(/[^A-Za-z0-9_.-]/g, '_'));
+  return { btf: `${base}.btf`, banner: `${base}.banner` };
+}
 
 /**
- * The BTF the server answers from: the bpfLsm.btfPath setting; else, when the target is the built-in
- * VM, that VM's kernel image (it carries .BTF and its version banner); else undefined, which makes the
- * server read this machine's /sys/kernel/btf/vmlinux. SSH targets still use the local BTF: fetching
- * theirs (helper readBtf) is not wired here yet.
+ * The BTF the server answers from: the bpfLsm.btfPath setting; else the target's kernel: for the
+ * built-in VM its kernel image (it carries .BTF and its version banner), for an ssh target the copy
+ * last read from it (refreshed in the background); else undefined, which makes the server read this
+ * machine's /sys/kernel/btf/vmlinux.
  */
-function serverBtfPath(config: vscode.WorkspaceConfiguration): string | undefined {
+function chooseBtf(config: vscode.WorkspaceConfiguration, storage: string): BtfChoice {
   const configured = config.get<string>('btfPath');
-  if (configured) return configured;
+  if (configured) return { btfPath: configured };
+  let id: string;
   try {
-    if (resolveTargetId(config.get<string>('target') || 'auto') === 'vm') return kernelAssetsAt(vmPaths().kernel)?.vmlinux;
+    id = resolveTargetId(config.get<string>('target') || 'auto');
   } catch {
     // An invalid target setting is reported by the target feature; completion falls back to local BTF.
+    return {};
   }
-  return undefined;
+  if (id === 'vm') return { btfPath: kernelAssetsAt(vmPaths().kernel)?.vmlinux };
+  if (id.startsWith('ssh:')) {
+    const files = cachedBtfFiles(storage, id);
+    if (existsSync(files.btf) && existsSync(files.banner)) return { btfPath: files.btf, kernelVersion: readFileSync(files.banner, 'utf8'), fetchFrom: id };
+    return { fetchFrom: id };
+  }
+  return {};
 }
 
 export async function registerLanguageClient(studio: Studio): Promise<void> {
   let client: LanguageClient | undefined;
+  /** Targets whose BTF was already read in this session: one ssh round trip per target, not per restart. */
+  const fetched = new Set<string>();
+  const storage = studio.context.globalStorageUri.fsPath;
 
   const start = async (): Promise<void> => {
     const module = studio.context.asAbsolutePath('dist/server.js');
@@ -35,6 +63,7 @@ export async function registerLanguageClient(studio: Studio): Promise<void> {
       debug: { module, transport: TransportKind.stdio, options: { execArgv: ['--inspect=6019'] } },
     };
     const config = vscode.workspace.getConfiguration('bpfLsm');
+    const choice = chooseBtf(config, storage);
     const clientOptions: LanguageClientOptions = {
       documentSelector: [
         { scheme: 'file', language: 'c' },
@@ -42,13 +71,38 @@ export async function registerLanguageClient(studio: Studio): Promise<void> {
       ],
       outputChannel: studio.output,
       initializationOptions: {
-        btfPath: serverBtfPath(config),
+        btfPath: choice.btfPath,
+        kernelVersion: choice.kernelVersion,
         kernelSourcePath: config.get<string>('kernelSourcePath') || undefined,
       } satisfies ServerSettings,
       synchronize: { configurationSection: 'bpfLsm' },
     };
     client = new LanguageClient('bpfLsm', 'BPF-LSM Language Server', serverOptions, clientOptions);
     await client.start();
+    if (choice.fetchFrom && !fetched.has(choice.fetchFrom)) {
+      fetched.add(choice.fetchFrom);
+      void refreshTargetBtf(choice.fetchFrom);
+    }
+  };
+
+  /** Reads an ssh target's BTF and restarts the server on it when it differs from the copy in use. */
+  const refreshTargetBtf = async (id: string): Promise<void> => {
+    try {
+      const target = createTarget(id);
+      const got = await fetchTargetBtf((program, args, options) => target.exec(program, args, options), id);
+      const files = cachedBtfFiles(storage, id);
+      if (existsSync(files.btf) && readFileSync(files.btf).equals(got.btf)) return;
+      mkdirSync(dirname(files.btf), { recursive: true });
+      writeFileSync(files.btf, got.btf);
+      writeFileSync(files.banner, got.banner);
+      studio.log(`hook catalog: read ${(got.btf.length / 2 ** 20).toFixed(1)} MiB of BTF from ${id} (${got.banner.split(' ').slice(0, 3).join(' ')})`);
+      if (client) {
+        await stop();
+        await start();
+      }
+    } catch (err) {
+      studio.output.warn(`hook catalog: ${err instanceof Error ? err.message : String(err)}; completion uses ${existsSync(cachedBtfFiles(storage, id).btf) ? 'the copy read earlier' : "this machine's BTF"} meanwhile`);
+    }
   };
 
   const stop = async (): Promise<void> => {
