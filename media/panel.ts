@@ -125,6 +125,8 @@ let requestId = 0;
 let requestedFirst = -1;
 let requestedVersion = -1;
 let ignoreScroll = false;
+/** A selection made before its row arrived (keyboard paging, reveal): sent once the row is here. */
+let selectionPending = false;
 const pool: HTMLDivElement[] = [];
 const shown: Array<PanelRow | undefined> = [];
 
@@ -416,10 +418,22 @@ function select(r: number, open: 'none' | 'keep-focus' | 'focus-editor'): void {
   else if (selectedRow >= first + visible - 1) scrollToFirst(selectedRow - visible + 2);
   else renderRows();
   const data = rowAt(selectedRow);
+  selectionPending = !data && open === 'none';
   if (data?.type === 'event') {
     selectedSeq = data.seq;
     send({ type: 'select', seq: data.seq });
     if (open !== 'none') send({ type: 'openSource', seq: data.seq, preserveFocus: open === 'keep-focus' });
+  }
+}
+
+function completePendingSelection(): void {
+  if (!selectionPending) return;
+  const data = rowAt(selectedRow);
+  if (!data) return;
+  selectionPending = false;
+  if (data.type === 'event') {
+    selectedSeq = data.seq;
+    send({ type: 'select', seq: data.seq });
   }
 }
 
@@ -567,6 +581,7 @@ window.addEventListener('message', (ev: MessageEvent<HostToWebview>) => {
     case 'rows':
       applyRows(m);
       renderRows();
+      completePendingSelection();
       break;
     case 'details':
       renderDetails(m);

@@ -1,7 +1,7 @@
 // Feature: the tracing panel, where users look at what the kernel did during a trace session.
 // Commands: bpfLsm.showTracingPanel, bpfLsm.openTraceSession, bpfLsm.exportTraceSession, and the test-only
 // bpfLsm._panelTest (registered only when BPF_LSM_TEST is set or VS Code runs extension tests).
-// Test-only operations: state, rendered, post, rows, start, append, drops, end (see registerTestCommand).
+// Test-only operations: state, rendered, post, rows, reveal, start, append, drops, end (see registerTestCommand).
 // Virtual documents: `bpf-lsm-hook:/<hook>.h`, the reference of a hook (signature, return rule, kernel docs).
 //
 // Lifetimes: the TracingPanel (one per window) owns the trace session's events and lives as long as the
@@ -204,10 +204,8 @@ export class TracingPanel implements vscode.Disposable {
     const events = this.model.size;
     this.detail = `${events.toLocaleString('en-US')} events from ${uri.scheme === 'file' ? uri.fsPath : uri.toString()}` +
       (skipped ? `; ${skipped} malformed line${skipped === 1 ? '' : 's'} skipped` : '');
-    this.follow = false;
     this.viewport = { ...this.viewport, first: 0 };
-    this.scheduleFlush();
-    this.post({ type: 'reveal', row: 0, select: false });
+    this.revealRow(0, false);
     return { events, skipped };
   }
 
@@ -356,8 +354,7 @@ export class TracingPanel implements vscode.Disposable {
     switch (m.type) {
       case 'ready':
         this.sentVersion = -1;
-        if (this.flushTimer) clearTimeout(this.flushTimer);
-        this.flush();
+        this.flushNow();
         return;
       case 'viewport':
         this.viewport = { first: Math.max(0, m.first), count: Math.max(1, Math.min(500, m.count)) };
@@ -519,6 +516,19 @@ export class TracingPanel implements vscode.Disposable {
       this.pending.set(requestId, { resolve, reject, timer });
       this.post({ type: 'query', requestId });
     });
+  }
+
+  /** Scrolls the webview to a row of the current view, optionally selecting it (details follow). */
+  revealRow(row: number, select: boolean): void {
+    this.follow = false;
+    // The webview must know the current row count before it scrolls, or it clamps to a stale one.
+    this.flushNow();
+    this.post({ type: 'reveal', row, select });
+  }
+
+  private flushNow(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flush();
   }
 
   get isOpen(): boolean {
@@ -688,6 +698,12 @@ function registerTestCommand(studio: Studio): void {
           if (!panel) throw new Error('the tracing panel was never shown');
           const { first, count } = arg as { first: number; count: number };
           return panel.model.panelRows(first, count);
+        }
+        case 'reveal': {
+          if (!panel) throw new Error('the tracing panel was never shown');
+          const { row, select } = arg as { row: number; select: boolean };
+          panel.revealRow(row, select);
+          return undefined;
         }
         // The live-trace integration's calls, one by one, as the trace stream will make them.
         case 'start':
