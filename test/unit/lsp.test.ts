@@ -10,7 +10,7 @@ const fixtures = join(__dirname, '..', '..', '..', 'test', 'fixtures');
 const HEADER = '#include "vmlinux.h"\n#include <bpf/bpf_helpers.h>\n#include <bpf/bpf_tracing.h>\n\nchar LICENSE[] SEC("license") = "GPL";\n\n';
 
 let n = 0;
-const uri = (): string => `file:///tmp/lsp-test-${++n}.bpf.c`;
+const uri = (): string => `file:///workspace/lsp-test-${++n}.bpf.c`;
 
 function edit(item: CompletionItem): TextEdit {
   assert.ok(item.textEdit && 'range' in item.textEdit, `${item.label} has a textEdit with a range`);
