@@ -2,8 +2,11 @@
 // the user's keys and agent; the helper runs through `sudo -n`) and `vm` (the built-in VM on 127.0.0.1,
 // logged into as root with the product's own key). Both run each command through the remote login shell,
 // so every argument is quoted for it.
-import { statSync, readFileSync } from 'node:fs';
-import { posix } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import { execa } from 'execa';
+import { cacheRoot, socketPath } from '../vm/paths';
 import { ExecResult, HelperTransport, Target, TargetKind } from '../target';
 import { deployHelper, helperBundle } from './deploy';
 import { runProgram, spawnTransport, sshFailure } from './process';
@@ -26,6 +29,8 @@ export interface RemoteTargetOptions {
   readonly node: string;
   /** Folder the helper versions live in on the target. */
   readonly helperRoot: (target: RemoteTarget) => Promise<string>;
+  /** Runs once before the first command (e.g. opens a shared ssh connection); failures are not fatal. */
+  readonly prepare?: () => Promise<void>;
 }
 
 /** Copies stdin to a temp file next to the destination, then renames it: a broken copy is never left in place. */
@@ -36,11 +41,17 @@ export class RemoteTarget implements Target {
   readonly kind: TargetKind;
 
   private loginIsRoot: boolean | undefined;
+  private prepared: Promise<void> | undefined;
 
   constructor(private readonly opts: RemoteTargetOptions) {
     this.id = opts.id;
     this.kind = opts.kind;
     this.loginIsRoot = opts.loginIsRoot;
+  }
+
+  private prepare(): Promise<void> {
+    this.prepared ??= (this.opts.prepare?.() ?? Promise.resolve()).catch(() => undefined);
+    return this.prepared;
   }
 
   /** The full ssh argument list for one remote command; `asRoot` prefixes `sudo -n`. */
@@ -53,6 +64,7 @@ export class RemoteTarget implements Target {
   /** Whether commands must go through sudo to run as root (asked once per target object). */
   private async needsSudo(): Promise<boolean> {
     if (this.loginIsRoot === undefined) {
+      await this.prepare();
       const r = await runProgram('ssh', this.sshArgs('id', ['-u']), { timeoutMs: 60_000 });
       const failure = sshFailure(r, this.describe());
       if (failure) throw failure;
@@ -62,6 +74,7 @@ export class RemoteTarget implements Target {
   }
 
   async exec(program: string, args: readonly string[], options: { input?: string | Buffer; timeoutMs?: number; root?: boolean } = {}): Promise<ExecResult> {
+    await this.prepare();
     const sudo = options.root ? await this.needsSudo() : false;
     const result = await runProgram('ssh', this.sshArgs(program, args, sudo), { input: options.input, timeoutMs: options.timeoutMs });
     const failure = sshFailure(result, this.describe());
@@ -102,15 +115,34 @@ export class RemoteTarget implements Target {
 /** `ssh:<host>`: the user's own ssh setup decides user, port, keys and proxies, exactly as in a terminal. */
 export function sshTarget(host: string): RemoteTarget {
   if (!host || host.startsWith('-') || /\s/.test(host)) throw new Error(`"${host}" is not a usable ssh host name`);
+  // BPF_LSM_SSH_CONFIG: an ssh config file to use instead of ~/.ssh/config (ssh reads the latter from the
+  // passwd home, not $HOME, so this is the only way to point it elsewhere, e.g. in tests).
+  const config = process.env.BPF_LSM_SSH_CONFIG ? ['-F', process.env.BPF_LSM_SSH_CONFIG] : [];
+  const dir = join(cacheRoot(), 'ssh');
+  const tag = createHash('sha256').update(`${config.join(' ')}\0${host}`).digest('hex').slice(0, 16);
+  const control = socketPath(join(dir, `${tag}.sock`));
+  const base = [...config, '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=15', '-o', `ControlPath=${control}`];
   return new RemoteTarget({
     id: `ssh:${host}`,
     kind: 'ssh',
-    // BPF_LSM_SSH_CONFIG: an ssh config file to use instead of ~/.ssh/config (ssh reads the latter from the
-    // passwd home, not $HOME, so this is the only way to point it elsewhere, e.g. in tests).
-    connect: () => ({
-      options: [...(process.env.BPF_LSM_SSH_CONFIG ? ['-F', process.env.BPF_LSM_SSH_CONFIG] : []), '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=15'],
-      destination: host,
-    }),
+    // Commands share one connection (a check or a helper deployment is a dozen commands). "no": use the
+    // master when it is there, else connect directly, so a dead master never breaks a command.
+    connect: () => ({ options: [...base, '-o', 'ControlMaster=no'], destination: host }),
+    prepare: async () => {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (existsSync(control)) {
+        const check = await execa('ssh', [...base, '-O', 'check', '--', host], { reject: false, stdin: 'ignore', timeout: 10_000 });
+        if (check.exitCode === 0) return;
+      }
+      // Detached with no pipes (its stderr goes to a file): a backgrounded master would hold them open.
+      await execa('ssh', [...base, '-o', 'ControlMaster=yes', '-o', 'ControlPersist=300', '-f', '-N', '--', host], {
+        reject: false,
+        stdin: 'ignore',
+        stdout: 'ignore',
+        stderr: { file: join(dir, `${tag}.log`) },
+        timeout: 60_000,
+      });
+    },
     node: 'node',
     helperRoot: async (t) => {
       const r = await t.exec('sh', ['-c', 'printf %s "$HOME"']);
