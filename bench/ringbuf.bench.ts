@@ -7,7 +7,8 @@
 //   helper   the helper in the VM with the client also in the VM (the protocol path without ssh)
 //   helper+ssh  the helper in the VM with the client on this machine over ssh (what the extension does)
 // Each line also proves accounting: received + dropped-in-kernel == emitted, and helper drops are reported.
-// Boots the VM when it is not running (and stops it again); BENCH_SECONDS and BENCH_BURST override;
+// The in-VM consumers run BENCH_ROUNDS (3) alternating rounds and the medians are compared; helper+ssh runs
+// once. Boots the VM when it is not running (and stops it again); BENCH_SECONDS and BENCH_BURST override;
 // BENCH_WALK=1 makes the JavaScript clients visit every record (as a decoder would) instead of counting.
 import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -23,7 +24,12 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const BURST = Number(process.env.BENCH_BURST ?? 64);
 const WALK = process.env.BENCH_WALK === '1';
 const BATCH_BYTES = Number(process.env.BENCH_BATCH_BYTES ?? 4 << 20);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const REMOTE_DIR = '/tmp/bpf-lsm-bench';
+
+const rate = (m: Measurement) => m.records / m.seconds;
+/** The run with the median rate (a whole run, so its accounting columns stay consistent). */
+const median = (ms: Measurement[]) => [...ms].sort((a, b) => rate(a) - rate(b))[Math.floor(ms.length / 2)];
 
 const PIPE_PROBE = `const t = process.hrtime.bigint();
 require('child_process').execSync('dd if=/dev/zero bs=1M count=64 2>/dev/null | cat > /dev/null');
@@ -127,12 +133,12 @@ async function inVmClient(helperJs: string, objectPath: string, generator: strin
 }
 
 function line(name: string, m: Measurement, baseline?: Measurement): string {
-  const rate = m.records / m.seconds;
+  const perSecond = rate(m);
   // `emitted` counts successful reserves only; reserve failures are `dropped` (accounted, in the kernel).
   const unaccounted = m.emitted - m.records - (m.helperDropped ?? 0);
   const parts = [
     name.padEnd(11),
-    `${(rate / 1e3).toFixed(1).padStart(8)} k events/s`,
+    `${(perSecond / 1e3).toFixed(1).padStart(8)} k events/s`,
     `${(m.bytes / m.seconds / 1e6).toFixed(1).padStart(7)} MB/s`,
     `received ${m.records}`,
     `emitted ${m.emitted}`,
@@ -141,7 +147,7 @@ function line(name: string, m: Measurement, baseline?: Measurement): string {
     `unaccounted ${unaccounted}`,
     ...(m.batches ? [`${m.batches} batches (${(m.records / m.batches).toFixed(0)} events/batch)`] : []),
     ...(m.outOfOrder ? [`out of order ${m.outOfOrder}`] : []),
-    ...(baseline ? [`ratio to C ${(rate / (baseline.records / baseline.seconds)).toFixed(2)}`] : []),
+    ...(baseline ? [`ratio to C ${(perSecond / rate(baseline)).toFixed(2)}`] : []),
   ];
   return parts.join('  ');
 }
@@ -169,29 +175,46 @@ async function main(): Promise<void> {
     const remoteHelper = posix.join(GUEST_HELPER_ROOT, helperBundle().version, 'helper.js');
     console.log(`ring buffer throughput, ${SECONDS} s generator, ${BURST} records of 64 bytes per hook call, kernel ${status.vm?.kernelRelease ?? '(VM)'}`);
 
-    const c = await vm.exec(generator, ['consume', String(SECONDS), String(BURST)], { timeoutMs: (SECONDS + 60) * 1000 });
-    if (c.exitCode !== 0) throw new Error(`C consumer failed: ${c.stderr}`);
-    const baseline = JSON.parse(c.stdout) as Measurement;
-    console.log(line('C libbpf', baseline));
-
+    const runC = async (): Promise<Measurement> => {
+      const c = await vm.exec(generator, ['consume', String(SECONDS), String(BURST)], { timeoutMs: (SECONDS + 60) * 1000 });
+      if (c.exitCode !== 0) throw new Error(`C consumer failed: ${c.stderr}`);
+      return JSON.parse(c.stdout) as Measurement;
+    };
     // The same C consumer handing every framed record to a second process through a pipe, as the helper
     // must: separates the cost of crossing a process boundary in this VM from the helper's own cost.
-    const fwd = await vm.exec('sh', ['-c', '"$0" consume "$1" "$2" forward | cat > /dev/null', generator, String(SECONDS), String(BURST)], {
-      timeoutMs: (SECONDS + 60) * 1000,
-    });
-    const fwdJson = fwd.stderr.split('\n').find((l) => l.startsWith('{'));
-    if (fwd.exitCode !== 0 || !fwdJson) throw new Error(`C forwarding consumer failed: ${fwd.stderr}`);
-    console.log(line('C+pipe', JSON.parse(fwdJson) as Measurement, baseline));
-
+    const runCPipe = async (): Promise<Measurement> => {
+      const fwd = await vm.exec('sh', ['-c', '"$0" consume "$1" "$2" forward | cat > /dev/null', generator, String(SECONDS), String(BURST)], {
+        timeoutMs: (SECONDS + 60) * 1000,
+      });
+      const json = fwd.stderr.split('\n').find((l) => l.startsWith('{'));
+      if (fwd.exitCode !== 0 || !json) throw new Error(`C forwarding consumer failed: ${fwd.stderr}`);
+      return JSON.parse(json) as Measurement;
+    };
+    const runHelper = async (): Promise<Measurement> => {
+      const env = [`BENCH_WALK=${WALK ? 1 : 0}`, `BENCH_SECONDS=${SECONDS}`, `BENCH_BURST=${BURST}`, `BENCH_BATCH_BYTES=${BATCH_BYTES}`];
+      const r = await vm.exec('/usr/bin/env', [...env, '/usr/bin/node', `${REMOTE_DIR}/ringbuf.bench.js`, '--in-vm-client', remoteHelper, `${REMOTE_DIR}/ringbuf_bench.bpf.o`, generator], {
+        timeoutMs: (SECONDS + 120) * 1000,
+      });
+      if (r.exitCode !== 0) throw new Error(`in-VM helper client failed: ${r.stderr}`);
+      return JSON.parse(r.stdout.trim().split('\n').pop() as string) as Measurement;
+    };
+    // Rounds alternate the consumers, so a change in load on the machine hits all of them alike; the
+    // ratio is taken between medians.
+    const runs: Record<'C libbpf' | 'C+pipe' | 'helper', Measurement[]> = { 'C libbpf': [], 'C+pipe': [], helper: [] };
+    for (let round = 1; round <= ROUNDS; round++) {
+      runs['C libbpf'].push(await runC());
+      runs['C+pipe'].push(await runCPipe());
+      runs.helper.push(await runHelper());
+      console.log(`round ${round}: ${Object.entries(runs).map(([k, v]) => `${k} ${(rate(v[v.length - 1]) / 1e3).toFixed(0)}k/s`).join(', ')}`);
+    }
+    const baseline = median(runs['C libbpf']);
+    console.log(`medians of ${ROUNDS} round(s):`);
+    console.log(line('C libbpf', baseline));
+    console.log(line('C+pipe', median(runs['C+pipe']), baseline));
+    console.log(line('helper', median(runs.helper), baseline));
     // Timed inside the VM by node (busybox dd and date print no sub-second figures).
     const dd = await vm.exec('/usr/bin/node', ['-e', PIPE_PROBE], { timeoutMs: 120_000 });
     console.log(`pipe ceiling in the VM (dd | cat, 64 MiB): ${dd.stdout.trim() || dd.stderr.trim()}`);
-
-    const inVm = await vm.exec('/usr/bin/env', [`BENCH_WALK=${WALK ? 1 : 0}`, `BENCH_SECONDS=${SECONDS}`, `BENCH_BURST=${BURST}`, `BENCH_BATCH_BYTES=${BATCH_BYTES}`, '/usr/bin/node', `${REMOTE_DIR}/ringbuf.bench.js`, '--in-vm-client', remoteHelper, `${REMOTE_DIR}/ringbuf_bench.bpf.o`, generator], {
-      timeoutMs: (SECONDS + 120) * 1000,
-    });
-    if (inVm.exitCode !== 0) throw new Error(`in-VM helper client failed: ${inVm.stderr}`);
-    console.log(line('helper', JSON.parse(inVm.stdout.trim().split('\n').pop() as string), baseline));
 
     const client = await HelperClient.connect(await vm.startHelper(), { client: 'ringbuf-bench' });
     try {

@@ -631,14 +631,17 @@ int RingBatcher::OnRecord(void* ctx, void* data, size_t size) {
   auto* rc = static_cast<Ring*>(ctx);
   RingBatcher* self = rc->batcher;
   std::vector<uint8_t>& batch = *self->batch_;
-  size_t at = batch.size();
-  size_t padded = (size + 7) & ~size_t(7);
-  batch.resize(at + kHeader + padded, 0);
+  static const uint8_t zeros[8] = {};
+  uint8_t header[kHeader] = {};
   uint32_t len = static_cast<uint32_t>(size);
   uint16_t ring = rc->index;
-  memcpy(&batch[at], &len, 4);
-  memcpy(&batch[at + 4], &ring, 2);
-  memcpy(&batch[at + kHeader], data, size);
+  memcpy(header, &len, 4);
+  memcpy(header + 4, &ring, 2);
+  // Appending (rather than resizing, which zero-fills first) writes each byte of the batch once.
+  const uint8_t* bytes = static_cast<const uint8_t*>(data);
+  batch.insert(batch.end(), header, header + kHeader);
+  batch.insert(batch.end(), bytes, bytes + size);
+  batch.insert(batch.end(), zeros, zeros + (((size + 7) & ~size_t(7)) - size));
   self->count_++;
   // Returning an error stops libbpf after this record; the record itself is already consumed and copied.
   return batch.size() >= self->maxBytes_ ? -ECANCELED : 0;
