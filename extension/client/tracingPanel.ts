@@ -86,6 +86,8 @@ export class TracingPanel implements vscode.Disposable {
   private follow = true;
   private viewport = { first: 0, count: 60 };
   private flushTimer: NodeJS.Timeout | undefined;
+  /** Grows when a flush is expensive (tree modes rebuild rows over the whole session), so updates never hog the host. */
+  private flushInterval = FLUSH_MS;
   private sentVersion = -1;
   private nextRequestId = 1;
   private readonly pending = new Map<number, PendingQuery>();
@@ -304,12 +306,13 @@ export class TracingPanel implements vscode.Disposable {
 
   private scheduleFlush(): void {
     if (this.flushTimer || !this.view) return;
-    this.flushTimer = setTimeout(() => this.flush(), FLUSH_MS);
+    this.flushTimer = setTimeout(() => this.flush(), this.flushInterval);
   }
 
   private flush(): void {
     this.flushTimer = undefined;
     if (!this.view) return;
+    const started = performance.now();
     const state = this.snapshot();
     if (this.follow) this.viewport.first = Math.max(0, state.rows - this.viewport.count);
     let window: RowsMessage | undefined;
@@ -318,6 +321,8 @@ export class TracingPanel implements vscode.Disposable {
       this.sentVersion = this.model.version;
     }
     this.post({ type: 'update', state, ...(window ? { window } : {}) });
+    // At most a fifth of the host's time goes to updating the view, however big the session grows.
+    this.flushInterval = Math.min(1000, Math.max(FLUSH_MS, (performance.now() - started) * 4));
   }
 
   private rowsMessage(first: number, count: number, requestId?: number): RowsMessage {
@@ -590,7 +595,7 @@ export function hookReferenceText(hook: string): string {
     ...(h.disabled ? [` * Disabled: BPF programs cannot attach to this hook on this kernel.`] : []),
   ];
   if (doc) lines.push(' *', ' * Kernel documentation:', ...safe(doc).split('\n').map((l) => ` *   ${l}`.trimEnd()));
-  lines.push(' */', `${hookSignature(h)};`, '', '/* A BPF-LSM program on this hook: */', secLine(h, h.sleepable), bpfProgStub(h), '');
+  lines.push(' */', `${hookSignature(h)};`, '', '/* A BPF-LSM program on this hook: */', secLine(h), bpfProgStub(h), '');
   return lines.join('\n');
 }
 

@@ -4,7 +4,7 @@
 // session survives export and re-open. What the webview shows is asked over the panel's own protocol.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { COMMANDS } from '../../extension/shared/commands';
@@ -121,7 +121,13 @@ describe('tracing panel', () => {
       return e?.document.uri.scheme === 'bpf-lsm-hook' ? e : undefined;
     }, 'the hook reference to open');
     assert.equal(editor.document.uri.path, '/socket_connect.h');
-    assert.match(editor.document.getText(), /LSM hook socket_connect/);
+    const text = editor.document.getText();
+    assert.match(text, /LSM hook socket_connect/);
+    if (existsSync('/sys/kernel/btf/vmlinux')) {
+      // From this machine's BTF: the kernel's own signature, and a program stub for the hook.
+      assert.match(text, /^int socket_connect\(struct socket \*sock, struct sockaddr \*address, int addrlen\);$/m);
+      assert.match(text, /^SEC\("lsm\/socket_connect"\)$/m);
+    }
   });
 
   it('shows the selected event in full with its syscall context', async () => {
