@@ -12,10 +12,11 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Debian packages by the job that needs them. */
 export const DEBIAN_PACKAGES = {
-  // the native libbpf addon (node-gyp) and BPF objects (clang -target bpf, vmlinux.h from bpftool)
-  build: ['build-essential', 'python3', 'clang', 'llvm', 'bpftool', 'libbpf-dev', 'libelf-dev', 'zlib1g-dev', 'pkg-config'],
-  // the built-in BPF-LSM VM: qemu under TCG, an initramfs with busybox and sshd, the kernel package tools
-  vm: ['qemu-system-x86', 'busybox-static', 'openssh-server', 'openssh-client', 'libwrap0', 'cpio', 'xz-utils', 'zstd'],
+  // the native libbpf addon (node-gyp), BPF objects (clang -target bpf, vmlinux.h from bpftool), and
+  // Debian kernel packages unpacked for BTF and docs (the unit tier's reference kernels, the VM's kernel)
+  build: ['build-essential', 'python3', 'clang', 'llvm', 'bpftool', 'libbpf-dev', 'libelf-dev', 'zlib1g-dev', 'pkg-config', 'xz-utils', 'zstd'],
+  // the built-in BPF-LSM VM: qemu under TCG, an initramfs with busybox and sshd
+  vm: ['qemu-system-x86', 'busybox-static', 'openssh-server', 'openssh-client', 'libwrap0', 'cpio'],
   // a real VS Code for the e2e tier: code-server's native modules, and the browser that drives it
   e2e: ['chromium', 'libkrb5-dev'],
 };
@@ -39,8 +40,9 @@ export function ensureDebianPackages(jobs) {
   const missing = [...new Set(jobs.flatMap((j) => DEBIAN_PACKAGES[j]))].filter((p) => !installed(p));
   const isRoot = process.getuid?.() === 0;
   if (missing.length === 0) {
-    // The VM's kernel comes from `apt-get download`, which needs package lists even when nothing is missing.
-    if (jobs.includes('vm') && aptListsEmpty() && isRoot) execFileSync('apt-get', ['update', '-q'], { stdio: 'inherit' });
+    // Kernels (the VM's, the unit tier's reference ones) come from `apt-get download`, which needs
+    // package lists even when nothing is missing.
+    if (aptListsEmpty() && isRoot) execFileSync('apt-get', ['update', '-q'], { stdio: 'inherit' });
     return;
   }
   const command = `apt-get update && apt-get install -y --no-install-recommends ${missing.join(' ')}`;
