@@ -118,6 +118,11 @@ for (const kernel of ['host 6.18', 'Debian 6.1'] as const) {
       const abstract = new Uint8Array([0, ...new TextEncoder().encode('dbus-x')]);
       ev = hookEvent(dec.decode(encodeHook(tables, 'socket_connect', { sock: null, address: { family: 1, unix_path: { bytes: abstract } }, addrlen: 9 })));
       assert.deepEqual(ev.args.address, { family: 'AF_UNIX', path: '@dbus-x' });
+      // sendmsg's destination comes from msg_name; recvmsg's buffer is not read (not filled yet).
+      ev = hookEvent(dec.decode(encodeHook(tables, 'socket_sendmsg', { sock: null, msg: { family: 10, port: 5353, addr6: v6 }, size: 1 })));
+      assert.deepEqual(ev.args.msg, { family: 'AF_INET6', addr: '::1', port: 5353 });
+      ev = hookEvent(dec.decode(encodeHook(tables, 'socket_recvmsg', { sock: null, msg: true, size: 1, flags: 0 })));
+      assert.equal(ev.args.msg, true);
     });
 
     it('decodes exec and bpf() arguments, with enum names from the kernel BTF', () => {

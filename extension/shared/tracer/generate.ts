@@ -358,7 +358,7 @@ export function generateTracer(catalog: HookCatalog, options: GenerateOptions = 
         const ptrTo = btf.ref(btf.resolve(p.typeId));
         const tds = typedefNames(btf, ptrTo);
         const laid = tds.map((t) => byTypedef.get(t)).find(Boolean) ?? byStruct.get(btf.name(acc.target));
-        if (laid) return { arg: { ...base, how: 'value', value: laid }, slots: 1 };
+        if (laid && (!laid.vt.onlyHooks || laid.vt.onlyHooks.includes(hook.name))) return { arg: { ...base, how: 'value', value: laid }, slots: 1 };
         return { arg: { ...base, how: 'present' }, slots: 1 };
       }
       case 'none':

@@ -37,6 +37,8 @@ export interface ValueType {
   readonly post?: 'path' | 'sockaddr' | 'bpf_attr';
   /** Readers that may call bpf_d_path get a second variant for hooks on its allow-list. */
   readonly dpath?: boolean;
+  /** Only these hooks read the value; elsewhere the argument is recorded as present or not. */
+  readonly onlyHooks?: readonly string[];
 }
 
 const path = (dentry: string, mnt: string) => ({ dpath }: { dpath: boolean }): string =>
@@ -197,6 +199,33 @@ export const VALUE_TYPES: readonly ValueType[] = [
       { name: 'addr4', store: 'u32', fmt: 'ipv4', read: 'if (o->family == 2 && aux >= 8)\n\t\to->addr4 = BPF_CORE_READ((struct sockaddr_in *)v, sin_addr.s_addr);' },
       { name: 'addr6', store: 'bytes16', fmt: 'ipv6', read: 'if (o->family == 10 && aux >= 24)\n\t\tBPF_CORE_READ_INTO(&o->addr6, (struct sockaddr_in6 *)v, sin6_addr);' },
       { name: 'unix_path', store: 'str', fmt: 'bytes', read: 'if (o->family == 1 && aux > 2)\n\t\ttr_put_bytes(c, &o->unix_path, (const char *)v + 2, aux - 2 > 108 ? 108 : aux - 2);' },
+    ],
+  },
+  {
+    // The destination of sendmsg/sendto (msg_name is the kernel's copy, msg_namelen its length). Not on
+    // recvmsg: there msg_name is a buffer the receive has yet to fill, and reading it would show stale
+    // kernel stack bytes.
+    key: 'msghdr',
+    structs: ['msghdr'],
+    cType: 'struct msghdr',
+    onlyHooks: ['socket_sendmsg'],
+    post: 'sockaddr',
+    needs: ['msghdr.msg_name', 'msghdr.msg_namelen', 'sockaddr.sa_family', 'sockaddr_in.sin_port', 'sockaddr_in.sin_addr', 'sockaddr_in6.sin6_addr'],
+    fields: [
+      {
+        name: 'family',
+        store: 'u16',
+        fmt: 'family',
+        read: 'struct sockaddr *sa = BPF_CORE_READ(v, msg_name);\n\tint len = BPF_CORE_READ(v, msg_namelen);\n\n\tif (!sa || len < 2)\n\t\treturn;\n\to->family = BPF_CORE_READ(sa, sa_family);',
+      },
+      {
+        name: 'port',
+        store: 'u16',
+        fmt: 'dec',
+        read: 'if ((o->family == 2 && len >= 4) || (o->family == 10 && len >= 4))\n\t\to->port = bpf_ntohs(BPF_CORE_READ((struct sockaddr_in *)sa, sin_port));',
+      },
+      { name: 'addr4', store: 'u32', fmt: 'ipv4', read: 'if (o->family == 2 && len >= 8)\n\t\to->addr4 = BPF_CORE_READ((struct sockaddr_in *)sa, sin_addr.s_addr);' },
+      { name: 'addr6', store: 'bytes16', fmt: 'ipv6', read: 'if (o->family == 10 && len >= 24)\n\t\tBPF_CORE_READ_INTO(&o->addr6, (struct sockaddr_in6 *)sa, sin6_addr);' },
     ],
   },
   {
