@@ -25,9 +25,13 @@ export default async function (page, ctx) {
   const inDom = await panel.locator('#rows .row').count();
   if (inDom > 120) throw new Error(`${inDom} rows in the DOM for ${demo.length} events: the list is not virtualized`);
 
-  // Select an event with a source so the details pane is filled, then take the picture.
-  const withSource = panel.locator('#rows .row[data-seq]:has(.codicon-go-to-file)').first();
-  await withSource.waitFor({ state: 'visible' });
+  // Walk down the list with the keyboard until an event with a source is selected, so the details pane
+  // is filled, then take the picture.
+  const list = panel.locator('#list');
+  await list.focus();
+  const firstWithSource = Number(await panel.locator('#rows .row[data-seq]:has(.codicon-go-to-file)').first().getAttribute('data-seq'));
+  for (let k = 0; k <= firstWithSource; k++) await list.press('ArrowDown');
+  await until(async () => (await panel.locator('#details').textContent()).includes(`exec_guard.bpf.c:`), 'details of an event with a source');
   await page.screenshot({ path: join(ctx.resultsDir, 'panel.png') });
 
   // Filter by hook from the histogram.
@@ -57,7 +61,6 @@ export default async function (page, ctx) {
   await until(async () => (await panel.locator('#details').textContent()).includes('Syscall context'), 'details of the clicked event');
 
   // Keyboard: the list has focus after the click; ArrowDown moves the selection to the next row.
-  const list = panel.locator('#list');
   const before = await list.getAttribute('aria-activedescendant');
   await list.focus();
   await list.press('ArrowDown');
