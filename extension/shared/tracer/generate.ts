@@ -111,10 +111,12 @@ class BtfFacts {
     const [first, ...path] = need.split('.');
     let id = this.aggregate(first);
     if (id === undefined) return `struct ${first} is not in this kernel's BTF`;
+    let where = first;
     for (const m of path) {
       const t = hasMember(this.btf, id, m);
-      if (t === undefined) return `${need.split('.').slice(0, 1)} has no member ${m}`;
+      if (t === undefined) return `${where} has no member ${m} in this kernel's BTF`;
       id = this.btf.resolve(t);
+      where = `${where}.${m}`;
     }
     return undefined;
   }
@@ -207,7 +209,8 @@ function scalarFormat(btf: Btf, hook: string, param: string, typeId: number): Fo
 
 function scalarStore(btf: Btf, typeId: number, size: number): Store {
   const t = btf.resolve(typeId);
-  const signed = btf.kind(t) === BtfKind.Int ? btf.intInfo(t).signed : btf.kind(t) === BtfKind.Enum ? false : false;
+  // Enums and by-value structs count as unsigned; only C integers carry a sign in BTF.
+  const signed = btf.kind(t) === BtfKind.Int && btf.intInfo(t).signed;
   if (size === 1) return 'u8';
   if (size === 2) return 'u16';
   if (size <= 4) return signed ? 's32' : 'u32';
