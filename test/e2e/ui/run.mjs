@@ -4,6 +4,7 @@
 //   export const title = '...';
 //   export default async function (page, ctx) { ... }   // throws to fail
 // Prints "e2e-ui: N passed, N failed" and fails on any failure, or when no scenario ran without --grep.
+// They need the browser, so they run with code-server only (not under VSCODE_EXECUTABLE / test-electron).
 import { readdirSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
