@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Btf, BtfKind } from '../../extension/shared/btf/btf';
-import { catalogFromFile, HookCatalog } from '../../extension/shared/hooks/catalog';
+import { catalogFromFile, Hook, HookCatalog } from '../../extension/shared/hooks/catalog';
 import { buildTracer, compileTracer, CompiledTracer, hostSyscallTable } from '../../extension/shared/tracer/compile';
 import { decodeTracedValue, KNOBS, sumCounters, tracedKey, tracedValue, TRACED_MAP, EVENTS_MAP, COUNTERS_GLOBAL } from '../../extension/shared/tracer/control';
 import { FIXED_PROGRAMS, generateTracer, TracerGeneration } from '../../extension/shared/tracer/generate';
@@ -163,6 +163,20 @@ for (const kernel of ['host 6.18', 'Debian 6.1'] as const) {
     });
   });
 }
+
+describe('generated tracer limits', () => {
+  it('skips a hook with more argument registers than the kernel\'s trampolines take, saying why', () => {
+    const real = catalogFromFile(HOST_BTF);
+    const base = real.get('file_permission')!;
+    const wide: Hook = { ...base, name: 'file_permission', params: [...base.params, ...base.params, ...base.params, base.params[0]].map((p, i) => ({ ...p, name: `a${i}` })) };
+    const at61 = new HookCatalog([wide], { version: { major: 6, minor: 1, patch: 192 }, versionSource: 'given' }, 'security_list_options', real.btf);
+    const gen61 = generateTracer(at61);
+    assert.deepEqual(gen61.hooks, []);
+    assert.match(gen61.skipped[0].reason, /7 argument registers; BPF trampolines on 6\.1\.192 take at most 6/);
+    const at618 = new HookCatalog([wide], { version: { major: 6, minor: 18, patch: 0 }, versionSource: 'given' }, 'security_list_options', real.btf);
+    assert.equal(generateTracer(at618).hooks.length, 1, '6.6+ trampolines take 12');
+  });
+});
 
 describe('generated tracer options', () => {
   it('generates only the selected hooks and lists the rest as not selected', () => {
