@@ -18,7 +18,8 @@ export interface HelperBundle {
 
 /** Where the built bundle is: `$BPF_LSM_DIST`, or dist/ next to (or above) the running bundle. */
 export function findDist(): string {
-  const candidates = [process.env.BPF_LSM_DIST, __dirname, join(__dirname, '..', 'dist'), join(__dirname, '..', '..', '..', 'dist')];
+  // dist/*.js, out/bench/*.js and out/test/<tier>/*.js are the bundles that get here.
+  const candidates = [process.env.BPF_LSM_DIST, __dirname, join(__dirname, '..', '..', 'dist'), join(__dirname, '..', '..', '..', 'dist')];
   const found = candidates.find((d): d is string => !!d && existsSync(join(d, 'helper.js')));
   if (!found) throw new Error('the helper bundle (dist/helper.js) is missing; build it first: npm run build');
   return found;
