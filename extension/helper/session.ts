@@ -119,7 +119,9 @@ export class HelperSession {
 
   constructor(private readonly opts: SessionOptions) {
     this.log = opts.log ?? (() => undefined);
-    this.highWater = opts.highWaterBytes ?? 16 << 20;
+    // Kept small on purpose: everything queued here delays replies and notifications behind it (over a
+    // 1-2 MB/s ssh link, 16 MiB meant seconds of lag); a burst waits in the kernel ring instead.
+    this.highWater = opts.highWaterBytes ?? 1 << 20;
     this.finished = new Promise((r) => (this.finish = r));
     this.processes = new ProcessTable(
       (pid, stream, text) => this.notify('processOutput', { pid, stream, text }),
