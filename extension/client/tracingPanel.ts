@@ -126,7 +126,10 @@ export class TracingPanel implements vscode.Disposable {
     this.scheduleFlush();
   }
 
-  /** Events lost on the way (kernel ring buffer full, helper or client queue overflow). Never held. */
+  /**
+   * Events lost on the way (kernel ring buffer full, helper or client queue overflow): `count` is the
+   * number lost since the previous report from that hop (a delta, not a running total). Never held.
+   */
   reportDrops(where: DropSite, count: number): void {
     if (count <= 0) return;
     const last = this.model.size > 0 ? this.model.timeOf(this.model.size - 1) : 0;
