@@ -6,9 +6,10 @@ import { pending } from './pending';
 import { vmCommand } from './vm';
 import { checkCommand } from './check';
 import { hooksCommand } from './hooks';
+import { traceCommand } from './trace';
 
 const subcommands: Subcommand[] = [
-  pending('trace', 'trace a program and every LSM hook it (and its children) reaches'),
+  traceCommand,
   hooksCommand,
   vmCommand,
   checkCommand,
@@ -53,12 +54,13 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Exit as soon as the command is done: a trace leaves its helper detaching programs on the target in
+// the background (its stream closes when we exit), and nothing else of ours should keep the process up.
+// stdout and stderr are synchronous for files and pipes on Linux, so nothing written is lost.
 main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
+  (code) => process.exit(code),
   (err) => {
     console.error(err);
-    process.exitCode = 1;
+    process.exit(1);
   },
 );

@@ -1,0 +1,109 @@
+// `bpf-lsm trace [options] -- PROGRAM ARGS...`: README's main command. Brings up the target (the built-in
+// VM when this kernel cannot run BPF-LSM programs), loads and attaches the all-hooks tracer generated
+// for the target's kernel, runs PROGRAM stopped, traces it and its children, and prints every hook call
+// with decoded arguments inside its syscall, then a summary. Exits with PROGRAM's exit status.
+import { parseArgs, UsageError } from './args';
+import { Subcommand } from './subcommand';
+import { createTarget, resolveTargetId } from '../core/targets';
+import { BuiltinVm } from '../core/vm/vm';
+import { TracerSession } from '../core/trace/tracerSession';
+import { traceProgram } from '../core/trace/traceProgram';
+import { formatEvent, formatSummary } from '../core/trace/format';
+import type { TraceEvent } from '../shared/traceEvent';
+
+const usage = `usage: bpf-lsm trace [options] -- PROGRAM [ARGS...]
+  --target T          local, vm, ssh:<host> or auto (default: $BPF_LSM_TARGET, else auto: this machine when
+                      its kernel runs BPF-LSM programs, else the built-in VM)
+  --category C,...    trace only hooks of these categories (file, inode, path, bprm, cred, task, socket, ...)
+  --hooks h,...       trace only these hooks
+  --no-follow         do not follow forks into children
+  --json              one JSON object per event and line on stdout; the summary goes to stderr
+  --as-root           run PROGRAM as root (default: the user who started the helper)
+  --cwd DIR           PROGRAM's working directory on the target (default: here for local, / elsewhere)
+  --show-skipped      list the hooks that are not traced and why
+  --quiet             no progress messages`;
+
+const list = (v: string | true | undefined): string[] | undefined =>
+  typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+
+export const traceCommand: Subcommand = {
+  name: 'trace',
+  summary: 'trace a program and every LSM hook it (and its children) reaches',
+  usage,
+  async run(argv) {
+    const started = Date.now();
+    const args = parseArgs(argv, {
+      target: { value: true }, category: { value: true }, hooks: { value: true }, 'no-follow': {}, json: {},
+      'as-root': {}, cwd: { value: true }, 'show-skipped': {}, quiet: {},
+    });
+    if (args.positional.length) throw new UsageError(`put the program after --: bpf-lsm trace -- ${args.positional.join(' ')}`);
+    if (args.rest.length === 0) throw new UsageError('name the program to trace after --');
+    const json = args.flags.has('json');
+    const quiet = args.flags.has('quiet');
+    const progress = (m: string) => {
+      if (!quiet) process.stderr.write(`bpf-lsm trace: ${m} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+    };
+    const targetId = resolveTargetId(String(args.flags.get('target') ?? process.env.BPF_LSM_TARGET ?? 'auto'));
+    if (targetId === 'vm') {
+      const vm = new BuiltinVm();
+      if (!vm.running()) progress('starting the built-in BPF-LSM VM');
+      await vm.up((m) => progress(`vm: ${m}`));
+    }
+    const target = createTarget(targetId);
+    const session = await TracerSession.connect(target, progress);
+    const controller = new AbortController();
+    const onSignal = () => {
+      progress('interrupted: killing the traced program');
+      controller.abort();
+    };
+    process.once('SIGINT', onSignal);
+    try {
+      const state = await session.prepare(
+        { categories: list(args.flags.get('category')), hooks: list(args.flags.get('hooks')), follow: !args.flags.has('no-follow') },
+        progress,
+      );
+      const t = state.timings;
+      progress(
+        `${state.attached.length} of ${state.hookCount} hooks attached on kernel ${state.kernel} ` +
+          `(BTF ${t.btfMs} ms, compile ${state.fromCache ? 'cached' : `${t.compileMs} ms`}, load ${t.loadMs} ms, attach ${t.attachMs} ms)`,
+      );
+      if (args.flags.has('show-skipped')) {
+        for (const s of state.notTraced) process.stderr.write(`  not traced: ${s.hook}: ${s.reason}\n`);
+      }
+      let t0: number | undefined;
+      const out: string[] = [];
+      const write = (events: TraceEvent[]) => {
+        for (const e of events) {
+          t0 ??= e.time;
+          out.push(json ? JSON.stringify(e) : formatEvent(e, t0));
+        }
+        process.stdout.write(out.join('\n') + '\n');
+        out.length = 0;
+      };
+      const local = target.kind === 'local';
+      const summary = await traceProgram(
+        session,
+        {
+          argv: args.rest,
+          cwd: typeof args.flags.get('cwd') === 'string' ? String(args.flags.get('cwd')) : local ? process.cwd() : undefined,
+          env: local ? (Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)) as Record<string, string>) : undefined,
+          asRoot: args.flags.has('as-root'),
+          signal: controller.signal,
+          onOutput: (stream, text) => (json || stream === 'stderr' ? process.stderr : process.stdout).write(text),
+        },
+        write,
+      );
+      const text = formatSummary(summary, state);
+      (json ? process.stderr : process.stdout).write(`${text}\n`);
+      if (summary.drops.unaccounted > 0) {
+        process.stderr.write(`bpf-lsm trace: ${summary.drops.unaccounted} records are unaccounted for (produced but neither delivered nor counted as dropped)\n`);
+      }
+      return summary.exitCode ?? 128 + 9;
+    } finally {
+      process.removeListener('SIGINT', onSignal);
+      // No shutdown request: the helper detaches ~230 programs when its stream closes, which takes the
+      // kernel tens of seconds on a small VM. It does that on its own once this process has exited and
+      // closed the stream, so the user does not wait for it.
+    }
+  },
+};

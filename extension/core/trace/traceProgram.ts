@@ -1,0 +1,132 @@
+// One Trace Executable run on a prepared TracerSession: spawn the program stopped, put it in the
+// tracer's filter, resume it, stream decoded events until it and every descendant have exited, then
+// reconcile the counts: every record the kernel wrote is either delivered or counted as dropped where
+// it was lost.
+import type { TraceEvent } from '../../shared/traceEvent';
+import { kernelDrops } from '../../shared/tracer/control';
+import { TracerSession } from './tracerSession';
+
+export interface TraceProgramOptions {
+  readonly argv: readonly string[];
+  readonly cwd?: string;
+  readonly env?: Record<string, string>;
+  /** Run the program as root instead of the user who started the helper. */
+  readonly asRoot?: boolean;
+  /** Aborting kills the traced program (and the trace ends when its descendants are gone). */
+  readonly signal?: AbortSignal;
+  /** The traced program's own output. */
+  readonly onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
+}
+
+export interface TraceSummary {
+  readonly pid: number;
+  readonly exitCode: number | null;
+  readonly exitSignal: string | null;
+  /** Records the kernel wrote for this trace, and how many arrived decoded. */
+  readonly produced: number;
+  readonly delivered: number;
+  readonly drops: { readonly kernel: number; readonly helper: number; readonly undecodable: number; readonly unaccounted: number };
+  readonly perHook: ReadonlyMap<string, number>;
+  readonly perCategory: ReadonlyMap<string, number>;
+  readonly perSyscall: ReadonlyMap<string, number>;
+  readonly processes: number;
+  /** From resume to the last record, and from resume to the first. */
+  readonly durationMs: number;
+  readonly firstEventMs: number | undefined;
+}
+
+function bump(map: Map<string, number>, key: string | undefined): void {
+  if (key) map.set(key, (map.get(key) ?? 0) + 1);
+}
+
+async function until(check: () => Promise<boolean> | boolean, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline || signal?.aborted) return false;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export async function traceProgram(
+  session: TracerSession,
+  options: TraceProgramOptions,
+  onEvents: (events: TraceEvent[]) => void,
+): Promise<TraceSummary> {
+  const { client } = session;
+  const perHook = new Map<string, number>();
+  const perCategory = new Map<string, number>();
+  const perSyscall = new Map<string, number>();
+  const tgids = new Set<number>();
+  let records = 0;
+  let helperDropped = 0;
+  let helperDroppedAtStart: number | undefined;
+  let firstEventAt: number | undefined;
+  let lastEventAt = 0;
+  const undecodableAtStart = session.decodeStats?.malformed ?? 0;
+
+  const before = await session.counters();
+  session.onEvents((events, count, dropped) => {
+    helperDroppedAtStart ??= dropped;
+    helperDropped = dropped - helperDroppedAtStart;
+    records += count;
+    if (events.length === 0) return;
+    firstEventAt ??= Date.now();
+    lastEventAt = Date.now();
+    for (const e of events) {
+      tgids.add(e.tgid);
+      if (e.kind === 'hook') {
+        bump(perHook, e.hook);
+        bump(perCategory, e.category);
+      } else if (e.kind === 'syscall_enter') {
+        bump(perSyscall, e.syscall);
+      }
+    }
+    onEvents(events);
+  });
+
+  const { pid } = await client.call('spawn', { argv: [...options.argv], cwd: options.cwd, env: options.env, asRoot: options.asRoot });
+  const subscriptions = [
+    client.onNotification('processOutput', (p) => {
+      if (p.pid === pid) options.onOutput?.(p.stream, p.text);
+    }),
+  ];
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+    subscriptions.push(client.onNotification('processExit', (p) => p.pid === pid && resolve({ code: p.code, signal: p.signal })));
+  });
+  const kill = () => void client.call('kill', { pid, signal: 'SIGKILL' }).catch(() => undefined);
+  options.signal?.addEventListener('abort', kill, { once: true });
+  try {
+    await session.traceProcess(pid);
+    const resumedAt = Date.now();
+    await client.call('resume', { pid });
+    const exit = await Promise.race([exited, client.closed.then((e) => Promise.reject(e))]);
+    // Descendants may outlive the program (strace -f waits for them too); the kernel drops each from
+    // the filter map as it exits.
+    await until(async () => (await session.tracedCount()) === 0, Number.MAX_SAFE_INTEGER, options.signal);
+    const after = await session.counters();
+    const produced = after.records - before.records;
+    // Everything the kernel wrote is in the ring buffer by now; wait until it has all come through.
+    await until(() => records + helperDropped >= produced, 10_000);
+    const undecodable = (session.decodeStats?.malformed ?? 0) - undecodableAtStart;
+    const kernel = kernelDrops(before, after);
+    return {
+      pid,
+      exitCode: exit.code,
+      exitSignal: exit.signal,
+      produced,
+      delivered: records - undecodable,
+      drops: { kernel, helper: helperDropped, undecodable, unaccounted: Math.max(0, produced - records - helperDropped) },
+      perHook,
+      perCategory,
+      perSyscall,
+      processes: tgids.size,
+      durationMs: (lastEventAt || Date.now()) - resumedAt,
+      firstEventMs: firstEventAt === undefined ? undefined : firstEventAt - resumedAt,
+    };
+  } finally {
+    options.signal?.removeEventListener('abort', kill);
+    session.onEvents(undefined);
+    for (const s of subscriptions) s.dispose();
+  }
+}

@@ -1,0 +1,222 @@
+// A connected target with the all-hooks tracer loaded and attached: the "warm" state of Trace Executable.
+// Attaching ~230 LSM programs costs seconds and detaching them tens of seconds on a small VM, so the
+// tracer is attached once per connection and every trace after the first only adds its process to the
+// tracer's filter map. Disposing closes the helper stream; the helper then detaches everything on its own,
+// without the user waiting for it.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Target } from '../target';
+import { HelperClient } from '../helperClient';
+import type { AttachResult, EventBatch } from '../../shared/helperProtocol';
+import { catalogFromBuffer, HookCatalog } from '../../shared/hooks/catalog';
+import { generateTracer, TracerGeneration, FIXED_PROGRAMS } from '../../shared/tracer/generate';
+import { compileTracer, hostSyscallTable } from '../../shared/tracer/compile';
+import { TraceDecoder } from '../../shared/tracer/decoder';
+import { COUNTERS_GLOBAL, EVENTS_MAP, KNOBS, TRACED_MAP, TracerCounters, tracedKey, tracedValue } from '../../shared/tracer/control';
+import { cacheRoot } from '../vm/paths';
+import type { TraceEvent } from '../../shared/traceEvent';
+
+export type Progress = (message: string) => void;
+
+export interface TracerSelection {
+  /** Only hooks of these categories (file, inode, task, ...). Default: all. */
+  readonly categories?: readonly string[];
+  /** Only these hooks. Default: all. */
+  readonly hooks?: readonly string[];
+  /** Follow forks and clones into children (strace -f). Default: true. */
+  readonly follow?: boolean;
+}
+
+export interface TracerState {
+  readonly kernel: string;
+  /** Hooks of the target kernel (from its BTF). */
+  readonly hookCount: number;
+  /** Hook programs attached and firing. */
+  readonly attached: readonly string[];
+  /** Hooks not traced, each with the reason: not selected, disabled for BPF, refused by the kernel, ... */
+  readonly notTraced: ReadonlyArray<{ hook: string; reason: string }>;
+  readonly timings: { readonly btfMs: number; readonly compileMs: number; readonly loadMs: number; readonly attachMs: number };
+  readonly fromCache: boolean;
+}
+
+/** Directory of the tracer's hand-written BPF headers, next to the bundle or in the repository. */
+export function tracerHeadersDir(): string {
+  const candidates = [join(__dirname, '..', 'bpf', 'tracer'), join(__dirname, '..', '..', '..', 'bpf', 'tracer')];
+  const found = candidates.find((d) => existsSync(join(d, 'tracer_core.h')));
+  if (!found) throw new Error('the tracer headers (bpf/tracer/tracer_core.h) are missing from this installation; reinstall the extension or rebuild');
+  return found;
+}
+
+function cachedBtfFile(btf: Buffer): string {
+  const dir = join(cacheRoot(), 'btf');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${createHash('sha256').update(btf).digest('hex').slice(0, 24)}.btf`);
+  if (!existsSync(file)) {
+    writeFileSync(`${file}.tmp${process.pid}`, btf);
+    renameSync(`${file}.tmp${process.pid}`, file);
+  }
+  return file;
+}
+
+function hex(b: Uint8Array): { hex: string } {
+  return { hex: Buffer.from(b).toString('hex') };
+}
+
+/** Sums the per-CPU counter array the helper returns as JSON (one object per CPU). */
+export function sumCounterValue(value: unknown): TracerCounters {
+  const sum = { records: 0, ringbufFull: 0, truncated: 0, nested: 0 };
+  if (!Array.isArray(value)) throw new Error('tr_counters did not come back as an array');
+  for (const c of value as Array<Record<string, unknown>>) {
+    sum.records += Number(c.records ?? 0);
+    sum.ringbufFull += Number(c.ringbuf_full ?? 0);
+    sum.truncated += Number(c.truncated ?? 0);
+    sum.nested += Number(c.nested ?? 0);
+  }
+  return sum;
+}
+
+export class TracerSession {
+  private objectId: number | undefined;
+  private decoder: TraceDecoder | undefined;
+  private generation: TracerGeneration | undefined;
+  private sessionId: number | undefined;
+  private batchSink: ((batch: EventBatch) => void) | undefined;
+  state: TracerState | undefined;
+
+  private constructor(
+    readonly target: Target,
+    readonly client: HelperClient,
+  ) {}
+
+  static async connect(target: Target, progress: Progress = () => {}): Promise<TracerSession> {
+    progress(`starting the helper on ${target.id}`);
+    const transport = await target.startHelper();
+    const client = await HelperClient.connect(transport, { client: 'bpf-lsm trace' });
+    const caps = client.capabilities;
+    if (caps && !caps.canRunLsm) {
+      const missing = [caps.bpfLsmActive, caps.btf, caps.root, caps.libbpf].filter((c) => !c.ok);
+      await client.close().catch(() => undefined);
+      throw new Error(
+        `target ${target.id} (kernel ${caps.kernelRelease}) cannot run BPF-LSM programs:\n` +
+          missing.map((c) => `  - ${c.detail}${'remedy' in c && c.remedy ? `\n    ${String(c.remedy)}` : ''}`).join('\n') +
+          '\nRun "bpf-lsm check" for every remedy, or trace on the built-in VM with --target vm.',
+      );
+    }
+    return new TracerSession(target, client);
+  }
+
+  get catalogKernel(): string | undefined {
+    return this.state?.kernel;
+  }
+
+  /** Loads and attaches the tracer once; later calls return the state of the first. */
+  async prepare(selection: TracerSelection = {}, progress: Progress = () => {}): Promise<TracerState> {
+    if (this.state) return this.state;
+    const t0 = Date.now();
+    progress('reading the target kernel\'s BTF');
+    const btf = await this.client.readBtf();
+    const banner = await this.target.exec('cat', ['/proc/version']).then((r) => (r.exitCode === 0 ? r.stdout.trim() : undefined), () => undefined);
+    const catalog: HookCatalog = catalogFromBuffer(btf, banner ? { kernel: banner } : {}, 'the target kernel\'s BTF');
+    const t1 = Date.now();
+
+    const wanted = catalog.hooks
+      .filter((h) => !selection.categories?.length || selection.categories.includes(h.category))
+      .filter((h) => !selection.hooks?.length || selection.hooks.includes(h.name))
+      .map((h) => h.name);
+    if (selection.hooks?.length) {
+      const unknown = selection.hooks.filter((h) => !catalog.hooks.some((x) => x.name === h));
+      if (unknown.length) throw new Error(`no such hook on kernel ${catalog.kernelLabel}: ${unknown.join(', ')} (bpf-lsm hooks lists them)`);
+    }
+    if (wanted.length === 0) throw new Error('the category/hook selection matches no hook of this kernel');
+    progress(`generating and compiling the tracer for ${wanted.length} hooks`);
+    const gen = generateTracer(catalog, { syscalls: hostSyscallTable(), hooks: wanted });
+    const compiled = compileTracer(gen, { btfPath: cachedBtfFile(btf), headersDir: tracerHeadersDir(), cacheDir: join(cacheRoot(), 'tracer') });
+    const t2 = Date.now();
+
+    progress('loading the tracer');
+    const programs = [...gen.hooks.map((h) => h.program), ...gen.fixedPrograms];
+    const loaded = await this.client.loadObject(compiled.object, {
+      name: 'bpf-lsm-tracer',
+      programs,
+      globals: { [KNOBS.followForks]: selection.follow !== false, [KNOBS.syscalls]: true },
+      logLevel: 0,
+    });
+    this.objectId = loaded.objectId;
+    const t3 = Date.now();
+
+    progress(`attaching ${programs.length} programs`);
+    const { results } = await this.client.call('attach', { objectId: loaded.objectId, programs });
+    const t4 = Date.now();
+    const refused = results.filter((r: AttachResult) => !r.ok);
+    const fixedRefused = refused.filter((r) => (FIXED_PROGRAMS as readonly string[]).includes(r.program));
+    if (fixedRefused.length) {
+      throw new Error(`the tracer's own programs did not attach: ${fixedRefused.map((r) => `${r.program}: ${r.message ?? r.code}`).join('; ')}`);
+    }
+    const byProgram = new Map(gen.hooks.map((h) => [h.program, h.name]));
+    const attached = results.filter((r) => r.ok && byProgram.has(r.program)).map((r) => byProgram.get(r.program)!);
+    const notTraced = [
+      ...gen.skipped.filter((s) => s.reason !== 'not selected').map((s) => ({ hook: s.hook, reason: s.reason })),
+      ...refused.map((r) => ({ hook: byProgram.get(r.program) ?? r.program, reason: `refused by the kernel: ${r.message ?? r.code ?? 'unknown error'}` })),
+    ];
+    this.generation = gen;
+    this.decoder = new TraceDecoder(gen.tables);
+    const started = await this.client.startTrace({ objectId: loaded.objectId, ringBuffers: [EVENTS_MAP] }, (batch) => this.batchSink?.(batch));
+    this.sessionId = started.sessionId;
+    this.state = {
+      kernel: catalog.kernelLabel,
+      hookCount: catalog.hooks.length,
+      attached,
+      notTraced,
+      timings: { btfMs: t1 - t0, compileMs: t2 - t1, loadMs: t3 - t2, attachMs: t4 - t3 },
+      fromCache: compiled.fromCache,
+    };
+    return this.state;
+  }
+
+  async counters(): Promise<TracerCounters> {
+    if (this.objectId === undefined) throw new Error('the tracer is not loaded');
+    const { value } = await this.client.call('getGlobal', { objectId: this.objectId, name: COUNTERS_GLOBAL });
+    return sumCounterValue(value);
+  }
+
+  /** Adds a process to the traced set (its children follow in the kernel). */
+  async traceProcess(pid: number): Promise<void> {
+    if (this.objectId === undefined) throw new Error('the tracer is not loaded');
+    await this.client.call('mapUpdate', { objectId: this.objectId, map: TRACED_MAP, key: hex(tracedKey(pid)), value: hex(tracedValue(pid)) });
+  }
+
+  /** How many processes are still in the traced set. */
+  async tracedCount(): Promise<number> {
+    if (this.objectId === undefined) return 0;
+    const { entries } = await this.client.call('mapEntries', { objectId: this.objectId, map: TRACED_MAP, limit: 8192 });
+    return entries.length;
+  }
+
+  /**
+   * Routes decoded events of the tracer's ring buffer to `sink`, one call per helper batch, with the
+   * batch's raw record count and the helper's running total of records it had to drop.
+   */
+  onEvents(sink: ((events: TraceEvent[], records: number, helperDropped: number) => void) | undefined): void {
+    const decoder = this.decoder;
+    this.batchSink = sink && decoder ? (batch) => sink(decoder.decodeBatch(batch.records), batch.count, batch.helperDropped) : undefined;
+  }
+
+  get decodeStats(): TraceDecoder['stats'] | undefined {
+    return this.decoder?.stats;
+  }
+
+  get tracerGeneration(): TracerGeneration | undefined {
+    return this.generation;
+  }
+
+  get traceSessionId(): number | undefined {
+    return this.sessionId;
+  }
+
+  /** Ends the connection; the helper detaches and unloads everything it owns in the background. */
+  async dispose(): Promise<void> {
+    this.batchSink = undefined;
+    await this.client.close().catch(() => undefined);
+  }
+}
