@@ -32,7 +32,12 @@ export const checkCommand: Subcommand = {
   async run(argv) {
     const args = parseArgs(argv, { target: { value: true }, json: {}, 'no-attach': {} });
     if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
-    const id = resolveTargetId((args.flags.get('target') as string | undefined) ?? process.env.BPF_LSM_TARGET ?? 'auto');
+    let id: string;
+    try {
+      id = resolveTargetId((args.flags.get('target') as string | undefined) ?? process.env.BPF_LSM_TARGET ?? 'auto');
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
     const target = createTarget(id);
     const report = await checkTarget(target, { sudoersLine: target.kind === 'local' ? localSudoersLine() : undefined, attach: !args.flags.has('no-attach') });
     console.log(args.flags.has('json') ? JSON.stringify(report, null, 2) : formatReport(report));
