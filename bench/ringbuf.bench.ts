@@ -23,7 +23,7 @@ import { iterateRecords, RECORD_HEADER_SIZE } from '../extension/shared/helperPr
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const BURST = Number(process.env.BENCH_BURST ?? 64);
 const WALK = process.env.BENCH_WALK === '1';
-const BATCH_BYTES = Number(process.env.BENCH_BATCH_BYTES ?? 4 << 20);
+const BATCH_BYTES = Number(process.env.BENCH_BATCH_BYTES ?? 1 << 20);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const REMOTE_DIR = '/tmp/bpf-lsm-bench';
 

@@ -209,8 +209,9 @@ export class HelperSession {
     this.write(encodeMessage({ type: 'notification', method, params }));
   }
 
-  private backlogged(): boolean {
-    return this.opts.output.writableLength > this.highWater;
+  /** The next poll waits while more than about one batch is still queued towards the client. */
+  private backlogged(t: TraceSession): boolean {
+    return this.opts.output.writableLength > Math.max(this.highWater, t.maxBatchBytes);
   }
 
   private wakeDrainWaiters(): void {
@@ -381,7 +382,7 @@ export class HelperSession {
         const { count, data } = await next;
         next = undefined;
         if (count > 0) this.sendBatch(t, count, data);
-        while (t.running && this.backlogged()) {
+        while (t.running && this.backlogged(t)) {
           // Stop draining the kernel ring while the client is behind: the ring absorbs the burst and any
           // overflow is counted by the probe's own drop counter, so nothing is lost silently.
           await this.waitForDrain();
