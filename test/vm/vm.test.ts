@@ -12,6 +12,7 @@ import { HelperClient } from '../../extension/core/helperClient';
 import { BuiltinVm } from '../../extension/core/vm/vm';
 import { isQemu } from '../../extension/core/vm/machine';
 import { VM_HOST_ALIAS } from '../../extension/core/vm/paths';
+import { helperBundle } from '../../extension/core/targets/deploy';
 
 const root = join(__dirname, '..', '..', '..');
 const cli = join(root, 'dist', 'cli.js');
@@ -104,14 +105,15 @@ describe('built-in VM', () => {
     } finally {
       await first.close();
     }
-    const listed = await vm.exec('sh', ['-c', 'ls -d /var/lib/bpf-lsm-studio/helper/*/ | wc -l; stat -c %Y /var/lib/bpf-lsm-studio/helper/*/helper.js']);
-    const [count, mtime] = listed.stdout.trim().split('\n');
-    assert.equal(count, '1');
+    // Other suites (or a rebuilt dist/) may have deployed other versions next to it; look at this one.
+    const deployed = `/var/lib/bpf-lsm-studio/helper/${helperBundle().version}/helper.js`;
+    const before = await vm.exec('stat', ['-c', '%Y', deployed]);
+    assert.equal(before.exitCode, 0, `${deployed} exists: ${before.stderr}`);
     await new Promise((r) => setTimeout(r, 1100));
     const second = await HelperClient.connect(await vm.startHelper());
     await second.close();
-    const again = await vm.exec('sh', ['-c', 'stat -c %Y /var/lib/bpf-lsm-studio/helper/*/helper.js']);
-    assert.equal(again.stdout.trim(), mtime, 'an unchanged helper is not copied again');
+    const again = await vm.exec('stat', ['-c', '%Y', deployed]);
+    assert.equal(again.stdout.trim(), before.stdout.trim(), 'an unchanged helper is not copied again');
   });
 });
 
