@@ -8,6 +8,7 @@ import { registerLanguageClient } from './languageClient';
 import { registerTracingPanel } from './tracingPanel';
 import { registerTargets } from './targets';
 import { registerVm } from './vm';
+import { registerTraceExecutable } from './traceExecutable';
 
 let studio: Studio | undefined;
 
@@ -17,7 +18,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<Studio
   registerOutputCommands(studio);
   registerTracingPanel(studio);
   await registerLanguageClient(studio);
-  registerVm(studio, registerTargets(studio));
+  const targets = registerTargets(studio);
+  registerVm(studio, targets);
+  registerTraceExecutable(studio, targets);
   // Last: commands whose feature has not landed yet get an honest "not available yet" handler.
   registerPendingCommands(studio);
   studio.log('BPF-LSM Studio activated');

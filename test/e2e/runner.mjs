@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import { format } from 'node:util';
 import { join } from 'node:path';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, homedir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { ensureCodeServer, startCodeServer, copyWorkspace } from './codeserver.mjs';
 import { runUiScenarios } from './ui/run.mjs';
 
@@ -18,9 +19,29 @@ const SUITE_TIMEOUT_MS = 15 * 60_000;
 export async function runE2eTier({ root, grep }) {
   const testsIndex = join(root, 'out', 'test', 'e2e', 'index.js');
   if (!existsSync(testsIndex)) throw new Error('e2e: out/test/e2e/index.js is missing; run npm run build');
-  const env = grep ? { BPF_LSM_E2E_GREP: grep } : {};
-  if (process.env.VSCODE_EXECUTABLE) return runWithTestElectron({ root, testsIndex, env });
-  return runWithCodeServer({ root, testsIndex, env });
+  // Trace Executable brings up the built-in VM from inside VS Code: give it the VM tier's cache, so the
+  // kernel and image prepared there are reused, and stop any VM the suites started.
+  const cache = process.env.BPF_LSM_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'bpf-lsm-studio', 'test');
+  const env = { BPF_LSM_CACHE: cache, ...(grep ? { BPF_LSM_E2E_GREP: grep } : {}) };
+  const vmWasRunning = vmRunning(root, cache);
+  try {
+    if (process.env.VSCODE_EXECUTABLE) return await runWithTestElectron({ root, testsIndex, env });
+    return await runWithCodeServer({ root, testsIndex, env });
+  } finally {
+    if (!vmWasRunning && vmRunning(root, cache)) {
+      console.log('e2e: stopping the VM the suites started');
+      spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'vm', 'down'], { env: { ...process.env, BPF_LSM_CACHE: cache }, stdio: 'inherit' });
+    }
+  }
+}
+
+function vmRunning(root, cache) {
+  const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'vm', 'status', '--json'], { env: { ...process.env, BPF_LSM_CACHE: cache }, encoding: 'utf8' });
+  try {
+    return JSON.parse(r.stdout).state === 'running';
+  } catch {
+    return false;
+  }
 }
 
 /**

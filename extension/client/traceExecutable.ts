@@ -1,0 +1,201 @@
+// Feature: Trace Executable. Picks a program and its arguments, runs it stopped on the active target,
+// traces every LSM hook it and its children reach, and streams the decoded events into the tracing panel.
+// Commands: bpfLsm.traceExecutable (optional argument { program, args?, cwd?, asRoot? } for automation).
+// The tracer stays attached while the target does not change, so only the first trace pays for load and
+// attach; later traces start in milliseconds.
+import * as vscode from 'vscode';
+import { Studio } from './studio';
+import { TargetService } from './targets';
+import { TracingPanel } from './tracingPanel';
+import { BuiltinVm } from '../core/vm/vm';
+import { TracerSession } from '../core/trace/tracerSession';
+import { traceProgram } from '../core/trace/traceProgram';
+
+const RECENT_KEY = 'bpfLsm.recentPrograms';
+const SUGGESTED = ['/usr/bin/ls', '/bin/sh', '/bin/cat', '/usr/bin/id'];
+
+export interface TraceRequest {
+  program: string;
+  args?: string[];
+  cwd?: string;
+  asRoot?: boolean;
+}
+
+/** Splits an argument line the way a shell would for words, single and double quotes, and backslashes. */
+export function splitArguments(line: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let inWord = false;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quote) {
+      if (c === quote) quote = undefined;
+      else if (c === '\\' && quote === '"' && i + 1 < line.length) cur += line[++i];
+      else cur += c;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      inWord = true;
+    } else if (c === '\\' && i + 1 < line.length) {
+      cur += line[++i];
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) out.push(cur);
+      cur = '';
+      inWord = false;
+    } else {
+      cur += c;
+      inWord = true;
+    }
+  }
+  if (quote) throw new Error(`unterminated ${quote} quote in the arguments`);
+  if (inWord) out.push(cur);
+  return out;
+}
+
+class WarmTracer {
+  private session: Promise<TracerSession> | undefined;
+  private targetId: string | undefined;
+
+  constructor(private readonly studio: Studio, private readonly targets: TargetService) {}
+
+  /** The connected, attached tracer for the current target (connecting and attaching on first use). */
+  get(progress: (m: string) => void): Promise<TracerSession> {
+    const id = this.targets.id;
+    if (this.session && this.targetId === id) return this.session;
+    void this.reset();
+    this.targetId = id;
+    const pending = (async () => {
+      if (id === 'vm') {
+        const vm = new BuiltinVm();
+        if (!vm.running()) progress('starting the built-in BPF-LSM VM');
+        await vm.up(progress);
+      }
+      const session = await TracerSession.connect(this.targets.target, progress);
+      try {
+        const state = await session.prepare({}, progress);
+        const t = state.timings;
+        this.studio.log(
+          `tracer attached on ${id}: ${state.attached.length} of ${state.hookCount} hooks, kernel ${state.kernel} ` +
+            `(BTF ${t.btfMs} ms, compile ${state.fromCache ? 'cached' : `${t.compileMs} ms`}, load ${t.loadMs} ms, attach ${t.attachMs} ms)`,
+        );
+        for (const s of state.notTraced) this.studio.log(`  not traced: ${s.hook}: ${s.reason}`);
+        // The helper went away (VM stopped, ssh dropped): the next trace reconnects.
+        void session.client.closed.then((e) => {
+          this.studio.output.warn(`tracer connection to ${id} closed: ${e.message}`);
+          if (this.session === pending) this.session = undefined;
+        });
+        return session;
+      } catch (err) {
+        await session.dispose();
+        throw err;
+      }
+    })();
+    this.session = pending;
+    pending.catch(() => {
+      if (this.session === pending) this.session = undefined;
+    });
+    return pending;
+  }
+
+  async reset(): Promise<void> {
+    const s = this.session;
+    this.session = undefined;
+    if (s) await s.then((x) => x.dispose(), () => undefined);
+  }
+}
+
+async function askForProgram(studio: Studio): Promise<TraceRequest | undefined> {
+  const recent = studio.context.globalState.get<string[]>(RECENT_KEY, []);
+  const items: Array<vscode.QuickPickItem & { program?: string }> = [
+    ...recent.map((p) => ({ label: p, description: 'recent', program: p })),
+    ...SUGGESTED.filter((p) => !recent.includes(p)).map((p) => ({ label: p, program: p })),
+  ];
+  const pick = await new Promise<string | undefined>((resolve) => {
+    const qp = vscode.window.createQuickPick<(typeof items)[number]>();
+    qp.title = 'BPF-LSM: Trace Executable (1/2)';
+    qp.placeholder = 'Program to trace on the target: an absolute path, or pick a recent one';
+    qp.items = items;
+    qp.onDidChangeValue((v) => {
+      // What the user types is offered as-is, so any path works, not only the listed ones.
+      qp.items = v && !items.some((i) => i.label === v) ? [{ label: v, description: 'trace this program', program: v }, ...items] : items;
+    });
+    qp.onDidAccept(() => {
+      resolve(qp.selectedItems[0]?.program ?? (qp.value || undefined));
+      qp.hide();
+    });
+    qp.onDidHide(() => {
+      resolve(undefined);
+      qp.dispose();
+    });
+    qp.show();
+  });
+  if (!pick) return undefined;
+  const line = await vscode.window.showInputBox({
+    title: 'BPF-LSM: Trace Executable (2/2)',
+    prompt: `Arguments for ${pick} (quoted like in a shell; empty for none)`,
+    validateInput: (v) => {
+      try {
+        splitArguments(v);
+        return undefined;
+      } catch (err) {
+        return err instanceof Error ? err.message : String(err);
+      }
+    },
+  });
+  if (line === undefined) return undefined;
+  return { program: pick, args: splitArguments(line) };
+}
+
+export function registerTraceExecutable(studio: Studio, targets: TargetService): void {
+  const warm = new WarmTracer(studio, targets);
+  studio.ownAsync(() => warm.reset());
+  studio.own(targets.onDidChange(() => void warm.reset()));
+
+  studio.command('traceExecutable', async (arg?: unknown) => {
+    const request = isTraceRequest(arg) ? arg : await askForProgram(studio);
+    if (!request) return undefined;
+    const argv = [request.program, ...(request.args ?? [])];
+    const recent = studio.context.globalState.get<string[]>(RECENT_KEY, []);
+    await studio.context.globalState.update(RECENT_KEY, [request.program, ...recent.filter((p) => p !== request.program)].slice(0, 10));
+
+    return vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `BPF-LSM: tracing ${argv.join(' ')}`, cancellable: true },
+      async (progress, token) => {
+        const report = (message: string) => {
+          progress.report({ message });
+          studio.log(message);
+        };
+        const session = await warm.get(report);
+        const panel = TracingPanel.show(studio, { preserveFocus: true });
+        panel.startSession({ title: argv.join(' '), detail: `target ${session.target.id}, kernel ${session.state?.kernel ?? 'unknown'}` });
+        const controller = new AbortController();
+        const cancel = token.onCancellationRequested(() => controller.abort());
+        report(`running ${request.program}`);
+        try {
+          const summary = await traceProgram(
+            session,
+            { argv, cwd: request.cwd, asRoot: request.asRoot, signal: controller.signal, onOutput: (_stream, text) => studio.output.append(text) },
+            (events) => panel.append(events),
+          );
+          if (summary.drops.kernel) panel.reportDrops('kernel', summary.drops.kernel);
+          if (summary.drops.helper) panel.reportDrops('helper', summary.drops.helper);
+          if (summary.drops.undecodable) panel.reportDrops('client', summary.drops.undecodable);
+          const status = summary.exitSignal ? `killed by ${summary.exitSignal}` : `exit ${summary.exitCode}`;
+          panel.endSession({ detail: `${status}, ${summary.delivered.toLocaleString()} events` });
+          studio.log(`trace of ${argv.join(' ')}: ${status}, ${summary.delivered} events, drops ${JSON.stringify(summary.drops)}`);
+          return { exitCode: summary.exitCode, events: summary.delivered, drops: summary.drops, perHook: Object.fromEntries(summary.perHook) };
+        } catch (err) {
+          panel.endSession({ detail: `failed: ${err instanceof Error ? err.message : String(err)}` });
+          throw err;
+        } finally {
+          cancel.dispose();
+        }
+      },
+    );
+  });
+}
+
+function isTraceRequest(v: unknown): v is TraceRequest {
+  return typeof v === 'object' && v !== null && typeof (v as TraceRequest).program === 'string';
+}
