@@ -7,12 +7,15 @@ import { vmCommand } from './vm';
 import { checkCommand } from './check';
 import { hooksCommand } from './hooks';
 import { traceCommand } from './trace';
+import { buildCommand, loadCommand } from './build';
 
 const subcommands: Subcommand[] = [
   traceCommand,
   hooksCommand,
   vmCommand,
   checkCommand,
+  buildCommand,
+  loadCommand,
   pending('policy', 'apply, show or clear an exec enforcement policy'),
 ];
 

@@ -1,0 +1,103 @@
+// `bpf-lsm build FILE` and `bpf-lsm load FILE`: the edit-build-load loop without VS Code. Both compile
+// against the target kernel's BTF; load also sends the object to the helper, which loads and attaches it,
+// and prints a verifier rejection as "file:line:col: error: verifier: ..." (what editors and problem
+// matchers read) with the explanation and, with --log, the whole verifier log.
+import { readFileSync } from 'node:fs';
+import { parseArgs, UsageError } from './args';
+import { Subcommand } from './subcommand';
+import { createTarget, resolveTargetId } from '../core/targets';
+import { BuiltinVm } from '../core/vm/vm';
+import { connectForBuild, buildForTarget } from '../core/build/target';
+import { objectName, type ProbeBuild } from '../core/build/probe';
+import { checkSections, loadProbe } from '../core/build/load';
+import { formatVerifierDiagnostic } from '../core/verifier/diagnose';
+import { catalogFromFile } from '../shared/hooks/catalog';
+import type { HelperClient } from '../core/helperClient';
+
+const targetHelp = `  --target T          local, vm, ssh:<host> or auto (default: $BPF_LSM_TARGET, else auto)`;
+
+async function open(targetFlag: string | true | undefined, progress: (m: string) => void): Promise<{ client: HelperClient; btfPath: string }> {
+  const targetId = resolveTargetId(String(targetFlag ?? process.env.BPF_LSM_TARGET ?? 'auto'));
+  if (targetId === 'vm') await new BuiltinVm().up(progress);
+  return connectForBuild(createTarget(targetId));
+}
+
+function printBuild(b: ProbeBuild): void {
+  for (const d of b.diagnostics) console.error(`${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}`);
+}
+
+async function compile(argv: string[], name: 'build' | 'load') {
+  const args = parseArgs(argv, { target: { value: true }, out: { value: true }, quiet: {}, log: {}, 'no-attach': {}, json: {} });
+  if (args.positional.length !== 1) throw new UsageError(`name one probe source (FILE.bpf.c)`);
+  const source = args.positional[0];
+  const quiet = args.flags.has('quiet');
+  const progress = (m: string) => {
+    if (!quiet) process.stderr.write(`bpf-lsm ${name}: ${m}\n`);
+  };
+  const { client, btfPath } = await open(args.flags.get('target'), progress);
+  const out = args.flags.get('out');
+  const build = await buildForTarget(source, btfPath, typeof out === 'string' ? { output: out } : {});
+  return { args, client, btfPath, build, progress, source };
+}
+
+export const buildCommand: Subcommand = {
+  name: 'build',
+  summary: 'compile a probe with CO-RE against the target kernel (vmlinux.h from its BTF)',
+  usage: `usage: bpf-lsm build [options] FILE.bpf.c
+${targetHelp}
+  --out PATH          object file (default: FILE.bpf.o next to the source)
+  --quiet             no progress messages
+Compile errors are printed as file:line:col: error: message. Exit status 1 when the build fails.`,
+  async run(argv) {
+    const { client, build, progress } = await compile(argv, 'build');
+    try {
+      printBuild(build);
+      if (!build.ok) return 1;
+      progress(`built ${build.objectPath}`);
+      return 0;
+    } finally {
+      await client.close();
+    }
+  },
+};
+
+export const loadCommand: Subcommand = {
+  name: 'load',
+  summary: 'build a probe, load and attach it on the target, and map verifier rejections to source lines',
+  usage: `usage: bpf-lsm load [options] FILE.bpf.c
+${targetHelp}
+  --out PATH          object file (default: FILE.bpf.o next to the source)
+  --no-attach         load only (still runs the verifier)
+  --log               print the whole verifier log of a rejected program
+  --json              print the outcome as one JSON object on stdout
+  --quiet             no progress messages
+The probe stays loaded only while this command runs (use bpf-lsm policy for enforcement that persists).
+Exit status: 0 loaded, 1 compile error or verifier rejection, 3 hooks missing on the target.`,
+  async run(argv) {
+    const { args, client, btfPath, build, progress, source } = await compile(argv, 'load');
+    try {
+      printBuild(build);
+      if (!build.ok) return 1;
+      const warnings = checkSections(readFileSync(source, 'utf8'), catalogFromFile(btfPath));
+      for (const w of warnings) console.error(`${source}:${w.line}:1: warning: ${w.message}`);
+      const r = await loadProbe(client, build.objectPath, { name: objectName(build.objectPath), attach: !args.flags.has('no-attach') });
+      if (args.flags.has('json')) console.log(JSON.stringify(r));
+      if (r.ok) {
+        const failed = r.attach.filter((a) => !a.ok);
+        for (const a of failed) console.error(`bpf-lsm load: attaching ${a.program} failed: ${a.message ?? a.code}`);
+        progress(`loaded ${r.object.programs.map((p) => `${p.name} (${p.section})`).join(', ')}; ${r.attach.length - failed.length} attached`);
+        return failed.length ? 3 : 0;
+      }
+      if (!r.rejected) {
+        console.error(`bpf-lsm load: ${r.message}${r.remedy ? `\n  ${r.remedy}` : ''}`);
+        return 1;
+      }
+      if (r.diagnostic) console.error(formatVerifierDiagnostic(r.diagnostic, source));
+      else console.error(`${source}:1:1: error: verifier rejected ${r.program ?? 'the object'}: ${r.message}`);
+      if (args.flags.has('log')) console.error(`--- verifier log of ${r.program ?? 'the object'} ---\n${r.log}`);
+      return 1;
+    } finally {
+      await client.close();
+    }
+  },
+};

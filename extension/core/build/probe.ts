@@ -1,0 +1,124 @@
+// Build Probe: compiles a *.bpf.c with clang for BPF, with CO-RE, against a vmlinux.h generated from the
+// TARGET kernel's BTF (one header per BTF digest, i.e. per kernel build), and turns clang's diagnostics
+// into structured records for the Problems view and the CLI.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { vmlinuxHeader } from '../../shared/tracer/compile';
+
+export interface CompileDiagnostic {
+  readonly file: string;
+  /** 1-based. */
+  readonly line: number;
+  /** 1-based. */
+  readonly column: number;
+  readonly severity: 'error' | 'warning' | 'note';
+  readonly message: string;
+}
+
+export interface ProbeBuildOptions {
+  /** The probe's C source. */
+  readonly source: string;
+  /** The target kernel's BTF (raw BTF or vmlinux ELF). */
+  readonly btfPath: string;
+  /** Where vmlinux.h headers are cached. */
+  readonly cacheDir: string;
+  /** Default: <source without .c>.o next to the source. */
+  readonly output?: string;
+  readonly includeDirs?: readonly string[];
+  readonly clang?: string;
+  readonly bpftool?: string;
+}
+
+export interface ProbeBuild {
+  readonly ok: boolean;
+  readonly objectPath: string;
+  readonly diagnostics: CompileDiagnostic[];
+  /** clang's whole output (what the problem matcher of the VS Code task reads). */
+  readonly output: string;
+  readonly command: string[];
+  readonly vmlinuxDir: string;
+}
+
+export class ProbeBuildError extends Error {}
+
+const DIAG = /^(.+?):(\d+):(\d+): (fatal error|error|warning|note): (.*)$/;
+
+/** clang's "file:line:col: severity: message" lines; notes are kept so users see "expanded from macro". */
+export function parseClangDiagnostics(text: string): CompileDiagnostic[] {
+  const out: CompileDiagnostic[] = [];
+  for (const line of text.split('\n')) {
+    const m = DIAG.exec(line.trimEnd());
+    if (!m) continue;
+    const severity = m[4] === 'fatal error' ? 'error' : (m[4] as CompileDiagnostic['severity']);
+    out.push({ file: m[1], line: Number(m[2]), column: Number(m[3]), severity, message: m[5] });
+  }
+  return out;
+}
+
+export function defaultObjectPath(source: string): string {
+  return source.replace(/\.c$/, '') + '.o';
+}
+
+/** Keeps a target's BTF under the cache, named by its digest (what vmlinux.h and compiled objects key on). */
+export function cacheTargetBtf(btf: Buffer, cacheDir: string): { path: string; digest: string } {
+  const digest = createHash('sha256').update(btf).digest('hex');
+  const dir = join(cacheDir, 'btf');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${digest.slice(0, 24)}.btf`);
+  if (!existsSync(path)) {
+    writeFileSync(`${path}.tmp${process.pid}`, btf);
+    renameSync(`${path}.tmp${process.pid}`, path);
+  }
+  return { path, digest };
+}
+
+function run(cmd: string, args: string[]): Promise<{ code: number; output: string; missing: boolean }> {
+  return new Promise((done) => {
+    execFile(cmd, args, { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const e = err as (NodeJS.ErrnoException & { code?: number | string }) | null;
+      done({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, output: `${stderr}${stdout}`, missing: e?.code === 'ENOENT' });
+    });
+  });
+}
+
+/** Compiles one probe; resolves with ok=false and the diagnostics when clang reports errors. */
+export async function buildProbe(opts: ProbeBuildOptions): Promise<ProbeBuild> {
+  const source = resolve(opts.source);
+  if (!existsSync(source)) throw new ProbeBuildError(`${source} does not exist`);
+  if (!existsSync(opts.btfPath)) throw new ProbeBuildError(`the target BTF ${opts.btfPath} does not exist; reconnect to the target to fetch it again`);
+  const digest = createHash('sha256').update(readFileSync(opts.btfPath)).digest('hex');
+  let vmlinuxDir: string;
+  try {
+    vmlinuxDir = vmlinuxHeader(opts.btfPath, digest, opts.cacheDir, opts.bpftool);
+  } catch (err) {
+    throw new ProbeBuildError(`${(err as Error).message}`);
+  }
+  const objectPath = resolve(opts.output ?? defaultObjectPath(source));
+  mkdirSync(dirname(objectPath), { recursive: true });
+  const tmp = `${objectPath}.tmp${process.pid}`;
+  // -g: BTF line info, which is what maps a verifier rejection back to a source line.
+  const args = [
+    '-g', '-O2', '-Wall', '-target', 'bpf', '-D__TARGET_ARCH_x86',
+    '-fno-color-diagnostics', '-fdiagnostics-absolute-paths',
+    `-I${dirname(source)}`, ...(opts.includeDirs ?? []).map((d) => `-I${d}`), `-I${vmlinuxDir}`,
+    '-c', source, '-o', tmp,
+  ];
+  const clang = opts.clang ?? 'clang';
+  const r = await run(clang, args);
+  if (r.missing) throw new ProbeBuildError(`${clang} is not installed on this machine; install clang (Debian: apt-get install clang llvm libbpf-dev) to build probes`);
+  const diagnostics = parseClangDiagnostics(r.output);
+  if (r.code !== 0) {
+    if (!diagnostics.some((d) => d.severity === 'error')) {
+      diagnostics.push({ file: source, line: 1, column: 1, severity: 'error', message: `clang failed: ${r.output.trim().split('\n').slice(-3).join(' ') || `exit code ${r.code}`}` });
+    }
+    return { ok: false, objectPath, diagnostics, output: r.output, command: [clang, ...args], vmlinuxDir };
+  }
+  renameSync(tmp, objectPath);
+  return { ok: true, objectPath, diagnostics, output: r.output, command: [clang, ...args], vmlinuxDir };
+}
+
+export function objectName(path: string): string {
+  return basename(path).replace(/\.o$/, '').replace(/\.bpf$/, '');
+}

@@ -1,0 +1,60 @@
+// Build Probe: clang's diagnostics on the right lines, the object on success, vmlinux.h per BTF digest.
+import * as assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildProbe, parseClangDiagnostics } from '../../extension/core/build/probe';
+import { checkSections } from '../../extension/core/build/load';
+import { catalogFromFile } from '../../extension/shared/hooks/catalog';
+
+const root = join(__dirname, '..', '..', '..');
+const probes = join(root, 'test', 'fixtures', 'probes');
+
+describe('probe build', function () {
+  this.timeout(60_000);
+  let cache: string;
+  before(() => (cache = mkdtempSync(join(tmpdir(), 'bpf-lsm-build-'))));
+  after(() => rmSync(cache, { recursive: true, force: true }));
+
+  it('parses clang diagnostics, fatal errors and notes included', () => {
+    const d = parseClangDiagnostics(
+      ['/w/a.bpf.c:14:9: error: use of undeclared identifier \'x\'', 'junk', '/w/a.h:3:1: note: expanded from macro', 'b.c:1:2: fatal error: \'vmlinux.h\' file not found', '/w/a.bpf.c:5:3: warning: unused variable'].join('\n'),
+    );
+    assert.deepEqual(d.map((x) => [x.file, x.line, x.column, x.severity]), [
+      ['/w/a.bpf.c', 14, 9, 'error'],
+      ['/w/a.h', 3, 1, 'note'],
+      ['b.c', 1, 2, 'error'],
+      ['/w/a.bpf.c', 5, 3, 'warning'],
+    ]);
+  });
+
+  it('reports a compile error on its line and writes no object', async () => {
+    const out = join(cache, 'bad.bpf.o');
+    const b = await buildProbe({ source: join(probes, 'compile_error.bpf.c'), btfPath: '/sys/kernel/btf/vmlinux', cacheDir: cache, output: out });
+    assert.equal(b.ok, false);
+    const line = readFileSync(join(probes, 'compile_error.bpf.c'), 'utf8').split('\n').findIndex((l) => l.includes('EXPECT')) + 1;
+    const errors = b.diagnostics.filter((d) => d.severity === 'error');
+    assert.ok(errors.some((e) => e.line === line && /undeclared_thing/.test(e.message) && e.file === join(probes, 'compile_error.bpf.c')), JSON.stringify(errors));
+    assert.equal(existsSync(out), false);
+    assert.ok(b.command.includes('-D__TARGET_ARCH_x86') && b.command.includes('-g'));
+  });
+
+  it('builds a good probe into a BPF object, with one vmlinux.h per BTF', async () => {
+    const out = join(cache, 'good.bpf.o');
+    const b = await buildProbe({ source: join(probes, 'good.bpf.c'), btfPath: '/sys/kernel/btf/vmlinux', cacheDir: cache, output: out });
+    assert.ok(b.ok, b.output);
+    assert.equal(readFileSync(out).readUInt16LE(18), 247, 'EM_BPF');
+    const again = await buildProbe({ source: join(probes, 'good.bpf.c'), btfPath: '/sys/kernel/btf/vmlinux', cacheDir: cache, output: out });
+    assert.equal(again.vmlinuxDir, b.vmlinuxDir);
+    assert.equal(readdirSync(cache).filter((f) => f.startsWith('vmlinux-')).length, 1);
+  });
+
+  it('warns about sections naming hooks the kernel lacks or misuses, before any load', () => {
+    const catalog = catalogFromFile('/sys/kernel/btf/vmlinux');
+    const plain = catalog.hooks.find((h) => !h.sleepable && !h.disabled)!.name;
+    const src = ['SEC("lsm/file_open")', 'SEC("lsm/no_such_hook")', `SEC("lsm.s/${plain}")`, 'SEC("lsm.s/bprm_check_security")'].join('\n');
+    const w = checkSections(src, catalog);
+    assert.deepEqual(w.map((x) => [x.line, x.hook]), [[2, 'no_such_hook'], [3, plain]]);
+    assert.match(w[0].message, /has no LSM hook "no_such_hook"/);
+  });
+});
