@@ -15,8 +15,8 @@ export const DEBIAN_PACKAGES = {
   // the native libbpf addon (node-gyp), BPF objects (clang -target bpf, vmlinux.h from bpftool), and
   // Debian kernel packages unpacked for BTF and docs (the unit tier's reference kernels, the VM's kernel)
   build: ['build-essential', 'python3', 'clang', 'llvm', 'bpftool', 'libbpf-dev', 'libelf-dev', 'zlib1g-dev', 'pkg-config', 'xz-utils', 'zstd'],
-  // the built-in BPF-LSM VM: qemu under TCG, an initramfs with busybox and sshd
-  vm: ['qemu-system-x86', 'busybox-static', 'openssh-server', 'openssh-client', 'libwrap0', 'cpio'],
+  // the built-in BPF-LSM VM: qemu under TCG, an initramfs with busybox and sshd (strace: the benchmarks' baseline)
+  vm: ['qemu-system-x86', 'busybox-static', 'openssh-server', 'openssh-client', 'libwrap0', 'cpio', 'strace'],
   // a real VS Code for the e2e tier: code-server's native modules, and the browser that drives it
   e2e: ['chromium', 'libkrb5-dev'],
 };

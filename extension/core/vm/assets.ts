@@ -11,7 +11,7 @@ import { downloadKernelDeb, KernelAssets, kernelAssetsAt, unpackKernel } from '.
 import { VM_HOST_ALIAS, VmPaths } from './paths';
 
 /** Bump when the image layout or the init script changes, so existing caches rebuild their image. */
-export const IMAGE_FORMAT = 4;
+export const IMAGE_FORMAT = 5;
 
 export type Progress = (message: string) => void;
 
@@ -61,7 +61,7 @@ async function ensureKernel(paths: VmPaths, progress: Progress): Promise<{ kerne
 async function imageInputs(paths: VmPaths, kernel: KernelAssets): Promise<ImageInputs> {
   const tools = findHostTools();
   const libs = new Set<string>();
-  for (const bin of [tools.busybox, tools.sshd, tools.node, tools.bpftool, tools.libbpf]) {
+  for (const bin of [tools.busybox, tools.sshd, tools.node, tools.bpftool, tools.libbpf, ...(tools.programs ?? [])]) {
     for (const lib of await sharedLibraries(bin)) libs.add(lib);
   }
   const applets = await execa(tools.busybox, ['--list-full'], { reject: false });

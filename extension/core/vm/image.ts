@@ -21,7 +21,16 @@ export interface HostTools {
   readonly node: string;
   readonly bpftool: string;
   readonly libbpf: string;
+  /**
+   * Ordinary dynamically linked programs shipped at their host paths (coreutils ls, cat, id; strace when
+   * installed), so a trace in the VM shows what it shows on a real system: the loader and libc being
+   * opened and mapped, not one static busybox. They shadow busybox's applets of the same name on PATH.
+   */
+  readonly programs?: readonly string[];
 }
+
+/** Guest programs: the coreutils ones are required, the others are shipped when the host has them. */
+export const GUEST_PROGRAMS = { required: ['/usr/bin/ls', '/usr/bin/cat', '/usr/bin/id'], optional: ['/usr/bin/strace'] } as const;
 
 /** Parses `ldd` output into the absolute library paths a binary loads (the vDSO has no file and is skipped). */
 export function parseLdd(output: string, binary: string): string[] {
@@ -85,11 +94,15 @@ export function findHostTools(): HostTools {
     bpftool: need('bpftool', 'bpftool', firstExisting(['/usr/sbin/bpftool', onPath('bpftool') ?? ''])),
     libbpf: need('libbpf.so.1', 'libbpf1', firstExisting(['/usr/lib/x86_64-linux-gnu/libbpf.so.1', '/lib/x86_64-linux-gnu/libbpf.so.1', '/usr/lib64/libbpf.so.1', '/usr/lib/libbpf.so.1'])),
   };
+  const programs = [
+    ...GUEST_PROGRAMS.required.map((p) => need(p, 'coreutils', firstExisting([p]))),
+    ...GUEST_PROGRAMS.optional.filter((p) => existsSync(p)),
+  ];
   if (missing.length) throw new Error(`the VM image is built from programs on this machine, and these are missing: ${missing.join(', ')}. Install them and retry.`);
   // Ubuntu's /usr/sbin/bpftool is a shell wrapper around a per-kernel binary; ship the real one.
   const head = readFileSync(tools.bpftool).subarray(0, 2).toString('latin1');
   if (head === '#!') throw new Error(`${tools.bpftool} is a wrapper script, not bpftool itself; install Debian's bpftool package or put a bpftool binary on PATH first`);
-  return tools;
+  return { ...tools, programs };
 }
 
 export interface ImageInputs {
@@ -159,7 +172,7 @@ const text = (s: string) => Buffer.from(s, 'utf8');
 export function imagePlan(inputs: ImageInputs): CpioEntry[] {
   const { kernel, tools } = inputs;
   const entries: CpioEntry[] = [];
-  for (const dir of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc/ssh', 'proc', 'sys', 'dev', 'run', 'var/empty', 'var/lib', 'mnt']) {
+  for (const dir of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc/ssh', 'proc', 'sys', 'dev', 'run', 'var/empty', 'var/lib', 'mnt', 'home']) {
     entries.push({ kind: 'dir', path: dir });
   }
   entries.push({ kind: 'dir', path: 'tmp', mode: 0o1777 });
@@ -167,13 +180,10 @@ export function imagePlan(inputs: ImageInputs): CpioEntry[] {
   entries.push({ kind: 'chardev', path: 'dev/console', mode: 0o600, major: 5, minor: 1 });
   entries.push({ kind: 'chardev', path: 'dev/null', mode: 0o666, major: 1, minor: 3 });
   entries.push({ kind: 'hostFile', path: 'bin/busybox', mode: 0o755, source: tools.busybox });
-  for (const applet of inputs.busyboxApplets) {
-    if (applet === '/bin/busybox') continue;
-    entries.push({ kind: 'symlink', path: applet, target: '/bin/busybox' });
-  }
   entries.push({ kind: 'hostFile', path: 'usr/sbin/sshd', mode: 0o755, source: tools.sshd });
   entries.push({ kind: 'hostFile', path: 'usr/bin/node', mode: 0o755, source: tools.node });
   entries.push({ kind: 'hostFile', path: 'usr/sbin/bpftool', mode: 0o755, source: tools.bpftool });
+  for (const p of tools.programs ?? []) entries.push({ kind: 'hostFile', path: p.replace(/^\//, ''), mode: 0o755, source: realpathSync(p) });
   // Libraries go where ldd found them so the guest's loader finds them on its default search path.
   // A versioned library keeps its symlink (libbpf.so.1 -> libbpf.so.1.1.2) so its version stays visible.
   for (const lib of [tools.libbpf, ...inputs.libraries]) {
@@ -205,12 +215,18 @@ export function imagePlan(inputs: ImageInputs): CpioEntry[] {
   entries.push({ kind: 'file', path: 'etc/ssh/ssh_host_ed25519_key.pub', mode: 0o644, data: inputs.hostKeyPub });
   entries.push({ kind: 'dir', path: 'root/.ssh', mode: 0o700 });
   entries.push({ kind: 'file', path: 'root/.ssh/authorized_keys', mode: 0o600, data: inputs.authorizedKey });
+  // Applets last: the archive keeps the first entry of a path, so a real program shipped at the same path
+  // (busybox also offers usr/bin/id, bin/ls, ...) wins over the busybox link.
+  for (const applet of inputs.busyboxApplets) {
+    if (applet === 'bin/busybox' || applet === '/bin/busybox') continue;
+    entries.push({ kind: 'symlink', path: applet, target: '/bin/busybox' });
+  }
   return entries;
 }
 
 /** What the image was built from; a change in any of these (a node upgrade, a new key) rebuilds it. */
 export function imageFingerprint(inputs: ImageInputs, formatVersion: number): string {
-  const files = [inputs.tools.busybox, inputs.tools.sshd, inputs.tools.node, inputs.tools.bpftool, inputs.tools.libbpf, ...inputs.libraries].map((f) => {
+  const files = [inputs.tools.busybox, inputs.tools.sshd, inputs.tools.node, inputs.tools.bpftool, inputs.tools.libbpf, ...(inputs.tools.programs ?? []), ...inputs.libraries].map((f) => {
     const st = statSync(realpathSync(f));
     return `${f}:${st.size}:${Math.round(st.mtimeMs)}`;
   });
