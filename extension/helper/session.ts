@@ -557,7 +557,8 @@ export class HelperSession {
       const o = this.object(params.objectId);
       const t = this.mapTypes(o, params.map);
       const limit = params.limit ?? 1000;
-      const page = await this.serial(o, () => o.bpf.mapEntries(params.map, null, limit));
+      const after = params.after === undefined ? null : encodeValue(t.key, params.after, 'after', t.keySize);
+      const page = await this.serial(o, () => o.bpf.mapEntries(params.map, after, limit));
       const vs = page.count ? page.values.length / page.count : 0;
       const entries = [];
       for (let i = 0; i < page.count; i++) {

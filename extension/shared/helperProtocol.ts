@@ -252,8 +252,9 @@ export interface HelperMethods {
     result: Record<string, never>;
   };
   mapDelete: { params: { objectId: number; map: string; key: TypedValue }; result: { found: boolean } };
+  /** One page of entries; pass the last key of a page as `after` to get the next one. */
   mapEntries: {
-    params: { objectId: number; map: string; limit?: number };
+    params: { objectId: number; map: string; limit?: number; after?: TypedValue };
     result: { entries: Array<{ key: TypedValue; value: TypedValue }>; more: boolean };
   };
   getGlobal: { params: { objectId: number; name: string }; result: { value: TypedValue } };

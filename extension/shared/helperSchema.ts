@@ -127,7 +127,7 @@ export const METHOD_PARAMS = {
   mapLookup: object({ objectId: req(id), map: req(identifier), key: req(json()) }),
   mapUpdate: object({ objectId: req(id), map: req(identifier), key: req(json()), value: req(json()), flags: opt(oneOf('any', 'noexist', 'exist')) }),
   mapDelete: object({ objectId: req(id), map: req(identifier), key: req(json()) }),
-  mapEntries: object({ objectId: req(id), map: req(identifier), limit: opt(int(1, 100000)) }),
+  mapEntries: object({ objectId: req(id), map: req(identifier), limit: opt(int(1, 100000)), after: opt(json()) }),
   getGlobal: object({ objectId: req(id), name: req(identifier) }),
   setGlobal: object({ objectId: req(id), name: req(identifier), value: req(json()) }),
   startTrace: object({

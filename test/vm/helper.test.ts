@@ -122,8 +122,17 @@ describe('privileged helper in the BPF-LSM VM', function () {
       const watch = await client.call('mapLookup', { objectId, map: 'helper_test_watch', key: pid });
       assert.equal(watch.found, true);
       assert.deepEqual(watch.value, { hits: events.length, deny: 0, flags: 7 });
-      const entries = await client.call('mapEntries', { objectId, map: 'helper_test_watch' });
-      assert.deepEqual(entries.entries.map((e) => e.key), [pid]);
+      await client.call('mapUpdate', { objectId, map: 'helper_test_watch', key: pid + 1, value: { flags: 1 }, flags: 'noexist' });
+      await assert.rejects(
+        client.call('mapUpdate', { objectId, map: 'helper_test_watch', key: pid + 1, value: {}, flags: 'noexist' }),
+        (e: HelperRequestError) => e.errno === 'EEXIST',
+      );
+      const first = await client.call('mapEntries', { objectId, map: 'helper_test_watch', limit: 1 });
+      assert.equal(first.more, true);
+      const second = await client.call('mapEntries', { objectId, map: 'helper_test_watch', limit: 1, after: first.entries[0].key });
+      assert.equal(second.more, false);
+      assert.deepEqual([first.entries[0].key, second.entries[0].key].sort(), [pid, pid + 1]);
+      await client.call('mapDelete', { objectId, map: 'helper_test_watch', key: pid + 1 });
       assert.deepEqual(await client.call('mapDelete', { objectId, map: 'helper_test_watch', key: pid }), { found: true });
 
       const detached = await client.call('detach', { objectId });
