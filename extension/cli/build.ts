@@ -7,7 +7,7 @@ import { parseArgs, UsageError } from './args';
 import { Subcommand } from './subcommand';
 import { createTarget, resolveTargetId } from '../core/targets';
 import { BuiltinVm } from '../core/vm/vm';
-import { connectForBuild, buildForTarget } from '../core/build/target';
+import { buildBtfFor, connectForBuild, buildForTarget } from '../core/build/target';
 import { objectName, type ProbeBuild } from '../core/build/probe';
 import { checkSections, loadProbe } from '../core/build/load';
 import { formatVerifierDiagnostic } from '../core/verifier/diagnose';
@@ -27,17 +27,25 @@ function printBuild(b: ProbeBuild): void {
 }
 
 async function compile(argv: string[], name: 'build' | 'load') {
-  const args = parseArgs(argv, { target: { value: true }, out: { value: true }, quiet: {}, log: {}, 'no-attach': {}, json: {} });
+  const args = parseArgs(argv, { target: { value: true }, out: { value: true }, quiet: {}, log: {}, 'no-attach': {}, json: {}, ...(name === 'build' ? { btf: { value: true } } : {}) });
   if (args.positional.length !== 1) throw new UsageError(`name one probe source (FILE.bpf.c)`);
   const source = args.positional[0];
   const quiet = args.flags.has('quiet');
   const progress = (m: string) => {
     if (!quiet) process.stderr.write(`bpf-lsm ${name}: ${m}\n`);
   };
-  const { client, btfPath } = await open(args.flags.get('target'), progress);
   const out = args.flags.get('out');
-  const build = await buildForTarget(source, btfPath, typeof out === 'string' ? { output: out } : {});
-  return { args, client, btfPath, build, progress, source };
+  const outOpt = typeof out === 'string' ? { output: out } : {};
+  if (name === 'build') {
+    // Compiling needs the target kernel's BTF only, not its helper (nor a running VM).
+    const btfFlag = args.flags.get('btf');
+    const targetId = resolveTargetId(String(args.flags.get('target') ?? process.env.BPF_LSM_TARGET ?? 'auto'));
+    const btf = typeof btfFlag === 'string' ? { path: btfFlag, what: btfFlag } : await buildBtfFor(targetId, createTarget(targetId));
+    progress(`compiling for ${btf.what}`);
+    return { args, client: undefined, btfPath: btf.path, build: await buildForTarget(source, btf.path, outOpt), progress, source };
+  }
+  const { client, btfPath } = await open(args.flags.get('target'), progress);
+  return { args, client, btfPath, build: await buildForTarget(source, btfPath, outOpt), progress, source };
 }
 
 export const buildCommand: Subcommand = {
@@ -45,19 +53,16 @@ export const buildCommand: Subcommand = {
   summary: 'compile a probe with CO-RE against the target kernel (vmlinux.h from its BTF)',
   usage: `usage: bpf-lsm build [options] FILE.bpf.c
 ${targetHelp}
+  --btf PATH          compile against this BTF (raw BTF or vmlinux) instead of the target's
   --out PATH          object file (default: FILE.bpf.o next to the source)
   --quiet             no progress messages
 Compile errors are printed as file:line:col: error: message. Exit status 1 when the build fails.`,
   async run(argv) {
-    const { client, build, progress } = await compile(argv, 'build');
-    try {
-      printBuild(build);
-      if (!build.ok) return 1;
-      progress(`built ${build.objectPath}`);
-      return 0;
-    } finally {
-      await client.close();
-    }
+    const { build, progress } = await compile(argv, 'build');
+    printBuild(build);
+    if (!build.ok) return 1;
+    progress(`built ${build.objectPath}`);
+    return 0;
   },
 };
 
@@ -75,6 +80,7 @@ The probe stays loaded only while this command runs (use bpf-lsm policy for enfo
 Exit status: 0 loaded, 1 compile error or verifier rejection, 3 hooks missing on the target.`,
   async run(argv) {
     const { args, client, btfPath, build, progress, source } = await compile(argv, 'load');
+    if (!client) throw new Error('no helper connection');
     try {
       printBuild(build);
       if (!build.ok) return 1;

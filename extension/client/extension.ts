@@ -9,6 +9,7 @@ import { registerTracingPanel } from './tracingPanel';
 import { registerTargets } from './targets';
 import { registerVm } from './vm';
 import { registerTraceExecutable } from './traceExecutable';
+import { registerBuild } from './build';
 
 let studio: Studio | undefined;
 
@@ -21,6 +22,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Studio
   const targets = registerTargets(studio);
   registerVm(studio, targets);
   registerTraceExecutable(studio, targets);
+  registerBuild(studio, targets);
   // Last: commands whose feature has not landed yet get an honest "not available yet" handler.
   registerPendingCommands(studio);
   studio.log('BPF-LSM Studio activated');
