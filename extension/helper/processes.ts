@@ -2,8 +2,8 @@
 // before the program runs a single instruction of its own), resumed on request, killed with the session.
 // The stop happens in a shell that stops itself and then execs the program in place, so the pid the
 // client filters on is the program's pid; no ptrace is involved.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import type { ProcessInfo } from '../shared/helperProtocol';
 
 export interface SpawnRequest {
@@ -14,6 +14,28 @@ export interface SpawnRequest {
 }
 
 const MAX_PROCESSES = 64;
+
+let setpriv: string | null | undefined;
+
+/**
+ * `setpriv --pdeathsig KILL --` when util-linux's setpriv is on the target: the kernel then kills the
+ * program if the helper dies without a chance to clean up (SIGKILL, OOM). Without it, only the helper's
+ * own teardown kills what it spawned.
+ */
+function deathSignalPrefix(): string[] {
+  if (setpriv === undefined) {
+    setpriv = null;
+    for (const candidate of ['/usr/bin/setpriv', '/bin/setpriv']) {
+      if (!existsSync(candidate)) continue;
+      const help = spawnSync(candidate, ['--help'], { encoding: 'utf8', timeout: 5000 });
+      if (`${help.stdout}${help.stderr}`.includes('--pdeathsig')) {
+        setpriv = candidate;
+        break;
+      }
+    }
+  }
+  return setpriv ? [setpriv, '--pdeathsig', 'KILL', '--'] : [];
+}
 
 interface Owned {
   child: ChildProcess;
@@ -64,7 +86,8 @@ export class ProcessTable {
     }
     const user = req.asRoot ? { uid: 0, gid: 0 } : connectingUser();
     const env = req.env ?? { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', LANG: 'C.UTF-8' };
-    const child = spawn('/bin/sh', ['-c', 'kill -STOP $$ && exec "$@"', 'bpf-lsm-spawn', ...req.argv], {
+    const [program, ...args] = [...deathSignalPrefix(), '/bin/sh', '-c', 'kill -STOP $$ && exec "$@"', 'bpf-lsm-spawn', ...req.argv];
+    const child = spawn(program, args, {
       cwd: req.cwd ?? '/',
       env,
       uid: user.uid,

@@ -2,7 +2,7 @@
 // handshake and capabilities, validation of hostile frames without crashing, load refusal explained,
 // pending requests rejected when the helper dies, teardown on end of input.
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HelperClient, HelperGoneError, HelperRequestError } from '../../extension/core/helperClient';
@@ -210,6 +210,29 @@ describe('helper process over stdin/stdout', function () {
       assert.deepEqual(await run(true), { uid: 0, printed: '0' });
     } finally {
       await client.close();
+    }
+  });
+
+  it('has the kernel kill spawned programs when the helper itself is SIGKILLed (util-linux setpriv)', async function () {
+    const setpriv = spawnSync('setpriv', ['--help'], { encoding: 'utf8' });
+    if (!`${setpriv.stdout}`.includes('--pdeathsig')) this.skip();
+    const transport = startHelper();
+    const client = await HelperClient.connect(transport);
+    const { pid } = await client.call('spawn', { argv: ['/bin/sleep', '600'] });
+    process.kill(transport.pid, 'SIGKILL');
+    await client.closed;
+    const deadline = Date.now() + 10_000;
+    const state = () => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      } catch {
+        return 'gone';
+      }
+    };
+    while (!['gone', 'Z', 'X'].includes(state())) {
+      assert.ok(Date.now() < deadline, `spawned process ${pid} survived its helper (state ${state()})`);
+      await new Promise((r) => setTimeout(r, 20));
     }
   });
 
