@@ -91,11 +91,11 @@ type Handler<M extends HelperMethod> = (
 ) => Promise<{ result: ResultOf<M>; blob?: Buffer }>;
 
 const KERNEL_REFUSALS = new Set(['EPERM', 'EACCES', 'EOPNOTSUPP', 'ENOTSUPP']);
-const ERRNO_NOT_SUPP = 524;
+const ERRNO_NOT_SUPP = 524; // ENOTSUPP: kernel-internal, returned by BPF for unsupported attach types
 /** Bounds what one client can make the helper hold at once. */
 const MAX_INFLIGHT = 256;
 /** Each trace session holds a pool thread while it polls (see helper.ts). */
-const MAX_TRACES = 8; // ENOTSUPP: kernel-internal, returned by BPF for unsupported attach types
+const MAX_TRACES = 8;
 
 export class HelperSession {
   private readonly decoder = new FrameDecoder();
