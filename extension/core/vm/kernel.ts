@@ -86,10 +86,14 @@ export async function extractVmlinux(vmlinuz: string, out: string): Promise<void
   const image = readFileSync(vmlinuz);
   const start = findXzPayload(image);
   const tmp = tempSibling(out);
+  const payload = `${tmp}.xz`;
   try {
     // --single-stream: the bzImage carries trailing data after the xz stream, which is not an error here.
-    const r = await execa('xz', ['-dc', '--single-stream'], { input: image.subarray(start), stdout: { file: tmp }, reject: false });
-    if (r.exitCode !== 0) throw new Error(`decompressing the kernel with xz failed: ${String(r.stderr).trim()}`);
+    // xz reads it from a file, not a pipe: it stops reading at the stream's end, and a writer still feeding
+    // a pipe would then fail with EPIPE depending on timing.
+    writeFileSync(payload, image.subarray(start));
+    const r = await execa('xz', ['-dc', '--single-stream', payload], { stdin: 'ignore', stdout: { file: tmp }, reject: false });
+    if (r.exitCode !== 0) throw new Error(`decompressing the kernel with xz failed: ${String(r.stderr).trim() || r.shortMessage}`);
     const head = readFileSync(tmp).subarray(0, 4);
     if (head.readUInt32BE(0) !== 0x7f454c46) throw new Error('the decompressed kernel is not an ELF vmlinux');
     renameSync(tmp, out);
@@ -97,6 +101,8 @@ export async function extractVmlinux(vmlinuz: string, out: string): Promise<void
     rmSync(tmp, { force: true });
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('decompressing the kernel needs xz (Debian package xz-utils)');
     throw err;
+  } finally {
+    rmSync(payload, { force: true });
   }
 }
 
