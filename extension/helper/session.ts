@@ -96,6 +96,27 @@ const ERRNO_NOT_SUPP = 524; // ENOTSUPP: kernel-internal, returned by BPF for un
 const MAX_INFLIGHT = 256;
 /** Each trace session holds a pool thread while it polls (see helper.ts). */
 const MAX_TRACES = 8;
+/**
+ * Programs in one object. The tracer has ~240; attach/detach name at most 4096 programs per request, and
+ * every program costs a verifier run as root, so an object with more is refused before its load.
+ */
+const MAX_PROGRAMS = 4096;
+/** libbpf's own error codes (LIBBPF_ERRNO__*), which strerror() renders as "Unknown error 40xx". */
+const LIBBPF_ERRORS: Record<string, string> = {
+  '4000': 'libelf could not read it',
+  '4001': 'not a valid BPF ELF object',
+  '4002': 'kernel version section missing',
+  '4003': 'byte order does not match this machine',
+  '4004': 'libbpf internal error',
+  '4005': 'relocation failed',
+  '4006': 'load failed',
+};
+
+/** The addon's open error with libbpf's numeric codes spelled out. */
+function openFailure(err: unknown): string {
+  const message = (err as Error)?.message ?? String(err);
+  return message.replace(/Unknown error (40\d\d)/g, (all, code: string) => (LIBBPF_ERRORS[code] ? `${LIBBPF_ERRORS[code]} (libbpf error ${code})` : all));
+}
 
 export class HelperSession {
   private readonly decoder = new FrameDecoder();
@@ -449,12 +470,18 @@ export class HelperSession {
       try {
         bpf = native.BpfObject.openBuffer(blob as Buffer, params.name);
       } catch (err) {
-        throw new HelperError('invalid-params', `${params.name} is not a usable BPF object: ${(err as Error).message}`, {
+        throw new HelperError('invalid-params', `${params.name} is not a usable BPF object: ${openFailure(err)}`, {
           remedy: 'build it with clang -g -O2 -target bpf (the object needs BTF)',
         });
       }
       let owned = false;
       try {
+        const programCount = bpf.programs().length;
+        if (programCount > MAX_PROGRAMS) {
+          throw new HelperError('too-large', `${params.name} has ${programCount} programs; the helper loads at most ${MAX_PROGRAMS} from one object`, {
+            remedy: 'split the programs over several objects',
+          });
+        }
         const globals = JSON.parse(bpf.globalsJson()) as GlobalInfo[];
         if (params.programs) {
           const wanted = new Set(params.programs);

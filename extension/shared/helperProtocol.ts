@@ -395,6 +395,10 @@ export class FrameDecoder {
       if (length > this.maxFrameBytes) {
         this.fail(new ProtocolError('frame-too-large', `frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`));
       }
+      // Decided from the header, so a peer cannot make us buffer ~68 MiB for a message that is refused anyway.
+      if (kind === FrameKind.Message && length > MAX_JSON_BYTES) {
+        this.fail(new ProtocolError('frame-too-large', `message of ${length} bytes exceeds ${MAX_JSON_BYTES}`));
+      }
       if (this.buffered < FRAME_HEADER_SIZE + length) break;
       this.take(FRAME_HEADER_SIZE);
       const body = this.take(length);
