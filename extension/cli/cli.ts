@@ -2,12 +2,12 @@
 // headless (`bpf-lsm trace -- /usr/bin/ls /home`) and how the VM tests and benchmarks drive the product.
 import { UsageError } from './args';
 import { Subcommand } from './subcommand';
-import { pending } from './pending';
 import { vmCommand } from './vm';
 import { checkCommand } from './check';
 import { hooksCommand } from './hooks';
 import { traceCommand } from './trace';
 import { buildCommand, loadCommand } from './build';
+import { policyCommand } from './policy';
 
 const subcommands: Subcommand[] = [
   traceCommand,
@@ -16,7 +16,7 @@ const subcommands: Subcommand[] = [
   checkCommand,
   buildCommand,
   loadCommand,
-  pending('policy', 'apply, show or clear an exec enforcement policy'),
+  policyCommand,
 ];
 
 function help(): string {

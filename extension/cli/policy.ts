@@ -1,0 +1,93 @@
+// `bpf-lsm policy apply|clear|status|events`: exec enforcement through bpf/exec_block.bpf.c. An applied
+// policy is pinned on the target's bpffs and stays in force after this command exits, until cleared.
+import { parseArgs, UsageError } from './args';
+import { Subcommand } from './subcommand';
+import { createTarget, resolveTargetId } from '../core/targets';
+import { BuiltinVm } from '../core/vm/vm';
+import { findDist } from '../core/targets/deploy';
+import { HelperClient } from '../core/helperClient';
+import { applyPolicy, clearPolicy, EVENTS_MAP, execBlockObject, policyStatus, readPolicyFile } from '../core/policy/policy';
+import { execEventDecoder } from '../core/policy/events';
+import { iterateRecords } from '../shared/helperProtocol';
+
+const usage = `usage: bpf-lsm policy apply [--target T] FILE
+       bpf-lsm policy clear [--target T]
+       bpf-lsm policy status [--target T] [--json]
+       bpf-lsm policy events [--target T]       (prints matched execs as they happen, until Ctrl-C)
+  --target T   local, vm, ssh:<host> or auto (default: $BPF_LSM_TARGET, else auto)
+FILE is JSON: { "mode": "audit" | "enforce", "deny": ["/abs/path", ...] }. Each path is denied by its
+resolved path and by inode+device on the target, so a rename or mv does not get around it. Applying again
+replaces the rules in place; the policy stays in force (pinned under /sys/fs/bpf) until "policy clear".`;
+
+export const policyCommand: Subcommand = {
+  name: 'policy',
+  summary: 'apply, show or clear an exec enforcement policy (pinned: it outlives this command)',
+  usage,
+  async run(argv) {
+    const args = parseArgs(argv, { target: { value: true }, json: {}, quiet: {} });
+    const [verb, ...files] = args.positional;
+    const progress = (m: string) => {
+      if (!args.flags.has('quiet')) process.stderr.write(`bpf-lsm policy: ${m}\n`);
+    };
+    if (!['apply', 'clear', 'status', 'events'].includes(verb ?? '')) throw new UsageError(verb ? `unknown policy action "${verb}"` : 'say apply, clear, status or events');
+    if (verb === 'apply' && files.length !== 1) throw new UsageError('policy apply takes one policy FILE');
+    if (verb !== 'apply' && files.length) throw new UsageError(`policy ${verb} takes no file`);
+    const policy = verb === 'apply' ? readPolicyFile(files[0]) : undefined;
+    const targetId = resolveTargetId(String(args.flags.get('target') ?? process.env.BPF_LSM_TARGET ?? 'auto'));
+    if (targetId === 'vm') {
+      const vm = new BuiltinVm();
+      if (!vm.running()) {
+        if (verb !== 'apply') {
+          console.log(args.flags.has('json') ? JSON.stringify({ active: false }) : 'no policy in force (the built-in VM is not running)');
+          return 0;
+        }
+        await vm.up((m) => progress(`vm: ${m}`));
+      }
+    }
+    const target = createTarget(targetId);
+    if (verb === 'clear') {
+      const had = await clearPolicy(target);
+      console.log(had ? `policy cleared on ${targetId}: exec_block detached, its pins removed` : `no policy was in force on ${targetId}`);
+      return 0;
+    }
+    if (verb === 'status') {
+      const s = await policyStatus(target);
+      if (args.flags.has('json')) console.log(JSON.stringify(s));
+      else if (!s.active) console.log(`no policy in force on ${targetId}`);
+      else {
+        console.log(`policy in force on ${targetId}: mode ${s.mode ?? 'unknown'}, ${s.rules ?? '?'} rules, applied ${s.appliedAt ?? 'at an unknown time'}`);
+        for (const p of s.deny ?? []) console.log(`  deny ${p}`);
+        if (s.link) console.log(`  link ${s.link.id} (program ${s.link.prog_id}) pinned at /sys/fs/bpf/bpf-lsm-studio/exec_block_link`);
+      }
+      return 0;
+    }
+    const object = execBlockObject(findDist());
+    const client = await HelperClient.connect(await target.startHelper(), { client: `bpf-lsm policy ${verb}` });
+    try {
+      if (verb === 'apply') {
+        const r = await applyPolicy(target, client, policy!, object, progress);
+        for (const m of r.missing) progress(`warning: ${m} does not exist on ${targetId}: denied by path only (once it exists, re-apply to add its inode)`);
+        console.log(`policy ${r.replaced ? 'replaced' : 'applied'} on ${targetId}: mode ${r.mode}, ${r.rules} rules${r.removed ? `, ${r.removed} removed` : ''}; in force until "bpf-lsm policy clear"`);
+        return 0;
+      }
+      // events: open the pinned maps (no program is loaded) and follow the event ring.
+      if (!(await policyStatus(target)).active) {
+        console.error(`no policy in force on ${targetId}; apply one first`);
+        return 1;
+      }
+      const loaded = await client.loadObject(object, { name: 'exec_block', programs: [] });
+      const decode = execEventDecoder(object);
+      await client.startTrace({ objectId: loaded.objectId, ringBuffers: [EVENTS_MAP] }, (batch) => {
+        for (const r of iterateRecords(batch.records)) {
+          const e = decode(r.data);
+          console.log(JSON.stringify({ ...e, timeNs: String(e.timeNs), ino: String(e.ino), dev: String(e.dev) }));
+        }
+      });
+      progress('following matched execs (Ctrl-C to stop)');
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      return 0;
+    } finally {
+      await client.close();
+    }
+  },
+};

@@ -1,0 +1,52 @@
+// Exec policy: the file format and its errors, the FNV-1a and device encodings the probe relies on, and the
+// rules a policy turns into.
+import * as assert from 'node:assert/strict';
+import { fnv1a64, kernelDev, parsePolicy, ruleEntries, ACTION_AUDIT, ACTION_DENY, KIND_INODE, KIND_PATH } from '../../extension/core/policy/policy';
+
+describe('exec policy', () => {
+  it('parses the documented format, defaulting to enforce and dropping duplicates', () => {
+    assert.deepEqual(parsePolicy('{"mode":"audit","deny":["/usr/bin/nc","/usr/bin/nc"]}'), { mode: 'audit', deny: ['/usr/bin/nc'] });
+    assert.deepEqual(parsePolicy('{"deny":[]}'), { mode: 'enforce', deny: [] });
+  });
+
+  it('rejects what it cannot enforce, saying what to write instead', () => {
+    assert.throws(() => parsePolicy('{', 'p.json'), /p.json is not valid JSON.*"mode": "audit" \| "enforce"/);
+    assert.throws(() => parsePolicy('{"mode":"block","deny":[]}'), /"mode" must be "audit" or "enforce"/);
+    assert.throws(() => parsePolicy('{"deny":["bin/ls"]}'), /deny\[0\] must be an absolute path/);
+    assert.throws(() => parsePolicy('{"deny":"/bin/ls"}'), /"deny" must be a list/);
+    assert.throws(() => parsePolicy('{"deny":[], "allow":[]}'), /unknown field\(s\) allow/);
+    assert.throws(() => parsePolicy(JSON.stringify({ deny: ['/' + 'x'.repeat(600)] })), /511-byte path limit/);
+  });
+
+  it('hashes paths with 64-bit FNV-1a (published test vectors)', () => {
+    assert.equal(fnv1a64(''), 0xcbf29ce484222325n);
+    assert.equal(fnv1a64('a'), 0xaf63dc4c8601ec8cn);
+    assert.equal(fnv1a64('foobar'), 0x85944171f73967e8n);
+  });
+
+  it('converts st_dev to the kernel dev_t that inode->i_sb->s_dev holds', () => {
+    // 8:1 (sda1): st_dev 0x801 -> MKDEV(8, 1)
+    assert.equal(kernelDev(0x801n), (8n << 20n) | 1n);
+    // 0:33 (tmpfs, anonymous): st_dev 0x21
+    assert.equal(kernelDev(0x21n), 33n);
+    // 259:65537 (large minor): new_encode_dev puts minor bits above bit 20
+    const major = 259n;
+    const minor = 65537n;
+    const st = (minor & 0xffn) | (major << 8n) | ((minor & ~0xffn) << 12n);
+    assert.equal(kernelDev(st), (major << 20n) | minor);
+  });
+
+  it('turns each denied path into path-hash rules and an inode rule, with the mode as action', () => {
+    const rules = ruleEntries({ mode: 'enforce', deny: ['/usr/bin/vi'] }, [{ path: '/usr/bin/vi', resolved: '/usr/bin/vim.basic', ino: 42n, dev: 33n }]);
+    assert.deepEqual(
+      rules.map((r) => [r.key.kind, r.key.a, r.key.b, r.value.action]),
+      [
+        [KIND_PATH, fnv1a64('/usr/bin/vi').toString(), '0', ACTION_DENY],
+        [KIND_PATH, fnv1a64('/usr/bin/vim.basic').toString(), '0', ACTION_DENY],
+        [KIND_INODE, '42', '33', ACTION_DENY],
+      ],
+    );
+    const missing = ruleEntries({ mode: 'audit', deny: ['/opt/x'] }, [{ path: '/opt/x' }]);
+    assert.deepEqual(missing.map((r) => [r.key.kind, r.value.action]), [[KIND_PATH, ACTION_AUDIT]]);
+  });
+});
