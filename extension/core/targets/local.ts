@@ -37,10 +37,13 @@ export class LocalTarget implements Target {
     const node = hostNode();
     if (!node) throw new Error('no node binary found to run the helper with; install Node.js 20 or set BPF_LSM_VM_NODE');
     if (isRoot()) return spawnTransport(node, [bundle.helperJs], 'the local helper');
-    const sudo = await runProgram('sudo', ['-n', 'true']);
+    // Asks about the exact command, not `true`: the narrow rule suggested below allows only the helper, so
+    // `sudo -n true` fails for exactly the users who followed the advice. A machine without sudo gets the
+    // same advice, not a bare ENOENT.
+    const sudo = await runProgram('sudo', ['-n', '-l', node, bundle.helperJs]).catch((err: Error) => ({ exitCode: 127, stderr: err.message, stdout: '' }));
     if (sudo.exitCode !== 0) {
       throw new Error(
-        `the helper must run as root, but \`sudo -n\` needs a password (${sudo.stderr.trim() || `exit ${sudo.exitCode}`}). ` +
+        `the helper must run as root, but \`sudo -n\` cannot start it without a password (${sudo.stderr.trim() || `exit ${sudo.exitCode}`}). ` +
           `Allow exactly the helper without a password: add \`${sudoersLine(node, bundle.helperJs)}\` to /etc/sudoers.d/bpf-lsm-studio (with visudo), or use the built-in VM target.`,
       );
     }
