@@ -65,7 +65,7 @@ export const traceCommand: Subcommand = {
       const t = state.timings;
       progress(
         `${state.attached.length} of ${state.hookCount} hooks attached on kernel ${state.kernel} ` +
-          `(BTF ${t.btfMs} ms, compile ${state.fromCache ? 'cached' : `${t.compileMs} ms`}, load ${t.loadMs} ms, attach ${t.attachMs} ms)`,
+          `(BTF ${state.btfFromCache ? 'cached ' : ''}${t.btfMs} ms, compile ${state.fromCache ? 'cached' : `${t.compileMs} ms`}, load ${t.loadMs} ms, attach ${t.attachMs} ms)`,
       );
       if (args.flags.has('show-skipped')) {
         for (const s of state.notTraced) process.stderr.write(`  not traced: ${s.hook}: ${s.reason}\n`);

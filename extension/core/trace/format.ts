@@ -68,7 +68,7 @@ export function formatSummary(summary: TraceSummary, state: TracerState): string
     `by category: ${top(summary.perCategory, 20) || 'none'}`,
     `top hooks: ${top(summary.perHook, 12) || 'none'}`,
     `top syscalls: ${top(summary.perSyscall, 12) || 'none'}`,
-    `tracer: kernel ${state.kernel}, ${state.attached.length} of ${state.hookCount} hooks attached${state.notTraced.length ? ` (${state.notTraced.length} not traced: bpf-lsm trace --json --list-skipped lists why)` : ''}; first event ${summary.firstEventMs ?? '-'} ms after resume`,
+    `tracer: kernel ${state.kernel}, ${state.attached.length} of ${state.hookCount} hooks attached${state.notTraced.length ? ` (${state.notTraced.length} not traced: bpf-lsm trace --show-skipped lists why)` : ''}; first event ${summary.firstEventMs ?? '-'} ms after resume`,
   ];
   return lines.join('\n');
 }

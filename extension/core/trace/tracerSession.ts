@@ -4,7 +4,7 @@
 // tracer's filter map. Disposing closes the helper stream; the helper then detaches everything on its own,
 // without the user waiting for it.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Target } from '../target';
 import { HelperClient } from '../helperClient';
@@ -38,6 +38,8 @@ export interface TracerState {
   readonly notTraced: ReadonlyArray<{ hook: string; reason: string }>;
   readonly timings: { readonly btfMs: number; readonly compileMs: number; readonly loadMs: number; readonly attachMs: number };
   readonly fromCache: boolean;
+  /** The BTF came from this machine's cache (same kernel banner and BTF size) instead of the target. */
+  readonly btfFromCache: boolean;
 }
 
 /** Directory of the tracer's hand-written BPF headers, next to the bundle or in the repository. */
@@ -48,16 +50,60 @@ export function tracerHeadersDir(): string {
   return found;
 }
 
-function cachedBtfFile(btf: Buffer): string {
-  const dir = join(cacheRoot(), 'btf');
+function cachedBtfFile(btf: Buffer, root: string): string {
+  const dir = join(root, 'btf');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${createHash('sha256').update(btf).digest('hex').slice(0, 24)}.btf`);
-  if (!existsSync(file)) {
-    writeFileSync(`${file}.tmp${process.pid}`, btf);
-    renameSync(`${file}.tmp${process.pid}`, file);
-  }
+  if (!existsSync(file)) writeAtomic(file, btf);
   return file;
 }
+
+function writeAtomic(file: string, data: Buffer | string): void {
+  writeFileSync(`${file}.tmp${process.pid}`, data);
+  renameSync(`${file}.tmp${process.pid}`, file);
+}
+
+/**
+ * What identifies a running kernel's BTF without reading it: /proc/version (release, build number, compiler
+ * and build time) plus the size of /sys/kernel/btf/vmlinux. Reading the BTF itself through the helper is
+ * seconds on a TCG VM or a slow link (4.6 s measured for 4.3 MB from the built-in VM); this is one command.
+ */
+interface KernelIdentity {
+  readonly banner: string;
+  readonly btfSize: number;
+}
+
+const IDENTITY_SCRIPT = 'cat /proc/version && stat -c %s /sys/kernel/btf/vmlinux';
+
+function parseIdentity(stdout: string): KernelIdentity | undefined {
+  const lines = stdout.trim().split('\n');
+  const btfSize = Number(lines.pop());
+  const banner = lines.join('\n').trim();
+  return banner.startsWith('Linux version ') && Number.isSafeInteger(btfSize) && btfSize > 0 ? { banner, btfSize } : undefined;
+}
+
+function identityIndexFile(root: string, id: KernelIdentity): string {
+  return join(root, 'btf', `kernel-${createHash('sha256').update(`${id.banner}\n${id.btfSize}`).digest('hex').slice(0, 24)}.json`);
+}
+
+/** The cached BTF file of a kernel seen before, when it is still there with the size the kernel reports. */
+function lookupBtf(root: string, id: KernelIdentity): string | undefined {
+  try {
+    const entry = JSON.parse(readFileSync(identityIndexFile(root, id), 'utf8')) as { btf?: unknown };
+    if (typeof entry.btf !== 'string') return undefined;
+    const file = join(root, 'btf', entry.btf);
+    return statSync(file).size === id.btfSize ? file : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function rememberBtf(root: string, id: KernelIdentity, btfFile: string): void {
+  writeAtomic(identityIndexFile(root, id), JSON.stringify({ banner: id.banner, btfSize: id.btfSize, btf: btfFile.slice(join(root, 'btf').length + 1) }));
+}
+
+/** The build machine's syscall table does not change while the extension runs (clang -E: ~0.1 s). */
+let syscallTable: Record<number, string> | undefined;
 
 function hex(b: Uint8Array): { hex: string } {
   return { hex: Buffer.from(b).toString('hex') };
@@ -76,6 +122,11 @@ export function sumCounterValue(value: unknown): TracerCounters {
   return sum;
 }
 
+export interface TracerSessionOptions {
+  /** Where target BTFs and compiled tracers are kept (default: the extension's cache folder). */
+  readonly cacheDir?: string;
+}
+
 export class TracerSession {
   private objectId: number | undefined;
   private decoder: TraceDecoder | undefined;
@@ -87,9 +138,10 @@ export class TracerSession {
   private constructor(
     readonly target: Target,
     readonly client: HelperClient,
+    private readonly cacheDir: string,
   ) {}
 
-  static async connect(target: Target, progress: Progress = () => {}): Promise<TracerSession> {
+  static async connect(target: Target, progress: Progress = () => {}, options: TracerSessionOptions = {}): Promise<TracerSession> {
     progress(`starting the helper on ${target.id}`);
     const transport = await target.startHelper();
     const client = await HelperClient.connect(transport, { client: 'bpf-lsm trace' });
@@ -103,7 +155,7 @@ export class TracerSession {
           '\nRun "bpf-lsm check" for every remedy, or trace on the built-in VM with --target vm.',
       );
     }
-    return new TracerSession(target, client);
+    return new TracerSession(target, client, options.cacheDir ?? cacheRoot());
   }
 
   get catalogKernel(): string | undefined {
@@ -114,9 +166,21 @@ export class TracerSession {
   async prepare(selection: TracerSelection = {}, progress: Progress = () => {}): Promise<TracerState> {
     if (this.state) return this.state;
     const t0 = Date.now();
-    progress('reading the target kernel\'s BTF');
-    const btf = await this.client.readBtf();
-    const banner = await this.target.exec('cat', ['/proc/version']).then((r) => (r.exitCode === 0 ? r.stdout.trim() : undefined), () => undefined);
+    progress('identifying the target kernel');
+    const identity = await this.target.exec('sh', ['-c', IDENTITY_SCRIPT]).then((r) => (r.exitCode === 0 ? parseIdentity(r.stdout) : undefined), () => undefined);
+    let btfPath = identity && lookupBtf(this.cacheDir, identity);
+    const btfFromCache = btfPath !== undefined;
+    let btf: Buffer;
+    if (btfPath) {
+      btf = readFileSync(btfPath);
+    } else {
+      progress('reading the target kernel\'s BTF');
+      btf = await this.client.readBtf();
+      btfPath = cachedBtfFile(btf, this.cacheDir);
+      // Only a BTF whose size matches what the kernel reported is remembered under its identity.
+      if (identity && btf.length === identity.btfSize) rememberBtf(this.cacheDir, identity, btfPath);
+    }
+    const banner = identity?.banner;
     const catalog: HookCatalog = catalogFromBuffer(btf, banner ? { kernel: banner } : {}, 'the target kernel\'s BTF');
     const t1 = Date.now();
 
@@ -130,8 +194,9 @@ export class TracerSession {
     }
     if (wanted.length === 0) throw new Error('the category/hook selection matches no hook of this kernel');
     progress(`generating and compiling the tracer for ${wanted.length} hooks`);
-    const gen = generateTracer(catalog, { syscalls: hostSyscallTable(), hooks: wanted });
-    const compiled = compileTracer(gen, { btfPath: cachedBtfFile(btf), headersDir: tracerHeadersDir(), cacheDir: join(cacheRoot(), 'tracer') });
+    syscallTable ??= hostSyscallTable();
+    const gen = generateTracer(catalog, { syscalls: syscallTable, hooks: wanted });
+    const compiled = compileTracer(gen, { btfPath, headersDir: tracerHeadersDir(), cacheDir: join(this.cacheDir, 'tracer') });
     const t2 = Date.now();
 
     progress('loading the tracer');
@@ -170,6 +235,7 @@ export class TracerSession {
       notTraced,
       timings: { btfMs: t1 - t0, compileMs: t2 - t1, loadMs: t3 - t2, attachMs: t4 - t3 },
       fromCache: compiled.fromCache,
+      btfFromCache,
     };
     return this.state;
   }

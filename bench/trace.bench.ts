@@ -1,0 +1,213 @@
+// Trace Executable end to end on the built-in VM, in one VM run, through the same core as `bpf-lsm trace`
+// (TracerSession + traceProgram):
+//   (a) time from command to first event: cold (new connection: helper start, BTF, compile uncached and
+//       cached, load, attach, spawn) and warm (another trace on the same connection);
+//   (b) events/s on a syscall-heavy loop (bench/trace_loop.c: open/read/close N times), with drops per hop
+//       and the reconciliation produced = delivered + drops;
+//   (c) the loop's slowdown when traced, vs untraced and vs `strace -f -o /dev/null`, all in this run.
+// Every slowdown is the loop's own CLOCK_MONOTONIC time (exec and tracer set-up excluded). Untraced runs
+// happen twice: before any tracer is loaded and while the tracer is attached but the process is not in its
+// filter (what every other process on the target pays).
+//   BENCH_TRACE_ITERATIONS  loop iterations (default 20000)     BENCH_TRACE_ROUNDS  rounds (default 3)
+// Boots the VM when it is not running (and stops it again). Prints figures; never fails on speed.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { vmTarget } from '../extension/core/targets/vm';
+import { TracerSession, TracerState } from '../extension/core/trace/tracerSession';
+import { traceProgram, TraceSummary } from '../extension/core/trace/traceProgram';
+import type { Target } from '../extension/core/target';
+
+const ITERATIONS = Number(process.env.BENCH_TRACE_ITERATIONS ?? 20000);
+const ROUNDS = Number(process.env.BENCH_TRACE_ROUNDS ?? 3);
+const REMOTE_DIR = '/tmp/bpf-lsm-bench';
+const LOOP = `${REMOTE_DIR}/trace_loop`;
+const LOOP_FILE = '/etc/hostname';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+
+interface LoopResult {
+  iterations: number;
+  ns: number;
+}
+
+function parseLoop(text: string): LoopResult {
+  const line = text.split('\n').find((l) => l.startsWith('{"iterations"'));
+  if (!line) throw new Error(`the loop printed no result: ${text.slice(0, 400)}`);
+  return JSON.parse(line) as LoopResult;
+}
+
+async function runLoop(target: Target, wrapper: string[] = []): Promise<LoopResult> {
+  const argv = [...wrapper, LOOP, String(ITERATIONS), LOOP_FILE];
+  const r = await target.exec(argv[0], argv.slice(1), { timeoutMs: 30 * 60_000 });
+  if (r.exitCode !== 0) throw new Error(`${argv.join(' ')} failed (${r.exitCode}): ${r.stderr}`);
+  return parseLoop(r.stdout);
+}
+
+interface FirstEvent {
+  /** From the start of the phase to the first decoded event of the traced program. */
+  toFirstEventMs: number;
+  summary: TraceSummary;
+}
+
+/** Traces one program; times from now to its first decoded event. */
+async function traceOnce(session: TracerSession, argv: string[], since = Date.now()): Promise<FirstEvent & { output: string }> {
+  let first: number | undefined;
+  let output = '';
+  const summary = await traceProgram(session, { argv, onOutput: (_s, text) => (output += text) }, () => (first ??= Date.now()));
+  if (first === undefined) throw new Error(`no event arrived for ${argv.join(' ')}`);
+  return { toFirstEventMs: first - since, summary, output };
+}
+
+interface ColdStart {
+  session: TracerSession;
+  state: TracerState;
+  connectMs: number;
+  toFirstEventMs: number;
+}
+
+async function coldStart(target: Target, cacheDir: string): Promise<ColdStart> {
+  const t0 = Date.now();
+  const session = await TracerSession.connect(target, () => {}, { cacheDir });
+  const connectMs = Date.now() - t0;
+  const state = await session.prepare();
+  const { toFirstEventMs } = await traceOnce(session, ['/bin/true'], t0);
+  return { session, state, connectMs, toFirstEventMs };
+}
+
+function coldLine(label: string, c: ColdStart): string {
+  const t = c.state.timings;
+  const btf = `BTF ${c.state.btfFromCache ? 'cached ' : 'read '}${t.btfMs} ms`;
+  return (
+    `${label}: ${s(c.toFirstEventMs)} to the first event (helper start ${c.connectMs} ms, ${btf}, ` +
+    `compile ${c.state.fromCache ? 'cached ' : ''}${t.compileMs} ms, load ${t.loadMs} ms, attach ${t.attachMs} ms, ` +
+    `spawn to first event ${c.toFirstEventMs - c.connectMs - t.btfMs - t.compileMs - t.loadMs - t.attachMs} ms)`
+  );
+}
+
+/** Waits until the kernel holds no tracer program (a closed connection detaches in the background). */
+async function tracerGone(target: Target): Promise<number> {
+  const t0 = Date.now();
+  for (let delay = 200; ; delay = Math.min(delay * 2, 2000)) {
+    const r = await target.exec('bpftool', ['--json', 'prog', 'show']);
+    const progs = JSON.parse(r.stdout || '[]') as Array<{ name?: string; type?: string }>;
+    if (!progs.some((p) => p.type === 'lsm' && p.name?.startsWith('tr_'))) return Date.now() - t0;
+    if (Date.now() - t0 > 10 * 60_000) throw new Error('the previous tracer is still loaded after 10 minutes');
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+function dropsLine(m: TraceSummary): string {
+  const d = m.drops;
+  const balanced = m.produced === m.delivered + d.helper + d.undecodable + d.unaccounted;
+  return (
+    `produced ${m.produced} (+${d.kernel} lost in the kernel: ring full or nested), delivered ${m.delivered}; ` +
+    `drops: kernel ${d.kernel}, helper ${d.helper}, undecodable ${d.undecodable}, unaccounted ${d.unaccounted}; ` +
+    `produced = delivered + helper + undecodable + unaccounted: ${balanced ? 'yes' : 'NO'}`
+  );
+}
+
+async function main(): Promise<void> {
+  // This file runs as out/bench/trace.bench.js.
+  const root = join(__dirname, '..', '..');
+  process.env.BPF_LSM_DIST ??= join(root, 'dist');
+  const cli = join(root, 'dist', 'cli.js');
+  const status = JSON.parse(execFileSync(process.execPath, [cli, 'vm', 'status', '--json'], { encoding: 'utf8' }));
+  const bootedHere = status.state !== 'running';
+  if (bootedHere) {
+    console.log('booting the VM for this benchmark...');
+    execFileSync(process.execPath, [cli, 'vm', 'up', '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  const loopBinary = join(root, 'out', 'bench', 'trace_loop');
+  mkdirSync(join(root, 'out', 'bench'), { recursive: true });
+  execFileSync('cc', ['-O2', '-static', '-o', loopBinary, join(root, 'bench', 'trace_loop.c')], { stdio: 'inherit' });
+  // Compiled tracers and BTFs of this run only, so the first connection is cold for real.
+  const cacheDir = mkdtempSync(join(root, 'out', 'bench', 'trace-cache-'));
+  const sessions: TracerSession[] = [];
+  try {
+    const vm = vmTarget();
+    await vm.copyTo([{ local: loopBinary, remote: LOOP }]);
+    await (await vm.startHelper()).close();
+    console.log(`host load average at start: ${load()} (2 host cores shared; TCG guest)`);
+    console.log(`workload: ${LOOP} ${ITERATIONS} ${LOOP_FILE} (open/read/close per iteration), ${ROUNDS} round(s) each`);
+
+    // Baselines before any tracer is in the kernel.
+    const plain: number[] = [];
+    const strace: number[] = [];
+    const hasStrace = (await vm.exec('strace', ['-V'])).exitCode === 0;
+    for (let i = 0; i < ROUNDS; i++) {
+      plain.push((await runLoop(vm)).ns);
+      if (hasStrace) strace.push((await runLoop(vm, ['strace', '-f', '-o', '/dev/null'])).ns);
+    }
+
+    // (a) cold, uncached compile; then warm traces on the same connection.
+    const a = await coldStart(vm, cacheDir);
+    sessions.push(a.session);
+    console.log(coldLine('cold, compile uncached', a));
+    const warm: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) warm.push((await traceOnce(a.session, ['/bin/true'])).toFirstEventMs);
+    const hooks = `${a.state.attached.length} of ${a.state.hookCount} hooks attached`;
+    await a.session.dispose();
+    sessions.pop();
+    const detachMs = await tracerGone(vm);
+    console.log(`(previous connection closed: the helper detached the tracer in ${s(detachMs)}, waited for before the next cold start)`);
+
+    const b = await coldStart(vm, cacheDir);
+    sessions.push(b.session);
+    console.log(coldLine('cold, compile cached  ', b));
+    console.log(`warm (same connection): ${median(warm)} ms to the first event, median of ${ROUNDS} (${warm.join(', ')} ms); ${hooks}`);
+    console.log(`  vs lsmtrace 5.0 s to the first event: cold cached ${(b.toFirstEventMs / 5000).toFixed(2)}x, warm ${(median(warm) / 5000).toFixed(3)}x`);
+
+    // (b) + (c) on the attached tracer.
+    const attachedIdle: number[] = [];
+    const traced: number[] = [];
+    const runs: Array<{ summary: TraceSummary; cpuMs: number }> = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      attachedIdle.push((await runLoop(vm)).ns);
+      const cpu = process.cpuUsage();
+      const t = await traceOnce(b.session, [LOOP, String(ITERATIONS), LOOP_FILE]);
+      const used = process.cpuUsage(cpu);
+      traced.push(parseLoop(t.output).ns);
+      runs.push({ summary: t.summary, cpuMs: (used.user + used.system) / 1000 });
+    }
+    const ms = (ns: number) => `${(ns / 1e6).toFixed(0)} ms`;
+    const base = median(plain);
+    console.log(`loop untraced, no tracer loaded:        ${ms(base)} median (${plain.map(ms).join(', ')})`);
+    console.log(`loop untraced, tracer attached:         ${ms(median(attachedIdle))} median, ${(median(attachedIdle) / base).toFixed(2)}x (filter cost for other processes)`);
+    console.log(`loop traced (bpf-lsm trace):            ${ms(median(traced))} median, ${(median(traced) / base).toFixed(2)}x (lsmtrace: 5.7x)`);
+    if (hasStrace) {
+      console.log(`loop under strace -f -o /dev/null:      ${ms(median(strace))} median, ${(median(strace) / base).toFixed(2)}x (elsewhere: 63x)`);
+      console.log(`traced vs strace -f: ${(median(traced) / median(strace)).toFixed(3)}x the time`);
+    } else {
+      console.log('strace is not in the VM image (install strace on the host and rebuild the image)');
+    }
+    for (const [i, r] of runs.entries()) {
+      const m = r.summary;
+      const secs = m.durationMs / 1000;
+      const perIteration = m.produced / ITERATIONS;
+      console.log(
+        `traced round ${i + 1}: ${Math.round(m.delivered / secs)} events/s delivered (${m.delivered} in ${s(m.durationMs)}, ` +
+          `${perIteration.toFixed(1)} records per iteration), client CPU ${r.cpuMs.toFixed(0)} ms ` +
+          `(${((r.cpuMs * 1e3) / Math.max(1, m.delivered)).toFixed(1)} us/event); ${dropsLine(m)}`,
+      );
+    }
+    const lost = runs.map((r) => r.summary.drops.kernel + r.summary.drops.helper + r.summary.drops.undecodable + r.summary.drops.unaccounted);
+    console.log(`events lost of produced, median: ${median(lost.map((l, i) => l / Math.max(1, runs[i].summary.produced + runs[i].summary.drops.kernel)) ).toFixed(4)} (lsmtrace silently loses ~0.18; libbpf C consumer: 550k events/s)`);
+    console.log(`host load average at end: ${load()}`);
+  } finally {
+    for (const session of sessions) await session.dispose();
+    rmSync(cacheDir, { recursive: true, force: true });
+    if (bootedHere) execFileSync(process.execPath, [cli, 'vm', 'down', '--json'], { stdio: 'ignore' });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(`trace bench failed: ${(err as Error).stack ?? err}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+// Syscall-heavy workload for bench/trace.bench.ts: N rounds of open/read/close on one file. It times its
+// own loop (CLOCK_MONOTONIC), so traced, untraced and strace'd runs are compared on the loop alone, without
+// exec, the loader or the tracer's spawn/resume steps. Prints one JSON line on stdout.
+// Built on the host with cc -O2 -static, so it runs in the VM's busybox image without a libc there.
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s ITERATIONS FILE\n", argv[0]);
+		return 2;
+	}
+	long n = strtol(argv[1], NULL, 10);
+	const char *path = argv[2];
+	char buf[64];
+	long bytes = 0;
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (long i = 0; i < n; i++) {
+		int fd = open(path, O_RDONLY);
+		if (fd < 0) {
+			perror(path);
+			return 1;
+		}
+		ssize_t r = read(fd, buf, sizeof(buf));
+		if (r > 0)
+			bytes += r;
+		close(fd);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long long ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+	printf("{\"iterations\":%ld,\"bytes\":%ld,\"ns\":%lld}\n", n, bytes, ns);
+	return 0;
+}
