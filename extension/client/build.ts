@@ -38,7 +38,7 @@ function probeUri(arg: unknown): vscode.Uri | undefined {
   return undefined;
 }
 
-export function registerBuild(studio: Studio, targets: TargetService): void {
+export function registerBuild(studio: Studio, targets: TargetService): ProbeSessions {
   const compileProblems = vscode.languages.createDiagnosticCollection('bpf-lsm-build');
   const verifierProblems = vscode.languages.createDiagnosticCollection('bpf-lsm-verifier');
   const sessions = new ProbeSessions(studio, targets);
@@ -151,6 +151,7 @@ export function registerBuild(studio: Studio, targets: TargetService): void {
       },
     }),
   );
+  return sessions;
 }
 
 function buildTask(studio: Studio, file: string, target: string, definition?: vscode.TaskDefinition): vscode.Task {

@@ -10,6 +10,8 @@ import { registerTargets } from './targets';
 import { registerVm } from './vm';
 import { registerTraceExecutable } from './traceExecutable';
 import { registerBuild } from './build';
+import { registerPolicy } from './policy';
+import { registerProgramsView } from './programsView';
 
 let studio: Studio | undefined;
 
@@ -22,7 +24,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Studio
   const targets = registerTargets(studio);
   registerVm(studio, targets);
   registerTraceExecutable(studio, targets);
-  registerBuild(studio, targets);
+  registerProgramsView(studio, targets, registerBuild(studio, targets));
+  registerPolicy(studio, targets);
   // Last: commands whose feature has not landed yet get an honest "not available yet" handler.
   registerPendingCommands(studio);
   studio.log('BPF-LSM Studio activated');

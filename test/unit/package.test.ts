@@ -23,7 +23,7 @@ describe('extension package', () => {
     assert.ok(files.includes('bpf/tracer/tracer_core.h'), 'the tracer headers must ship');
     const allowed = [
       /^package\.json$/, /^README\.md$/, /^dist\/(extension|server|helper|cli)\.js$/, /^dist\/media\/[^/]+\.(js|css|ttf)$/,
-      /^dist\/native\/[^/]+\.node$/, /^dist\/bpf\/[^/]+\.bpf\.o$/, /^bpf\/tracer\/[^/]+\.h$/, /^media\/.+\.css$/, /^syntaxes\/[^/]+\.json$/,
+      /^dist\/native\/[^/]+\.node$/, /^dist\/bpf\/[^/]+\.bpf\.o$/, /^bpf\/tracer\/[^/]+\.h$/, /^media\/.+\.css$/, /^media\/[^/]+\.svg$/, /^syntaxes\/[^/]+\.json$/,
     ];
     const stray = files.filter((f) => !allowed.some((re) => re.test(f)));
     assert.deepEqual(stray, [], 'files outside the allow-list');

@@ -1,0 +1,152 @@
+// Feature: exec enforcement policy from the workspace's bpf-lsm.policy.json.
+// Commands: bpfLsm.applyPolicy (optional argument: the policy file's Uri), bpfLsm.clearPolicy.
+// Context key: bpfLsm.policyApplied (a policy applied from this window is in force).
+// After Apply, saving the policy file re-applies it (the pinned rule map changes in place, the program is
+// not reloaded), and matched execs stream into the tracing panel: in audit mode these are the would-be
+// denials. The policy itself is pinned on the target and stays in force after this window closes.
+import * as vscode from 'vscode';
+import { Studio } from './studio';
+import { TargetService } from './targets';
+import { TracingPanel } from './tracingPanel';
+import { HelperClient } from '../core/helperClient';
+import { findDist } from '../core/targets/deploy';
+import { BuiltinVm } from '../core/vm/vm';
+import { applyPolicy, clearPolicy, EVENTS_MAP, execBlockObject, parsePolicy, PolicyError } from '../core/policy/policy';
+import { execEventDecoder } from '../core/policy/events';
+import { policyHookEvent } from '../core/policy/traceEvents';
+import { iterateRecords } from '../shared/helperProtocol';
+
+export const POLICY_FILE = 'bpf-lsm.policy.json';
+
+class PolicyFeature implements vscode.Disposable {
+  private watcher: vscode.Disposable | undefined;
+  private client: HelperClient | undefined;
+  private applying: Promise<unknown> = Promise.resolve();
+  private readonly problems = vscode.languages.createDiagnosticCollection('bpf-lsm-policy');
+
+  constructor(private readonly studio: Studio, private readonly targets: TargetService) {}
+
+  async policyUri(arg: unknown): Promise<vscode.Uri | undefined> {
+    if (arg instanceof vscode.Uri) return arg;
+    const active = vscode.window.activeTextEditor?.document.uri;
+    if (active?.path.endsWith(`/${POLICY_FILE}`)) return active;
+    const found = await vscode.workspace.findFiles(`**/${POLICY_FILE}`, '**/node_modules/**', 2);
+    return found[0];
+  }
+
+  private async connect(): Promise<HelperClient> {
+    if (this.client) return this.client;
+    const id = this.targets.id;
+    if (id === 'vm') await new BuiltinVm().up((m) => this.studio.log(`vm: ${m}`));
+    const client = await HelperClient.connect(await this.targets.target.startHelper(), { client: 'vscode policy' });
+    this.client = client;
+    void client.closed.then(() => {
+      if (this.client === client) this.client = undefined;
+    });
+    return client;
+  }
+
+  async apply(uri: vscode.Uri, quiet = false): Promise<void> {
+    const text = (await vscode.workspace.openTextDocument(uri)).getText();
+    let policy;
+    try {
+      policy = parsePolicy(text, vscode.workspace.asRelativePath(uri));
+      this.problems.delete(uri);
+    } catch (err) {
+      if (!(err instanceof PolicyError)) throw err;
+      const d = new vscode.Diagnostic(new vscode.Range(0, 0, 0, Number.MAX_SAFE_INTEGER), err.message, vscode.DiagnosticSeverity.Error);
+      d.source = 'bpf-lsm policy';
+      this.problems.set(uri, [d]);
+      throw err;
+    }
+    const target = this.targets.target;
+    const object = execBlockObject(findDist());
+    const client = await this.connect();
+    const r = await applyPolicy(target, client, policy, object, (m) => this.studio.log(`policy: ${m}`));
+    for (const m of r.missing) this.studio.output.warn(`policy: ${m} does not exist on ${this.targets.id}: denied by path only`);
+    const msg = `policy ${r.replaced ? 'updated' : 'applied'} on ${this.targets.id}: ${r.mode}, ${policy.deny.length} path(s), ${r.rules} rules; stays in force until "Clear Enforcement Policy"`;
+    this.studio.log(msg);
+    void vscode.commands.executeCommand('setContext', 'bpfLsm.policyApplied', true);
+    if (!quiet) void vscode.window.setStatusBarMessage(`$(shield) BPF-LSM: ${msg}`, 8000);
+    await this.followEvents(client, object, policy.mode);
+    this.watch(uri);
+  }
+
+  private following = false;
+
+  /** Matched execs into the tracing panel, through the pinned event ring (no program is loaded for it). */
+  private async followEvents(client: HelperClient, object: Buffer, mode: string): Promise<void> {
+    if (this.following) return;
+    this.following = true;
+    const decode = execEventDecoder(object);
+    const loaded = await client.loadObject(object, { name: 'exec_block', programs: [] });
+    const panel = TracingPanel.show(this.studio, { preserveFocus: true });
+    panel.startSession({ title: `Exec policy (${mode})`, detail: `matched execs on ${this.targets.id}: denials in enforce mode, would-be denials in audit mode` });
+    await client.startTrace({ objectId: loaded.objectId, ringBuffers: [EVENTS_MAP] }, (batch) => {
+      panel.append([...iterateRecords(batch.records)].map((r) => policyHookEvent(decode(r.data))));
+    });
+    void client.closed.then(() => {
+      this.following = false;
+      panel.endSession({ detail: 'connection to the target closed; the policy itself stays in force' });
+    });
+  }
+
+  private watch(uri: vscode.Uri): void {
+    this.watcher?.dispose();
+    this.watcher = vscode.workspace.onDidSaveTextDocument((doc) => {
+      if (doc.uri.toString() !== uri.toString()) return;
+      this.applying = this.applying.then(() =>
+        this.apply(uri, true).catch((err) => {
+          this.studio.output.error(`policy: re-applying ${uri.fsPath} failed: ${(err as Error).message}`);
+          void vscode.window.showErrorMessage(`BPF-LSM: the policy was not updated: ${(err as Error).message}`);
+        }),
+      );
+    });
+  }
+
+  async clear(): Promise<void> {
+    this.watcher?.dispose();
+    this.watcher = undefined;
+    const id = this.targets.id;
+    if (id === 'vm' && !new BuiltinVm().running()) {
+      void vscode.window.showInformationMessage('BPF-LSM: the built-in VM is not running, so no policy is in force there.');
+      return;
+    }
+    const had = await clearPolicy(this.targets.target);
+    await this.client?.close();
+    this.client = undefined;
+    void vscode.commands.executeCommand('setContext', 'bpfLsm.policyApplied', false);
+    const msg = had ? `policy cleared on ${id}` : `no policy was in force on ${id}`;
+    this.studio.log(msg);
+    void vscode.window.setStatusBarMessage(`$(shield) BPF-LSM: ${msg}`, 5000);
+  }
+
+  dispose(): void {
+    this.watcher?.dispose();
+    this.problems.dispose();
+    void this.client?.close();
+  }
+}
+
+export function registerPolicy(studio: Studio, targets: TargetService): void {
+  const feature = new PolicyFeature(studio, targets);
+  studio.own(feature);
+  studio.command('applyPolicy', async (arg) => {
+    const uri = await feature.policyUri(arg);
+    if (!uri) {
+      void vscode.window.showInformationMessage(`BPF-LSM: no ${POLICY_FILE} in this workspace. Create one: { "mode": "audit", "deny": ["/usr/bin/nc"] }`);
+      return undefined;
+    }
+    if (targets.id === 'vm' && !new BuiltinVm().running()) {
+      void vscode.window.showWarningMessage('BPF-LSM: the built-in VM is not running; the policy is applied on its kernel.', 'Start VM and Apply').then(async (pick) => {
+        if (!pick) return;
+        await vscode.commands.executeCommand('bpfLsm.startVm');
+        if (new BuiltinVm().running()) await vscode.commands.executeCommand('bpfLsm.applyPolicy', uri);
+      });
+      return undefined;
+    }
+    await feature.apply(uri);
+    return true;
+  });
+  studio.command('clearPolicy', () => feature.clear());
+}
