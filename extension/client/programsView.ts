@@ -140,7 +140,12 @@ export function registerProgramsView(studio: Studio, targets: TargetService, ses
   };
   const objectName = async (objectId: number) => (await (await client()).call('list', {})).objects.find((o) => o.objectId === objectId)?.name ?? `object${objectId}`;
 
-  studio.command('refreshPrograms', () => tree.refresh());
+  // Returns what the view shows (objects with their programs and maps), for scripts and tests.
+  studio.command('refreshPrograms', async () => {
+    tree.refresh();
+    const c = await sessions.connected();
+    return c ? (await c.call('list', {})).objects : [];
+  });
   studio.command('detachProgram', async (n) => {
     const p = await need(n, 'program', 'a program');
     if (!p) return;
