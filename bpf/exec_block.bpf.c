@@ -2,7 +2,8 @@
 /*
  * Deny (or audit) exec of listed binaries. A rule matches the resolved path of the file being executed
  * (64-bit FNV-1a, so a rule is a fixed-size key) or its inode and device, so renaming or moving the file
- * does not escape the rule. The rule and event maps are pinned by name on the bpffs: the policy loader
+ * does not escape the rule; optionally also by content (IMA file hash), so a copy does not escape it
+ * either. The rule and event maps are pinned by name on the bpffs: the policy loader
  * updates them in place while the program stays attached through its pinned link.
  *
  * lsm.s: bpf_d_path is only allowed in sleepable LSM programs (kernel/trace/bpf_trace.c, since 5.11).
@@ -34,6 +35,7 @@ struct {
 
 struct scratch {
 	char path[EXEC_BLOCK_PATH_MAX];
+	char digest[64];
 };
 
 struct {
@@ -92,8 +94,24 @@ int BPF_PROG(exec_block_check, struct linux_binprm *bprm, int ret)
 		key.b = inode->i_sb->s_dev;
 		rule = bpf_map_lookup_elem(&bls_exec_rules, &key);
 	}
-	if (!rule)
-		return 0;
+	if (!rule) {
+		struct exec_block_key on = { .kind = EXEC_BLOCK_CONTENT_ON };
+		long algo;
+
+		/* Hashing costs a read of the whole file (once per inode: IMA caches it), so only on request. */
+		if (!bpf_map_lookup_elem(&bls_exec_rules, &on))
+			return 0;
+		algo = bpf_ima_file_hash(bprm->file, buf->digest, sizeof(buf->digest));
+		if (algo < 0)
+			return 0;
+		key.kind = EXEC_BLOCK_BY_CONTENT;
+		key.pad = algo;
+		__builtin_memcpy(&key.a, buf->digest, 8);
+		__builtin_memcpy(&key.b, buf->digest + 8, 8);
+		rule = bpf_map_lookup_elem(&bls_exec_rules, &key);
+		if (!rule)
+			return 0;
+	}
 
 	e = bpf_ringbuf_reserve(&bls_exec_events, sizeof(*e), 0);
 	if (e) {

@@ -13,6 +13,8 @@
 enum exec_block_kind {
 	EXEC_BLOCK_BY_PATH = 1,  /* a = 64-bit FNV-1a of the resolved path */
 	EXEC_BLOCK_BY_INODE = 2, /* a = inode number, b = device (kernel encoding) */
+	EXEC_BLOCK_BY_CONTENT = 3, /* a, b = first 16 bytes of the IMA file hash, pad = enum hash_algo */
+	EXEC_BLOCK_CONTENT_ON = 4, /* present (a = b = 0): hash executed files and look them up by content */
 };
 
 enum exec_block_action {

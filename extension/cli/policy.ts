@@ -15,8 +15,9 @@ const usage = `usage: bpf-lsm policy apply [--target T] FILE
        bpf-lsm policy status [--target T] [--json]
        bpf-lsm policy events [--target T]       (prints matched execs as they happen, until Ctrl-C)
   --target T   local, vm, ssh:<host> or auto (default: $BPF_LSM_TARGET, else auto)
-FILE is JSON: { "mode": "audit" | "enforce", "deny": ["/abs/path", ...] }. Each path is denied by its
-resolved path and by inode+device on the target, so a rename or mv does not get around it. Applying again
+FILE is JSON: { "mode": "audit" | "enforce", "deny": ["/abs/path", ...], "byContent": false }. Each path is
+denied by its resolved path and by inode+device on the target, so a rename or mv does not get around it;
+with "byContent": true also by content (the kernel's IMA hash of every executed file), so a copy does not. Applying again
 replaces the rules in place; the policy stays in force (pinned under /sys/fs/bpf) until "policy clear".`;
 
 export const policyCommand: Subcommand = {

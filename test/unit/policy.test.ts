@@ -1,7 +1,7 @@
 // Exec policy: the file format and its errors, the FNV-1a and device encodings the probe relies on, and the
 // rules a policy turns into.
 import * as assert from 'node:assert/strict';
-import { fnv1a64, kernelDev, parsePolicy, ruleEntries, ACTION_AUDIT, ACTION_DENY, KIND_INODE, KIND_PATH } from '../../extension/core/policy/policy';
+import { fnv1a64, kernelDev, parsePolicy, ruleEntries, ACTION_AUDIT, ACTION_DENY, KIND_CONTENT, KIND_CONTENT_ON, KIND_INODE, KIND_PATH } from '../../extension/core/policy/policy';
 
 describe('exec policy', () => {
   it('parses the documented format, defaulting to enforce and dropping duplicates', () => {
@@ -15,6 +15,7 @@ describe('exec policy', () => {
     assert.throws(() => parsePolicy('{"deny":["bin/ls"]}'), /deny\[0\] must be an absolute path/);
     assert.throws(() => parsePolicy('{"deny":"/bin/ls"}'), /"deny" must be a list/);
     assert.throws(() => parsePolicy('{"deny":[], "allow":[]}'), /unknown field\(s\) allow/);
+    assert.throws(() => parsePolicy('{"deny":[], "byContent":"yes"}'), /"byContent" must be true or false/);
     assert.throws(() => parsePolicy(JSON.stringify({ deny: ['/' + 'x'.repeat(600)] })), /511-byte path limit/);
   });
 
@@ -44,6 +45,16 @@ describe('exec policy', () => {
         [KIND_PATH, fnv1a64('/usr/bin/vi').toString(), '0', ACTION_DENY],
         [KIND_PATH, fnv1a64('/usr/bin/vim.basic').toString(), '0', ACTION_DENY],
         [KIND_INODE, '42', '33', ACTION_DENY],
+      ],
+    );
+    const digest = 'ab'.repeat(32);
+    const byContent = ruleEntries({ mode: 'enforce', deny: ['/x'], byContent: true }, [{ path: '/x', resolved: '/x', ino: 1n, dev: 2n, sha256: digest }]);
+    const d = Buffer.from(digest, 'hex');
+    assert.deepEqual(
+      byContent.filter((r) => r.key.kind >= KIND_CONTENT).map((r) => [r.key.kind, r.key.pad, r.key.a, r.key.b]),
+      [
+        [KIND_CONTENT, 4, d.readBigUInt64LE(0).toString(), d.readBigUInt64LE(8).toString()],
+        [KIND_CONTENT_ON, 0, '0', '0'],
       ],
     );
     const missing = ruleEntries({ mode: 'audit', deny: ['/opt/x'] }, [{ path: '/opt/x' }]);

@@ -113,6 +113,20 @@ describe('exec enforcement policy in the BPF-LSM VM', function () {
     assert.deepEqual(s.deny, [BIN]);
   });
 
+  it('byContent: a copy (new path, new inode) is denied by its IMA content hash; without byContent it runs', async () => {
+    const COPY = '/tmp/bls-policy-copy';
+    assert.equal((await vm.exec('cp', [BIN, COPY])).exitCode, 0);
+    try {
+      await apply({ mode: 'enforce', deny: [BIN] });
+      assert.equal((await run(COPY)).stdout.trim(), 'ran', 'path and inode rules alone do not match a copy');
+      await apply({ mode: 'enforce', deny: [BIN], byContent: true });
+      const copy = await run(COPY);
+      assert.match(copy.stderr, /Operation not permitted/, `the copy ran: ${copy.stdout}`);
+    } finally {
+      await vm.exec('rm', ['-f', COPY]);
+    }
+  });
+
   it('clear: the link is gone (bpftool) and the program runs', async () => {
     await apply({ mode: 'enforce', deny: [BIN] });
     assert.match((await run(BIN)).stderr, /Operation not permitted/);

@@ -2,7 +2,7 @@
 // BTF, so the C struct can grow or move fields without a hand-kept offset table here.
 import { Btf, BtfKind } from '../../shared/btf/btf';
 import { elfSection } from '../../shared/btf/elf';
-import { ACTION_DENY, KIND_INODE, type PolicyMode } from './policy';
+import { ACTION_DENY, KIND_CONTENT, KIND_INODE, type PolicyMode } from './policy';
 
 export interface ExecPolicyEvent {
   readonly timeNs: bigint;
@@ -14,7 +14,7 @@ export interface ExecPolicyEvent {
   readonly dev: bigint;
   /** What the rule did: the exec was denied (enforce) or only reported (audit). */
   readonly mode: PolicyMode;
-  readonly matchedBy: 'path' | 'inode';
+  readonly matchedBy: 'path' | 'inode' | 'content';
 }
 
 export type ExecEventDecoder = (record: Buffer) => ExecPolicyEvent;
@@ -44,7 +44,7 @@ export function execEventDecoder(object: Uint8Array): ExecEventDecoder {
     pid: b.readUInt32LE(pid),
     uid: b.readUInt32LE(uid),
     mode: b.readUInt32LE(action) === ACTION_DENY ? 'enforce' : 'audit',
-    matchedBy: b.readUInt32LE(matched) === KIND_INODE ? 'inode' : 'path',
+    matchedBy: ({ [KIND_INODE]: 'inode', [KIND_CONTENT]: 'content' } as const)[b.readUInt32LE(matched)] ?? 'path',
     comm: cstr(b, comm, 16),
     path: cstr(b, path, 256),
   });

@@ -16,6 +16,8 @@ export type PolicyMode = 'audit' | 'enforce';
 export interface Policy {
   readonly mode: PolicyMode;
   readonly deny: readonly string[];
+  /** Also deny by file content (IMA hash on the target kernel), so a copy is denied too. Default false. */
+  readonly byContent?: boolean;
 }
 
 export class PolicyError extends Error {}
@@ -33,6 +35,10 @@ const OBJECT_NAME = 'exec_block';
 
 export const KIND_PATH = 1;
 export const KIND_INODE = 2;
+export const KIND_CONTENT = 3;
+export const KIND_CONTENT_ON = 4;
+/** enum hash_algo (include/uapi/linux/hash_info.h): what bpf_ima_file_hash returns. */
+export const HASH_ALGO: Record<'sha1' | 'sha256', number> = { sha1: 2, sha256: 4 };
 export const ACTION_DENY = 1;
 export const ACTION_AUDIT = 2;
 
@@ -46,8 +52,9 @@ export function parsePolicy(text: string, what = 'the policy'): Policy {
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new PolicyError(`${what} must be a JSON object { "mode": ..., "deny": [...] }`);
   const o = raw as Record<string, unknown>;
-  const unknown = Object.keys(o).filter((k) => k !== 'mode' && k !== 'deny' && k !== '$schema');
-  if (unknown.length) throw new PolicyError(`${what}: unknown field(s) ${unknown.join(', ')} (only "mode" and "deny" are read)`);
+  const unknown = Object.keys(o).filter((k) => k !== 'mode' && k !== 'deny' && k !== 'byContent' && k !== '$schema');
+  if (unknown.length) throw new PolicyError(`${what}: unknown field(s) ${unknown.join(', ')} (only "mode", "deny" and "byContent" are read)`);
+  if (o.byContent !== undefined && typeof o.byContent !== 'boolean') throw new PolicyError(`${what}: "byContent" must be true or false`);
   const mode = o.mode ?? 'enforce';
   if (mode !== 'audit' && mode !== 'enforce') throw new PolicyError(`${what}: "mode" must be "audit" or "enforce", not ${JSON.stringify(mode)}`);
   const deny = o.deny ?? [];
@@ -57,7 +64,7 @@ export function parsePolicy(text: string, what = 'the policy'): Policy {
     if (/[\n\0]/.test(p)) throw new PolicyError(`${what}: deny[${i}] contains a newline or NUL`);
     if (Buffer.byteLength(p) >= 512) throw new PolicyError(`${what}: deny[${i}] is longer than the probe's 511-byte path limit`);
   });
-  return { mode, deny: [...new Set(deny as string[])] };
+  return { mode, deny: [...new Set(deny as string[])], ...(o.byContent ? { byContent: true } : {}) };
 }
 
 export function readPolicyFile(path: string): Policy {
@@ -101,22 +108,40 @@ export interface ResolvedPath {
   readonly resolved?: string;
   readonly ino?: bigint;
   readonly dev?: bigint;
+  /** Hex digests of the file's content (asked for with byContent). */
+  readonly sha1?: string;
+  readonly sha256?: string;
 }
 
 // Prints "ok <ino> <dev> <realpath>" or "missing" per argument; plain POSIX sh + realpath + stat, which
 // busybox and coreutils both have.
 const RESOLVE_SCRIPT = 'for p in "$@"; do r=$(realpath "$p" 2>/dev/null) && s=$(stat -L -c "%i %d" "$r" 2>/dev/null) && echo "ok $s $r" || echo missing; done';
 
-export async function resolveOnTarget(target: Target, paths: readonly string[]): Promise<ResolvedPath[]> {
+// Content digests with whichever algorithm the kernel's IMA uses (both: the probe matches on its own).
+const DIGEST_SCRIPT = 'for p in "$@"; do a=$(sha1sum "$p" 2>/dev/null) && b=$(sha256sum "$p" 2>/dev/null) && echo "ok ${a%% *} ${b%% *}" || echo missing; done';
+
+async function digestsOnTarget(target: Target, paths: readonly string[]): Promise<Array<{ sha1: string; sha256: string } | undefined>> {
+  if (paths.length === 0) return [];
+  const r = await target.exec('sh', ['-c', DIGEST_SCRIPT, 'sh', ...paths], { timeoutMs: 120_000 });
+  const lines = r.stdout.split('\n').filter(Boolean);
+  if (r.exitCode !== 0 || lines.length !== paths.length) throw new PolicyError(`hashing the policy's files on ${target.id} failed (${r.stderr.trim() || `exit code ${r.exitCode}`}); byContent needs sha1sum and sha256sum there`);
+  return lines.map((l) => {
+    const m = /^ok ([0-9a-f]{40}) ([0-9a-f]{64})$/.exec(l);
+    return m ? { sha1: m[1], sha256: m[2] } : undefined;
+  });
+}
+
+export async function resolveOnTarget(target: Target, paths: readonly string[], byContent = false): Promise<ResolvedPath[]> {
   if (paths.length === 0) return [];
   const r = await target.exec('sh', ['-c', RESOLVE_SCRIPT, 'sh', ...paths], { timeoutMs: 60_000 });
   const lines = r.stdout.split('\n').filter(Boolean);
   if (r.exitCode !== 0 || lines.length !== paths.length) {
     throw new PolicyError(`resolving the policy's paths on ${target.id} failed (${r.stderr.trim() || `exit code ${r.exitCode}`}); the target needs sh, realpath and stat`);
   }
+  const digests = byContent ? await digestsOnTarget(target, paths) : [];
   return paths.map((path, i) => {
     const m = /^ok (\d+) (\d+) (.*)$/.exec(lines[i]);
-    return m ? { path, resolved: m[3], ino: BigInt(m[1]), dev: kernelDev(BigInt(m[2])) } : { path };
+    return m ? { path, resolved: m[3], ino: BigInt(m[1]), dev: kernelDev(BigInt(m[2])), ...(digests[i] ?? {}) } : { path };
   });
 }
 
@@ -127,16 +152,16 @@ export interface RuleEntry {
   readonly path: string;
 }
 
-function keyId(k: { kind: JsonValue; a: JsonValue; b: JsonValue }): string {
-  return `${k.kind}:${BigInt(k.a as string)}:${BigInt(k.b as string)}`;
+function keyId(k: { kind: JsonValue; pad?: JsonValue; a: JsonValue; b: JsonValue }): string {
+  return `${k.kind}:${k.pad ?? 0}:${BigInt(k.a as string)}:${BigInt(k.b as string)}`;
 }
 
 /** The rules a policy becomes: path hashes of the written and resolved path, and the inode+device. */
 export function ruleEntries(policy: Policy, resolved: readonly ResolvedPath[]): RuleEntry[] {
   const action = policy.mode === 'enforce' ? ACTION_DENY : ACTION_AUDIT;
   const out = new Map<string, RuleEntry>();
-  const add = (path: string, kind: number, a: bigint, b: bigint) => {
-    const key = { kind, pad: 0, a: a.toString(), b: b.toString() };
+  const add = (path: string, kind: number, a: bigint, b: bigint, pad = 0) => {
+    const key = { kind, pad, a: a.toString(), b: b.toString() };
     out.set(keyId(key), { key, value: { action, pad: 0 }, path });
   };
   for (const r of resolved) {
@@ -144,7 +169,14 @@ export function ruleEntries(policy: Policy, resolved: readonly ResolvedPath[]): 
     add(r.path, KIND_PATH, fnv1a64(r.path), 0n);
     if (r.resolved) add(r.path, KIND_PATH, fnv1a64(r.resolved), 0n);
     if (r.ino !== undefined && r.dev !== undefined) add(r.path, KIND_INODE, r.ino, r.dev);
+    for (const algo of ['sha1', 'sha256'] as const) {
+      const hex = r[algo];
+      if (!hex) continue;
+      const d = Buffer.from(hex, 'hex');
+      add(r.path, KIND_CONTENT, d.readBigUInt64LE(0), d.readBigUInt64LE(8), HASH_ALGO[algo]);
+    }
   }
+  if (policy.byContent) add('(content matching on)', KIND_CONTENT_ON, 0n, 0n);
   return [...out.values()];
 }
 
@@ -174,7 +206,7 @@ export interface ApplyResult {
  * enforces is pinned. `client` may be shared with the caller (it is not closed here).
  */
 export async function applyPolicy(target: Target, client: HelperClient, policy: Policy, object: Buffer, progress: (m: string) => void = () => undefined): Promise<ApplyResult> {
-  const resolved = await resolveOnTarget(target, policy.deny);
+  const resolved = await resolveOnTarget(target, policy.deny, policy.byContent);
   const entries = ruleEntries(policy, resolved);
   const replaced = await linkPinned(target);
   progress(replaced ? 'a policy is in force: replacing its rules in place' : 'loading and attaching the exec_block probe');
@@ -194,12 +226,12 @@ export async function applyPolicy(target: Target, client: HelperClient, policy: 
     const current = await client.call('mapEntries', { objectId: loaded.objectId, map: RULES_MAP, limit: 100_000 });
     let removed = 0;
     for (const { key } of current.entries) {
-      const k = key as { kind: JsonValue; a: JsonValue; b: JsonValue };
+      const k = key as { kind: JsonValue; pad: JsonValue; a: JsonValue; b: JsonValue };
       if (wanted.has(keyId(k))) continue;
       await client.call('mapDelete', { objectId: loaded.objectId, map: RULES_MAP, key });
       removed++;
     }
-    const copy = JSON.stringify({ mode: policy.mode, deny: policy.deny, appliedAt: new Date().toISOString(), rules: entries.length }, null, 2);
+    const copy = JSON.stringify({ mode: policy.mode, deny: policy.deny, byContent: policy.byContent ?? false, appliedAt: new Date().toISOString(), rules: entries.length }, null, 2);
     await rootExec(target, 'sh', ['-c', `mkdir -p /run/bpf-lsm-studio && cat > ${POLICY_COPY}`], copy);
     return { replaced, rules: entries.length, removed, missing: resolved.filter((r) => !r.resolved).map((r) => r.path), mode: policy.mode };
   } finally {
