@@ -14,9 +14,16 @@ import type { JsonValue, LoadedObjectInfo, MapInfo, ProgramInfo } from '../share
 const PIN_DIR = '/sys/fs/bpf/bpf-lsm-studio/probes';
 const LIVE_REFRESH_MS = 2000;
 
+/** What bpftool on the target says about a program: its id, and run stats when kernel.bpf_stats_enabled=1. */
+interface KernelProgramStats {
+  id: number;
+  run_cnt?: number;
+  run_time_ns?: number;
+}
+
 type Node =
   | { kind: 'object'; object: LoadedObjectInfo }
-  | { kind: 'program'; objectId: number; program: ProgramInfo }
+  | { kind: 'program'; objectId: number; program: ProgramInfo; stats?: KernelProgramStats }
   | { kind: 'map'; objectId: number; map: MapInfo }
   | { kind: 'entry'; objectId: number; map: string; key: JsonValue; value: JsonValue }
   | { kind: 'message'; text: string };
@@ -47,8 +54,10 @@ class ProgramsTree implements vscode.TreeDataProvider<Node> {
       case 'program': {
         const p = n.program;
         const item = new vscode.TreeItem(p.name, vscode.TreeItemCollapsibleState.None);
-        item.description = `${p.section}${p.attached ? ' · attached' : p.loaded ? ' · loaded, detached' : ' · not loaded'}${p.pinned ? ' · pinned' : ''}`;
-        item.tooltip = `${p.type} program on hook ${p.attachTarget}, ${p.instructions} instructions`;
+        const st = n.stats;
+        const runs = st?.run_cnt !== undefined ? ` · ${st.run_cnt} runs${st.run_cnt ? `, ${Math.round((st.run_time_ns ?? 0) / st.run_cnt)} ns avg` : ''}` : '';
+        item.description = `${st ? `id ${st.id} · ` : ''}${p.section}${p.attached ? ' · attached' : p.loaded ? ' · loaded, detached' : ' · not loaded'}${p.pinned ? ' · pinned' : ''}${runs}`;
+        item.tooltip = `${p.type} program on hook ${p.attachTarget}, ${p.instructions} instructions${st && st.run_cnt === undefined ? '\nRun counts appear when kernel.bpf_stats_enabled=1 on the target (sysctl -w kernel.bpf_stats_enabled=1).' : ''}`;
         item.contextValue = `probeProgram${p.attached ? '.attached' : '.detached'}${p.pinned ? '.pinned' : ''}`;
         item.iconPath = new vscode.ThemeIcon(p.attached ? 'debug-breakpoint' : 'debug-breakpoint-unverified');
         return item;
@@ -73,6 +82,16 @@ class ProgramsTree implements vscode.TreeDataProvider<Node> {
     }
   }
 
+  private async kernelStats(): Promise<Array<KernelProgramStats & { name?: string; type?: string }>> {
+    try {
+      const r = await this.targets.target.exec('bpftool', ['--json', 'prog', 'show'], { root: true, timeoutMs: 15_000 });
+      return r.exitCode === 0 ? (JSON.parse(r.stdout || '[]') as Array<KernelProgramStats & { name?: string; type?: string }>) : [];
+    } catch {
+      // Without bpftool on the target the view still lists programs, just without ids and run counts.
+      return [];
+    }
+  }
+
   async getChildren(n?: Node): Promise<Node[]> {
     if (!n) {
       const client = await this.sessions.connected();
@@ -82,8 +101,13 @@ class ProgramsTree implements vscode.TreeDataProvider<Node> {
       return list.objects.map((object) => ({ kind: 'object', object }));
     }
     if (n.kind === 'object') {
+      const stats = await this.kernelStats();
       return [
-        ...n.object.programs.map((program): Node => ({ kind: 'program', objectId: n.object.objectId, program })),
+        ...n.object.programs.map((program): Node => {
+          // The kernel keeps 15 characters of a program name; a name loaded twice stays ambiguous.
+          const same = stats.filter((x) => x.name === program.name.slice(0, 15) && x.type === 'lsm');
+          return { kind: 'program', objectId: n.object.objectId, program, ...(program.loaded && same.length === 1 ? { stats: same[0] } : {}) };
+        }),
         ...n.object.maps.filter((m) => !m.internal).map((map): Node => ({ kind: 'map', objectId: n.object.objectId, map })),
       ];
     }
