@@ -141,6 +141,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < ROUNDS; i++) {
       plain.push((await runLoop(vm)).ns);
       if (hasStrace) strace.push((await runLoop(vm, ['strace', '-f', '-o', '/dev/null'])).ns);
+      console.log(`baseline round ${i + 1}: untraced ${(plain[i] / 1e6).toFixed(0)} ms${hasStrace ? `, strace -f ${(strace[i] / 1e6).toFixed(0)} ms` : ''}`);
     }
 
     // (a) cold, uncached compile; then warm traces on the same connection.

@@ -65,7 +65,6 @@ export async function traceProgram(
   let lastEventAt = 0;
   const undecodableAtStart = session.decodeStats?.malformed ?? 0;
 
-  const before = await session.counters();
   session.onEvents((events, count, dropped) => {
     helperDroppedAtStart ??= dropped;
     helperDropped = dropped - helperDroppedAtStart;
@@ -85,7 +84,11 @@ export async function traceProgram(
     onEvents(events);
   });
 
-  const { pid } = await client.call('spawn', { argv: [...options.argv], cwd: options.cwd, env: options.env, asRoot: options.asRoot });
+  // The program is spawned stopped, so nothing it does can land between the two: one round trip, not two.
+  const [before, { pid }] = await Promise.all([
+    session.counters(),
+    client.call('spawn', { argv: [...options.argv], cwd: options.cwd, env: options.env, asRoot: options.asRoot }),
+  ]);
   const subscriptions = [
     client.onNotification('processOutput', (p) => {
       if (p.pid === pid) options.onOutput?.(p.stream, p.text);

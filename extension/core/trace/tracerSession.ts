@@ -44,7 +44,8 @@ export interface TracerState {
 
 /** Directory of the tracer's hand-written BPF headers, next to the bundle or in the repository. */
 export function tracerHeadersDir(): string {
-  const candidates = [join(__dirname, '..', 'bpf', 'tracer'), join(__dirname, '..', '..', '..', 'bpf', 'tracer')];
+  // dist/*.js, out/bench/*.js and out/test/<tier>/*.js bundles.
+  const candidates = [join(__dirname, '..', 'bpf', 'tracer'), join(__dirname, '..', '..', 'bpf', 'tracer'), join(__dirname, '..', '..', '..', 'bpf', 'tracer')];
   const found = candidates.find((d) => existsSync(join(d, 'tracer_core.h')));
   if (!found) throw new Error('the tracer headers (bpf/tracer/tracer_core.h) are missing from this installation; reinstall the extension or rebuild');
   return found;
