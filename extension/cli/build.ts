@@ -13,13 +13,15 @@ import { checkSections, loadProbe } from '../core/build/load';
 import { formatVerifierDiagnostic } from '../core/verifier/diagnose';
 import { catalogFromFile } from '../shared/hooks/catalog';
 import type { HelperClient } from '../core/helperClient';
+import type { Target } from '../core/target';
 
 const targetHelp = `  --target T          local, vm, ssh:<host> or auto (default: $BPF_LSM_TARGET, else auto)`;
 
-async function open(targetFlag: string | true | undefined, progress: (m: string) => void): Promise<{ client: HelperClient; btfPath: string }> {
+async function open(targetFlag: string | true | undefined, progress: (m: string) => void): Promise<{ client: HelperClient; btfPath: string; target: Target }> {
   const targetId = resolveTargetId(String(targetFlag ?? process.env.BPF_LSM_TARGET ?? 'auto'));
   if (targetId === 'vm') await new BuiltinVm().up(progress);
-  return connectForBuild(createTarget(targetId));
+  const target = createTarget(targetId);
+  return { ...(await connectForBuild(target)), target };
 }
 
 function printBuild(b: ProbeBuild): void {
@@ -40,12 +42,13 @@ async function compile(argv: string[], name: 'build' | 'load') {
     // Compiling needs the target kernel's BTF only, not its helper (nor a running VM).
     const btfFlag = args.flags.get('btf');
     const targetId = resolveTargetId(String(args.flags.get('target') ?? process.env.BPF_LSM_TARGET ?? 'auto'));
-    const btf = typeof btfFlag === 'string' ? { path: btfFlag, what: btfFlag } : await buildBtfFor(targetId, createTarget(targetId));
+    const target = createTarget(targetId);
+    const btf = typeof btfFlag === 'string' ? { path: btfFlag, what: btfFlag } : await buildBtfFor(targetId, target);
     progress(`compiling for ${btf.what}`);
-    return { args, client: undefined, btfPath: btf.path, build: await buildForTarget(source, btf.path, outOpt), progress, source };
+    return { args, client: undefined, btfPath: btf.path, build: await buildForTarget(source, btf.path, { ...outOpt, fallbackTarget: target }), progress, source };
   }
-  const { client, btfPath } = await open(args.flags.get('target'), progress);
-  return { args, client, btfPath, build: await buildForTarget(source, btfPath, outOpt), progress, source };
+  const { client, btfPath, target } = await open(args.flags.get('target'), progress);
+  return { args, client, btfPath, build: await buildForTarget(source, btfPath, { ...outOpt, fallbackTarget: target }), progress, source };
 }
 
 export const buildCommand: Subcommand = {

@@ -55,7 +55,7 @@ export function registerBuild(studio: Studio, targets: TargetService): ProbeSess
     if (doc?.isDirty) await doc.save();
     return vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'BPF-LSM: building probe' }, async () => {
       const btf = await btfForBuild(targets);
-      const b = await buildForTarget(uri.fsPath, btf.path);
+      const b = await buildForTarget(uri.fsPath, btf.path, { fallbackTarget: targets.target });
       studio.log(`build ${uri.fsPath} for ${btf.what}: ${b.command.join(' ')}`);
       if (b.output.trim()) studio.output.appendLine(b.output.trimEnd());
       // Diagnostics of every file clang named (headers included), replacing this probe's previous ones.

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { buildProbe, parseClangDiagnostics } from '../../extension/core/build/probe';
 import { checkSections } from '../../extension/core/build/load';
 import { catalogFromFile } from '../../extension/shared/hooks/catalog';
+import { LocalTarget } from '../../extension/core/targets/local';
 
 const root = join(__dirname, '..', '..', '..');
 const probes = join(root, 'test', 'fixtures', 'probes');
@@ -47,6 +48,20 @@ describe('probe build', function () {
     const again = await buildProbe({ source: join(probes, 'good.bpf.c'), btfPath: '/sys/kernel/btf/vmlinux', cacheDir: cache, output: out });
     assert.equal(again.vmlinuxDir, b.vmlinuxDir);
     assert.equal(readdirSync(cache).filter((f) => f.startsWith('vmlinux-')).length, 1);
+  });
+
+  it('builds on the target when this machine has no clang (this machine acting as the target)', async () => {
+    const target = new LocalTarget();
+    const noClang = 'clang-that-is-not-installed';
+    const good = await buildProbe({ source: join(probes, 'good.bpf.c'), btfPath: '/sys/kernel/btf/vmlinux', cacheDir: cache, output: join(cache, 'remote-good.bpf.o'), clang: noClang, fallbackTarget: target });
+    assert.ok(good.ok, good.output);
+    assert.match(good.vmlinuxDir, /^\/tmp\/bpf-lsm-build\//, 'built in the target folder');
+    assert.equal(readFileSync(join(cache, 'remote-good.bpf.o')).readUInt16LE(18), 247, 'the object came back intact');
+    const bad = await buildProbe({ source: join(probes, 'compile_error.bpf.c'), btfPath: '/sys/kernel/btf/vmlinux', cacheDir: cache, output: join(cache, 'remote-bad.bpf.o'), clang: noClang, fallbackTarget: target });
+    assert.equal(bad.ok, false);
+    const line = readFileSync(join(probes, 'compile_error.bpf.c'), 'utf8').split('\n').findIndex((l) => l.includes('EXPECT')) + 1;
+    assert.ok(bad.diagnostics.some((d) => d.severity === 'error' && d.line === line && d.file === join(probes, 'compile_error.bpf.c')), JSON.stringify(bad.diagnostics));
+    for (const d of new Set([good.vmlinuxDir, bad.vmlinuxDir])) rmSync(d, { recursive: true, force: true });
   });
 
   it('warns about sections naming hooks the kernel lacks or misuses, before any load', () => {

@@ -6,6 +6,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { vmlinuxHeader } from '../../shared/tracer/compile';
+import type { Target } from '../target';
+import { buildOnTarget } from './remote';
 
 export interface CompileDiagnostic {
   readonly file: string;
@@ -29,6 +31,8 @@ export interface ProbeBuildOptions {
   readonly includeDirs?: readonly string[];
   readonly clang?: string;
   readonly bpftool?: string;
+  /** Where to build when this machine has no clang (or bpftool): the target, which then needs them. */
+  readonly fallbackTarget?: Target;
 }
 
 export interface ProbeBuild {
@@ -88,6 +92,10 @@ export async function buildProbe(opts: ProbeBuildOptions): Promise<ProbeBuild> {
   const source = resolve(opts.source);
   if (!existsSync(source)) throw new ProbeBuildError(`${source} does not exist`);
   if (!existsSync(opts.btfPath)) throw new ProbeBuildError(`the target BTF ${opts.btfPath} does not exist; reconnect to the target to fetch it again`);
+  const objectPath = resolve(opts.output ?? defaultObjectPath(source));
+  mkdirSync(dirname(objectPath), { recursive: true });
+  const clang = opts.clang ?? 'clang';
+  if (opts.fallbackTarget && (!onPath(clang) || !onPath(opts.bpftool ?? 'bpftool'))) return buildOnTarget(opts.fallbackTarget, source, objectPath);
   const digest = createHash('sha256').update(readFileSync(opts.btfPath)).digest('hex');
   let vmlinuxDir: string;
   try {
@@ -95,8 +103,6 @@ export async function buildProbe(opts: ProbeBuildOptions): Promise<ProbeBuild> {
   } catch (err) {
     throw new ProbeBuildError(`${(err as Error).message}`);
   }
-  const objectPath = resolve(opts.output ?? defaultObjectPath(source));
-  mkdirSync(dirname(objectPath), { recursive: true });
   const tmp = `${objectPath}.tmp${process.pid}`;
   // -g: BTF line info, which is what maps a verifier rejection back to a source line.
   const args = [
@@ -105,7 +111,6 @@ export async function buildProbe(opts: ProbeBuildOptions): Promise<ProbeBuild> {
     `-I${dirname(source)}`, ...(opts.includeDirs ?? []).map((d) => `-I${d}`), `-I${vmlinuxDir}`,
     '-c', source, '-o', tmp,
   ];
-  const clang = opts.clang ?? 'clang';
   const r = await run(clang, args);
   if (r.missing) throw new ProbeBuildError(`${clang} is not installed on this machine; install clang (Debian: apt-get install clang llvm libbpf-dev) to build probes`);
   const diagnostics = parseClangDiagnostics(r.output);
@@ -117,6 +122,11 @@ export async function buildProbe(opts: ProbeBuildOptions): Promise<ProbeBuild> {
   }
   renameSync(tmp, objectPath);
   return { ok: true, objectPath, diagnostics, output: r.output, command: [clang, ...args], vmlinuxDir };
+}
+
+function onPath(tool: string): boolean {
+  if (tool.includes('/')) return existsSync(tool);
+  return (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, tool)));
 }
 
 export function objectName(path: string): string {

@@ -1,0 +1,39 @@
+// Build Probe on the target, for machines without clang (e.g. a laptop editing for a lab box): the probe
+// and the headers next to it are copied to the target, vmlinux.h is generated there from its own BTF,
+// clang runs there, and the object comes back base64 over the exec channel (targets have no copy-back).
+// Diagnostics are mapped back to the local files.
+import { createHash } from 'node:crypto';
+import { readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Target } from '../target';
+import { parseClangDiagnostics, type ProbeBuild } from './probe';
+
+const MARK = 'BPF-LSM-OBJECT:';
+
+export async function buildOnTarget(target: Target, source: string, objectPath: string): Promise<ProbeBuild> {
+  const dir = dirname(source);
+  const name = basename(source);
+  const remote = `/tmp/bpf-lsm-build/${createHash('sha256').update(source).digest('hex').slice(0, 16)}`;
+  const headers = readdirSync(dir).filter((f) => f.endsWith('.h') && f !== 'vmlinux.h');
+  await target.copyTo([name, ...headers].map((f) => ({ local: join(dir, f), remote: `${remote}/${f}` })));
+  const args = ['-g', '-O2', '-Wall', '-target', 'bpf', '-D__TARGET_ARCH_x86', '-fno-color-diagnostics', '-I.', '-c', name, '-o', 'probe.o'];
+  // vmlinux.h is regenerated per build: the target's kernel may have changed since the last one.
+  const script = `cd "$1" && bpftool btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h && shift && clang "$@" && echo "${MARK}$(base64 -w0 probe.o)"`;
+  const r = await target.exec('sh', ['-c', script, 'sh', remote, ...args], { timeoutMs: 300_000 });
+  const output = r.stderr;
+  // clang names files relative to the remote folder ("probe.bpf.c:3:1: ..."), or by the remote path.
+  const local = (f: string) => (f.startsWith(`${remote}/`) ? join(dir, f.slice(remote.length + 1)) : f.startsWith('/') ? f : join(dir, f));
+  const diagnostics = parseClangDiagnostics(output).map((d) => ({ ...d, file: local(d.file) }));
+  const command = ['clang', ...args];
+  const line = r.stdout.split('\n').find((l) => l.startsWith(MARK));
+  if (r.exitCode !== 0 || !line) {
+    if (/not found|No such file/.test(output) && !diagnostics.length) {
+      throw new Error(`neither this machine nor ${target.id} can build probes: install clang (and bpftool, libbpf-dev) on one of them. The target said: ${output.trim().split('\n').slice(-2).join(' ')}`);
+    }
+    if (!diagnostics.some((d) => d.severity === 'error')) diagnostics.push({ file: source, line: 1, column: 1, severity: 'error', message: `clang on ${target.id} failed: ${output.trim().split('\n').slice(-3).join(' ') || `exit code ${r.exitCode}`}` });
+    return { ok: false, objectPath, diagnostics, output, command, vmlinuxDir: remote };
+  }
+  writeFileSync(`${objectPath}.tmp${process.pid}`, Buffer.from(line.slice(MARK.length), 'base64'));
+  renameSync(`${objectPath}.tmp${process.pid}`, objectPath);
+  return { ok: true, objectPath, diagnostics, output, command, vmlinuxDir: remote };
+}
