@@ -7,6 +7,8 @@ import { fstatSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { loadNative } from '../../native/index';
+import { CHECK_OBJECTS_FLAG, ObjectChecker, runObjectCheckChild } from './objectCheck';
+import { connectingUser } from './processes';
 import { HelperSession } from './session';
 
 function log(line: string): void {
@@ -37,7 +39,9 @@ function main(): void {
     );
     process.exit(2);
   }
-  const session = new HelperSession({ input: process.stdin, output: clientOutput(), loadNative, log });
+  const user = connectingUser();
+  const objectChecker = new ObjectChecker({ program: process.execPath, args: [process.argv[1], CHECK_OBJECTS_FLAG], uid: user.uid, gid: user.gid });
+  const session = new HelperSession({ input: process.stdin, output: clientOutput(), loadNative, log, objectChecker });
   session.start();
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.on(signal, () => void session.teardown(`received ${signal}`));
@@ -49,4 +53,5 @@ function main(): void {
   void session.finished.then(() => process.exit(0));
 }
 
-main();
+if (process.argv[2] === CHECK_OBJECTS_FLAG) runObjectCheckChild(loadNative);
+else main();

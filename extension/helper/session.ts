@@ -32,6 +32,7 @@ import {
 import { validateClientMessage } from '../shared/helperSchema';
 import { decodeValue, encodeValue, ValueError } from '../shared/helperValues';
 import { probeCapabilities } from './capabilities';
+import type { ObjectChecker } from './objectCheck';
 import { ProcessTable } from './processes';
 import { version } from '../../package.json';
 
@@ -59,6 +60,8 @@ export interface SessionOptions {
   log?: (line: string) => void;
   /** Bytes buffered towards the client before trace sessions stop polling (the kernel ring then absorbs). */
   highWaterBytes?: number;
+  /** Opens each object in a disposable process first, so a libbpf crash fails the request, not the session. */
+  objectChecker?: ObjectChecker;
 }
 
 interface OwnedObject {
@@ -468,6 +471,7 @@ export class HelperSession {
       const native = this.requireNative();
       let bpf: BpfObject;
       try {
+        await this.opts.objectChecker?.check(blob as Buffer);
         bpf = native.BpfObject.openBuffer(blob as Buffer, params.name);
       } catch (err) {
         throw new HelperError('invalid-params', `${params.name} is not a usable BPF object: ${openFailure(err)}`, {
@@ -706,6 +710,7 @@ export class HelperSession {
       await Promise.allSettled([...this.traces.values()].map((t) => t.loop));
       this.traces.clear();
       await this.processes.killAll();
+      this.opts.objectChecker?.close();
       const objects = [...this.objects.values()];
       this.objects.clear();
       const closed = await Promise.allSettled(objects.map((o) => o.queue.then(() => o.bpf.close())));

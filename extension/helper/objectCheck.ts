@@ -1,0 +1,113 @@
+// Opens BPF objects from the client in a disposable child process before the helper opens them itself.
+// libbpf 1.1 (Debian 12) crashes with SIGSEGV or abort() on some corrupted objects: the hardening fuzz
+// (test/unit/fuzz.test.ts) found ~1.4% of objects with 4 random bytes changed doing so. In the helper that
+// would end the whole session; in the child it only fails the one request, with a clear error. The child
+// runs as the user who started the helper, lives as long as the session, and is restarted after a crash.
+//
+// Child protocol: the helper writes u32 LE length + object bytes; the child answers one JSON line
+// { ok: true } or { ok: false, message }. `node helper.js --check-objects` is the child.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { NativeBinding } from '../../native/index';
+
+export const CHECK_OBJECTS_FLAG = '--check-objects';
+
+/** The child side: reads objects from stdin, opens each with libbpf and walks what the helper will read. */
+export function runObjectCheckChild(loadNative: () => NativeBinding): void {
+  const native = loadNative();
+  let buffered = Buffer.alloc(0);
+  process.stdin.on('data', (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    while (buffered.length >= 4 && buffered.length >= 4 + buffered.readUInt32LE(0)) {
+      const size = buffered.readUInt32LE(0);
+      const bytes = buffered.subarray(4, 4 + size);
+      buffered = buffered.subarray(4 + size);
+      let answer: { ok: boolean; message?: string };
+      try {
+        const o = native.BpfObject.openBuffer(Buffer.from(bytes), 'object');
+        o.programs();
+        for (const m of o.maps()) o.mapTypesJson(m.name);
+        o.globalsJson();
+        void o.close();
+        answer = { ok: true };
+      } catch (err) {
+        // An open that fails cleanly is the helper's to report (it opens the object itself next).
+        answer = { ok: true, message: (err as Error).message };
+      }
+      process.stdout.write(`${JSON.stringify(answer)}\n`);
+    }
+  });
+  process.stdin.once('end', () => process.exit(0));
+}
+
+export class ObjectChecker {
+  private child: ChildProcess | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  /** Set when the child cannot run at all (e.g. the addon is unreadable as the user): checks are skipped. */
+  private unavailable = false;
+
+  constructor(private readonly command: { program: string; args: string[]; uid?: number; gid?: number }) {}
+
+  /** Resolves when libbpf can open the object without crashing; rejects with the crash otherwise. */
+  check(bytes: Buffer): Promise<void> {
+    const run = this.queue.then(() => this.checkOne(bytes));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private start(): ChildProcess {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) return this.child;
+    const { program, args, uid, gid } = this.command;
+    const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'ignore'], ...(uid !== undefined ? { uid, gid } : {}) });
+    child.stdin?.on('error', () => undefined);
+    child.stdout?.setEncoding('utf8');
+    this.child = child;
+    return child;
+  }
+
+  private checkOne(bytes: Buffer): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the session is ending'));
+    if (this.unavailable) return Promise.resolve();
+    const child = this.start();
+    return new Promise<void>((resolve, reject) => {
+      let line = '';
+      const cleanup = () => {
+        child.stdout?.off('data', onData);
+        child.off('exit', onExit);
+        child.off('error', onError);
+      };
+      const onData = (text: string) => {
+        line += text;
+        if (!line.includes('\n')) return;
+        cleanup();
+        resolve();
+      };
+      const onExit = (_code: number | null, signal: NodeJS.Signals | null) => {
+        cleanup();
+        if (signal) return reject(new Error(`libbpf crashed while opening it (${signal}); the object is malformed`));
+        // Not a crash: the child could not start its work. The check is a guard against crashes, not a
+        // permission, so loads go on without it rather than failing for an unrelated reason.
+        this.unavailable = true;
+        resolve();
+      };
+      const onError = () => {
+        cleanup();
+        this.unavailable = true;
+        resolve();
+      };
+      child.stdout?.on('data', onData);
+      child.once('exit', onExit);
+      child.once('error', onError);
+      const size = Buffer.alloc(4);
+      size.writeUInt32LE(bytes.length, 0);
+      child.stdin?.write(size);
+      child.stdin?.write(bytes);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.child?.stdin?.end();
+    this.child = undefined;
+  }
+}
