@@ -65,6 +65,12 @@ describe('verifier log', () => {
     assert.equal(d.line, 22);
   });
 
+  it('keeps the last source line across the empty comments clang leaves for compiler-made instructions', () => {
+    const f = parseVerifierLog(['; p = lookup(&m, &k);', '3: (bf) r2 = r10                      ; R2_w=fp0', '; ', "4: (79) r1 = *(u64 *)(r0 +0)", "R0 invalid mem access 'map_value_or_null'"].join('\n'))!;
+    assert.equal(f.sourceText, 'p = lookup(&m, &k);');
+    assert.equal(f.insn, 4);
+  });
+
   it('finds no failure in an empty or success-only log', () => {
     assert.equal(parseVerifierLog(''), undefined);
     assert.equal(parseVerifierLog('processed 12 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 1\n'), undefined);

@@ -161,7 +161,8 @@ export function parseVerifierLog(log: string): VerifierFailure | undefined {
   for (const line of lines) {
     const src = SOURCE.exec(line);
     if (src && !line.startsWith('; R')) {
-      source = { text: src[1].trim(), ...(src[2] ? { file: src[2], line: Number(src[3]) } : {}) };
+      // clang emits line info with empty text for compiler-made instructions; the line before still applies.
+      if (src[1].trim() || src[2]) source = { text: src[1].trim(), ...(src[2] ? { file: src[2], line: Number(src[3]) } : {}) };
       message.length = 0;
       continue;
     }
