@@ -19,6 +19,8 @@ interface KernelProgramStats {
   id: number;
   run_cnt?: number;
   run_time_ns?: number;
+  /** Ids of the links attaching this program (bpftool link show). */
+  links?: number[];
 }
 
 type Node =
@@ -56,7 +58,8 @@ class ProgramsTree implements vscode.TreeDataProvider<Node> {
         const item = new vscode.TreeItem(p.name, vscode.TreeItemCollapsibleState.None);
         const st = n.stats;
         const runs = st?.run_cnt !== undefined ? ` · ${st.run_cnt} runs${st.run_cnt ? `, ${Math.round((st.run_time_ns ?? 0) / st.run_cnt)} ns avg` : ''}` : '';
-        item.description = `${st ? `id ${st.id} · ` : ''}${p.section}${p.attached ? ' · attached' : p.loaded ? ' · loaded, detached' : ' · not loaded'}${p.pinned ? ' · pinned' : ''}${runs}`;
+        const links = st?.links?.length ? ` · link ${st.links.join(', ')}` : '';
+        item.description = `${st ? `id ${st.id}${links} · ` : ''}${p.section}${p.attached ? ' · attached' : p.loaded ? ' · loaded, detached' : ' · not loaded'}${p.pinned ? ' · pinned' : ''}${runs}`;
         item.tooltip = `${p.type} program on hook ${p.attachTarget}, ${p.instructions} instructions${st && st.run_cnt === undefined ? '\nRun counts appear when kernel.bpf_stats_enabled=1 on the target (sysctl -w kernel.bpf_stats_enabled=1).' : ''}`;
         item.contextValue = `probeProgram${p.attached ? '.attached' : '.detached'}${p.pinned ? '.pinned' : ''}`;
         item.iconPath = new vscode.ThemeIcon(p.attached ? 'debug-breakpoint' : 'debug-breakpoint-unverified');
@@ -84,8 +87,17 @@ class ProgramsTree implements vscode.TreeDataProvider<Node> {
 
   private async kernelStats(): Promise<Array<KernelProgramStats & { name?: string; type?: string }>> {
     try {
-      const r = await this.targets.target.exec('bpftool', ['--json', 'prog', 'show'], { root: true, timeoutMs: 15_000 });
-      return r.exitCode === 0 ? (JSON.parse(r.stdout || '[]') as Array<KernelProgramStats & { name?: string; type?: string }>) : [];
+      const target = this.targets.target;
+      const [progs, links] = await Promise.all([
+        target.exec('bpftool', ['--json', 'prog', 'show'], { root: true, timeoutMs: 15_000 }),
+        target.exec('bpftool', ['--json', 'link', 'show'], { root: true, timeoutMs: 15_000 }),
+      ]);
+      if (progs.exitCode !== 0) return [];
+      const byProg = new Map<number, number[]>();
+      for (const l of (links.exitCode === 0 ? JSON.parse(links.stdout || '[]') : []) as Array<{ id: number; prog_id?: number }>) {
+        if (l.prog_id !== undefined) byProg.set(l.prog_id, [...(byProg.get(l.prog_id) ?? []), l.id]);
+      }
+      return (JSON.parse(progs.stdout || '[]') as Array<KernelProgramStats & { name?: string; type?: string }>).map((p) => ({ ...p, links: byProg.get(p.id) ?? [] }));
     } catch {
       // Without bpftool on the target the view still lists programs, just without ids and run counts.
       return [];
