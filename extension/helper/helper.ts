@@ -11,8 +11,22 @@ import { CHECK_OBJECTS_FLAG, ObjectChecker, runObjectCheckChild } from './object
 import { connectingUser } from './processes';
 import { HelperSession } from './session';
 
+// stderr travels over the same ssh channel as the protocol. Once the connection is cut, every write to it
+// fails with EPIPE; unhandled, that error became an uncaught exception whose own log line failed again, a
+// loop that kept a disconnected helper spinning at full CPU with its programs attached and its traced
+// program running (found by the ssh-cut case of test/vm/hardening.test.ts). Logging stops instead.
+let stderrGone = false;
+process.stderr.on('error', () => {
+  stderrGone = true;
+});
+
 function log(line: string): void {
-  process.stderr.write(`bpf-lsm helper[${process.pid}]: ${line}\n`);
+  if (stderrGone || process.stderr.destroyed) return;
+  try {
+    process.stderr.write(`bpf-lsm helper[${process.pid}]: ${line}\n`);
+  } catch {
+    stderrGone = true;
+  }
 }
 
 /**
@@ -46,7 +60,11 @@ function main(): void {
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.on(signal, () => void session.teardown(`received ${signal}`));
   }
+  let failing = false;
   process.on('uncaughtException', (err) => {
+    // Once: a second failure during teardown must not start another round of logging and teardown.
+    if (failing) return;
+    failing = true;
     log(`internal error: ${err.stack ?? err.message}`);
     void session.teardown('internal error').finally(() => process.exit(70));
   });

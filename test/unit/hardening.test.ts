@@ -179,6 +179,36 @@ describe('hardening: what the helper refuses to write or read for its client', f
   });
 });
 
+describe('hardening: the helper losing its client', function () {
+  this.timeout(60_000);
+
+  it('exits and kills what it started when stdin, stdout and stderr all break at once (an ssh cut)', async () => {
+    const child = spawn(process.execPath, [helperJs], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const transport: HelperTransport = { input: child.stdin, output: child.stdout, stderr: child.stderr, exited: exited.then((e) => e.code), close: async () => void child.kill('SIGKILL') };
+    child.stdin.on('error', () => undefined);
+    try {
+      const client = await HelperClient.connect(transport);
+      const { pid } = await client.call('spawn', { argv: ['/bin/sleep', '600'] });
+      // Like sshd dying: every end of the helper's three pipes goes away at the same moment, so its last
+      // log lines (on stderr) fail with EPIPE too.
+      const t = Date.now();
+      child.stdout.destroy();
+      child.stderr.destroy();
+      child.stdin.destroy();
+      const deadline = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const exit = await exited;
+      clearTimeout(deadline);
+      const ms = Date.now() - t;
+      assert.equal(exit.signal, null, `the helper had to be killed after ${ms} ms (it did not exit by itself)`);
+      assert.throws(() => process.kill(pid, 0), /ESRCH/, 'the program it started was killed');
+      console.log(`      faults: helper with all three pipes cut exited by itself in ${ms} ms (code ${exit.code}); its started program was killed`);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
+
 describe('hardening: starting the local helper without root', function () {
   this.timeout(120_000);
 
