@@ -191,6 +191,7 @@ async function main(): Promise<void> {
       const perIteration = m.produced / ITERATIONS;
       console.log(
         `traced round ${i + 1}: ${Math.round(m.delivered / secs)} events/s delivered (${m.delivered} in ${s(m.durationMs)}, ` +
+          `${(m.bytes / secs / 1e6).toFixed(2)} MB/s, ${Math.round(m.bytes / Math.max(1, m.delivered))} bytes/event, ` +
           `${perIteration.toFixed(1)} records per iteration), client CPU ${r.cpuMs.toFixed(0)} ms ` +
           `(${((r.cpuMs * 1e3) / Math.max(1, m.delivered)).toFixed(1)} us/event); ${dropsLine(m)}`,
       );

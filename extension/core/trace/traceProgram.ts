@@ -25,6 +25,8 @@ export interface TraceSummary {
   /** Records the kernel wrote for this trace, and how many arrived decoded. */
   readonly produced: number;
   readonly delivered: number;
+  /** Bytes of records that arrived from the helper (framing included). */
+  readonly bytes: number;
   readonly drops: { readonly kernel: number; readonly helper: number; readonly undecodable: number; readonly unaccounted: number };
   readonly perHook: ReadonlyMap<string, number>;
   readonly perCategory: ReadonlyMap<string, number>;
@@ -59,16 +61,18 @@ export async function traceProgram(
   const perSyscall = new Map<string, number>();
   const tgids = new Set<number>();
   let records = 0;
+  let bytes = 0;
   let helperDropped = 0;
   let helperDroppedAtStart: number | undefined;
   let firstEventAt: number | undefined;
   let lastEventAt = 0;
   const undecodableAtStart = session.decodeStats?.malformed ?? 0;
 
-  session.onEvents((events, count, dropped) => {
+  session.onEvents((events, count, dropped, size) => {
     helperDroppedAtStart ??= dropped;
     helperDropped = dropped - helperDroppedAtStart;
     records += count;
+    bytes += size;
     if (events.length === 0) return;
     firstEventAt ??= Date.now();
     lastEventAt = Date.now();
@@ -119,6 +123,7 @@ export async function traceProgram(
       exitSignal: exit.signal,
       produced,
       delivered: records - undecodable,
+      bytes,
       drops: { kernel, helper: helperDropped, undecodable, unaccounted: Math.max(0, produced - records - helperDropped) },
       perHook,
       perCategory,

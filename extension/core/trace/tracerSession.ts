@@ -140,10 +140,13 @@ export class TracerSession {
     readonly target: Target,
     readonly client: HelperClient,
     private readonly cacheDir: string,
+    private readonly identity: Promise<KernelIdentity | undefined>,
   ) {}
 
   static async connect(target: Target, progress: Progress = () => {}, options: TracerSessionOptions = {}): Promise<TracerSession> {
     progress(`starting the helper on ${target.id}`);
+    // Asked over the target's exec channel while the helper starts, so the BTF cache lookup costs no round trip.
+    const identity = target.exec('sh', ['-c', IDENTITY_SCRIPT]).then((r) => (r.exitCode === 0 ? parseIdentity(r.stdout) : undefined), () => undefined);
     const transport = await target.startHelper();
     const client = await HelperClient.connect(transport, { client: 'bpf-lsm trace' });
     const caps = client.capabilities;
@@ -156,7 +159,7 @@ export class TracerSession {
           '\nRun "bpf-lsm check" for every remedy, or trace on the built-in VM with --target vm.',
       );
     }
-    return new TracerSession(target, client, options.cacheDir ?? cacheRoot());
+    return new TracerSession(target, client, options.cacheDir ?? cacheRoot(), identity);
   }
 
   get catalogKernel(): string | undefined {
@@ -167,8 +170,7 @@ export class TracerSession {
   async prepare(selection: TracerSelection = {}, progress: Progress = () => {}): Promise<TracerState> {
     if (this.state) return this.state;
     const t0 = Date.now();
-    progress('identifying the target kernel');
-    const identity = await this.target.exec('sh', ['-c', IDENTITY_SCRIPT]).then((r) => (r.exitCode === 0 ? parseIdentity(r.stdout) : undefined), () => undefined);
+    const identity = await this.identity;
     let btfPath = identity && lookupBtf(this.cacheDir, identity);
     const btfFromCache = btfPath !== undefined;
     let btf: Buffer;
@@ -262,11 +264,11 @@ export class TracerSession {
 
   /**
    * Routes decoded events of the tracer's ring buffer to `sink`, one call per helper batch, with the
-   * batch's raw record count and the helper's running total of records it had to drop.
+   * batch's raw record count, the helper's running total of records it had to drop, and the batch's bytes.
    */
-  onEvents(sink: ((events: TraceEvent[], records: number, helperDropped: number) => void) | undefined): void {
+  onEvents(sink: ((events: TraceEvent[], records: number, helperDropped: number, bytes: number) => void) | undefined): void {
     const decoder = this.decoder;
-    this.batchSink = sink && decoder ? (batch) => sink(decoder.decodeBatch(batch.records), batch.count, batch.helperDropped) : undefined;
+    this.batchSink = sink && decoder ? (batch) => sink(decoder.decodeBatch(batch.records), batch.count, batch.helperDropped, batch.records.length) : undefined;
   }
 
   get decodeStats(): TraceDecoder['stats'] | undefined {
