@@ -105,7 +105,7 @@ function dropsLine(m: TraceSummary): string {
   const balanced = m.produced === m.delivered + d.helper + d.undecodable + d.unaccounted;
   return (
     `produced ${m.produced} (+${d.kernel} lost in the kernel: ring full or nested), delivered ${m.delivered}; ` +
-    `drops: kernel ${d.kernel}, helper ${d.helper}, undecodable ${d.undecodable}, unaccounted ${d.unaccounted}; ` +
+    `drops: kernel ring full ${d.ringFull}, kernel nested ${d.nested}, helper ${d.helper}, undecodable ${d.undecodable}, unaccounted ${d.unaccounted}; ` +
     `produced = delivered + helper + undecodable + unaccounted: ${balanced ? 'yes' : 'NO'}`
   );
 }

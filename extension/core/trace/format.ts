@@ -64,7 +64,7 @@ export function formatSummary(summary: TraceSummary, state: TracerState): string
     '',
     `exit: ${summary.exitSignal ? `killed by ${summary.exitSignal}` : `status ${summary.exitCode}`}`,
     `events: ${summary.delivered} delivered of ${summary.produced} produced by the kernel, ${hookCalls} hook calls in ${summary.perHook.size} hooks, ${summary.processes} process(es)`,
-    `drops: kernel ${summary.drops.kernel}, helper ${summary.drops.helper}, undecodable ${summary.drops.undecodable}, unaccounted ${summary.drops.unaccounted}`,
+    `drops: kernel ${summary.drops.kernel} (ring full ${summary.drops.ringFull}, nested ${summary.drops.nested}), helper ${summary.drops.helper}, undecodable ${summary.drops.undecodable}, unaccounted ${summary.drops.unaccounted}`,
     `by category: ${top(summary.perCategory, 20) || 'none'}`,
     `top hooks: ${top(summary.perHook, 12) || 'none'}`,
     `top syscalls: ${top(summary.perSyscall, 12) || 'none'}`,

@@ -27,7 +27,15 @@ export interface TraceSummary {
   readonly delivered: number;
   /** Bytes of records that arrived from the helper (framing included). */
   readonly bytes: number;
-  readonly drops: { readonly kernel: number; readonly helper: number; readonly undecodable: number; readonly unaccounted: number };
+  /** `kernel` is `ringFull` (no room in the ring buffer) plus `nested` (a hook interrupted a record being built). */
+  readonly drops: {
+    readonly kernel: number;
+    readonly ringFull: number;
+    readonly nested: number;
+    readonly helper: number;
+    readonly undecodable: number;
+    readonly unaccounted: number;
+  };
   readonly perHook: ReadonlyMap<string, number>;
   readonly perCategory: ReadonlyMap<string, number>;
   readonly perSyscall: ReadonlyMap<string, number>;
@@ -124,7 +132,7 @@ export async function traceProgram(
       produced,
       delivered: records - undecodable,
       bytes,
-      drops: { kernel, helper: helperDropped, undecodable, unaccounted: Math.max(0, produced - records - helperDropped) },
+      drops: { kernel, ringFull: after.ringbufFull - before.ringbufFull, nested: after.nested - before.nested, helper: helperDropped, undecodable, unaccounted: Math.max(0, produced - records - helperDropped) },
       perHook,
       perCategory,
       perSyscall,
