@@ -51,7 +51,7 @@ export function tracerHeadersDir(): string {
   return found;
 }
 
-function cachedBtfFile(btf: Buffer, root: string): string {
+export function cachedBtfFile(btf: Buffer, root: string): string {
   const dir = join(root, 'btf');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${createHash('sha256').update(btf).digest('hex').slice(0, 24)}.btf`);
@@ -67,16 +67,16 @@ function writeAtomic(file: string, data: Buffer | string): void {
 /**
  * What identifies a running kernel's BTF without reading it: /proc/version (release, build number, compiler
  * and build time) plus the size of /sys/kernel/btf/vmlinux. Reading the BTF itself through the helper is
- * seconds on a TCG VM or a slow link (4.6 s measured for 4.3 MB from the built-in VM); this is one command.
+ * seconds on a TCG VM or a slow link (0.9-4.6 s measured for 4.3 MB from the built-in VM); this is one command.
  */
-interface KernelIdentity {
+export interface KernelIdentity {
   readonly banner: string;
   readonly btfSize: number;
 }
 
 const IDENTITY_SCRIPT = 'cat /proc/version && stat -c %s /sys/kernel/btf/vmlinux';
 
-function parseIdentity(stdout: string): KernelIdentity | undefined {
+export function parseIdentity(stdout: string): KernelIdentity | undefined {
   const lines = stdout.trim().split('\n');
   const btfSize = Number(lines.pop());
   const banner = lines.join('\n').trim();
@@ -88,7 +88,7 @@ function identityIndexFile(root: string, id: KernelIdentity): string {
 }
 
 /** The cached BTF file of a kernel seen before, when it is still there with the size the kernel reports. */
-function lookupBtf(root: string, id: KernelIdentity): string | undefined {
+export function lookupBtf(root: string, id: KernelIdentity): string | undefined {
   try {
     const entry = JSON.parse(readFileSync(identityIndexFile(root, id), 'utf8')) as { btf?: unknown };
     if (typeof entry.btf !== 'string') return undefined;
@@ -99,7 +99,7 @@ function lookupBtf(root: string, id: KernelIdentity): string | undefined {
   }
 }
 
-function rememberBtf(root: string, id: KernelIdentity, btfFile: string): void {
+export function rememberBtf(root: string, id: KernelIdentity, btfFile: string): void {
   writeAtomic(identityIndexFile(root, id), JSON.stringify({ banner: id.banner, btfSize: id.btfSize, btf: btfFile.slice(join(root, 'btf').length + 1) }));
 }
 
