@@ -55,11 +55,24 @@ export class ObjectChecker {
     return run;
   }
 
+  /**
+   * Starts the child ahead of the first check: a node start costs ~1.4 s in the TCG VM, while a client
+   * spends seconds between hello and its first load (reading BTF, compiling), so it is ready by then.
+   */
+  warm(): void {
+    if (!this.closed && !this.unavailable) this.start();
+  }
+
   private start(): ChildProcess {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) return this.child;
     const { program, args, uid, gid } = this.command;
     const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'ignore'], ...(uid !== undefined ? { uid, gid } : {}) });
     child.stdin?.on('error', () => undefined);
+    // Kept for the child's whole life: a spawn failure while nobody waits (after warm()) must not become an
+    // uncaught exception in the helper.
+    child.on('error', () => {
+      this.unavailable = true;
+    });
     child.stdout?.setEncoding('utf8');
     this.child = child;
     return child;

@@ -445,6 +445,7 @@ export class HelperSession {
         });
       }
       this.handshakeDone = true;
+      this.opts.objectChecker?.warm();
       return { result: { protocolVersion: PROTOCOL_VERSION, helperVersion: HELPER_VERSION, pid: process.pid, capabilities: this.probe() } };
     },
 
