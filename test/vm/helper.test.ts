@@ -251,22 +251,26 @@ describe('privileged helper in the BPF-LSM VM', function () {
     };
     ssh.stdin.on('error', () => undefined);
     const { client, helperPid, childPid } = await busySession(transport);
+    const t = Date.now();
     ssh.kill('SIGKILL');
     await client.closed;
     await until('the helper to exit after losing its client', 60_000, () => processGone(helperPid));
     await until('bpftool to show none of the helper programs or links', 30_000, nothingLeft);
     assert.equal(await processGone(childPid), true, 'the spawned process was killed');
+    console.log(`      faults: ssh client SIGKILLed mid-stream: helper gone and nothing loaded after ${Date.now() - t} ms`);
   });
 
   for (const signal of ['TERM', 'KILL'] as const) {
     it(`leaves no program or link behind when the helper gets SIG${signal}`, async () => {
       const { client, helperPid, childPid } = await busySession(await vm.startHelper());
+      const t = Date.now();
       const r = await vm.exec('kill', [`-${signal}`, String(helperPid)]);
       assert.equal(r.exitCode, 0, r.stderr);
       await client.closed;
       await until('the helper to exit', 60_000, () => processGone(helperPid));
       // After SIGKILL the kernel drops links and programs with the helper's last file descriptors.
       await until('bpftool to show none of the helper programs or links', 30_000, nothingLeft);
+      console.log(`      faults: helper SIG${signal} mid-stream: nothing loaded after ${Date.now() - t} ms`);
       if (signal === 'KILL') {
         // SIGKILL gives the helper no chance to kill its children (a known limit); clean up for later tests.
         await vm.exec('kill', ['-9', String(childPid)]);
