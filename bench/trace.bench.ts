@@ -9,6 +9,7 @@
 // happen twice: before any tracer is loaded and while the tracer is attached but the process is not in its
 // filter (what every other process on the target pays).
 //   BENCH_TRACE_ITERATIONS  loop iterations (default 20000)     BENCH_TRACE_ROUNDS  rounds (default 3)
+//   BENCH_TRACE_STRACE=0    skip the strace runs (minutes each under TCG), for quick A/B runs of the tracer
 // Boots the VM when it is not running (and stops it again). Prints figures; never fails on speed.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -137,7 +138,7 @@ async function main(): Promise<void> {
     // Baselines before any tracer is in the kernel.
     const plain: number[] = [];
     const strace: number[] = [];
-    const hasStrace = (await vm.exec('strace', ['-V'])).exitCode === 0;
+    const hasStrace = process.env.BENCH_TRACE_STRACE !== '0' && (await vm.exec('strace', ['-V'])).exitCode === 0;
     for (let i = 0; i < ROUNDS; i++) {
       plain.push((await runLoop(vm)).ns);
       if (hasStrace) strace.push((await runLoop(vm, ['strace', '-f', '-o', '/dev/null'])).ns);
@@ -183,7 +184,7 @@ async function main(): Promise<void> {
       console.log(`loop under strace -f -o /dev/null:      ${ms(median(strace))} median, ${(median(strace) / base).toFixed(2)}x (elsewhere: 63x)`);
       console.log(`traced vs strace -f: ${(median(traced) / median(strace)).toFixed(3)}x the time`);
     } else {
-      console.log('strace is not in the VM image (install strace on the host and rebuild the image)');
+      console.log(process.env.BENCH_TRACE_STRACE === '0' ? 'strace: skipped (BENCH_TRACE_STRACE=0)' : 'strace is not in the VM image (install strace on the host and rebuild the image)');
     }
     for (const [i, r] of runs.entries()) {
       const m = r.summary;
