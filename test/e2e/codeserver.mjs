@@ -40,10 +40,14 @@ function installInto(dest, label, steps) {
 }
 
 function npm(nodeBin, cwd, args, env = {}) {
+  // Under `npm test` the outer npm exports its settings as npm_* variables, and the inner npm would take
+  // them as its own: code-server's postinstall then reads the outer Node's version from
+  // npm_config_user_agent and refuses to build. The inner npm gets a clean npm environment.
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
   execFileSync(nodeBin, [NPM_CLI, ...args, '--no-audit', '--no-fund', '--loglevel=error'], {
     cwd,
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, ...env },
+    env: { ...clean, ...env },
   });
 }
 

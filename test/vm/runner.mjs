@@ -22,6 +22,8 @@ function defaultCache() {
 
 export async function runVmTier({ root, files, grep, runMocha }) {
   const cli = join(root, 'dist', 'cli.js');
+  // The tests run in this process and read these; the tiers after this one must not inherit them.
+  const saved = Object.fromEntries(['BPF_LSM_CACHE', 'BPF_LSM_VM_PORT', 'BPF_LSM_VM_KERNEL'].map((k) => [k, process.env[k]]));
   process.env.BPF_LSM_CACHE ||= defaultCache();
   const env = { ...process.env };
   const vm = (...args) => execFileSync(process.execPath, [cli, 'vm', ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -57,5 +59,9 @@ export async function runVmTier({ root, files, grep, runMocha }) {
     stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
 }
