@@ -10,7 +10,7 @@
 // The in-VM consumers run BENCH_ROUNDS (3) alternating rounds and the medians are compared; helper+ssh runs
 // once. Boots the VM when it is not running (and stops it again); BENCH_SECONDS and BENCH_BURST override;
 // BENCH_WALK=1 makes the JavaScript clients visit every record (as a decoder would) instead of counting.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { HelperClient } from '../extension/core/helperClient';
@@ -19,6 +19,7 @@ import { helperBundle } from '../extension/core/targets/deploy';
 import { vmTarget } from '../extension/core/targets/vm';
 import { GUEST_HELPER_ROOT } from '../extension/core/vm/image';
 import { iterateRecords, RECORD_HEADER_SIZE } from '../extension/shared/helperProtocol';
+import { withBenchVm } from './benchVm';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const BURST = Number(process.env.BENCH_BURST ?? 64);
@@ -156,14 +157,7 @@ async function main(): Promise<void> {
   // This file runs as out/bench/ringbuf.bench.js.
   const root = join(__dirname, '..', '..');
   process.env.BPF_LSM_DIST ??= join(root, 'dist');
-  const cli = join(root, 'dist', 'cli.js');
-  const status = JSON.parse(execFileSync(process.execPath, [cli, 'vm', 'status', '--json'], { encoding: 'utf8' }));
-  const bootedHere = status.state !== 'running';
-  if (bootedHere) {
-    console.log('booting the VM for this benchmark...');
-    execFileSync(process.execPath, [cli, 'vm', 'up', '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  }
-  try {
+  await withBenchVm(root, async (status) => {
     const vm = vmTarget();
     const generator = `${REMOTE_DIR}/ringbuf_consumer`;
     await vm.copyTo([
@@ -173,7 +167,7 @@ async function main(): Promise<void> {
     ]);
     await (await vm.startHelper()).close();
     const remoteHelper = posix.join(GUEST_HELPER_ROOT, helperBundle().version, 'helper.js');
-    console.log(`ring buffer throughput, ${SECONDS} s generator, ${BURST} records of 64 bytes per hook call, kernel ${status.vm?.kernelRelease ?? '(VM)'}`);
+    console.log(`ring buffer throughput, ${SECONDS} s generator, ${BURST} records of 64 bytes per hook call, kernel ${status.kernelRelease ?? '(VM)'}`);
 
     const runC = async (): Promise<Measurement> => {
       const c = await vm.exec(generator, ['consume', String(SECONDS), String(BURST)], { timeoutMs: (SECONDS + 60) * 1000 });
@@ -222,9 +216,7 @@ async function main(): Promise<void> {
     } finally {
       await client.close();
     }
-  } finally {
-    if (bootedHere) execFileSync(process.execPath, [cli, 'vm', 'down', '--json'], { stdio: 'ignore' });
-  }
+  });
 }
 
 const args = process.argv.slice(2);

@@ -19,6 +19,7 @@ import { vmTarget } from '../extension/core/targets/vm';
 import { TracerSession, TracerState } from '../extension/core/trace/tracerSession';
 import { traceProgram, TraceSummary } from '../extension/core/trace/traceProgram';
 import type { Target } from '../extension/core/target';
+import { withBenchVm } from './benchVm';
 
 const ITERATIONS = Number(process.env.BENCH_TRACE_ITERATIONS ?? 20000);
 const ROUNDS = Number(process.env.BENCH_TRACE_ROUNDS ?? 3);
@@ -115,96 +116,90 @@ async function main(): Promise<void> {
   // This file runs as out/bench/trace.bench.js.
   const root = join(__dirname, '..', '..');
   process.env.BPF_LSM_DIST ??= join(root, 'dist');
-  const cli = join(root, 'dist', 'cli.js');
-  const status = JSON.parse(execFileSync(process.execPath, [cli, 'vm', 'status', '--json'], { encoding: 'utf8' }));
-  const bootedHere = status.state !== 'running';
-  if (bootedHere) {
-    console.log('booting the VM for this benchmark...');
-    execFileSync(process.execPath, [cli, 'vm', 'up', '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  }
-  const loopBinary = join(root, 'out', 'bench', 'trace_loop');
-  mkdirSync(join(root, 'out', 'bench'), { recursive: true });
-  execFileSync('cc', ['-O2', '-static', '-o', loopBinary, join(root, 'bench', 'trace_loop.c')], { stdio: 'inherit' });
-  // Compiled tracers and BTFs of this run only, so the first connection is cold for real.
-  const cacheDir = mkdtempSync(join(root, 'out', 'bench', 'trace-cache-'));
-  const sessions: TracerSession[] = [];
-  try {
-    const vm = vmTarget();
-    await vm.copyTo([{ local: loopBinary, remote: LOOP }]);
-    await (await vm.startHelper()).close();
-    console.log(`host load average at start: ${load()} (2 host cores shared; TCG guest)`);
-    console.log(`workload: ${LOOP} ${ITERATIONS} ${LOOP_FILE} (open/read/close per iteration), ${ROUNDS} round(s) each`);
+  await withBenchVm(root, async () => {
+    const loopBinary = join(root, 'out', 'bench', 'trace_loop');
+    mkdirSync(join(root, 'out', 'bench'), { recursive: true });
+    execFileSync('cc', ['-O2', '-static', '-o', loopBinary, join(root, 'bench', 'trace_loop.c')], { stdio: 'inherit' });
+    // Compiled tracers and BTFs of this run only, so the first connection is cold for real.
+    const cacheDir = mkdtempSync(join(root, 'out', 'bench', 'trace-cache-'));
+    const sessions: TracerSession[] = [];
+    try {
+      const vm = vmTarget();
+      await vm.copyTo([{ local: loopBinary, remote: LOOP }]);
+      await (await vm.startHelper()).close();
+      console.log(`host load average at start: ${load()} (2 host cores shared; TCG guest)`);
+      console.log(`workload: ${LOOP} ${ITERATIONS} ${LOOP_FILE} (open/read/close per iteration), ${ROUNDS} round(s) each`);
 
-    // Baselines before any tracer is in the kernel.
-    const plain: number[] = [];
-    const strace: number[] = [];
-    const hasStrace = process.env.BENCH_TRACE_STRACE !== '0' && (await vm.exec('strace', ['-V'])).exitCode === 0;
-    for (let i = 0; i < ROUNDS; i++) {
-      plain.push((await runLoop(vm)).ns);
-      if (hasStrace) strace.push((await runLoop(vm, ['strace', '-f', '-o', '/dev/null'])).ns);
-      console.log(`baseline round ${i + 1}: untraced ${(plain[i] / 1e6).toFixed(0)} ms${hasStrace ? `, strace -f ${(strace[i] / 1e6).toFixed(0)} ms` : ''}`);
-    }
+      // Baselines before any tracer is in the kernel.
+      const plain: number[] = [];
+      const strace: number[] = [];
+      const hasStrace = process.env.BENCH_TRACE_STRACE !== '0' && (await vm.exec('strace', ['-V'])).exitCode === 0;
+      for (let i = 0; i < ROUNDS; i++) {
+        plain.push((await runLoop(vm)).ns);
+        if (hasStrace) strace.push((await runLoop(vm, ['strace', '-f', '-o', '/dev/null'])).ns);
+        console.log(`baseline round ${i + 1}: untraced ${(plain[i] / 1e6).toFixed(0)} ms${hasStrace ? `, strace -f ${(strace[i] / 1e6).toFixed(0)} ms` : ''}`);
+      }
 
-    // (a) cold, uncached compile; then warm traces on the same connection.
-    const a = await coldStart(vm, cacheDir);
-    sessions.push(a.session);
-    console.log(coldLine('cold, compile uncached', a));
-    const warm: number[] = [];
-    for (let i = 0; i < ROUNDS; i++) warm.push((await traceOnce(a.session, ['/bin/true'])).toFirstEventMs);
-    const hooks = `${a.state.attached.length} of ${a.state.hookCount} hooks attached`;
-    await a.session.dispose();
-    sessions.pop();
-    const detachMs = await tracerGone(vm);
-    console.log(`(previous connection closed: the helper detached the tracer in ${s(detachMs)}, waited for before the next cold start)`);
+      // (a) cold, uncached compile; then warm traces on the same connection.
+      const a = await coldStart(vm, cacheDir);
+      sessions.push(a.session);
+      console.log(coldLine('cold, compile uncached', a));
+      const warm: number[] = [];
+      for (let i = 0; i < ROUNDS; i++) warm.push((await traceOnce(a.session, ['/bin/true'])).toFirstEventMs);
+      const hooks = `${a.state.attached.length} of ${a.state.hookCount} hooks attached`;
+      await a.session.dispose();
+      sessions.pop();
+      const detachMs = await tracerGone(vm);
+      console.log(`(previous connection closed: the helper detached the tracer in ${s(detachMs)}, waited for before the next cold start)`);
 
-    const b = await coldStart(vm, cacheDir);
-    sessions.push(b.session);
-    console.log(coldLine('cold, compile cached  ', b));
-    console.log(`warm (same connection): ${median(warm)} ms to the first event, median of ${ROUNDS} (${warm.join(', ')} ms); ${hooks}`);
-    console.log(`  vs lsmtrace 5.0 s to the first event: cold cached ${(b.toFirstEventMs / 5000).toFixed(2)}x, warm ${(median(warm) / 5000).toFixed(3)}x`);
+      const b = await coldStart(vm, cacheDir);
+      sessions.push(b.session);
+      console.log(coldLine('cold, compile cached  ', b));
+      console.log(`warm (same connection): ${median(warm)} ms to the first event, median of ${ROUNDS} (${warm.join(', ')} ms); ${hooks}`);
+      console.log(`  vs lsmtrace 5.0 s to the first event: cold cached ${(b.toFirstEventMs / 5000).toFixed(2)}x, warm ${(median(warm) / 5000).toFixed(3)}x`);
 
-    // (b) + (c) on the attached tracer.
-    const attachedIdle: number[] = [];
-    const traced: number[] = [];
-    const runs: Array<{ summary: TraceSummary; cpuMs: number }> = [];
-    for (let i = 0; i < ROUNDS; i++) {
-      attachedIdle.push((await runLoop(vm)).ns);
-      const cpu = process.cpuUsage();
-      const t = await traceOnce(b.session, [LOOP, String(ITERATIONS), LOOP_FILE]);
-      const used = process.cpuUsage(cpu);
-      traced.push(parseLoop(t.output).ns);
-      runs.push({ summary: t.summary, cpuMs: (used.user + used.system) / 1000 });
+      // (b) + (c) on the attached tracer.
+      const attachedIdle: number[] = [];
+      const traced: number[] = [];
+      const runs: Array<{ summary: TraceSummary; cpuMs: number }> = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        attachedIdle.push((await runLoop(vm)).ns);
+        const cpu = process.cpuUsage();
+        const t = await traceOnce(b.session, [LOOP, String(ITERATIONS), LOOP_FILE]);
+        const used = process.cpuUsage(cpu);
+        traced.push(parseLoop(t.output).ns);
+        runs.push({ summary: t.summary, cpuMs: (used.user + used.system) / 1000 });
+      }
+      const ms = (ns: number) => `${(ns / 1e6).toFixed(0)} ms`;
+      const base = median(plain);
+      console.log(`loop untraced, no tracer loaded:        ${ms(base)} median (${plain.map(ms).join(', ')})`);
+      console.log(`loop untraced, tracer attached:         ${ms(median(attachedIdle))} median, ${(median(attachedIdle) / base).toFixed(2)}x (filter cost for other processes)`);
+      console.log(`loop traced (bpf-lsm trace):            ${ms(median(traced))} median, ${(median(traced) / base).toFixed(2)}x (lsmtrace: 5.7x)`);
+      if (hasStrace) {
+        console.log(`loop under strace -f -o /dev/null:      ${ms(median(strace))} median, ${(median(strace) / base).toFixed(2)}x (elsewhere: 63x)`);
+        console.log(`traced vs strace -f: ${(median(traced) / median(strace)).toFixed(3)}x the time`);
+      } else {
+        console.log(process.env.BENCH_TRACE_STRACE === '0' ? 'strace: skipped (BENCH_TRACE_STRACE=0)' : 'strace is not in the VM image (install strace on the host and rebuild the image)');
+      }
+      for (const [i, r] of runs.entries()) {
+        const m = r.summary;
+        const secs = m.durationMs / 1000;
+        const perIteration = m.produced / ITERATIONS;
+        console.log(
+          `traced round ${i + 1}: ${Math.round(m.delivered / secs)} events/s delivered (${m.delivered} in ${s(m.durationMs)}, ` +
+            `${(m.bytes / secs / 1e6).toFixed(2)} MB/s, ${Math.round(m.bytes / Math.max(1, m.delivered))} bytes/event, ` +
+            `${perIteration.toFixed(1)} records per iteration), client CPU ${r.cpuMs.toFixed(0)} ms ` +
+            `(${((r.cpuMs * 1e3) / Math.max(1, m.delivered)).toFixed(1)} us/event); ${dropsLine(m)}`,
+        );
+      }
+      const lost = runs.map((r) => r.summary.drops.kernel + r.summary.drops.helper + r.summary.drops.undecodable + r.summary.drops.unaccounted);
+      console.log(`events lost of produced, median: ${median(lost.map((l, i) => l / Math.max(1, runs[i].summary.produced + runs[i].summary.drops.kernel)) ).toFixed(4)} (lsmtrace silently loses ~0.18; libbpf C consumer: 550k events/s)`);
+      console.log(`host load average at end: ${load()}`);
+    } finally {
+      for (const session of sessions) await session.dispose();
+      rmSync(cacheDir, { recursive: true, force: true });
     }
-    const ms = (ns: number) => `${(ns / 1e6).toFixed(0)} ms`;
-    const base = median(plain);
-    console.log(`loop untraced, no tracer loaded:        ${ms(base)} median (${plain.map(ms).join(', ')})`);
-    console.log(`loop untraced, tracer attached:         ${ms(median(attachedIdle))} median, ${(median(attachedIdle) / base).toFixed(2)}x (filter cost for other processes)`);
-    console.log(`loop traced (bpf-lsm trace):            ${ms(median(traced))} median, ${(median(traced) / base).toFixed(2)}x (lsmtrace: 5.7x)`);
-    if (hasStrace) {
-      console.log(`loop under strace -f -o /dev/null:      ${ms(median(strace))} median, ${(median(strace) / base).toFixed(2)}x (elsewhere: 63x)`);
-      console.log(`traced vs strace -f: ${(median(traced) / median(strace)).toFixed(3)}x the time`);
-    } else {
-      console.log(process.env.BENCH_TRACE_STRACE === '0' ? 'strace: skipped (BENCH_TRACE_STRACE=0)' : 'strace is not in the VM image (install strace on the host and rebuild the image)');
-    }
-    for (const [i, r] of runs.entries()) {
-      const m = r.summary;
-      const secs = m.durationMs / 1000;
-      const perIteration = m.produced / ITERATIONS;
-      console.log(
-        `traced round ${i + 1}: ${Math.round(m.delivered / secs)} events/s delivered (${m.delivered} in ${s(m.durationMs)}, ` +
-          `${(m.bytes / secs / 1e6).toFixed(2)} MB/s, ${Math.round(m.bytes / Math.max(1, m.delivered))} bytes/event, ` +
-          `${perIteration.toFixed(1)} records per iteration), client CPU ${r.cpuMs.toFixed(0)} ms ` +
-          `(${((r.cpuMs * 1e3) / Math.max(1, m.delivered)).toFixed(1)} us/event); ${dropsLine(m)}`,
-      );
-    }
-    const lost = runs.map((r) => r.summary.drops.kernel + r.summary.drops.helper + r.summary.drops.undecodable + r.summary.drops.unaccounted);
-    console.log(`events lost of produced, median: ${median(lost.map((l, i) => l / Math.max(1, runs[i].summary.produced + runs[i].summary.drops.kernel)) ).toFixed(4)} (lsmtrace silently loses ~0.18; libbpf C consumer: 550k events/s)`);
-    console.log(`host load average at end: ${load()}`);
-  } finally {
-    for (const session of sessions) await session.dispose();
-    rmSync(cacheDir, { recursive: true, force: true });
-    if (bootedHere) execFileSync(process.execPath, [cli, 'vm', 'down', '--json'], { stdio: 'ignore' });
-  }
+  });
 }
 
 main().then(

@@ -1,0 +1,19 @@
+// For benchmarks on the real kernel: use the built-in VM when it runs, else boot it for this benchmark and
+// stop it afterwards, so a benchmark never leaves a VM behind that it did not find.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+
+export async function withBenchVm<T>(root: string, run: (vm: { kernelRelease?: string }) => Promise<T>): Promise<T> {
+  const cli = join(root, 'dist', 'cli.js');
+  const status = () => JSON.parse(execFileSync(process.execPath, [cli, 'vm', 'status', '--json'], { encoding: 'utf8' }));
+  const bootedHere = status().state !== 'running';
+  if (bootedHere) {
+    console.log('booting the VM for this benchmark...');
+    execFileSync(process.execPath, [cli, 'vm', 'up', '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  try {
+    return await run({ kernelRelease: status().vm?.kernelRelease });
+  } finally {
+    if (bootedHere) execFileSync(process.execPath, [cli, 'vm', 'down', '--json'], { stdio: 'ignore' });
+  }
+}
