@@ -247,6 +247,9 @@ describe('hardening: fault cases of the trace path in the BPF-LSM VM', function 
     this.timeout(600_000);
     const session = await prepared();
     const { trace } = await busyTrace(session, `bpf-lsm-hardening-reboot-${process.pid}`);
+    const builtin = new BuiltinVm(vmPaths());
+    const dying = builtin.running();
+    assert.ok(dying, 'the VM runs before the reboot');
     const t = Date.now();
     // An immediate reboot, like a crash or a power cut (the VM runs with -no-reboot, so qemu exits).
     await vm.exec('sh', ['-c', 'echo b > /proc/sysrq-trigger'], { timeoutMs: 10_000 }).catch(() => undefined);
@@ -254,7 +257,13 @@ describe('hardening: fault cases of the trace path in the BPF-LSM VM', function 
     const reportedMs = Date.now() - t;
     assert.ok(err instanceof HelperGoneError, String(err));
     await session.dispose();
-    const up = await new BuiltinVm(vmPaths()).up();
+    // qemu (-no-reboot) takes a moment to exit after the guest reset; until it has, `vm up` would see the
+    // dying VM as running and reuse it. Wait for it to be gone (bounded) like a user restarting would.
+    for (const deadline = Date.now() + 60_000; builtin.running()?.pid === dying!.pid; ) {
+      if (Date.now() > deadline) assert.fail(`qemu ${dying!.pid} did not exit within 60 s of the guest reboot`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const up = await builtin.up();
     const upMs = Date.now() - t;
     const programs = await bpftool('prog');
     const tracerLeft = programs.filter((p) => p.name?.startsWith('tr_')).length;

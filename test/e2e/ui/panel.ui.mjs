@@ -1,6 +1,6 @@
 // A user's path through the tracing panel: Show Tracing Panel from the palette (empty state), open a
 // recorded session, see rows, filter by a hook from the histogram, click an event and land on the
-// probe's SEC() line, move with the keyboard. Saves test-results/panel.png.
+// probe's SEC() line, move with the keyboard. Saves test-results/panel-recorded.png.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { copySessions, openWorkbench, pickQuickItem, runCommand, until, webviewContent } from './workbench.mjs';
@@ -32,7 +32,7 @@ export default async function (page, ctx) {
   const firstWithSource = Number(await panel.locator('#rows .row[data-seq]:has(.codicon-go-to-file)').first().getAttribute('data-seq'));
   for (let k = 0; k <= firstWithSource; k++) await list.press('ArrowDown');
   await until(async () => (await panel.locator('#details').textContent()).includes(`exec_guard.bpf.c:`), 'details of an event with a source');
-  await page.screenshot({ path: join(ctx.resultsDir, 'panel.png') });
+  await page.screenshot({ path: join(ctx.resultsDir, 'panel-recorded.png') });
 
   // Filter by hook from the histogram.
   const hook = 'bprm_check_security';
