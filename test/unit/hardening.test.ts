@@ -11,27 +11,11 @@ import { HelperClient, HelperRequestError } from '../../extension/core/helperCli
 import type { HelperTransport } from '../../extension/core/target';
 import { HelperSession } from '../../extension/helper/session';
 import type { NativeBinding } from '../../native/index';
+import { helperJs, startHelperProcess } from '../fixtures/helperProcess';
 
 const root = join(__dirname, '..', '..', '..');
-const helperJs = join(root, 'dist', 'helper.js');
 const isRoot = process.getuid?.() === 0;
 
-function helperProcess(env: NodeJS.ProcessEnv): HelperTransport {
-  const child = spawn(process.execPath, [helperJs], { stdio: ['pipe', 'pipe', 'pipe'], env });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    input: child.stdin,
-    output: child.stdout,
-    stderr: child.stderr,
-    exited,
-    async close() {
-      child.stdin.end();
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
 
 /** A stand-in addon that loads and attaches anything and records every pin it is asked to make. */
 function pinRecordingNative(pins: string[]): NativeBinding {
@@ -112,7 +96,7 @@ describe('hardening: what the helper refuses to write or read for its client', f
   });
 
   it('reads no file for the client but the kernel BTF', async () => {
-    const client = await HelperClient.connect(helperProcess(process.env));
+    const client = await HelperClient.connect(startHelperProcess(process.env));
     try {
       const paths = [
         '/etc/shadow',
@@ -149,7 +133,7 @@ describe('hardening: what the helper refuses to write or read for its client', f
   it('runs a traced program as the invoking user: it cannot read what that user cannot', async function () {
     if (!isRoot) this.skip();
     // As under `sudo`: SUDO_UID/SUDO_GID name the user who asked for the helper.
-    const client = await HelperClient.connect(helperProcess({ ...process.env, SUDO_UID: '65534', SUDO_GID: '65534' }));
+    const client = await HelperClient.connect(startHelperProcess({ ...process.env, SUDO_UID: '65534', SUDO_GID: '65534' }));
     try {
       const run = async (argv: string[], asRoot?: boolean) => {
         const out: string[] = [];

@@ -2,37 +2,18 @@
 // handshake and capabilities, validation of hostile frames without crashing, load refusal explained,
 // pending requests rejected when the helper dies, teardown on end of input.
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HelperClient, HelperGoneError, HelperRequestError } from '../../extension/core/helperClient';
-import type { HelperTransport } from '../../extension/core/target';
 import { encodeMessage, FrameDecoder, FrameKind } from '../../extension/shared/helperProtocol';
+import { startHelperProcess } from '../fixtures/helperProcess';
 
 const root = join(__dirname, '..', '..', '..');
-const helperJs = join(root, 'dist', 'helper.js');
-
-function startHelper(env: NodeJS.ProcessEnv = process.env): HelperTransport & { pid: number } {
-  const child = spawn(process.execPath, [helperJs], { stdio: ['pipe', 'pipe', 'pipe'], env });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    pid: child.pid as number,
-    input: child.stdin,
-    output: child.stdout,
-    stderr: child.stderr,
-    exited,
-    async close() {
-      child.stdin.end();
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
 
 /** Raw access for hostile input: write bytes, read decoded replies. */
 function rawSession() {
-  const t = startHelper();
+  const t = startHelperProcess();
   const decoder = new FrameDecoder();
   const replies: Array<Record<string, unknown>> = [];
   const waiters: Array<() => void> = [];
@@ -52,7 +33,7 @@ describe('helper process over stdin/stdout', function () {
   this.timeout(30000);
 
   it('handshakes and reports capabilities with a remedy for each missing piece', async () => {
-    const client = await HelperClient.connect(startHelper(), { client: 'unit-test' });
+    const client = await HelperClient.connect(startHelperProcess(), { client: 'unit-test' });
     try {
       const hello = client.helper!;
       assert.equal(hello.protocolVersion, 1);
@@ -73,7 +54,7 @@ describe('helper process over stdin/stdout', function () {
   });
 
   it('returns the kernel BTF as a binary blob and refuses other paths without revealing them', async () => {
-    const client = await HelperClient.connect(startHelper());
+    const client = await HelperClient.connect(startHelperProcess());
     try {
       const btf = await client.readBtf();
       assert.equal(btf.readUInt16LE(0), 0xeb9f);
@@ -130,7 +111,7 @@ describe('helper process over stdin/stdout', function () {
   });
 
   it('explains why a load is refused (or loads) and rejects a protocol version it does not speak', async () => {
-    const client = await HelperClient.connect(startHelper());
+    const client = await HelperClient.connect(startHelperProcess());
     try {
       const bytes = readFileSync(join(root, 'dist', 'bpf', 'helper_test.bpf.o'));
       const outcome = await client.loadObject(bytes, { name: 'helper_test.bpf.o', globals: { filter_tgid: process.pid } }).then(
@@ -156,7 +137,7 @@ describe('helper process over stdin/stdout', function () {
     } finally {
       await client.close();
     }
-    const other = startHelper();
+    const other = startHelperProcess();
     const decoder = new FrameDecoder();
     other.input.write(Buffer.concat(encodeMessage({ type: 'request', id: 1, method: 'hello', params: { protocolVersions: [99], client: 'future' } })));
     const reply = await new Promise<Record<string, unknown>>((resolve) => other.output.on('data', (c: Buffer) => decoder.push(c).forEach((f) => resolve((f as { message: Record<string, unknown> }).message))));
@@ -165,7 +146,7 @@ describe('helper process over stdin/stdout', function () {
   });
 
   it('rejects every pending request when the helper dies, and later requests too', async () => {
-    const transport = startHelper();
+    const transport = startHelperProcess();
     const client = await HelperClient.connect(transport);
     const pending = client.readBtf();
     process.kill(transport.pid, 'SIGKILL');
@@ -175,7 +156,7 @@ describe('helper process over stdin/stdout', function () {
   });
 
   it('spawns a program stopped as the connecting user, resumes it, and reports its output and exit', async () => {
-    const client = await HelperClient.connect(startHelper());
+    const client = await HelperClient.connect(startHelperProcess());
     try {
       const output: string[] = [];
       client.onNotification('processOutput', (p) => output.push(p.text));
@@ -194,7 +175,7 @@ describe('helper process over stdin/stdout', function () {
 
   it('runs spawned programs as the user who started the helper through sudo, and as root only when asked', async function () {
     if (process.getuid?.() !== 0) this.skip();
-    const client = await HelperClient.connect(startHelper({ ...process.env, SUDO_UID: '65534', SUDO_GID: '65534' }));
+    const client = await HelperClient.connect(startHelperProcess({ ...process.env, SUDO_UID: '65534', SUDO_GID: '65534' }));
     try {
       const run = async (asRoot: boolean) => {
         const output: string[] = [];
@@ -216,7 +197,7 @@ describe('helper process over stdin/stdout', function () {
   it('has the kernel kill spawned programs when the helper itself is SIGKILLed (util-linux setpriv)', async function () {
     const setpriv = spawnSync('setpriv', ['--help'], { encoding: 'utf8' });
     if (!`${setpriv.stdout}`.includes('--pdeathsig')) this.skip();
-    const transport = startHelper();
+    const transport = startHelperProcess();
     const client = await HelperClient.connect(transport);
     const { pid } = await client.call('spawn', { argv: ['/bin/sleep', '600'] });
     process.kill(transport.pid, 'SIGKILL');
@@ -237,7 +218,7 @@ describe('helper process over stdin/stdout', function () {
   });
 
   it('kills spawned processes (even stopped ones) when the client goes away', async () => {
-    const transport = startHelper();
+    const transport = startHelperProcess();
     const client = await HelperClient.connect(transport);
     const { pid } = await client.call('spawn', { argv: ['/bin/sleep', '600'] });
     await transport.close();

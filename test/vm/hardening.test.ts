@@ -14,21 +14,12 @@ import { traceProgram, type TraceSummary } from '../../extension/core/trace/trac
 import { BuiltinVm } from '../../extension/core/vm/vm';
 import { vmPaths } from '../../extension/core/vm/paths';
 import { buildFloodProgram, floodOpens } from '../fixtures/malformed/flood';
+import { until } from './until';
 
 const root = join(__dirname, '..', '..', '..');
 const cli = join(root, 'dist', 'cli.js');
 const HOOKS = { hooks: ['file_open'] };
 const FLOOD_SECONDS = 5;
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, delay));
-  }
-}
 
 describe('hardening: fault cases of the trace path in the BPF-LSM VM', function () {
   this.timeout(240_000);

@@ -13,6 +13,7 @@ import { helperBundle } from '../../extension/core/targets/deploy';
 import { GUEST_HELPER_ROOT } from '../../extension/core/vm/image';
 import { iterateRecords, type BtfTypeDesc, type EventBatch, type JsonValue } from '../../extension/shared/helperProtocol';
 import { decodeValue } from '../../extension/shared/helperValues';
+import { until } from './until';
 
 const root = join(__dirname, '..', '..', '..');
 const probeBytes = () => readFileSync(join(root, 'dist', 'bpf', 'helper_test.bpf.o'));
@@ -22,16 +23,6 @@ interface BpftoolEntry {
   name?: string;
   prog_id?: number;
   type?: string;
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, delay));
-  }
 }
 
 describe('privileged helper in the BPF-LSM VM', function () {
