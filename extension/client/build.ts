@@ -16,7 +16,7 @@ import { objectName, type CompileDiagnostic } from '../core/build/probe';
 import { checkSections, loadProbe } from '../core/build/load';
 import { formatVerifierDiagnostic } from '../core/verifier/diagnose';
 import { catalogFromFile } from '../shared/hooks/catalog';
-import { BuiltinVm } from '../core/vm/vm';
+import { offerToStartVm } from './vm';
 
 const SEVERITY: Record<CompileDiagnostic['severity'], vscode.DiagnosticSeverity> = {
   error: vscode.DiagnosticSeverity.Error,
@@ -86,15 +86,7 @@ export function registerBuild(studio: Studio, targets: TargetService): ProbeSess
   });
 
   studio.command('loadProbe', async (arg) => {
-    if (targets.id === 'vm' && !new BuiltinVm().running()) {
-      // Booting takes a while: only on the user's word, and without blocking the command on a dialog.
-      void vscode.window.showWarningMessage('BPF-LSM: the built-in VM is not running; probes load on its kernel.', 'Start VM and Load').then(async (pick) => {
-        if (!pick) return;
-        await vscode.commands.executeCommand('bpfLsm.startVm');
-        if (new BuiltinVm().running()) await vscode.commands.executeCommand('bpfLsm.loadProbe', arg);
-      });
-      return undefined;
-    }
+    if (offerToStartVm(targets, 'probes load on its kernel', 'Start VM and Load', 'bpfLsm.loadProbe', arg)) return undefined;
     const built = await build(arg);
     if (!built) return undefined;
     const { uri, objectPath } = built;

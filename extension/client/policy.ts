@@ -11,6 +11,7 @@ import { TracingPanel } from './tracingPanel';
 import { HelperClient } from '../core/helperClient';
 import { findDist } from '../core/targets/deploy';
 import { BuiltinVm } from '../core/vm/vm';
+import { offerToStartVm } from './vm';
 import { applyPolicy, clearPolicy, EVENTS_MAP, execBlockObject, parsePolicy, PolicyError } from '../core/policy/policy';
 import { execEventDecoder } from '../core/policy/events';
 import { policyHookEvent } from '../core/policy/traceEvents';
@@ -137,14 +138,7 @@ export function registerPolicy(studio: Studio, targets: TargetService): void {
       void vscode.window.showInformationMessage(`BPF-LSM: no ${POLICY_FILE} in this workspace. Create one: { "mode": "audit", "deny": ["/usr/bin/nc"] }`);
       return undefined;
     }
-    if (targets.id === 'vm' && !new BuiltinVm().running()) {
-      void vscode.window.showWarningMessage('BPF-LSM: the built-in VM is not running; the policy is applied on its kernel.', 'Start VM and Apply').then(async (pick) => {
-        if (!pick) return;
-        await vscode.commands.executeCommand('bpfLsm.startVm');
-        if (new BuiltinVm().running()) await vscode.commands.executeCommand('bpfLsm.applyPolicy', uri);
-      });
-      return undefined;
-    }
+    if (offerToStartVm(targets, 'the policy is applied on its kernel', 'Start VM and Apply', 'bpfLsm.applyPolicy', uri)) return undefined;
     await feature.apply(uri);
     return true;
   });

@@ -50,3 +50,18 @@ export function registerVm(studio: Studio, targets: TargetService): void {
     if (startedHere !== undefined && running?.pid === startedHere) await vm.down().catch(() => undefined);
   });
 }
+
+/**
+ * For commands that act on the built-in VM's kernel: when the VM is the target and is not running, offer
+ * to start it and then run `command` again with `arg`, without blocking the command on a dialog (booting
+ * takes a while, so it only happens on the user's word). Returns true when the command should stop here.
+ */
+export function offerToStartVm(targets: TargetService, why: string, button: string, command: string, arg?: unknown): boolean {
+  if (targets.id !== 'vm' || new BuiltinVm().running()) return false;
+  void vscode.window.showWarningMessage(`BPF-LSM: the built-in VM is not running; ${why}.`, button).then(async (pick) => {
+    if (!pick) return;
+    await vscode.commands.executeCommand('bpfLsm.startVm');
+    if (new BuiltinVm().running()) await vscode.commands.executeCommand(command, arg);
+  });
+  return true;
+}
