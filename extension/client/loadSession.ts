@@ -3,7 +3,7 @@
 // Remembers which source each loaded object came from and its verifier logs, for the programs view.
 import * as vscode from 'vscode';
 import { HelperClient } from '../core/helperClient';
-import { BuiltinVm } from '../core/vm/vm';
+import { TargetConnection } from './targetConnection';
 import { Studio } from './studio';
 import { TargetService } from './targets';
 
@@ -14,45 +14,32 @@ export interface LoadedProbe {
 }
 
 export class ProbeSessions implements vscode.Disposable {
-  private current: { id: string; client: Promise<HelperClient> } | undefined;
   readonly probes = new Map<number, LoadedProbe>();
   private readonly changed = new vscode.EventEmitter<void>();
   /** Fires when probes are loaded, unloaded, or the connection ends. */
   readonly onDidChange = this.changed.event;
-  private readonly subscription: vscode.Disposable;
+  private readonly connection: TargetConnection<HelperClient>;
 
-  constructor(private readonly studio: Studio, private readonly targets: TargetService) {
-    this.subscription = targets.onDidChange(() => void this.closeAll());
+  constructor(studio: Studio, targets: TargetService) {
+    this.connection = new TargetConnection(studio, targets, {
+      open: async (target) => HelperClient.connect(await target.startHelper(), { client: 'vscode load probe' }),
+      closed: (c) => c.closed,
+      close: (c) => c.close(),
+      onGone: (id, reason, lost) => {
+        if (lost) studio.output.warn(`probe connection to ${id} closed: ${reason}; its probes were unloaded`);
+        this.probes.clear();
+        this.changed.fire();
+      },
+    });
   }
 
   /** The connected helper of the current target, if there is one (never connects). */
-  async connected(): Promise<HelperClient | undefined> {
-    if (!this.current || this.current.id !== this.targets.id) return undefined;
-    return this.current.client.catch(() => undefined);
+  connected(): Promise<HelperClient | undefined> {
+    return this.connection.connected();
   }
 
   client(): Promise<HelperClient> {
-    const id = this.targets.id;
-    if (this.current?.id === id) return this.current.client;
-    void this.closeAll();
-    const client = (async () => {
-      if (id === 'vm') await new BuiltinVm().up((m) => this.studio.log(`vm: ${m}`));
-      const c = await HelperClient.connect(await this.targets.target.startHelper(), { client: 'vscode load probe' });
-      void c.closed.then((e) => {
-        this.studio.output.warn(`probe connection to ${id} closed: ${e.message}; its probes were unloaded`);
-        if (this.current?.client === client) {
-          this.current = undefined;
-          this.probes.clear();
-          this.changed.fire();
-        }
-      });
-      return c;
-    })();
-    this.current = { id, client };
-    client.catch(() => {
-      if (this.current?.client === client) this.current = undefined;
-    });
-    return client;
+    return this.connection.get();
   }
 
   remember(objectId: number, source: vscode.Uri, logs: Record<string, string>): void {
@@ -70,16 +57,11 @@ export class ProbeSessions implements vscode.Disposable {
   }
 
   async closeAll(): Promise<void> {
-    const c = this.current;
-    this.current = undefined;
-    this.probes.clear();
-    this.changed.fire();
-    if (c) await c.client.then((x) => x.close(), () => undefined);
+    await this.connection.reset();
   }
 
   dispose(): void {
-    this.subscription.dispose();
+    this.connection.dispose();
     this.changed.dispose();
-    void this.closeAll();
   }
 }

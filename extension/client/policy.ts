@@ -12,6 +12,7 @@ import { HelperClient } from '../core/helperClient';
 import { findDist } from '../core/targets/deploy';
 import { BuiltinVm } from '../core/vm/vm';
 import { offerToStartVm } from './vm';
+import { TargetConnection } from './targetConnection';
 import { applyPolicy, clearPolicy, EVENTS_MAP, execBlockObject, parsePolicy, PolicyError } from '../core/policy/policy';
 import { execEventDecoder } from '../core/policy/events';
 import { policyHookEvent } from '../core/policy/traceEvents';
@@ -21,11 +22,18 @@ export const POLICY_FILE = 'bpf-lsm.policy.json';
 
 class PolicyFeature implements vscode.Disposable {
   private watcher: vscode.Disposable | undefined;
-  private client: HelperClient | undefined;
+  /** Policies are pinned, so closing this connection leaves them in force; it only serves apply. */
+  private readonly connection: TargetConnection<HelperClient>;
   private applying: Promise<unknown> = Promise.resolve();
   private readonly problems = vscode.languages.createDiagnosticCollection('bpf-lsm-policy');
 
-  constructor(private readonly studio: Studio, private readonly targets: TargetService) {}
+  constructor(private readonly studio: Studio, private readonly targets: TargetService) {
+    this.connection = new TargetConnection(studio, targets, {
+      open: async (target) => HelperClient.connect(await target.startHelper(), { client: 'vscode policy' }),
+      closed: (c) => c.closed,
+      close: (c) => c.close(),
+    });
+  }
 
   async policyUri(arg: unknown): Promise<vscode.Uri | undefined> {
     if (arg instanceof vscode.Uri) return arg;
@@ -33,18 +41,6 @@ class PolicyFeature implements vscode.Disposable {
     if (active?.path.endsWith(`/${POLICY_FILE}`)) return active;
     const found = await vscode.workspace.findFiles(`**/${POLICY_FILE}`, '**/node_modules/**', 2);
     return found[0];
-  }
-
-  private async connect(): Promise<HelperClient> {
-    if (this.client) return this.client;
-    const id = this.targets.id;
-    if (id === 'vm') await new BuiltinVm().up((m) => this.studio.log(`vm: ${m}`));
-    const client = await HelperClient.connect(await this.targets.target.startHelper(), { client: 'vscode policy' });
-    this.client = client;
-    void client.closed.then(() => {
-      if (this.client === client) this.client = undefined;
-    });
-    return client;
   }
 
   async apply(uri: vscode.Uri, quiet = false): Promise<void> {
@@ -62,7 +58,7 @@ class PolicyFeature implements vscode.Disposable {
     }
     const target = this.targets.target;
     const object = execBlockObject(findDist());
-    const client = await this.connect();
+    const client = await this.connection.get();
     const r = await applyPolicy(target, client, policy, object, (m) => this.studio.log(`policy: ${m}`));
     for (const m of r.missing) this.studio.output.warn(`policy: ${m} does not exist on ${this.targets.id}: denied by path only`);
     const msg = `policy ${r.replaced ? 'updated' : 'applied'} on ${this.targets.id}: ${r.mode}, ${policy.deny.length} path(s), ${r.rules} rules; stays in force until "Clear Enforcement Policy"`;
@@ -114,8 +110,7 @@ class PolicyFeature implements vscode.Disposable {
       return;
     }
     const had = await clearPolicy(this.targets.target);
-    await this.client?.close();
-    this.client = undefined;
+    await this.connection.reset();
     void vscode.commands.executeCommand('setContext', 'bpfLsm.policyApplied', false);
     const msg = had ? `policy cleared on ${id}` : `no policy was in force on ${id}`;
     this.studio.log(msg);
@@ -125,7 +120,7 @@ class PolicyFeature implements vscode.Disposable {
   dispose(): void {
     this.watcher?.dispose();
     this.problems.dispose();
-    void this.client?.close();
+    this.connection.dispose();
   }
 }
 

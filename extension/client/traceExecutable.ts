@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { Studio } from './studio';
 import { TargetService } from './targets';
 import { TracingPanel } from './tracingPanel';
-import { BuiltinVm } from '../core/vm/vm';
+import { TargetConnection } from './targetConnection';
 import { TracerSession } from '../core/trace/tracerSession';
 import { traceProgram } from '../core/trace/traceProgram';
 
@@ -53,56 +53,33 @@ export function splitArguments(line: string): string[] {
   return out;
 }
 
-class WarmTracer {
-  private session: Promise<TracerSession> | undefined;
-  private targetId: string | undefined;
-
-  constructor(private readonly studio: Studio, private readonly targets: TargetService) {}
-
-  /** The connected, attached tracer for the current target (connecting and attaching on first use). */
-  get(progress: (m: string) => void): Promise<TracerSession> {
-    const id = this.targets.id;
-    if (this.session && this.targetId === id) return this.session;
-    void this.reset();
-    this.targetId = id;
-    const pending = (async () => {
-      if (id === 'vm') {
-        const vm = new BuiltinVm();
-        if (!vm.running()) progress('starting the built-in BPF-LSM VM');
-        await vm.up(progress);
-      }
-      const session = await TracerSession.connect(this.targets.target, progress);
+/**
+ * The tracer attached on the current target: connected, loaded and attached on first use, then kept, so
+ * later traces only add their process to its filter.
+ */
+function warmTracer(studio: Studio, targets: TargetService): TargetConnection<TracerSession> {
+  return new TargetConnection(studio, targets, {
+    async open(target, progress) {
+      const session = await TracerSession.connect(target, progress);
       try {
         const state = await session.prepare({}, progress);
         const t = state.timings;
-        this.studio.log(
-          `tracer attached on ${id}: ${state.attached.length} of ${state.hookCount} hooks, kernel ${state.kernel} ` +
+        studio.log(
+          `tracer attached on ${target.id}: ${state.attached.length} of ${state.hookCount} hooks, kernel ${state.kernel} ` +
             `(BTF ${t.btfMs} ms, compile ${state.fromCache ? 'cached' : `${t.compileMs} ms`}, load ${t.loadMs} ms, attach ${t.attachMs} ms)`,
         );
-        for (const s of state.notTraced) this.studio.log(`  not traced: ${s.hook}: ${s.reason}`);
-        // The helper went away (VM stopped, ssh dropped): the next trace reconnects.
-        void session.client.closed.then((e) => {
-          this.studio.output.warn(`tracer connection to ${id} closed: ${e.message}`);
-          if (this.session === pending) this.session = undefined;
-        });
+        for (const s of state.notTraced) studio.log(`  not traced: ${s.hook}: ${s.reason}`);
         return session;
       } catch (err) {
         await session.dispose();
         throw err;
       }
-    })();
-    this.session = pending;
-    pending.catch(() => {
-      if (this.session === pending) this.session = undefined;
-    });
-    return pending;
-  }
-
-  async reset(): Promise<void> {
-    const s = this.session;
-    this.session = undefined;
-    if (s) await s.then((x) => x.dispose(), () => undefined);
-  }
+    },
+    closed: (session) => session.client.closed,
+    close: (session) => session.dispose(),
+    // The helper went away (VM stopped, ssh dropped): the next trace reconnects.
+    onGone: (id, reason, lost) => lost && studio.output.warn(`tracer connection to ${id} closed: ${reason}`),
+  });
 }
 
 async function askForProgram(studio: Studio): Promise<TraceRequest | undefined> {
@@ -148,9 +125,9 @@ async function askForProgram(studio: Studio): Promise<TraceRequest | undefined> 
 }
 
 export function registerTraceExecutable(studio: Studio, targets: TargetService): void {
-  const warm = new WarmTracer(studio, targets);
-  studio.ownAsync(() => warm.reset());
-  studio.own(targets.onDidChange(() => void warm.reset()));
+  const warm = warmTracer(studio, targets);
+  studio.ownAsync(() => warm.reset('the window closed'));
+  studio.own(warm);
 
   studio.command('traceExecutable', async (arg?: unknown) => {
     const request = isTraceRequest(arg) ? arg : await askForProgram(studio);
