@@ -5,9 +5,11 @@
 //   C+pipe   the same, also framing each record and writing the frames to another process (the hop the
 //            helper cannot avoid), plus the VM's raw pipe throughput for scale
 //   helper   the helper in the VM with the client also in the VM (the protocol path without ssh)
-//   helper+ssh  the helper in the VM with the client on this machine over ssh (what the extension does)
+//   host/chan   the helper in the VM with the client on this machine, the stream on a VM helper channel
+//               (what the extension does with the built-in VM)
+//   host/ssh    the same through the ssh session (what an ssh: target does)
 // Each line also proves accounting: received + dropped-in-kernel == emitted, and helper drops are reported.
-// The in-VM consumers run BENCH_ROUNDS (3) alternating rounds and the medians are compared; helper+ssh runs
+// The in-VM consumers run BENCH_ROUNDS (3) alternating rounds and the medians are compared; the host lines run
 // once. Boots the VM when it is not running (and stops it again); BENCH_SECONDS and BENCH_BURST override;
 // BENCH_WALK=1 makes the JavaScript clients visit every record (as a decoder would) instead of counting.
 import { spawn } from 'node:child_process';
@@ -210,11 +212,18 @@ async function main(): Promise<void> {
     const dd = await vm.exec('/usr/bin/node', ['-e', PIPE_PROBE], { timeoutMs: 120_000 });
     console.log(`pipe ceiling in the VM (dd | cat, 64 MiB): ${dd.stdout.trim() || dd.stderr.trim()}`);
 
-    const client = await HelperClient.connect(await vm.startHelper(), { client: 'ringbuf-bench' });
-    try {
-      console.log(line('helper+ssh', await measureHelperPath(client, readFileSync(join(root, 'dist', 'bpf', 'ringbuf_bench.bpf.o')), generator), baseline));
-    } finally {
-      await client.close();
+    // The extension's own path: the client on this machine, the helper's stream leaving the VM through a
+    // helper channel (virtio-serial), then once more through the ssh session, as for an ssh: target.
+    for (const [name, channels] of [['host/chan', '1'], ['host/ssh', '0']] as const) {
+      process.env.BPF_LSM_VM_CHANNELS = channels;
+      const transport = await vm.startHelper();
+      const client = await HelperClient.connect(transport, { client: 'ringbuf-bench' });
+      try {
+        const m = await measureHelperPath(client, readFileSync(join(root, 'dist', 'bpf', 'ringbuf_bench.bpf.o')), generator);
+        console.log(`${line(name, m, baseline)}  via ${transport.route ?? 'ssh'}`);
+      } finally {
+        await client.close();
+      }
     }
   });
 }

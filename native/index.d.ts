@@ -109,6 +109,11 @@ export interface NativeBinding {
   RingConsumer: typeof RingConsumer;
   libbpfVersion: string;
   recordHeaderSize: number;
+  /**
+   * Ends the process with _exit(code), skipping exit handlers: for a helper whose stdin is the VM's helper
+   * channel, where a thread-pool read blocked on the port would otherwise keep exit() from returning.
+   */
+  exitNow(code: number): never;
   /** The file the addon was loaded from. */
   path: string;
 }

@@ -18,6 +18,8 @@ export interface HelperTransport {
   readonly stderr: Readable;
   /** Resolves with the exit code (or null when killed by a signal) once the helper process is gone. */
   readonly exited: Promise<number | null>;
+  /** How the protocol travels, for messages and benchmarks (e.g. "ssh", "VM channel 2"). */
+  readonly route?: string;
   /** Ends the transport: closes stdin (the helper then tears down everything it owns) and kills it after a grace period. */
   close(): Promise<void>;
 }

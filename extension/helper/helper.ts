@@ -3,9 +3,10 @@
 // stdin ends, the ssh connection drops, or it gets SIGTERM/SIGINT/SIGHUP, every program is detached, every
 // object closed and every spawned process killed before it exits. (SIGKILL cannot be caught; the kernel
 // then drops the links and maps with the last file descriptor, and only spawned processes may remain.)
-import { fstatSync } from 'node:fs';
+import { createReadStream, createWriteStream, fstatSync, Stats } from 'node:fs';
 import { Socket } from 'node:net';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { isatty } from 'node:tty';
 import { loadNative } from '../../native/index';
 import { CHECK_OBJECTS_FLAG, ObjectChecker, runObjectCheckChild } from './objectCheck';
 import { connectingUser } from './processes';
@@ -29,25 +30,37 @@ function log(line: string): void {
   }
 }
 
-/**
- * Node writes to pipes synchronously, which would stall the event loop (and every trace) whenever the
- * client reads slowly; a non-blocking socket over fd 1 gives real backpressure instead.
- */
-function clientOutput(): Writable {
+/** The protocol streams over stdin and stdout; `channel` when they are the VM's helper channel. */
+function clientStreams(): { input: Readable; output: Writable; channel: boolean } {
+  let out: Stats | undefined;
+  let inp: Stats | undefined;
   try {
-    const st = fstatSync(1);
-    if (st.isFIFO() || st.isSocket()) return new Socket({ fd: 1, readable: false, writable: true });
+    out = fstatSync(1);
+    inp = fstatSync(0);
   } catch {
-    // fall back to process.stdout
+    // fall back to process.stdin/stdout
   }
-  return process.stdout;
+  // The built-in VM's helper channel: stdin and stdout are one virtio-serial port, a character device that
+  // Node would write synchronously. fs streams read and write it on the thread pool, with backpressure
+  // (a port takes at most 32 KiB per write; fs streams finish partial writes).
+  if (out?.isCharacterDevice() && inp?.isCharacterDevice() && !isatty(0) && !isatty(1)) {
+    return {
+      input: createReadStream('', { fd: 0, autoClose: false, highWaterMark: 256 * 1024 }),
+      output: createWriteStream('', { fd: 1, autoClose: false }),
+      channel: true,
+    };
+  }
+  // Node writes to pipes synchronously, which would stall the event loop (and every trace) whenever the
+  // client reads slowly; a non-blocking socket over fd 1 gives real backpressure instead.
+  if (out?.isFIFO() || out?.isSocket()) return { input: process.stdin, output: new Socket({ fd: 1, readable: false, writable: true }), channel: false };
+  return { input: process.stdin, output: process.stdout, channel: false };
 }
 
 function main(): void {
   // Each running trace session keeps one libuv pool thread in a ring buffer poll; load/attach/detach
   // need threads too. The pool is created on first use, so this still takes effect here.
   process.env.UV_THREADPOOL_SIZE ??= '16';
-  if (process.stdin.isTTY) {
+  if (isatty(0)) {
     process.stderr.write(
       'bpf-lsm helper: this program speaks a binary protocol on stdin/stdout and is started by the BPF-LSM Studio extension or the bpf-lsm CLI (through sudo or ssh); it is not meant for a terminal.\n',
     );
@@ -55,7 +68,20 @@ function main(): void {
   }
   const user = connectingUser();
   const objectChecker = new ObjectChecker({ program: process.execPath, args: [process.argv[1], CHECK_OBJECTS_FLAG], uid: user.uid, gid: user.gid });
-  const session = new HelperSession({ input: process.stdin, output: clientOutput(), loadNative, log, objectChecker });
+  const { input, output, channel } = clientStreams();
+  const session = new HelperSession({ input, output, loadNative, log, objectChecker });
+  // On a VM channel, a thread-pool read stays blocked on the port until the host lets go, and exit() waits
+  // for it (libuv joins its pool): end with _exit once the teardown, and with it every write, is done.
+  const exit = (code: number) => {
+    if (channel) {
+      try {
+        loadNative().exitNow(code);
+      } catch {
+        // no addon: nothing was loaded either; the plain exit below may wait for the host to disconnect
+      }
+    }
+    process.exit(code);
+  };
   session.start();
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.on(signal, () => void session.teardown(`received ${signal}`));
@@ -66,9 +92,9 @@ function main(): void {
     if (failing) return;
     failing = true;
     log(`internal error: ${err.stack ?? err.message}`);
-    void session.teardown('internal error').finally(() => process.exit(70));
+    void session.teardown('internal error').finally(() => exit(70));
   });
-  void session.finished.then(() => process.exit(0));
+  void session.finished.then(() => exit(0));
 }
 
 if (process.argv[2] === CHECK_OBJECTS_FLAG) runObjectCheckChild(loadNative);

@@ -5,7 +5,9 @@
 #include <napi.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <unistd.h>
 
 #include "core.h"
 
@@ -503,6 +505,16 @@ class RingConsumer : public Napi::ObjectWrap<RingConsumer> {
   bool closeRequested_ = false;
 };
 
+// Ends the process without exit()'s handlers. libuv joins its thread pool at exit, and a pool thread
+// blocked in read() on the VM's helper channel (a virtio-serial port, which only returns at the host's
+// end of the connection) would hold exit() up for ever.
+Napi::Value ExitNow(const Napi::CallbackInfo& info) {
+  int code = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+  fflush(nullptr);
+  _exit(code);
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function object = BpfObject::Define(env);
   BpfObject::constructor = Napi::Persistent(object);
@@ -510,6 +522,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("RingConsumer", RingConsumer::Define(env));
   exports.Set("libbpfVersion", Napi::String::New(env, bpflsm::LibbpfVersion()));
   exports.Set("recordHeaderSize", Napi::Number::New(env, bpflsm::RingBatcher::kHeader));
+  exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));
   return exports;
 }
 

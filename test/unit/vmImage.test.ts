@@ -9,7 +9,7 @@ import { loadOrder, ModInfo, readModInfo } from '../../extension/core/vm/modules
 import { findXzPayload, parseImageDependency } from '../../extension/core/vm/kernel';
 import { imagePlan, initScript, parseLdd, READY_MARKER } from '../../extension/core/vm/image';
 import { parseReadyLine, parseUsernetPort, qemuArgs } from '../../extension/core/vm/machine';
-import { cacheRoot, socketPath, vmPaths } from '../../extension/core/vm/paths';
+import { cacheRoot, helperChannelName, socketPath, vmPaths } from '../../extension/core/vm/paths';
 
 function withTemp<T>(fn: (dir: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'bpf-lsm-unit-'));
@@ -189,7 +189,7 @@ describe('kernel package and image helpers', () => {
   });
 
   it('boots with bpf in lsm=, the forward bound to 127.0.0.1 only and a restricted network', () => {
-    const args = qemuArgs({ vmlinux: 'k', initramfs: 'i', console: 'c', monitor: '/c,d/m.sock', pidFile: 'p', memoryMb: 2048, cpus: 2, accel: 'tcg,thread=multi' });
+    const args = qemuArgs({ vmlinux: 'k', initramfs: 'i', console: 'c', monitor: '/c,d/m.sock', pidFile: 'p', memoryMb: 2048, cpus: 2, accel: 'tcg,thread=multi', helperChannels: ['/r/h-0.sock', '/r,x/h-1.sock'] });
     assert.ok(args.includes('unix:/c,,d/m.sock,server=on,wait=off'), 'a comma in the monitor path is escaped for qemu');
     const append = args[args.indexOf('-append') + 1];
     assert.match(append, /(^| )lsm=[a-z,]*bpf( |$)/);
@@ -197,6 +197,18 @@ describe('kernel package and image helpers', () => {
     assert.match(netdev, /restrict=on/);
     assert.match(netdev, /hostfwd=tcp:127\.0\.0\.1:0-:22/);
     assert.ok(args.includes('-daemonize'));
+  });
+
+  it('gives every helper channel a virtio-serial port named for the guest and a host socket qemu listens on', () => {
+    const args = qemuArgs({ vmlinux: 'k', initramfs: 'i', console: 'c', monitor: 'm', pidFile: 'p', memoryMb: 2048, cpus: 2, accel: 'tcg', helperChannels: ['/r/h-0.sock', '/r,x/h-1.sock'] });
+    const values = (flag: string) => args.flatMap((a, i) => (args[i - 1] === flag ? [a] : []));
+    assert.deepEqual(values('-chardev'), ['socket,id=hc0,path=/r/h-0.sock,server=on,wait=off', 'socket,id=hc1,path=/r,,x/h-1.sock,server=on,wait=off']);
+    const ports = values('-device').filter((d) => d.startsWith('virtserialport,'));
+    assert.deepEqual(ports, [
+      `virtserialport,bus=hc.0,chardev=hc0,name=${helperChannelName(0)}`,
+      `virtserialport,bus=hc.0,chardev=hc1,name=${helperChannelName(1)}`,
+    ]);
+    assert.ok(values('-device').includes('virtio-serial-pci,id=hc'));
   });
 
   it('plans an image that loads modules in order, starts sshd and announces readiness', () => {

@@ -4,13 +4,14 @@
 // is killed mid-stream, the helper gets SIGTERM, or the helper is SIGKILLed.
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { HelperClient, HelperRequestError } from '../../extension/core/helperClient';
 import type { HelperTransport } from '../../extension/core/target';
 import { vmTarget } from '../../extension/core/targets/vm';
 import { helperBundle } from '../../extension/core/targets/deploy';
 import { GUEST_HELPER_ROOT } from '../../extension/core/vm/image';
+import { HELPER_CHANNELS, vmPaths } from '../../extension/core/vm/paths';
 import { iterateRecords, type BtfTypeDesc, type EventBatch, type JsonValue } from '../../extension/shared/helperProtocol';
 import { decodeValue } from '../../extension/shared/helperValues';
 import { until } from './until';
@@ -72,6 +73,28 @@ describe('privileged helper in the BPF-LSM VM', function () {
     } finally {
       await client.close();
     }
+  });
+
+  it('carries each concurrent helper on its own VM channel, falls back to ssh when all are taken, and frees them', async () => {
+    const paths = vmPaths();
+    const transports = await Promise.all(Array.from({ length: HELPER_CHANNELS + 1 }, () => vm.startHelper()));
+    const clients = await Promise.all(transports.map((t) => HelperClient.connect(t, { client: 'vm-test' })));
+    try {
+      const routes = transports.map((t) => t.route ?? '');
+      const channels = routes.filter((r) => r.startsWith('VM channel ')).sort((a, b) => Number(a.slice(11)) - Number(b.slice(11)));
+      assert.deepEqual(channels, Array.from({ length: HELPER_CHANNELS }, (_, i) => `VM channel ${i}`));
+      assert.deepEqual(routes.filter((r) => r.startsWith('ssh')), [`ssh (no helper channel: all ${HELPER_CHANNELS} helper channels are in use)`]);
+      // Every one is a separate helper that answers on its own route.
+      const pids = await Promise.all(clients.map(async (c) => (await c.call('list', {}), c.helper!.pid)));
+      assert.equal(new Set(pids).size, HELPER_CHANNELS + 1);
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+    }
+    assert.deepEqual(readdirSync(paths.run).filter((f) => f.endsWith('.lock')), [], 'every channel is released');
+    const again = await vm.startHelper();
+    const client = await HelperClient.connect(again, { client: 'vm-test' });
+    await client.close();
+    assert.match(again.route ?? '', /^VM channel \d$/, 'a released channel carries the next helper');
   });
 
   it('loads the probe, attaches to LSM hooks, streams its ring buffer events through the helper, detaches', async () => {

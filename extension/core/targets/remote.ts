@@ -11,6 +11,7 @@ import { ExecResult, HelperTransport, Target, TargetKind } from '../target';
 import { deployHelper, helperBundle } from './deploy';
 import { runProgram, spawnTransport, sshFailure } from './process';
 import { remoteCommand } from './quote';
+import { ChannelOptions, channelTransport } from './vmChannel';
 
 export interface SshConnection {
   /** ssh options, without the destination. */
@@ -31,6 +32,8 @@ export interface RemoteTargetOptions {
   readonly helperRoot: (target: RemoteTarget) => Promise<string>;
   /** Runs once before the first command (e.g. opens a shared ssh connection); failures are not fatal. */
   readonly prepare?: () => Promise<void>;
+  /** A faster route for the helper's protocol than the ssh session (the VM's channels), when there is one now. */
+  readonly helperChannels?: () => Pick<ChannelOptions, 'sockets' | 'name'> | undefined;
 }
 
 /** Copies stdin to a temp file next to the destination, then renames it: a broken copy is never left in place. */
@@ -104,7 +107,15 @@ export class RemoteTarget implements Target {
       }
     }
     const remoteHelper = await deployHelper(this, await this.opts.helperRoot(this), bundle);
-    return spawnTransport('ssh', this.sshArgs(this.opts.node, [remoteHelper], sudo), this.describe());
+    const channels = this.opts.helperChannels?.();
+    let fallback = '';
+    if (channels) {
+      const command = [this.opts.node, remoteHelper];
+      const r = await channelTransport({ ...channels, sshArgs: (p, a) => this.sshArgs(p, a, sudo), command, what: this.describe() });
+      if (r.transport) return r.transport;
+      fallback = ` (no helper channel: ${r.reason})`;
+    }
+    return { ...spawnTransport('ssh', this.sshArgs(this.opts.node, [remoteHelper], sudo), this.describe()), route: `ssh${fallback}` };
   }
 
   describe(): string {

@@ -10,7 +10,7 @@
 // The cache folder is $BPF_LSM_CACHE (the runner sets it), else ~/.cache/bpf-lsm-studio.
 import { GUEST_HELPER_ROOT } from '../vm/image';
 import { VM_SSH_DESTINATION, readState, vmSshOptions } from '../vm/machine';
-import { VmPaths, vmPaths } from '../vm/paths';
+import { helperChannelName, VmPaths, vmPaths } from '../vm/paths';
 import { RemoteTarget } from './remote';
 
 export function vmTarget(paths: VmPaths = vmPaths()): RemoteTarget {
@@ -25,5 +25,11 @@ export function vmTarget(paths: VmPaths = vmPaths()): RemoteTarget {
     loginIsRoot: true,
     node: '/usr/bin/node',
     helperRoot: async () => GUEST_HELPER_ROOT,
+    // BPF_LSM_VM_CHANNELS=0 keeps the helper on ssh (to compare the two, or to rule the channels out).
+    helperChannels: () => {
+      const count = readState(paths)?.helperChannels ?? 0;
+      if (!count || process.env.BPF_LSM_VM_CHANNELS === '0') return undefined;
+      return { sockets: paths.helperChannels.slice(0, count), name: helperChannelName };
+    },
   });
 }

@@ -128,6 +128,7 @@ export async function unpackKernel(deb: string, kernelDir: string, onStep: (s: s
       './lib/modules/*/kernel/drivers/net/*.ko',
       './lib/modules/*/kernel/net/core/*.ko',
       './lib/modules/*/kernel/drivers/char/hw_random/*.ko',
+      './lib/modules/*/kernel/drivers/char/virtio_console.ko',
     ];
     // Streamed straight into tar so the 400 MB of modules we do not need are never written to disk.
     const script = 'deb=$1; dir=$2; shift 2; dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dir" --wildcards --no-wildcards-match-slash "$@"';
@@ -180,6 +181,8 @@ export function kernelAssetsAt(kernelDir: string): KernelAssets | undefined {
     const vmlinux = join(kernelDir, 'vmlinux');
     const modules = meta.modules.map((m) => join(kernelDir, 'modules', m));
     if (![vmlinux, ...modules].every((f) => existsSync(f))) return undefined;
+    // A kernel unpacked by an older version that wanted fewer modules is unpacked again.
+    if (!VM_MODULES.every((name) => meta.modules.some((m) => m.endsWith(`-${name}.ko`)))) return undefined;
     return { release: meta.release, package: meta.package, version: meta.version, vmlinux, config: join(kernelDir, 'config'), modules };
   } catch {
     return undefined;

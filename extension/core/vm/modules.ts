@@ -2,8 +2,11 @@
 // Debian's linux-image .deb ships no modules.dep (depmod runs at install time, and we never install it),
 // so the dependency order is read from each module's own `.modinfo` section (`depends=a,b`).
 
-/** The modules the VM loads, by module name. Their dependencies are pulled in and ordered automatically. */
-export const VM_MODULES = ['virtio_pci', 'virtio_rng', 'virtio_net'] as const;
+/**
+ * The modules the VM loads, by module name. Their dependencies are pulled in and ordered automatically.
+ * virtio_console carries the helper channels (see ../targets/vmChannel.ts).
+ */
+export const VM_MODULES = ['virtio_pci', 'virtio_rng', 'virtio_net', 'virtio_console'] as const;
 
 export interface ModInfo {
   /** The module name (`name=`), which uses `_` where the file name may use `-` (virtio-rng.ko). */

@@ -28,8 +28,16 @@ export interface VmPaths {
   readonly pidFile: string;
   readonly monitor: string;
   readonly sshControl: string;
+  /** qemu's ends of the helper channels (virtio-serial ports), one unix socket each; see ../targets/vmChannel.ts. */
+  readonly helperChannels: readonly string[];
   readonly lock: string;
 }
+
+/** How many helper channels the VM has: one per concurrently connected helper (trace, probe, policy, CLI runs). */
+export const HELPER_CHANNELS = 8;
+
+/** The name of helper channel `i` inside the guest (/sys/class/virtio-ports/<port>/name). */
+export const helperChannelName = (i: number) => `org.bpf-lsm-studio.helper.${i}`;
 
 /**
  * Unix socket paths are limited to 108 bytes; a deep cache folder would silently break qemu's monitor and
@@ -61,6 +69,7 @@ export function vmPaths(env: NodeJS.ProcessEnv = process.env): VmPaths {
     pidFile: join(run, 'qemu.pid'),
     monitor: socketPath(join(run, 'monitor.sock')),
     sshControl: socketPath(join(run, 'ssh.sock')),
+    helperChannels: Array.from({ length: HELPER_CHANNELS }, (_, i) => socketPath(join(run, `helper-${i}.sock`))),
     lock: join(root, 'lock'),
   };
 }

@@ -1,0 +1,201 @@
+// The built-in VM's helper channels: virtio-serial ports whose host ends are unix sockets of qemu (see
+// qemuArgs). A helper in the VM still speaks only over its stdin and stdout, but both are one of these
+// ports instead of the ssh session, so its event stream leaves the guest without sshd's encryption, which
+// is what limits it under TCG (~6 MB/s over ssh against ~100 MB/s over a port, measured in the 6.1 VM).
+// ssh still starts the helper, carries its stderr, and its exit tells us the helper is gone.
+//
+// Sharing: each channel is taken by one client at a time through a lock file next to its socket. A guest
+// port opens once at a time, so a helper that is still tearing down keeps its port busy; the guest script
+// waits for it. Bytes such a helper wrote late can still be in flight when the next client connects, so the
+// guest script writes a fresh token before starting the helper, and everything before it is discarded.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { connect, Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
+import type { HelperTransport } from '../target';
+
+/**
+ * Runs in the guest: finds the port by name, waits while a previous helper still holds it, makes it stdin
+ * and stdout, writes the token and starts the helper. Exit 97/98: no such port / still busy.
+ */
+export const CHANNEL_SCRIPT = [
+  'name=$1; token=$2; shift 2; dev=',
+  'for p in /sys/class/virtio-ports/*; do [ "$(cat "$p/name" 2>/dev/null)" = "$name" ] && dev=/dev/${p##*/}; done',
+  '[ -n "$dev" ] || { echo "no virtio port named $name in the VM" >&2; exit 97; }',
+  'i=0; while ! (: <>"$dev") 2>/dev/null; do i=$((i+1)); [ $i -lt 75 ] || { echo "$dev stays busy" >&2; exit 98; }; sleep 0.2; done',
+  'exec <>"$dev" >&0',
+  'printf "%s\\n" "$token"',
+  'exec "$@"',
+].join('\n');
+
+export interface ChannelOptions {
+  /** qemu's socket of each channel. */
+  readonly sockets: readonly string[];
+  /** The guest name of channel i. */
+  readonly name: (i: number) => string;
+  /** ssh arguments that run `program args` in the guest. */
+  readonly sshArgs: (program: string, args: readonly string[]) => string[];
+  /** The helper command in the guest (node, helper.js). */
+  readonly command: readonly string[];
+  readonly what: string;
+  readonly graceMs?: number;
+  /** How long the guest may take to start the helper and write the token. */
+  readonly startTimeoutMs?: number;
+}
+
+/** Takes a free channel: creates its lock file, or replaces one whose owner process is gone. */
+export function lockChannel(sockets: readonly string[]): { index: number; release: () => void } | undefined {
+  for (let index = 0; index < sockets.length; index++) {
+    const lock = `${sockets[index]}.lock`;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(lock, 'wx', 0o600);
+        writeSync(fd, String(process.pid));
+        closeSync(fd);
+        let released = false;
+        return {
+          index,
+          release: () => {
+            if (!released) rmSync(lock, { force: true });
+            released = true;
+          },
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
+        if (ownerAlive(lock)) break;
+        rmSync(lock, { force: true });
+      }
+    }
+  }
+  return undefined;
+}
+
+function ownerAlive(lock: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(lock, 'utf8'));
+  } catch {
+    return false;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Feeds the first bytes of a channel: returns what follows the token line once it has been seen (possibly
+ * empty), undefined before. Everything before the token (late bytes of an earlier helper) is dropped.
+ */
+export function tokenScanner(token: string): (chunk: Buffer) => Buffer | undefined {
+  const marker = Buffer.from(`${token}\n`);
+  let seen = Buffer.alloc(0);
+  return (chunk) => {
+    seen = Buffer.concat([seen, chunk]);
+    const at = seen.indexOf(marker);
+    if (at >= 0) return seen.subarray(at + marker.length);
+    // Keep only what could be the start of the token.
+    seen = seen.subarray(Math.max(0, seen.length - marker.length + 1));
+    return undefined;
+  };
+}
+
+/** Starts the helper on a free channel; resolves undefined (with the reason) when no channel can carry it. */
+export async function channelTransport(opts: ChannelOptions): Promise<{ transport?: HelperTransport; reason?: string }> {
+  const lock = lockChannel(opts.sockets);
+  if (!lock) return { reason: `all ${opts.sockets.length} helper channels are in use` };
+  const socket = await new Promise<Socket | Error>((resolve) => {
+    const s = connect(opts.sockets[lock.index]);
+    s.once('connect', () => resolve(s));
+    s.once('error', (err) => resolve(err));
+  });
+  if (socket instanceof Error) {
+    lock.release();
+    return { reason: `cannot connect to helper channel ${lock.index}: ${socket.message}` };
+  }
+  socket.on('error', () => undefined);
+  const token = randomBytes(16).toString('hex');
+  const child = spawn('ssh', opts.sshArgs('sh', ['-c', CHANNEL_SCRIPT, 'helper-channel', opts.name(lock.index), token, ...opts.command]), {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => resolve(code));
+    child.on('error', (err) => {
+      child.stderr.emit('data', Buffer.from(`${opts.what}: could not start ssh: ${err.message}\n`));
+      resolve(null);
+    });
+  });
+  // The helper is gone once ssh is: drop the channel (a helper cut off from ssh then reads the end of its
+  // input and tears down) and hand it to the next client.
+  // The helper's last bytes can still be on their way through qemu when ssh reports its exit; give them a
+  // moment before the socket goes.
+  void exited.then(() => {
+    setTimeout(() => {
+      socket.destroy();
+      lock.release();
+    }, 300).unref();
+  });
+
+  const scan = tokenScanner(token);
+  const started = await new Promise<{ rest: Buffer } | { failed: string }>((resolve) => {
+    let stderr = '';
+    const onStderr = (b: Buffer) => {
+      stderr = (stderr + b.toString('utf8')).slice(-2000);
+    };
+    const finish = (r: { rest: Buffer } | { failed: string }) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      child.stderr.off('data', onStderr);
+      resolve(r);
+    };
+    const onData = (chunk: Buffer) => {
+      const rest = scan(chunk);
+      if (rest) finish({ rest });
+    };
+    const timeoutMs = opts.startTimeoutMs ?? 30_000;
+    const timer = setTimeout(() => finish({ failed: `the helper did not start on channel ${lock.index} within ${timeoutMs / 1000} s` }), timeoutMs);
+    socket.on('data', onData);
+    child.stderr.on('data', onStderr);
+    void exited.then((code) => finish({ failed: `the helper on channel ${lock.index} ended before it started (exit ${code}): ${stderr.trim()}` }));
+  });
+  if ('failed' in started) {
+    child.kill('SIGTERM');
+    await exited;
+    return { reason: started.failed };
+  }
+  // The token's reader took the socket's first bytes; the client reads what follows them.
+  const output = new PassThrough();
+  if (started.rest.length) output.write(started.rest);
+  socket.pipe(output);
+
+  let closing: Promise<void> | undefined;
+  return {
+    transport: {
+      route: `VM channel ${lock.index}`,
+      input: socket,
+      output,
+      stderr: child.stderr,
+      exited,
+      close() {
+        closing ??= (async () => {
+          // End of input: qemu drops the connection, the guest reads the end of its port, and the helper
+          // tears down. Like the ssh transport, it is left to finish that by itself after the grace period.
+          socket.end();
+          const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), opts.graceMs ?? 3000).unref());
+          if ((await Promise.race([exited.then(() => 'exited' as const), timer])) === 'timeout') {
+            child.kill('SIGTERM');
+            await exited;
+          }
+          socket.destroy();
+          child.stderr.destroy();
+          lock.release();
+        })();
+        return closing;
+      },
+    },
+  };
+}
