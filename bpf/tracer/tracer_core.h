@@ -70,6 +70,20 @@ struct tr_ctx {
 	__u32 flags;
 };
 
+/*
+ * Waking the consumer for every record costs a context switch per record on the target (and under TCG a
+ * switch is dear): the helper was spending the guest's CPU on wakeups the traced program then lacked.
+ * Records go in quietly until this much is waiting, then the consumer is woken; below it, the consumer's
+ * own poll interval (tens of milliseconds) picks them up.
+ */
+#define TR_WAKEUP_BYTES (256 * 1024)
+
+static __always_inline __u64 tr_wakeup(void)
+{
+	return bpf_ringbuf_query(&tr_events, BPF_RB_AVAIL_DATA) >= TR_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+										   : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline struct tr_counters *tr_cpu_counters(void)
 {
 	return &tr_counters[bpf_get_smp_processor_id() & (TR_MAX_CPUS - 1)];
@@ -137,7 +151,7 @@ static __always_inline void tr_end(struct tr_ctx *c)
 	h->flags = c->flags;
 	if (c->flags & TR_F_TRUNCATED)
 		__sync_fetch_and_add(&cnt->truncated, 1);
-	if (bpf_ringbuf_output(&tr_events, c->rec, n, 0))
+	if (bpf_ringbuf_output(&tr_events, c->rec, n, tr_wakeup()))
 		__sync_fetch_and_add(&cnt->ringbuf_full, 1);
 	else
 		__sync_fetch_and_add(&cnt->records, 1);
@@ -364,7 +378,7 @@ int BPF_PROG(tr_sys_enter, struct pt_regs *regs, long nr)
 #else
 #error "the tracer's syscall enter record only knows x86_64 registers"
 #endif
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, tr_wakeup());
 	tr_count_record();
 	return 0;
 }
@@ -389,7 +403,7 @@ int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
 #endif
 	r->hdr.id = (__u16)r->nr;
 	r->ret = ret;
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, tr_wakeup());
 	tr_count_record();
 	return 0;
 }
@@ -420,7 +434,7 @@ int BPF_PROG(tr_fork, struct task_struct *parent, struct task_struct *child)
 	r->child_tgid = ctgid;
 	r->thread = ctgid == ptgid;
 	r->followed = followed;
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, tr_wakeup());
 	tr_count_record();
 	return 0;
 }
@@ -440,7 +454,7 @@ int BPF_PROG(tr_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	r->old_pid = old_pid;
 	if (bpf_probe_read_kernel_str(r->filename, sizeof(r->filename), BPF_CORE_READ(bprm, filename)) < 0)
 		r->filename[0] = 0;
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, tr_wakeup());
 	tr_count_record();
 	return 0;
 }
@@ -462,7 +476,7 @@ int BPF_PROG(tr_exit, struct task_struct *p)
 		r->hdr.size = sizeof(*r);
 		r->exit_code = BPF_CORE_READ(p, exit_code);
 		r->group_dead = group_dead;
-		bpf_ringbuf_submit(r, 0);
+		bpf_ringbuf_submit(r, tr_wakeup());
 		tr_count_record();
 	}
 	if (group_dead)

@@ -100,6 +100,11 @@ const MAX_INFLIGHT = 256;
 /** Each trace session holds a pool thread while it polls (see helper.ts). */
 const MAX_TRACES = 8;
 /**
+ * How long a ring buffer poll waits for a wakeup. Probes may batch their wakeups (the tracer wakes the
+ * helper only once 256 KiB wait), so this is also how late a lone record can arrive.
+ */
+const POLL_MS = 25;
+/**
  * Programs in one object. The tracer has ~240; attach/detach name at most 4096 programs per request, and
  * every program costs a verifier run as root, so an object with more is refused before its load.
  */
@@ -401,7 +406,7 @@ export class HelperSession {
     try {
       // A batch is only queued on the socket here; the event loop writes it out while the next poll drains
       // the ring on a worker thread.
-      let next: ReturnType<RingConsumer['poll']> | undefined = t.consumer.poll(100, t.maxBatchBytes);
+      let next: ReturnType<RingConsumer['poll']> | undefined = t.consumer.poll(POLL_MS, t.maxBatchBytes);
       while (next) {
         const { count, data } = await next;
         next = undefined;
@@ -411,7 +416,7 @@ export class HelperSession {
           // overflow is counted by the probe's own drop counter, so nothing is lost silently.
           await this.waitForDrain();
         }
-        if (t.running) next = t.consumer.poll(100, t.maxBatchBytes);
+        if (t.running) next = t.consumer.poll(POLL_MS, t.maxBatchBytes);
       }
       // Flush what is still in the rings so stopTrace's reply follows every record emitted before it
       // (bounded, in case a probe keeps emitting).

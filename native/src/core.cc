@@ -697,6 +697,9 @@ int64_t RingBatcher::Poll(int timeoutMs, size_t maxBytes, std::vector<uint8_t>& 
   // libbpf drains every ready ring before returning, so one call returns all that is ready (up to maxBytes).
   int err = ring_buffer__poll(rb_, timeoutMs);
   if (err == -EINTR) err = 0;
+  // Producers may submit without waking us (BPF_RB_NO_WAKEUP, to batch wakeups), so a poll that timed out
+  // still reads whatever is waiting.
+  if (err == 0) err = ring_buffer__consume(rb_);
   if (err < 0 && err != -ECANCELED) {
     failure = Fail(err, "polling ring buffers failed: " + ErrnoText(err));
     batch_ = nullptr;
