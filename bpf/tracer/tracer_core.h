@@ -368,13 +368,17 @@ int BPF_PROG(tr_sys_enter, struct pt_regs *regs, long nr)
 	r->hdr.size = sizeof(*r);
 	r->nr = nr;
 #if defined(__TARGET_ARCH_x86)
-	/* The x86_64 syscall convention (r10, not rcx, for the 4th); libbpf 1.1 has no 6th-argument macro. */
-	r->args[0] = BPF_CORE_READ(regs, di);
-	r->args[1] = BPF_CORE_READ(regs, si);
-	r->args[2] = BPF_CORE_READ(regs, dx);
-	r->args[3] = BPF_CORE_READ(regs, r10);
-	r->args[4] = BPF_CORE_READ(regs, r8);
-	r->args[5] = BPF_CORE_READ(regs, r9);
+	/*
+	 * The x86_64 syscall convention (r10, not rcx, for the 4th); libbpf 1.1 has no 6th-argument macro.
+	 * regs is a BTF pointer of tp_btf: plain loads (CO-RE relocated) instead of a helper call per register,
+	 * which this program pays on every syscall of a traced process.
+	 */
+	r->args[0] = regs->di;
+	r->args[1] = regs->si;
+	r->args[2] = regs->dx;
+	r->args[3] = regs->r10;
+	r->args[4] = regs->r8;
+	r->args[5] = regs->r9;
 #else
 #error "the tracer's syscall enter record only knows x86_64 registers"
 #endif
@@ -397,7 +401,7 @@ int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
 	r->hdr.size = sizeof(*r);
 #if defined(__TARGET_ARCH_x86)
 	/* The syscall number survives in orig_ax; ax already holds the return value. */
-	r->nr = BPF_CORE_READ(regs, orig_ax);
+	r->nr = regs->orig_ax;
 #else
 #error "the tracer's syscall exit record only knows x86_64 registers"
 #endif

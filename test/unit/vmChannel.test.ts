@@ -31,6 +31,13 @@ describe('VM helper channels', () => {
     assert.equal(existsSync(`${sockets[1]}.lock`), true);
   });
 
+  it('starts from the given channel, wraps around, and leaves out channels known to be busy in the guest', () => {
+    assert.equal(lockChannel(sockets, 2)?.index, 2);
+    assert.equal(lockChannel(sockets, 2)?.index, 0, 'wraps around past the last channel');
+    assert.equal(lockChannel(sockets, 0, new Set([1])), undefined, 'channel 1 is free here but held in the guest');
+    assert.equal(lockChannel(sockets, 0)?.index, 1);
+  });
+
   it('takes over the channel of a client that died without releasing it, but not of a live one', () => {
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
     writeFileSync(`${sockets[0]}.lock`, dead.stdout);

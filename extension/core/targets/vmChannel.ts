@@ -5,9 +5,11 @@
 // ssh still starts the helper, carries its stderr, and its exit tells us the helper is gone.
 //
 // Sharing: each channel is taken by one client at a time through a lock file next to its socket. A guest
-// port opens once at a time, so a helper that is still tearing down keeps its port busy; the guest script
-// waits for it. Bytes such a helper wrote late can still be in flight when the next client connects, so the
-// guest script writes a fresh token before starting the helper, and everything before it is discarded.
+// port opens once at a time, and a helper whose client has gone may still hold its port for a while
+// (detaching a full tracer takes ~40 s under TCG), so the guest script refuses a busy port at once and the
+// client moves on to another channel, starting from a random one. Bytes such a helper wrote late can still
+// be in flight when the next client connects, so the guest script writes a fresh token before starting the
+// helper, and everything before it is discarded.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
@@ -15,15 +17,18 @@ import { connect, Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import type { HelperTransport } from '../target';
 
+/** The guest script's exit status when the port is still held by an earlier helper. */
+export const CHANNEL_BUSY = 98;
+
 /**
- * Runs in the guest: finds the port by name, waits while a previous helper still holds it, makes it stdin
- * and stdout, writes the token and starts the helper. Exit 97/98: no such port / still busy.
+ * Runs in the guest: finds the port by name, makes it stdin and stdout, writes the token and starts the
+ * helper. Exit 97: no such port; 98: an earlier helper still holds it.
  */
 export const CHANNEL_SCRIPT = [
   'name=$1; token=$2; shift 2; dev=',
   'for p in /sys/class/virtio-ports/*; do [ "$(cat "$p/name" 2>/dev/null)" = "$name" ] && dev=/dev/${p##*/}; done',
   '[ -n "$dev" ] || { echo "no virtio port named $name in the VM" >&2; exit 97; }',
-  'i=0; while ! (: <>"$dev") 2>/dev/null; do i=$((i+1)); [ $i -lt 75 ] || { echo "$dev stays busy" >&2; exit 98; }; sleep 0.2; done',
+  `(: <>"$dev") 2>/dev/null || { echo "$dev is still held by an earlier helper" >&2; exit ${CHANNEL_BUSY}; }`,
   'exec <>"$dev" >&0',
   'printf "%s\\n" "$token"',
   'exec "$@"',
@@ -44,9 +49,14 @@ export interface ChannelOptions {
   readonly startTimeoutMs?: number;
 }
 
-/** Takes a free channel: creates its lock file, or replaces one whose owner process is gone. */
-export function lockChannel(sockets: readonly string[]): { index: number; release: () => void } | undefined {
-  for (let index = 0; index < sockets.length; index++) {
+/**
+ * Takes a free channel, trying them in order from `first` (wrapping around) and leaving out `skip`:
+ * creates its lock file, or replaces one whose owner process is gone.
+ */
+export function lockChannel(sockets: readonly string[], first = 0, skip: ReadonlySet<number> = new Set()): { index: number; release: () => void } | undefined {
+  for (let k = 0; k < sockets.length; k++) {
+    const index = (first + k) % sockets.length;
+    if (skip.has(index)) continue;
     const lock = `${sockets[index]}.lock`;
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
@@ -104,10 +114,22 @@ export function tokenScanner(token: string): (chunk: Buffer) => Buffer | undefin
   };
 }
 
-/** Starts the helper on a free channel; resolves undefined (with the reason) when no channel can carry it. */
+/** Starts the helper on a free channel; resolves without a transport (with the reason) when none can carry it. */
 export async function channelTransport(opts: ChannelOptions): Promise<{ transport?: HelperTransport; reason?: string }> {
-  const lock = lockChannel(opts.sockets);
-  if (!lock) return { reason: `all ${opts.sockets.length} helper channels are in use` };
+  const busy = new Set<number>();
+  const first = Math.floor(Math.random() * opts.sockets.length);
+  for (;;) {
+    const lock = lockChannel(opts.sockets, first, busy);
+    if (!lock) {
+      return { reason: busy.size ? `all ${opts.sockets.length} helper channels are in use (${busy.size} still held by earlier helpers)` : `all ${opts.sockets.length} helper channels are in use` };
+    }
+    const r = await startOnChannel(opts, lock);
+    if (r !== 'busy') return r;
+    busy.add(lock.index);
+  }
+}
+
+async function startOnChannel(opts: ChannelOptions, lock: { index: number; release: () => void }): Promise<{ transport?: HelperTransport; reason?: string } | 'busy'> {
   const socket = await new Promise<Socket | Error>((resolve) => {
     const s = connect(opts.sockets[lock.index]);
     s.once('connect', () => resolve(s));
@@ -164,8 +186,9 @@ export async function channelTransport(opts: ChannelOptions): Promise<{ transpor
   });
   if ('failed' in started) {
     child.kill('SIGTERM');
-    await exited;
-    return { reason: started.failed };
+    const code = await exited;
+    // The lock goes with the socket once ssh has exited (above); the next client may then try this channel.
+    return code === CHANNEL_BUSY ? 'busy' : { reason: started.failed };
   }
   // The token's reader took the socket's first bytes; the client reads what follows them.
   const output = new PassThrough();

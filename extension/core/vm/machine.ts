@@ -5,7 +5,7 @@
 // Why TCG and not KVM: on the machines this was measured on, KVM only ran special guests (a stock kernel hung
 // or needed ~27 s to early boot) while TCG with `thread=multi` boots to ssh in a few seconds.
 import { execa } from 'execa';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { atomicWrite } from './fsutil';
 import { READY_MARKER } from './image';
@@ -215,7 +215,9 @@ export async function bootVm(paths: VmPaths, assets: PreparedAssets, opts: BootO
   const running = readState(paths);
   if (running) return { ...running, reused: true };
   const progress = opts.progress ?? (() => {});
-  mkdirSync(paths.run, { recursive: true });
+  // 0700: the helper channel sockets in here reach a root helper in the VM.
+  mkdirSync(paths.run, { recursive: true, mode: 0o700 });
+  chmodSync(paths.run, 0o700);
   // A qemu from a boot that was interrupted before it wrote its state would otherwise run forever.
   await stopVm(paths);
   for (const f of [paths.console, paths.pidFile, paths.monitor, paths.state, paths.sshControl, ...paths.helperChannels]) rmSync(f, { force: true });
