@@ -210,7 +210,7 @@ function renderState(s: PanelState): void {
   const dropped = Object.entries(s.drops).filter(([, n]) => n > 0);
   if (dropped.length) {
     const sum = dropped.reduce((a, [, n]) => a + n, 0);
-    dropsBanner.replaceChildren(icon('warning'), ` ${fmt(sum)} events were dropped and are missing from this session: ` +
+    dropsBanner.replaceChildren(icon('warning'), ` ${fmt(sum)} ${sum === 1 ? 'event was' : 'events were'} dropped and ${sum === 1 ? 'is' : 'are'} missing from this session: ` +
       dropped.map(([where, n]) => `${fmt(n)} by the ${where}`).join(', ') + '.');
     dropsBanner.hidden = false;
   } else dropsBanner.hidden = true;

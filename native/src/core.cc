@@ -44,7 +44,10 @@ Failure Fail(int err, const std::string& message) {
 
 std::string ErrnoText(int err) {
   if (err < 0) err = -err;
-  return std::string(strerror(err));
+  // strerror_r: the ring buffer poll runs on a pool thread, and strerror's text for an unknown code (such
+  // as the kernel-internal ENOTSUPP, 524) lives in a shared buffer.
+  char buf[128];
+  return std::string(strerror_r(err, buf, sizeof(buf)));
 }
 
 /** libbpf output minus its "libbpf: " prefixes and trailing newline, for one readable message. */
