@@ -5,7 +5,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { BpfObject, NativeBinding, RingConsumer } from '../../native/index';
+import type { BpfObject, NativeBinding, NativeMap, NativeProgram, RingConsumer } from '../../native/index';
 import {
   encodeEventBatch,
   encodeMessage,
@@ -25,7 +25,9 @@ import {
   type HelperNotifications,
   type JsonValue,
   type LoadedObjectInfo,
+  type MapInfo,
   type ParamsOf,
+  type ProgramInfo,
   type ResultOf,
   type TraceStats,
 } from '../shared/helperProtocol';
@@ -92,6 +94,14 @@ type Handler<M extends HelperMethod> = (
   params: ParamsOf<M>,
   ctx: { signal: AbortSignal; blob?: Buffer },
 ) => Promise<{ result: ResultOf<M>; blob?: Buffer }>;
+
+/**
+ * ProgramInfo and MapInfo (the wire contract, extension/shared) mirror the addon's NativeProgram and
+ * NativeMap (minus the BTF ids, which only mean something on the target). A field added on one side
+ * only fails the type check here instead of going over the wire untyped or missing.
+ */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const wireTypesInStep: [Same<ProgramInfo, NativeProgram>, Same<MapInfo, Omit<NativeMap, 'btfKeyTypeId' | 'btfValueTypeId'>>] = [true, true];
 
 const KERNEL_REFUSALS = new Set(['EPERM', 'EACCES', 'EOPNOTSUPP', 'ENOTSUPP']);
 const ERRNO_NOT_SUPP = 524; // ENOTSUPP: kernel-internal, returned by BPF for unsupported attach types
@@ -325,6 +335,7 @@ export class HelperSession {
     return run;
   }
 
+  /** The addon's program and map listings go on the wire as ProgramInfo and MapInfo, field for field. */
   private describe(o: OwnedObject): LoadedObjectInfo {
     return { objectId: o.id, name: o.name, programs: o.bpf.programs(), maps: o.bpf.maps().map(({ btfKeyTypeId: _k, btfValueTypeId: _v, ...m }) => m), globals: o.globals };
   }
