@@ -1,5 +1,6 @@
 // The `vm` target: the built-in BPF-LSM VM (see ../vm/vm.ts), reached over ssh on 127.0.0.1 as root with
-// the product's own key and the VM's own known_hosts. The helper runs as root directly (no sudo).
+// the product's own key and the VM's own known_hosts. The helper runs as root directly (no sudo), and its
+// protocol travels on one of the VM's helper channels (./vmChannel.ts) rather than the ssh session.
 //
 // For tests (test/vm) and benchmarks, after the VM is up (test/vm/runner.mjs boots it once per run):
 //   import { vmTarget } from '../../extension/core/targets/vm';
