@@ -12,15 +12,14 @@
 // The in-VM consumers run BENCH_ROUNDS (3) alternating rounds and the medians are compared; the host lines run
 // once. Boots the VM when it is not running (and stops it again); BENCH_SECONDS and BENCH_BURST override;
 // BENCH_WALK=1 makes the JavaScript clients visit every record (as a decoder would) instead of counting.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { HelperClient } from '../extension/core/helperClient';
-import type { HelperTransport } from '../extension/core/target';
 import { helperBundle } from '../extension/core/targets/deploy';
 import { vmTarget } from '../extension/core/targets/vm';
 import { GUEST_HELPER_ROOT } from '../extension/core/vm/image';
 import { iterateRecords, RECORD_HEADER_SIZE } from '../extension/shared/helperProtocol';
+import { startHelperProcess } from '../test/fixtures/helperProcess';
 import { withBenchVm } from './benchVm';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -110,24 +109,9 @@ async function measureHelperPath(client: HelperClient, object: Buffer, generator
   }
 }
 
-/** A helper started as a child of this process (used inside the VM, where we are root). */
-function childTransport(helperJs: string): HelperTransport {
-  const child = spawn(process.execPath, [helperJs], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    input: child.stdin,
-    output: child.stdout,
-    stderr: child.stderr,
-    exited,
-    async close() {
-      child.stdin.end();
-      await exited;
-    },
-  };
-}
-
 async function inVmClient(helperJs: string, objectPath: string, generator: string): Promise<void> {
-  const client = await HelperClient.connect(childTransport(helperJs), { client: 'ringbuf-bench' });
+  // A helper started as a child of this process (inside the VM, where we are root).
+  const client = await HelperClient.connect(startHelperProcess(process.env, helperJs), { client: 'ringbuf-bench' });
   try {
     console.log(JSON.stringify(await measureHelperPath(client, readFileSync(objectPath), generator)));
   } finally {

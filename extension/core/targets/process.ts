@@ -1,6 +1,6 @@
 // Running programs for targets (local, or ssh to a host or the VM) and wrapping a long-running helper
 // process as a HelperTransport.
-import { spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { execa } from 'execa';
 import { ExecResult, HelperTransport } from '../target';
 
@@ -46,16 +46,38 @@ export function sshFailure(result: ExecResult, what: string): Error | undefined 
   return undefined;
 }
 
-/** Starts a helper process and exposes it as a HelperTransport (stdin/stdout carry the protocol). */
-export function spawnTransport(program: string, args: readonly string[], what: string, graceMs = 3000): HelperTransport {
-  const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  const exited = new Promise<number | null>((resolve) => {
+/**
+ * The exit code of the process that carries a helper (ssh, sudo), or null when it was killed by a signal or
+ * could not start; a start failure is said on its stderr, where the client looks for the reason.
+ */
+export function carrierExit(child: ChildProcess, program: string, what: string): Promise<number | null> {
+  return new Promise<number | null>((resolve) => {
     child.on('exit', (code) => resolve(code));
     child.on('error', (err) => {
-      child.stderr.emit('data', Buffer.from(`${what}: could not start ${program}: ${err.message}\n`));
+      child.stderr?.emit('data', Buffer.from(`${what}: could not start ${program}: ${err.message}\n`));
       resolve(null);
     });
   });
+}
+
+/**
+ * Ends a helper's input and waits for its carrier to exit. The helper tears down what it owns once its
+ * input closes; detaching ~230 LSM programs takes ~30 s in the kernel, so the user is not kept waiting:
+ * after the grace period the carrier is stopped and the helper finishes its teardown on the target by itself.
+ */
+export async function endHelper(endInput: () => void, carrier: ChildProcess, exited: Promise<number | null>, graceMs: number): Promise<void> {
+  endInput();
+  const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
+  if ((await Promise.race([exited.then(() => 'exited' as const), timer])) === 'timeout') {
+    carrier.kill('SIGTERM');
+    await exited;
+  }
+}
+
+/** Starts a helper process and exposes it as a HelperTransport (stdin/stdout carry the protocol). */
+export function spawnTransport(program: string, args: readonly string[], what: string, graceMs = 3000): HelperTransport {
+  const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = carrierExit(child, program, what);
   // A helper that goes away closes its pipes; writes after that must not crash the client.
   child.stdin.on('error', () => undefined);
   let closing: Promise<void> | undefined;
@@ -66,15 +88,7 @@ export function spawnTransport(program: string, args: readonly string[], what: s
     exited,
     close() {
       closing ??= (async () => {
-        child.stdin.end();
-        // The helper tears down what it owns once its input closes; detaching ~230 LSM programs takes ~30 s
-        // in the kernel, so the user is not kept waiting: after the grace period the connection is dropped
-        // and the helper finishes its teardown on the target by itself.
-        const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
-        if ((await Promise.race([exited.then(() => 'exited' as const), timer])) === 'timeout') {
-          child.kill('SIGTERM');
-          await exited;
-        }
+        await endHelper(() => child.stdin.end(), child, exited, graceMs);
         // An ssh mux client hands its stdio to the master connection, which keeps our pipe ends open until
         // the remote helper has finished; drop them so this process is not held alive by that teardown.
         child.stdout.destroy();

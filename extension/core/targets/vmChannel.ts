@@ -16,6 +16,7 @@ import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { connect, Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import type { HelperTransport } from '../target';
+import { carrierExit, endHelper } from './process';
 
 /** The guest script's exit status when the port is still held by an earlier helper. */
 export const CHANNEL_BUSY = 98;
@@ -144,13 +145,7 @@ async function startOnChannel(opts: ChannelOptions, lock: { index: number; relea
   const child = spawn('ssh', opts.sshArgs('sh', ['-c', CHANNEL_SCRIPT, 'helper-channel', opts.name(lock.index), token, ...opts.command]), {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code) => resolve(code));
-    child.on('error', (err) => {
-      child.stderr.emit('data', Buffer.from(`${opts.what}: could not start ssh: ${err.message}\n`));
-      resolve(null);
-    });
-  });
+  const exited = carrierExit(child, 'ssh', opts.what);
   // The helper is gone once ssh is: drop the channel (a helper cut off from ssh then reads the end of its
   // input and tears down) and hand it to the next client.
   // The helper's last bytes can still be on their way through qemu when ssh reports its exit; give them a
@@ -206,13 +201,8 @@ async function startOnChannel(opts: ChannelOptions, lock: { index: number; relea
       close() {
         closing ??= (async () => {
           // End of input: qemu drops the connection, the guest reads the end of its port, and the helper
-          // tears down. Like the ssh transport, it is left to finish that by itself after the grace period.
-          socket.end();
-          const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), opts.graceMs ?? 3000).unref());
-          if ((await Promise.race([exited.then(() => 'exited' as const), timer])) === 'timeout') {
-            child.kill('SIGTERM');
-            await exited;
-          }
+          // tears down.
+          await endHelper(() => socket.end(), child, exited, opts.graceMs ?? 3000);
           socket.destroy();
           child.stderr.destroy();
           lock.release();
