@@ -4,12 +4,19 @@
 // would end the whole session; in the child it only fails the one request, with a clear error. The child
 // runs as the user who started the helper, lives as long as the session, and is restarted after a crash.
 //
+// The child does what loading will do before the kernel is involved: open, list programs and maps, describe
+// map and global types, read every global and write it back. A check that takes longer than the timeout
+// (a libbpf loop on a crafted object) kills the child and fails the request like a crash does.
+//
 // Child protocol: the helper writes u32 LE length + object bytes; the child answers one JSON line
 // { ok: true } or { ok: false, message }. `node helper.js --check-objects` is the child.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { NativeBinding } from '../../native/index';
 
 export const CHECK_OBJECTS_FLAG = '--check-objects';
+
+/** Opening the 10,000-program fuzz object takes ~2 s in the TCG VM; a check 15 times that long is stuck. */
+export const CHECK_TIMEOUT_MS = 30_000;
 
 /** The child side: reads objects from stdin, opens each with libbpf and walks what the helper will read. */
 export function runObjectCheckChild(loadNative: () => NativeBinding): void {
@@ -26,7 +33,7 @@ export function runObjectCheckChild(loadNative: () => NativeBinding): void {
         const o = native.BpfObject.openBuffer(Buffer.from(bytes), 'object');
         o.programs();
         for (const m of o.maps()) o.mapTypesJson(m.name);
-        o.globalsJson();
+        for (const g of JSON.parse(o.globalsJson()) as Array<{ name: string }>) o.setGlobal(g.name, o.getGlobal(g.name));
         void o.close();
         answer = { ok: true };
       } catch (err) {
@@ -46,7 +53,10 @@ export class ObjectChecker {
   /** Set when the child cannot run at all (e.g. the addon is unreadable as the user): checks are skipped. */
   private unavailable = false;
 
-  constructor(private readonly command: { program: string; args: string[]; uid?: number; gid?: number }) {}
+  constructor(
+    private readonly command: { program: string; args: string[]; uid?: number; gid?: number },
+    private readonly timeoutMs = CHECK_TIMEOUT_MS,
+  ) {}
 
   /** Resolves when libbpf can open the object without crashing; rejects with the crash otherwise. */
   check(bytes: Buffer): Promise<void> {
@@ -84,7 +94,15 @@ export class ObjectChecker {
     const child = this.start();
     return new Promise<void>((resolve, reject) => {
       let line = '';
+      const timer = setTimeout(() => {
+        cleanup();
+        // The next check starts a fresh child.
+        child.kill('SIGKILL');
+        if (this.child === child) this.child = undefined;
+        reject(new Error(`libbpf did not finish opening it within ${this.timeoutMs / 1000} s; the object is malformed or too large`));
+      }, this.timeoutMs);
       const cleanup = () => {
+        clearTimeout(timer);
         child.stdout?.off('data', onData);
         child.off('exit', onExit);
         child.off('error', onError);

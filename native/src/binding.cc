@@ -113,6 +113,9 @@ class Job : public Napi::AsyncWorker {
       deferred_.Resolve(done_(env, result_));
     }
   }
+  // Execute threw (e.g. std::bad_alloc): node-addon-api calls this instead of OnOK, and without it the
+  // Promise would never settle and the helper request would hang until the client gives up.
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
   Job(Napi::Env env, std::shared_ptr<bpflsm::Object> object, Work work, Done done, Failed failed,
@@ -462,6 +465,11 @@ class RingConsumer : public Napi::ObjectWrap<RingConsumer> {
       out.Set("count", Napi::Number::New(env, static_cast<double>(result_.count)));
       out.Set("data", ToBuffer(env, std::move(result_.batch)));
       deferred_.Resolve(out);
+    }
+    void OnError(const Napi::Error& e) override {
+      owner_->polling_ = false;
+      if (owner_->closeRequested_) owner_->Release();
+      deferred_.Reject(e.Value());
     }
 
    private:

@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
@@ -85,12 +86,23 @@ std::string JsonString(const std::string& s) {
   return out + "\"";
 }
 
+// An object's BTF is the client's: a description is bounded in depth and in nodes (a crafted BTF can nest
+// a struct of 65535 members 12 levels deep, or chain typedefs in a loop), and whatever is past a bound is
+// described as opaque bytes of its size, which the codec shows raw.
+constexpr int kMaxTypeDepth = 12;
+constexpr size_t kMaxTypeNodes = 20000;
+constexpr int kMaxTypedefChain = 64;
+
 /** A BTF type as JSON for the TypeScript codec; modifiers and typedefs are looked through. */
-std::string DescribeType(const struct btf* btf, uint32_t id, int depth) {
-  if (depth > 12) return "{\"kind\":\"opaque\",\"size\":0}";
+std::string DescribeType(const struct btf* btf, uint32_t id, int depth, size_t& nodes) {
+  if (depth > kMaxTypeDepth || ++nodes > kMaxTypeNodes) {
+    long long size = btf__resolve_size(btf, id);
+    return "{\"kind\":\"opaque\",\"size\":" + std::to_string(size < 0 ? 0 : size) + "}";
+  }
   std::string typedefName;
   const struct btf_type* t = btf__type_by_id(btf, id);
-  while (t && (btf_is_mod(t) || btf_is_typedef(t))) {
+  for (int hops = 0; t && (btf_is_mod(t) || btf_is_typedef(t)); hops++) {
+    if (hops == kMaxTypedefChain) return "{\"kind\":\"opaque\",\"size\":0}";
     if (btf_is_typedef(t) && typedefName.empty()) typedefName = btf__name_by_offset(btf, t->name_off);
     id = t->type;
     t = btf__type_by_id(btf, id);
@@ -128,7 +140,7 @@ std::string DescribeType(const struct btf* btf, uint32_t id, int depth) {
   } else if (btf_is_array(t)) {
     const struct btf_array* a = btf_array(t);
     o << "\"kind\":\"array\",\"length\":" << a->nelems << ",\"size\":" << size
-      << ",\"elem\":" << DescribeType(btf, a->type, depth + 1);
+      << ",\"elem\":" << DescribeType(btf, a->type, depth + 1, nodes);
   } else if (btf_is_composite(t)) {
     o << "\"kind\":\"" << (btf_is_struct(t) ? "struct" : "union") << "\",\"name\":" << JsonString(name)
       << ",\"size\":" << size << ",\"members\":[";
@@ -140,7 +152,7 @@ std::string DescribeType(const struct btf* btf, uint32_t id, int depth) {
       uint32_t bitSize = btf_member_bitfield_size(t, i);
       o << "{\"name\":" << JsonString(btf__name_by_offset(btf, m->name_off)) << ",\"offset\":" << bitOffset / 8
         << ",\"bitOffset\":" << bitOffset << ",\"bitSize\":" << bitSize
-        << ",\"type\":" << DescribeType(btf, m->type, depth + 1) << "}";
+        << ",\"type\":" << DescribeType(btf, m->type, depth + 1, nodes) << "}";
     }
     o << "]";
   } else if (btf_is_float(t)) {
@@ -161,7 +173,20 @@ struct GlobalVar {
   std::string name, section;
   uint32_t offset = 0, size = 0, typeId = 0;
   bpf_map* map = nullptr;
+  // False when offset + size runs past the section's storage: the offsets come from the object's symbols,
+  // which a crafted object sets freely (0xfffffff8 + 8 wraps to 0 in 32 bits).
+  bool inRange = false;
 };
+
+/** Whether [offset, offset + size) lies inside storage of `total` bytes, computed without wrapping. */
+bool InRange(uint64_t offset, uint64_t size, uint64_t total) {
+  return offset <= total && size <= total - offset;
+}
+
+std::string OutOfRange(const GlobalVar& g, size_t total) {
+  return "global " + g.name + " lies outside " + g.section + " (offset " + std::to_string(g.offset) + " + " + std::to_string(g.size) +
+         " bytes, the section has " + std::to_string(total) + "); the object is malformed, rebuild it with clang";
+}
 
 std::vector<GlobalVar> CollectGlobals(bpf_object* obj) {
   std::vector<GlobalVar> out;
@@ -179,6 +204,8 @@ std::vector<GlobalVar> CollectGlobals(bpf_object* obj) {
       if (bpf_map__is_internal(m) && bpf_map__btf_value_type_id(m) == id) owner = m;
     }
     if (!owner) continue;
+    size_t total = 0;
+    const void* storage = bpf_map__initial_value(owner, &total);
     const struct btf_var_secinfo* v = btf_var_secinfos(t);
     for (int i = 0; i < btf_vlen(t); i++, v++) {
       const struct btf_type* var = btf__type_by_id(btf, v->type);
@@ -190,6 +217,7 @@ std::vector<GlobalVar> CollectGlobals(bpf_object* obj) {
       g.size = v->size;
       g.typeId = var->type;
       g.map = owner;
+      g.inRange = storage && InRange(g.offset, g.size, total);
       out.push_back(g);
     }
   }
@@ -302,11 +330,13 @@ std::string Object::GlobalsJson() {
   if (obj_) {
     const struct btf* btf = bpf_object__btf(obj_);
     bool first = true;
+    size_t nodes = 0;  // one budget for the whole list
     for (const GlobalVar& g : CollectGlobals(obj_)) {
+      if (!g.inRange) continue;  // never offered: GetGlobal/SetGlobal refuse it with the reason
       if (!first) o << ",";
       first = false;
       o << "{\"name\":" << JsonString(g.name) << ",\"section\":" << JsonString(g.section) << ",\"offset\":" << g.offset
-        << ",\"size\":" << g.size << ",\"type\":" << DescribeType(btf, g.typeId, 0) << "}";
+        << ",\"size\":" << g.size << ",\"type\":" << DescribeType(btf, g.typeId, 0, nodes) << "}";
     }
   }
   o << "]";
@@ -322,7 +352,8 @@ std::string Object::MapTypesJson(const std::string& name, Failure& failure) {
   const struct btf* btf = bpf_object__btf(obj_);
   std::ostringstream o;
   uint32_t k = bpf_map__btf_key_type_id(m), v = bpf_map__btf_value_type_id(m);
-  o << "{\"key\":" << (btf && k ? DescribeType(btf, k, 0) : "null") << ",\"value\":" << (btf && v ? DescribeType(btf, v, 0) : "null") << "}";
+  size_t nodes = 0;
+  o << "{\"key\":" << (btf && k ? DescribeType(btf, k, 0, nodes) : "null") << ",\"value\":" << (btf && v ? DescribeType(btf, v, 0, nodes) : "null") << "}";
   return o.str();
 }
 
@@ -359,7 +390,8 @@ Failure Object::SetGlobal(const std::string& name, const void* data, size_t size
       return Fail(EPERM, "global " + name + " is in " + g.section + " (const volatile) and the object is loaded; set it before loading");
     size_t total = 0;
     void* base = const_cast<void*>(bpf_map__initial_value(g.map, &total));
-    if (!base || g.offset + g.size > total) return Fail(EFAULT, "storage of global " + name + " is not accessible");
+    if (!base) return Fail(EFAULT, "storage of global " + name + " is not accessible");
+    if (!InRange(g.offset, g.size, total)) return Fail(EINVAL, OutOfRange(g, total));
     memcpy(static_cast<uint8_t*>(base) + g.offset, data, size);
     return {};
   }
@@ -372,13 +404,17 @@ Failure Object::GetGlobal(const std::string& name, std::vector<uint8_t>& out) {
     if (g.name != name) continue;
     size_t total = 0;
     const void* base = bpf_map__initial_value(g.map, &total);
-    if (!base || g.offset + g.size > total) return Fail(EFAULT, "storage of global " + name + " is not accessible");
+    if (!base) return Fail(EFAULT, "storage of global " + name + " is not accessible");
+    if (!InRange(g.offset, g.size, total)) return Fail(EINVAL, OutOfRange(g, total));
     const uint8_t* p = static_cast<const uint8_t*>(base) + g.offset;
     out.assign(p, p + g.size);
     return {};
   }
   return Fail(ENOENT, "no global variable named \"" + name + "\" in .rodata/.bss/.data of " + name_);
 }
+
+constexpr size_t kTotalLogBudget = 256u << 20;
+constexpr size_t kMinProgramLog = 64u << 10;
 
 LoadResult Object::Load(uint32_t logLevel, size_t logSize) {
   LoadResult result;
@@ -397,13 +433,22 @@ LoadResult Object::Load(uint32_t logLevel, size_t logSize) {
   std::vector<char> shared;
   bpf_program* p;
   if (logLevel == 0) shared.assign(logSize, 0);
+  // Per-program logs share one budget: an object may hold 4096 programs, and 4096 x logSize would be
+  // gigabytes in the root helper. Each program gets its share (at least 64 KiB); a log cut by the share
+  // comes back marked truncated, like one cut by logSize.
+  size_t perProgram = logSize;
+  if (logLevel != 0) {
+    size_t autoloaded = 0;
+    bpf_object__for_each_program(p, obj_) autoloaded += bpf_program__autoload(p) ? 1 : 0;
+    if (autoloaded) perProgram = std::min(logSize, std::max(kMinProgramLog, kTotalLogBudget / autoloaded));
+  }
   bpf_object__for_each_program(p, obj_) {
     if (!bpf_program__autoload(p)) continue;
     if (logLevel == 0) {
       bpf_program__set_log_buf(p, shared.data(), shared.size());
     } else {
-      buffers.emplace_back(p, std::vector<char>(logSize, 0));
-      bpf_program__set_log_buf(p, buffers.back().second.data(), logSize);
+      buffers.emplace_back(p, std::vector<char>(perProgram, 0));
+      bpf_program__set_log_buf(p, buffers.back().second.data(), perProgram);
       bpf_program__set_log_level(p, logLevel);
     }
   }

@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import { encodeEventBatch, encodeMessage, FrameDecoder, FrameKind, MAX_JSON_BYTES, type HelperMethod } from '../../extension/shared/helperProtocol';
 import { HelperSession } from '../../extension/helper/session';
 import type { NativeBinding } from '../../native/index';
-import { bpfObjectWithPrograms, corruptions } from '../fixtures/malformed/elf';
+import { bpfObjectWithPrograms, corruptions, withSymbolValue } from '../fixtures/malformed/elf';
 
 const root = join(__dirname, '..', '..', '..');
 const helperJs = join(root, 'dist', 'helper.js');
@@ -475,6 +475,26 @@ describe('hardening: malformed BPF objects through loadObject', function () {
       const listed = (await helper.list()) as { objects: unknown[] };
       assert.equal(listed.objects.length, outcomes.get('loaded') ?? 0);
       console.log(`      objects: 2000 objects with 4 random bytes changed answered in ${ms} ms (${[...outcomes].map(([k, n]) => `${k} ${n}`).join(', ')}); ${crashes} crashed libbpf in the check process, 0 crashed the helper`);
+      assert.deepEqual(await helper.close(), { code: 0, signal: null });
+    } finally {
+      helper.child.kill('SIGKILL');
+    }
+  });
+
+  it('survives an object whose global lies outside its section (offset 0xfffffff8) and answers the next request', async () => {
+    // 0xfffffff8 + 8 wraps to 0 in 32 bits: a bounds check in 32-bit arithmetic let setGlobal write 4 GiB
+    // past the section's storage, and the helper died by SIGSEGV.
+    const crafted = withSymbolValue(probeObject(), 'cookie', 0xfffffff8n);
+    const helper = new RawHelper();
+    try {
+      await helper.hello();
+      const before = helper.replies.length;
+      await helper.send({ type: 'request', id: 77, method: 'loadObject', params: { name: 'crafted.bpf.o', globals: { cookie: 7 } } }, crafted);
+      const [reply] = (await helper.until(before + 1, 60_000)).slice(before);
+      assert.ok(reply.error, JSON.stringify(reply).slice(0, 300));
+      assert.match(reply.error.message, /cookie/);
+      assert.deepEqual(await helper.list(), { objects: [], traces: [], processes: [] }, 'the session still answers, and kept nothing');
+      console.log(`      objects: out-of-range global refused with ${reply.error.code}: ${reply.error.message.split('\n')[0]}`);
       assert.deepEqual(await helper.close(), { code: 0, signal: null });
     } finally {
       helper.child.kill('SIGKILL');

@@ -4,8 +4,10 @@
 // refuse LSM programs (the VM tier loads them for real).
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bpfObjectWithPrograms } from '../fixtures/malformed/elf';
 import { loadNative, type NativeBinding, type LoadError } from '../../native/index';
 import type { GlobalInfo } from '../../extension/shared/helperProtocol';
 import { decodeValue } from '../../extension/shared/helperValues';
@@ -137,4 +139,40 @@ describe('native libbpf binding (unprivileged)', () => {
       await o.close();
     }
   });
+
+  // Run in a child under an address-space limit: what is measured is whether the root helper's memory for
+  // verifier logs is bounded, and whether the Promise settles when the work cannot allocate.
+  function loadInChild(programs: number, logLevel: number, logSize: number, limitMiB: number): { settled?: string; message?: string; peakMiB?: number } {
+    const dir = mkdtempSync(join(tmpdir(), 'bpf-lsm-native-'));
+    try {
+      const object = join(dir, 'many.bpf.o');
+      writeFileSync(object, bpfObjectWithPrograms(programs));
+      const script = `
+        const o = require(${JSON.stringify(join(root, 'native', 'index.js'))}).loadNative().BpfObject.openFile(${JSON.stringify(object)});
+        const peak = () => Math.round(Number(/VmHWM:\\s+(\\d+)/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1]) / 1024);
+        o.load(${logLevel}, ${logSize}).then(
+          () => console.log(JSON.stringify({ settled: 'resolved', peakMiB: peak() })),
+          (e) => console.log(JSON.stringify({ settled: 'rejected', message: e.message.split('\\n')[0], peakMiB: peak() })));`;
+      const out = execFileSync('prlimit', [`--as=${limitMiB << 20}`, process.execPath, '-e', script], { encoding: 'utf8', timeout: 60_000 });
+      return out.trim() ? JSON.parse(out.trim().split('\n').pop()!) : {};
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('caps verifier log memory in total: 64 programs at level 1 with 256 MiB logs each fit in a 2 GiB address space', function () {
+    this.timeout(120_000);
+    const r = loadInChild(64, 1, 256 << 20, 2048);
+    assert.ok(r.settled, 'the load settled (64 x 256 MiB = 16 GiB of log buffers would not fit)');
+    assert.ok(r.peakMiB! < 1024, `peak ${r.peakMiB} MiB`);
+    console.log(`      load of 64 programs, log level 1, 256 MiB each: ${r.settled}, peak RSS ${r.peakMiB} MiB`);
+  });
+
+  it('settles the Promise when the work cannot allocate (1 GiB log in a 1.5 GiB address space)', function () {
+    this.timeout(120_000);
+    const r = loadInChild(1, 0, 1 << 30, 1536);
+    assert.equal(r.settled, 'rejected', 'a job that throws rejects instead of never settling');
+    assert.match(r.message ?? '', /alloc/);
+  });
 });
+
