@@ -4,11 +4,11 @@
 import { CompletionItem, CompletionItemKind, CompletionItemTag, CompletionList, InsertTextFormat, MarkupKind, Position, Range } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { Hook, HookCatalog, hookSignature } from '../shared/hooks/catalog';
-import { bpfProgArgs, bpfProgStub, probeFile } from '../shared/hooks/stub';
-import { ProbeDocument } from './probeDocument';
+import { bpfProgArgs, bpfProgStub, probeFile, ProgMacro, progMacro } from '../shared/hooks/stub';
+import { inComment, ProbeDocument } from './probeDocument';
 
 const SEC_CONTEXT = /\bSEC\s*\(\s*"(lsm|lsm\.s)\/(\w*)$/;
-const PROG_CONTEXT = /\bBPF_PROG\s*\(\s*(\w*)$/;
+const PROG_CONTEXT = /\bBPF_PROG(2?)\s*\(\s*(\w*)$/;
 const SEC_KIND_CONTEXT = /\bSEC\s*\(\s*"([\w.]*)$/;
 
 /** Per-hook strings, built once per catalog: completion runs per keystroke and lists up to every hook. */
@@ -61,14 +61,17 @@ export function complete(catalog: HookCatalog, doc: TextDocument, probe: ProbeDo
   const before = lineText.slice(0, pos.character);
   const after = lineText.slice(pos.character);
 
+  // Nothing inside comments; inside strings only the SEC name (the two SEC contexts below are strings).
+  if (inComment(probe, doc.offsetAt(pos))) return { isIncomplete: false, items: [] };
   const sec = SEC_CONTEXT.exec(before);
   if (sec) return secCompletions(catalog, doc, pos, sec[1] as 'lsm' | 'lsm.s', sec[2], after);
 
   const kind = SEC_KIND_CONTEXT.exec(before);
   if (kind) return secKindCompletions(pos, kind[1]);
 
+  if (insideString(before)) return { isIncomplete: false, items: [] };
   const prog = PROG_CONTEXT.exec(before);
-  if (prog) return progCompletions(catalog, doc, probe, pos, prog[1], after);
+  if (prog) return progCompletions(catalog, doc, probe, pos, prog[2], after, { macro: prog[1] ? 'BPF_PROG2' : 'BPF_PROG', start: prog.index });
 
   const fresh = /^(\w*)$/.exec(before);
   if (opts.snippets && fresh && !insideBody(probe, doc.offsetAt(pos))) return freshLineCompletions(catalog, probe, pos, fresh[1]);
@@ -130,7 +133,21 @@ function secKindCompletions(pos: Position, typed: string): CompletionList {
   };
 }
 
-function progCompletions(catalog: HookCatalog, doc: TextDocument, probe: ProbeDocument, pos: Position, typed: string, after: string): CompletionList {
+/** An odd number of unescaped double quotes before the cursor on this line: the cursor is inside a string. */
+function insideString(before: string): boolean {
+  const quotes = before.replace(/\\./g, '').replace(/'[^']*'/g, '').split('"').length - 1;
+  return quotes % 2 === 1;
+}
+
+function progCompletions(
+  catalog: HookCatalog,
+  doc: TextDocument,
+  probe: ProbeDocument,
+  pos: Position,
+  typed: string,
+  after: string,
+  written: { macro: ProgMacro; start: number },
+): CompletionList {
   const offset = doc.offsetAt(pos);
   const start = Position.create(pos.line, pos.character - typed.length);
   const tailWord = /^\w*/.exec(after)![0];
@@ -146,6 +163,9 @@ function progCompletions(catalog: HookCatalog, doc: TextDocument, probe: ProbeDo
     if (!matchesTyped(h.name, typed)) continue;
     const preferred = h.name === attachedHook;
     const t = textsOf(h);
+    const macro = progMacro(h);
+    // The whole list for a hook with a struct passed by value is BPF_PROG2's: the macro name changes too.
+    const macroEdit = whole && macro !== written.macro ? [{ range: Range.create(pos.line, written.start, pos.line, written.start + written.macro.length), newText: macro }] : undefined;
     items.push({
       label: h.name,
       kind: CompletionItemKind.Function,
@@ -155,6 +175,7 @@ function progCompletions(catalog: HookCatalog, doc: TextDocument, probe: ProbeDo
       filterText: h.name,
       insertTextFormat: InsertTextFormat.PlainText,
       textEdit: { range: Range.create(start, end), newText: whole ? `${t.args})` : h.name },
+      additionalTextEdits: macroEdit,
       tags: h.disabled ? [CompletionItemTag.Deprecated] : undefined,
       data: { hook: h.name },
     });

@@ -4,7 +4,7 @@
 import { Hover, MarkupKind } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { Hook, HookCatalog, hookSignature } from '../shared/hooks/catalog';
-import { SLEEPABLE_ONLY_HELPERS } from '../shared/hooks/rules';
+import { HOOK_GATED_HELPERS, SLEEPABLE_ONLY_HELPERS } from '../shared/hooks/rules';
 import { ProbeDocument } from './probeDocument';
 
 export function hover(catalog: HookCatalog, doc: TextDocument, probe: ProbeDocument, offset: number): Hover | null {
@@ -19,8 +19,15 @@ export function hover(catalog: HookCatalog, doc: TextDocument, probe: ProbeDocum
     for (const call of calls) {
       if (offset < call.start || offset > call.end) continue;
       const sec = probe.progs[i].sec;
-      const here = sec ? ` This program is \`SEC("${sec.kind}/${sec.hook}")\`${sec.kind === 'lsm.s' ? ', so it may call it.' : ', which is not sleepable.'}` : '';
-      const value = `\`${call.name}\` is only available to **sleepable** LSM programs (\`SEC("lsm.s/<hook>")\` on a sleepable hook): ${SLEEPABLE_ONLY_HELPERS[call.name]}.${here}`;
+      let value: string;
+      if (HOOK_GATED_HELPERS.has(call.name)) {
+        const h = sec ? catalog.get(sec.hook) : undefined;
+        const here = h ? ` This program's hook \`${h.name}\` ${h.sleepable ? 'is' : 'is **not**'} in that set on kernel ${catalog.kernelLabel}.` : '';
+        value = `\`${call.name}\` is allowed in LSM programs whose **hook** is in the kernel's sleepable set, in \`SEC("lsm/...")\` and \`SEC("lsm.s/...")\` alike: ${SLEEPABLE_ONLY_HELPERS[call.name]}.${here}`;
+      } else {
+        const here = sec ? ` This program is \`SEC("${sec.kind}/${sec.hook}")\`${sec.kind === 'lsm.s' ? ', so it may call it.' : ', which is not sleepable.'}` : '';
+        value = `\`${call.name}\` is only available to **sleepable** LSM programs (\`SEC("lsm.s/<hook>")\` on a sleepable hook): ${SLEEPABLE_ONLY_HELPERS[call.name]}.${here}`;
+      }
       return { contents: { kind: MarkupKind.Markdown, value }, range: { start: doc.positionAt(call.start), end: doc.positionAt(call.end) } };
     }
   }

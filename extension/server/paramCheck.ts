@@ -74,29 +74,42 @@ export function userParamType(decl: string): string {
 export type ParamProblem =
   | { kind: 'count'; expected: number; allowsRet: boolean; got: number }
   | { kind: 'type'; index: number; expected: string; got: string }
-  | { kind: 'ret-type'; got: string };
+  | { kind: 'ret-type'; got: string }
+  | { kind: 'by-value'; index: number; expected: string };
 
-/** Problems of a BPF_PROG parameter list (without the program name) against the hook. */
-export function checkParams(catalog: HookCatalog, hook: Hook, params: readonly string[]): ParamProblem[] {
+const RET_TYPES = new Set(['int', 'long', 'unsigned int', 'unsigned long', 'long long', 'unsigned long long']);
+
+/** Whether a user's parameter declaration has the type of the hook's parameter (any equivalent spelling). */
+export function sameParamType(catalog: HookCatalog, hook: Hook, index: number, decl: string): boolean {
+  const got = canonicalType(userParamType(decl));
+  const kernel = hook.params[index];
+  return got === canonicalType(kernel.type) || got === canonicalType(cTypeExpanded(catalog.btf, kernel.typeId));
+}
+
+/**
+ * Problems of a BPF_PROG parameter list (without the program name) against the hook. A prefix of the
+ * hook's parameters is valid (the rest are simply not read); more than the hook passes (plus `int ret`
+ * on a hook with a result) is not, and neither is a type that differs from the kernel's.
+ */
+export function checkParams(catalog: HookCatalog, hook: Hook, params: readonly string[], macro: 'BPF_PROG' | 'BPF_PROG2' = 'BPF_PROG'): ParamProblem[] {
   const n = hook.params.length;
   const allowsRet = hook.returnRule !== 'void';
-  // BPF_PROG may also name fewer arguments than the hook has; the kernel still passes them all, but a
-  // partial list usually means a copy from another kernel version, so only exact lists are accepted.
-  if (params.length !== n && !(allowsRet && params.length === n + 1)) {
-    return [{ kind: 'count', expected: n, allowsRet, got: params.length }];
-  }
+  if (params.length > n + (allowsRet ? 1 : 0)) return [{ kind: 'count', expected: n, allowsRet, got: params.length }];
   const problems: ParamProblem[] = [];
-  for (let i = 0; i < n; i++) {
-    const got = canonicalType(userParamType(params[i]));
-    const kernel = hook.params[i];
-    const asSpelled = canonicalType(kernel.type);
-    if (got === asSpelled) continue;
-    if (got === canonicalType(cTypeExpanded(catalog.btf, kernel.typeId))) continue;
-    problems.push({ kind: 'type', index: i, expected: kernel.decl, got: params[i] });
+  for (let i = 0; i < Math.min(n, params.length); i++) {
+    if (!sameParamType(catalog, hook, i, params[i])) problems.push({ kind: 'type', index: i, expected: hook.params[i].decl, got: params[i] });
+    else if (macro === 'BPF_PROG' && hook.params[i].byValue) problems.push({ kind: 'by-value', index: i, expected: hook.params[i].decl });
   }
-  if (params.length === n + 1) {
-    const got = canonicalType(userParamType(params[n]));
-    if (!['int', 'long', 'unsigned int', 'unsigned long', 'long long', 'unsigned long long'].includes(got)) problems.push({ kind: 'ret-type', got: params[n] });
-  }
+  if (params.length === n + 1 && !RET_TYPES.has(canonicalType(userParamType(params[n])))) problems.push({ kind: 'ret-type', got: params[n] });
   return problems;
+}
+
+/** Whether the list fits the hook with no problem at all. */
+export function paramsFit(catalog: HookCatalog, hook: Hook, params: readonly string[], macro: 'BPF_PROG' | 'BPF_PROG2' = 'BPF_PROG'): boolean {
+  return checkParams(catalog, hook, params, macro).length === 0;
+}
+
+/** The parameter name a declaration declares (`struct file *file` -> `file`; BPF_PROG2's `kuid_t uid` -> `uid`). */
+export function userParamName(decl: string): string | undefined {
+  return /(\w+)\s*(?:\[[^\]]*\]\s*)*$/.exec(decl)?.[1];
 }

@@ -14,7 +14,7 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { SLEEPABLE_ONLY_HELPERS } from '../shared/hooks/rules';
 import { complete } from './completion';
-import { codeActions, diagnose } from './diagnostics';
+import { codeActions, DocumentCheck } from './diagnostics';
 import { HookSession, ServerSettings } from './hookSession';
 import { hover } from './hover';
 import { parseProbeDocument, ProbeDocument } from './probeDocument';
@@ -54,13 +54,43 @@ function catalog() {
   return c;
 }
 
-function validate(doc: TextDocument): void {
+/** Quiet time after an edit before diagnostics run: a burst of edits costs one check, for its last version. */
+const DEBOUNCE_MS = 120;
+/** SECs and programs checked between two yields, so that completion and hover never wait for a whole check. */
+const SLICE = 400;
+
+/** Per document: the pending timer and a token that a newer edit bumps, which cancels a check in progress. */
+const checks = new Map<string, { timer?: NodeJS.Timeout; token: number }>();
+
+function schedule(doc: TextDocument): void {
+  let entry = checks.get(doc.uri);
+  if (!entry) checks.set(doc.uri, (entry = { token: 0 }));
+  clearTimeout(entry.timer);
+  const token = ++entry.token;
+  entry.timer = setTimeout(() => void validate(doc.uri, token), DEBOUNCE_MS);
+}
+
+const yieldToMessages = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+async function validate(uri: string, token: number): Promise<void> {
+  const stale = (): boolean => checks.get(uri)?.token !== token;
+  const doc = documents.get(uri);
+  if (!doc || stale()) return;
   const c = catalog();
   if (!c || !isProbeFile(doc)) {
-    void connection.sendDiagnostics({ uri: doc.uri, diagnostics: [] });
+    void connection.sendDiagnostics({ uri, diagnostics: [] });
     return;
   }
-  void connection.sendDiagnostics({ uri: doc.uri, version: doc.version, diagnostics: diagnose(c, doc, probeOf(doc)) });
+  const check = new DocumentCheck(c, doc, probeOf(doc));
+  for (let at = 0; at < check.size; at += SLICE) {
+    check.run(at, at + SLICE);
+    if (at + SLICE < check.size) {
+      await yieldToMessages();
+      // A newer edit has its own check scheduled; this one's results would be out of date.
+      if (stale()) return;
+    }
+  }
+  void connection.sendDiagnostics({ uri, version: doc.version, diagnostics: check.out });
 }
 
 connection.onInitialize((params) => {
@@ -93,7 +123,7 @@ connection.onDidChangeConfiguration(async (change) => {
   };
   if (session.configure(merged)) {
     reportedLoadError = false;
-    for (const d of documents.all()) validate(d);
+    for (const d of documents.all()) schedule(d);
   }
 });
 
@@ -117,9 +147,12 @@ connection.onCodeAction((params) => {
   return codeActions(doc, params.context.diagnostics);
 });
 
-documents.onDidChangeContent((e) => validate(e.document));
+documents.onDidChangeContent((e) => schedule(e.document));
 documents.onDidClose((e) => {
   parsed.delete(e.document.uri);
+  const entry = checks.get(e.document.uri);
+  clearTimeout(entry?.timer);
+  checks.delete(e.document.uri);
   void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
 });
 

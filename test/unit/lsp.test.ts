@@ -180,12 +180,17 @@ describe('lsp: language server over stdio', function () {
 
     it('explains sleepable-only helpers on hover', async () => {
       const u = uri();
-      const text = `${HEADER}SEC("lsm.s/file_open")\nint BPF_PROG(file_open, struct file *file, int ret)\n{\n\tchar buf[64];\n\tbpf_d_path(&file->f_path, buf, sizeof(buf));\n\treturn 0;\n}\n`;
+      const text = `${HEADER}SEC("lsm.s/file_open")\nint BPF_PROG(file_open, struct file *file, int ret)\n{\n\tchar buf[64];\n\tbpf_copy_from_user(buf, 8, 0);\n\tbpf_d_path(&file->f_path, buf, sizeof(buf));\n\treturn 0;\n}\n`;
       await client.open(u, text);
-      const pos = positionOf(text, 'bpf_d_path', 3);
-      const md = ((await client.hover(u, pos.line, pos.character))!.contents as { value: string }).value;
-      assert.match(md, /`bpf_d_path` is only available to \*\*sleepable\*\* LSM programs/);
+      let pos = positionOf(text, 'bpf_copy_from_user', 3);
+      let md = ((await client.hover(u, pos.line, pos.character))!.contents as { value: string }).value;
+      assert.match(md, /`bpf_copy_from_user` is only available to \*\*sleepable\*\* LSM programs/);
       assert.match(md, /SEC\("lsm.s\/file_open"\)`, so it may call it/);
+      // bpf_d_path is gated on the hook (bpf_d_path_allowed), not on the program's kind.
+      pos = positionOf(text, 'bpf_d_path', 3);
+      md = ((await client.hover(u, pos.line, pos.character))!.contents as { value: string }).value;
+      assert.match(md, /whose \*\*hook\*\* is in the kernel's sleepable set/);
+      assert.match(md, /hook `file_open` is in that set/);
     });
 
     it('returns nothing off hook names', async () => {
@@ -247,7 +252,7 @@ describe('lsp: language server over stdio', function () {
       const d = byCode(await client.diagnosticsFor(u), 'param-count');
       assert.match(msgOf(d), /lists 3 argument\(s\).*passes 1 \(plus an optional int ret\)/);
       const actions = await client.codeActions(u, [d]);
-      assert.equal(actions[0].edit!.changes![u][0].newText, 'my_open, struct file *file, int ret', 'keeps the program name');
+      assert.equal(actions[0].edit!.changes![u][0].newText, 'BPF_PROG(my_open, struct file *file, int ret', 'keeps the program name');
     });
 
     it('flags a wrong parameter type but accepts equivalent spellings', async () => {
@@ -268,10 +273,10 @@ describe('lsp: language server over stdio', function () {
 
     it('flags a sleepable-only helper in a non-sleepable program and offers lsm.s/', async () => {
       const u = uri();
-      const text = `${HEADER}SEC("lsm/file_open")\nint BPF_PROG(file_open, struct file *file, int ret)\n{\n\tchar buf[64];\n\tbpf_d_path(&file->f_path, buf, sizeof(buf));\n\treturn 0;\n}\n`;
+      const text = `${HEADER}SEC("lsm/file_open")\nint BPF_PROG(file_open, struct file *file, int ret)\n{\n\tchar buf[64];\n\tbpf_copy_from_user(buf, 8, 0);\n\treturn 0;\n}\n`;
       await client.open(u, text);
       const d = byCode(await client.diagnosticsFor(u), 'sleepable-helper');
-      assert.match(msgOf(d), /bpf_d_path is only available to sleepable programs.*use SEC\("lsm.s\/file_open"\)/);
+      assert.match(msgOf(d), /bpf_copy_from_user is only available to sleepable programs.*use SEC\("lsm.s\/file_open"\)/);
       const actions = await client.codeActions(u, [d]);
       assert.equal(actions[0].edit!.changes![u][0].newText, 'lsm.s');
       // Once sleepable, the helper is fine.

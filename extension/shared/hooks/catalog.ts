@@ -12,8 +12,8 @@ import { Btf, BtfError, BtfKind } from '../btf/btf';
 import { isElf } from '../btf/elf';
 import { cDecl, cType } from '../btf/cdecl';
 import { HookCategory, hookCategory } from './categories';
-import { formatKernelVersion, KernelVersion, kernelBannerFromImage, kernelVersionFromBanner, parseKernelVersion } from './kernelVersion';
-import { BOOL_RESULT_RULES, DISABLED_RULES, ruleFor, SLEEPABLE_RULES } from './rules';
+import { compareKernelVersions, formatKernelVersion, KernelVersion, kernelBannerFromImage, kernelVersionFromBanner, parseKernelVersion } from './kernelVersion';
+import { BOOL_RESULT_RULES, BTF_VERSION_MARKERS, DISABLED_RULES, RETURN_RANGE_BACKPORTS, RETURN_RANGE_CHECKED_SINCE, ruleFor, ruleVerdict, SLEEPABLE_RULES } from './rules';
 
 export interface HookParam {
   /** Parameter name exactly as BTF has it. */
@@ -23,6 +23,8 @@ export interface HookParam {
   /** `struct file *file`: the type declaring the name (differs from `${type} ${name}` for arrays and function pointers). */
   readonly decl: string;
   readonly typeId: number;
+  /** A struct or union passed by value (`kuid_t`, `sockptr_t`): BPF_PROG cannot cast to it, BPF_PROG2 can. */
+  readonly byValue: boolean;
 }
 
 /** How a BPF program's return value on this hook is read by the kernel. */
@@ -40,6 +42,12 @@ export interface Hook {
   /** Where the sleepable/disabled facts come from (see rules.ts). */
   readonly sleepableSource?: string;
   readonly disabledSource?: string;
+  /**
+   * Set when the kernel version is unknown and the sleepable/disabled fact depends on it: the versions
+   * it holds for (`from 6.10 on`). `sleepable`/`disabled` then give the newest kernels' answer.
+   */
+  readonly sleepableWhen?: string;
+  readonly disabledWhen?: string;
   /** Kernel documentation, when sources were found. */
   doc?: string;
   /** Id of the `bpf_lsm_<name>` FUNC in this BTF. */
@@ -63,6 +71,15 @@ export interface KernelInfo {
   readonly version?: KernelVersion;
   /** 'given' by the caller, read from the image's 'banner', or 'unknown' (newest rules assumed). */
   readonly versionSource: 'given' | 'banner' | 'unknown';
+  /** With an unknown version: the lowest version the BTF proves (BTF_VERSION_MARKERS). */
+  readonly atLeast?: KernelVersion;
+}
+
+/** Whether the verifier refuses return values outside the hook's range, and how sure that is. */
+export interface ReturnRangeCheck {
+  readonly checked: boolean;
+  /** False only when neither a version nor the BTF tells (then `checked` is the newest kernels' answer). */
+  readonly certain: boolean;
 }
 
 export interface CatalogOptions {
@@ -93,6 +110,24 @@ export class HookCatalog {
 
   has(name: string): boolean {
     return this.byName.has(name);
+  }
+
+  /** Whether this kernel's verifier enforces return value ranges on LSM programs (6.12 on, and backports). */
+  get returnRange(): ReturnRangeCheck {
+    this.range ??= this.findReturnRange();
+    return this.range;
+  }
+
+  private range: ReturnRangeCheck | undefined;
+
+  private findReturnRange(): ReturnRangeCheck {
+    const v = this.kernel.version;
+    if (v) {
+      const back = RETURN_RANGE_BACKPORTS.some((b) => b.major === v.major && b.minor === v.minor && compareKernelVersions(v, b) >= 0);
+      return { checked: back || compareKernelVersions(v, RETURN_RANGE_CHECKED_SINCE) >= 0, certain: true };
+    }
+    // The check lives in bpf_lsm_get_retval_range: its presence in the BTF answers the question.
+    return { checked: this.btf.find(BtfKind.Func, 'bpf_lsm_get_retval_range') !== undefined, certain: this.hookRule === 'security_list_options' };
   }
 
   /** `6.1.192` or `unknown kernel`, for messages. */
@@ -166,8 +201,15 @@ function resolveKernel(opt: CatalogOptions['kernel'], data?: Uint8Array): Kernel
 
 /** Builds the catalog from parsed BTF. */
 export function buildCatalog(btf: Btf, options: CatalogOptions = {}, imageForVersion?: Uint8Array): HookCatalog {
-  const kernel = resolveKernel(options.kernel, imageForVersion);
+  let kernel = resolveKernel(options.kernel, imageForVersion);
   const v = kernel.version;
+  if (!v) {
+    let atLeast: KernelVersion | undefined;
+    for (const m of BTF_VERSION_MARKERS) {
+      if (btf.funcsWithPrefix(m.func).some((id) => btf.name(id) === m.func) && (!atLeast || compareKernelVersions(m.since, atLeast) > 0)) atLeast = m.since;
+    }
+    kernel = { ...kernel, atLeast };
+  }
   const unionId = btf.find(BtfKind.Union, 'security_list_options');
   const members = unionId !== undefined ? new Set(btf.members(unionId).map((m) => m.name)) : undefined;
   const hooks: Hook[] = [];
@@ -178,11 +220,18 @@ export function buildCatalog(btf: Btf, options: CatalogOptions = {}, imageForVer
     if (btf.kind(proto) !== BtfKind.FuncProto) throw new BtfError(`bpf_lsm_${name} (BTF id ${id}) does not point to a function prototype`);
     const retId = btf.ref(proto);
     const returns = cType(btf, retId);
-    const params = btf.members(proto).map((p) => ({ name: p.name, type: cType(btf, p.type), decl: cDecl(btf, p.type, p.name), typeId: p.type }));
-    const sleepRule = ruleFor(SLEEPABLE_RULES, name, v);
-    const disRule = ruleFor(DISABLED_RULES, name, v);
+    const params = btf.members(proto).map((p) => {
+      const real = btf.kind(btf.resolve(p.type));
+      return { name: p.name, type: cType(btf, p.type), decl: cDecl(btf, p.type, p.name), typeId: p.type, byValue: real === BtfKind.Struct || real === BtfKind.Union };
+    });
+    const sleep = ruleVerdict(SLEEPABLE_RULES, name, v, kernel.atLeast);
+    const dis = ruleVerdict(DISABLED_RULES, name, v, kernel.atLeast);
+    const sleepRule = sleep.holds ? sleep.rule : undefined;
+    const disRule = dis.holds ? dis.rule : undefined;
     const boolRule = ruleFor(BOOL_RESULT_RULES, name, v);
-    const returnRule: ReturnRule = retId === 0 ? 'void' : boolRule ? 'bool' : 'errno';
+    const realRet = retId === 0 ? 0 : btf.resolve(retId);
+    const btfBool = realRet !== 0 && btf.kind(realRet) === BtfKind.Int && btf.intInfo(realRet).bool;
+    const returnRule: ReturnRule = retId === 0 ? 'void' : boolRule || btfBool ? 'bool' : 'errno';
     hooks.push({
       name,
       returns,
@@ -193,6 +242,8 @@ export function buildCatalog(btf: Btf, options: CatalogOptions = {}, imageForVer
       category: hookCategory(name),
       sleepableSource: sleepRule?.source,
       disabledSource: disRule?.source,
+      sleepableWhen: sleep.certain ? undefined : sleep.when,
+      disabledWhen: dis.certain ? undefined : dis.when,
       btfId: id,
     });
   }

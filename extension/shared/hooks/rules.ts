@@ -12,7 +12,7 @@
 // 6.1.192 (linux-image-amd64) and 6.12.117 (linux-image-6.12-amd64): every sleepable, disabled and
 // bool hook of those kernels. Entries after 6.12 follow mainline bpf_lsm.c and are marked tentative
 // where the exact release is not pinned.
-import { compareKernelVersions, KernelVersion, kv } from './kernelVersion';
+import { compareKernelVersions, formatKernelVersion, KernelVersion, kv } from './kernelVersion';
 
 export interface VersionRule {
   readonly hook: string;
@@ -100,10 +100,60 @@ export const BOOL_RESULT_RULES: readonly VersionRule[] = rules(
 
 /** Since this version the verifier checks that int hooks return 0 or a negative errno (bool hooks: 0 or 1). */
 export const RETURN_RANGE_CHECKED_SINCE = kv('6.12');
+/** Stable releases that took the return range check earlier (none known; a kernel with it has bpf_lsm_get_retval_range in BTF). */
+export const RETURN_RANGE_BACKPORTS: readonly KernelVersion[] = [];
+/** The largest errno a program may return negated (include/linux/err.h). */
+export const MAX_ERRNO = 4095;
 
-/** Helpers only available to sleepable LSM programs. */
+/**
+ * Functions whose presence in a kernel's BTF proves a minimum version, for BTF that comes without a
+ * version (a raw BTF file). bpf_lsm_get_retval_range is the return range check itself.
+ */
+export const BTF_VERSION_MARKERS: ReadonlyArray<{ readonly func: string; readonly since: KernelVersion }> = [
+  { func: 'bpf_lsm_userns_create', since: kv('6.1') },
+  { func: 'bpf_lsm_getselfattr', since: kv('6.8') },
+  { func: 'bpf_lsm_bpf_token_create', since: kv('6.9') },
+  { func: 'bpf_lsm_get_retval_range', since: kv('6.12') },
+];
+
+/** Whether a rule holds, and whether the kernel version is known well enough to be sure. */
+export interface RuleVerdict {
+  readonly rule?: VersionRule;
+  readonly holds: boolean;
+  /** False when the version is unknown and the answer depends on it. */
+  readonly certain: boolean;
+  /** For an uncertain verdict: `from 6.12 on` (or `until 6.12`), for messages. */
+  readonly when?: string;
+}
+
+/**
+ * Like ruleFor, for a kernel whose version may be unknown: `atLeast` is what its BTF proves
+ * (BTF_VERSION_MARKERS). The verdict is certain when every version from `atLeast` on agrees.
+ */
+export function ruleVerdict(table: readonly VersionRule[], hook: string, v: KernelVersion | undefined, atLeast?: KernelVersion): RuleVerdict {
+  if (v !== undefined) {
+    const rule = ruleFor(table, hook, v);
+    return { rule, holds: rule !== undefined, certain: true };
+  }
+  const candidates = table.filter((r) => r.hook === hook);
+  const newest = candidates.find((r) => r.until === undefined);
+  if (candidates.length === 0) return { holds: false, certain: true };
+  const stable = candidates.every((r) => !r.until && !r.backports?.length && !r.removedIn?.length && atLeast && compareKernelVersions(r.since, atLeast) <= 0);
+  if (stable) return { rule: newest, holds: true, certain: true };
+  const r = newest ?? candidates[0];
+  const when = newest ? `from ${formatKernelVersion(r.since)} on` : `until ${r.until ? formatKernelVersion(r.until) : 'a later kernel'}`;
+  return { rule: newest, holds: newest !== undefined, certain: false, when };
+}
+
+/**
+ * Helpers the kernel gates on the hook rather than the program: bpf_d_path_allowed() accepts an LSM
+ * program whose hook is in the sleepable set, sleepable or not.
+ */
+export const HOOK_GATED_HELPERS: ReadonlySet<string> = new Set(['bpf_d_path']);
+
+/** Helpers only available to sleepable LSM programs (bpf_d_path: on sleepable hooks, see HOOK_GATED_HELPERS). */
 export const SLEEPABLE_ONLY_HELPERS: Readonly<Record<string, string>> = {
-  bpf_d_path: 'bpf_d_path may only be called from sleepable hooks or an allow-list of functions; on LSM use lsm.s/',
+  bpf_d_path: 'the kernel allows bpf_d_path in LSM programs on the hooks of its sleepable set (bpf_d_path_allowed checks the hook, not whether the program sleeps)',
   bpf_ima_inode_hash: 'IMA hashing may sleep: bpf_lsm_func_proto only offers it to sleepable programs',
   bpf_ima_file_hash: 'IMA hashing may sleep: bpf_lsm_func_proto only offers it to sleepable programs',
   bpf_copy_from_user: 'reading user memory may fault and sleep: only sleepable programs get this helper',

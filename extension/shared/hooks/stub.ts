@@ -7,19 +7,52 @@ export function snippetEscape(text: string): string {
   return text.replace(/[\\$}]/g, (c) => `\\${c}`);
 }
 
+/** Names BPF_PROG declares itself around the program's body: a hook parameter spelled so would clash. */
+const MACRO_NAMES = new Set(['ctx']);
+
+/** The name a program gives the hook's parameter `i`: the kernel's, unless it clashes with the macro's or is missing. */
+export function progParamName(hook: Hook, i: number): string {
+  const name = hook.params[i].name || `arg${i + 1}`;
+  return MACRO_NAMES.has(name) ? `${name}_arg` : name;
+}
+
+/** `struct file *file` with the program's name for the parameter (see progParamName). */
+function progParamDecl(hook: Hook, i: number): string {
+  const p = hook.params[i];
+  const name = progParamName(hook, i);
+  if (!p.name) return p.type.endsWith('*') ? `${p.type}${name}` : `${p.type} ${name}`;
+  if (name === p.name) return p.decl;
+  // The declarator's last occurrence of the name is the parameter itself (`int (*ctx)(void *)` has one too).
+  const at = p.decl.lastIndexOf(p.name);
+  return `${p.decl.slice(0, at)}${name}${p.decl.slice(at + p.name.length)}`;
+}
+
+export type ProgMacro = 'BPF_PROG' | 'BPF_PROG2';
+
 /**
- * `file_open, struct file *file, int ret`: BPF_PROG's arguments. For int hooks the last argument is the
- * verdict of the BPF programs that ran before on the same hook (the trampoline passes it along).
+ * BPF_PROG casts every argument from a u64 slot, which C refuses for a struct passed by value
+ * (`kuid_t`, `sockptr_t`); BPF_PROG2 (libbpf 1.0+) takes `type, name` pairs and reassembles them.
  */
-export function bpfProgArgs(hook: Hook): string {
-  const parts = [hook.name, ...hook.params.map((p) => p.decl)];
-  if (hook.returnRule !== 'void') parts.push('int ret');
+export function progMacro(hook: Hook): ProgMacro {
+  return hook.params.some((p) => p.byValue) ? 'BPF_PROG2' : 'BPF_PROG';
+}
+
+/**
+ * `file_open, struct file *file, int ret`: the macro's arguments (BPF_PROG2: `path_chown, const struct
+ * path *, path, kuid_t, uid, ...`). For int hooks the last argument is the verdict of the BPF programs
+ * that ran before on the same hook (the trampoline passes it along).
+ */
+export function bpfProgArgs(hook: Hook, progName = hook.name): string {
+  const pairs = progMacro(hook) === 'BPF_PROG2';
+  const parts = [progName];
+  hook.params.forEach((p, i) => parts.push(pairs ? `${p.type}, ${progParamName(hook, i)}` : progParamDecl(hook, i)));
+  if (hook.returnRule !== 'void') parts.push(pairs ? 'int, ret' : 'int ret');
   return parts.join(', ');
 }
 
 /** `int BPF_PROG(file_open, struct file *file, int ret)`. */
-export function bpfProgHead(hook: Hook): string {
-  return `int BPF_PROG(${bpfProgArgs(hook)})`;
+export function bpfProgHead(hook: Hook, progName = hook.name): string {
+  return `int ${progMacro(hook)}(${bpfProgArgs(hook, progName)})`;
 }
 
 export interface StubOptions {
