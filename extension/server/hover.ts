@@ -52,6 +52,14 @@ export function returnRuleText(h: Hook): string {
   }
 }
 
+/** The kernel's text for the hook, headed by where it comes from; without it, why and what to do. */
+export function docsMarkdown(catalog: HookCatalog, h: Hook): string[] {
+  const o = catalog.docsOrigin;
+  if (!h.doc || !o) return [`**Kernel documentation:** ${catalog.docsNote ?? (o ? `none for ${h.name} in ${o.source}.` : 'none found.')}`];
+  const which = o.series ? (o.exact ? ` for ${o.series}` : ` from ${o.series}, the nearest version available to ${catalog.kernelLabel}`) : '';
+  return [`**Kernel documentation**${which} (${o.source})`, '', '```text', h.doc, '```'];
+}
+
 export function hookMarkdown(catalog: HookCatalog, h: Hook): string {
   const lines: string[] = [];
   lines.push('```c', `${hookSignature(h)};`, '```');
@@ -67,8 +75,6 @@ export function hookMarkdown(catalog: HookCatalog, h: Hook): string {
   );
   lines.push('');
   lines.push(h.disabled ? `**Disabled:** yes — the verifier refuses BPF programs on this hook (${h.disabledSource}).` : '**Disabled:** no');
-  if (h.doc) {
-    lines.push('', '---', '', '**Kernel documentation**', '', '```text', h.doc, '```');
-  }
+  lines.push('', '---', '', ...docsMarkdown(catalog, h));
   return lines.join('\n');
 }

@@ -1,14 +1,12 @@
 // Where the VM lives on disk: `$BPF_LSM_CACHE`, else `${XDG_CACHE_HOME:-~/.cache}/bpf-lsm-studio`, with the
 // VM under `vm/`. Assets (kernel, keys, image) are prepared once; `run/` holds the state of a running VM.
 import { createHash } from 'node:crypto';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.BPF_LSM_CACHE) return env.BPF_LSM_CACHE;
-  const xdg = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
-  return join(xdg, 'bpf-lsm-studio');
-}
+import { cacheRoot } from '../../shared/cacheRoot';
+
+export { cacheRoot };
 
 export interface VmPaths {
   readonly root: string;

@@ -89,9 +89,23 @@ export interface CatalogOptions {
   readonly docs?: ReadonlyMap<string, string>;
 }
 
+/** Where the attached documentation came from (hooks/debianDocs.ts fills it for Debian's packages). */
+export interface DocsOrigin {
+  /** `6.1`: the kernel series the text belongs to, when known. */
+  readonly series?: string;
+  /** False when the text is from another series than the catalog's kernel (the nearest one available). */
+  readonly exact: boolean;
+  /** `Debian package linux-headers-6.1.0-57-common 6.1.192-3`, `kernel sources at /usr/src/linux`. */
+  readonly source: string;
+}
+
 export class HookCatalog {
   readonly hooks: readonly Hook[];
   private readonly byName: Map<string, Hook>;
+  /** Set with the docs: where they came from. */
+  docsOrigin: DocsOrigin | undefined;
+  /** Without docs: why, and what to do (being fetched, offline, ...). */
+  docsNote: string | undefined;
 
   constructor(
     hooks: Hook[],
