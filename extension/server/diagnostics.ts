@@ -104,10 +104,16 @@ export class DocumentCheck {
     this.out.push({ range: range(this.doc, start, end), severity, code, source: SOURCE, message: capMessage(message), data: fixes.length ? { fixes } : undefined });
   }
 
+  private progBySec: Map<SecRef, ProgRef> | undefined;
+
   /** Renames must reach the BPF_PROG name too when it repeats the hook name. */
   private renameEdits(s: SecRef, to: string): FixData['edits'] {
     const edits = [{ start: s.hookStart, end: s.hookEnd, newText: to }];
-    const prog = this.probe.progs.find((p) => p.sec === s);
+    if (!this.progBySec) {
+      this.progBySec = new Map();
+      for (const p of this.probe.progs) if (p.sec) this.progBySec.set(p.sec, p);
+    }
+    const prog = this.progBySec.get(s);
     if (prog && prog.name.text === s.hook) edits.push({ start: prog.name.start, end: prog.name.end, newText: to });
     return edits;
   }

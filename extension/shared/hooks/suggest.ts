@@ -24,14 +24,42 @@ export function editDistance(a: string, b: string, limit = Infinity): number {
   return prev[m];
 }
 
+/** Letter counts (a-z, digits and _ folded into one bucket) for a cheap lower bound of the edit distance. */
+function histogram(s: string): Int16Array {
+  const h = new Int16Array(27);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i) - 97;
+    h[c >= 0 && c < 26 ? c : 26]++;
+  }
+  return h;
+}
+
+/**
+ * Each edit changes the letter counts by at most one up and one down (a swap by none), so the larger
+ * of the total surplus and the total deficit is a lower bound of the distance.
+ */
+function histogramBound(a: Int16Array, b: Int16Array): number {
+  let more = 0;
+  let less = 0;
+  for (let i = 0; i < 27; i++) {
+    const d = a[i] - b[i];
+    if (d > 0) more += d;
+    else less -= d;
+  }
+  return Math.max(more, less);
+}
+
 /** Up to `max` names close to `typed`, best first; empty when nothing is plausibly meant. */
 export function suggestHooks(typed: string, names: Iterable<string>, max = 3): string[] {
   if (!typed) return [];
   const limit = Math.max(2, Math.floor(typed.length / 3));
   const scored: Array<[number, string]> = [];
+  const typedHist = histogram(typed);
   for (const name of names) {
+    const contains = typed.length >= 4 && name.includes(typed);
+    if (!contains && histogramBound(typedHist, histogram(name)) > limit) continue;
     let d = editDistance(typed, name, limit);
-    if (typed.length >= 4 && name.includes(typed)) d = Math.min(d, 1 + (name.length - typed.length) / 100);
+    if (contains) d = Math.min(d, 1 + (name.length - typed.length) / 100);
     if (d <= limit) scored.push([d, name]);
   }
   scored.sort((x, y) => x[0] - y[0] || x[1].length - y[1].length || (x[1] < y[1] ? -1 : 1));
