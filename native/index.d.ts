@@ -82,6 +82,10 @@ export declare class BpfObject {
   detach(programs: string[]): Promise<NativeAttachResult[]>;
   /** Pins an attached program's link so it outlives this process (path must be on a bpffs). */
   pinLink(program: string, path: string): void;
+  /** Before load: reuse the map pinned at `path` (same type and sizes), or create it and pin it there. */
+  setMapPinPath(map: string, path: string): void;
+  /** After load: puts map `inner` of this object into the array/hash of maps `outer` under `key`. */
+  setInnerMap(outer: string, key: Buffer, inner: string): void;
   mapLookup(map: string, key: Buffer): Buffer | null;
   mapUpdate(map: string, key: Buffer, value: Buffer, flags?: number): void;
   /** Resolves false when the key was not there. */

@@ -22,8 +22,13 @@
 #ifndef TR_PATH_DEPTH
 #define TR_PATH_DEPTH 16
 #endif
-/* Counter slots; CPUs above this share slots (the counters are atomic, so sums stay right). */
-#define TR_MAX_CPUS 256
+/* Counter slots per trace; CPUs above this share slots (the counters are atomic, so sums stay right). */
+#define TR_MAX_CPUS 64
+/*
+ * Traces at once on one resident tracer: each owns a slot, which routes its processes' records to its own
+ * ring buffer (tr_rings[slot]) and counts them in its own counters (tr_counters[slot][cpu]).
+ */
+#define TR_SLOTS 8
 
 enum tr_kind {
 	TR_KIND_HOOK = 1,
@@ -109,7 +114,7 @@ struct tr_exec {
 	char filename[TR_STR_MAX];
 };
 
-/* Per-CPU slot of the tracer's counters (global tr_counters[TR_MAX_CPUS] in the object). */
+/* Counters of one trace slot on one CPU (map tr_counters: slot -> struct tr_slot_counters). */
 struct tr_counters {
 	__u64 records;		/* records written to the ring buffer */
 	__u64 ringbuf_full;	/* records lost because the ring buffer had no room */
@@ -120,7 +125,8 @@ struct tr_counters {
 /* Value of the traced-task map (key: tgid). */
 struct tr_task {
 	__u32 root;		/* tgid of the process user space asked to trace */
-	__u32 depth;		/* forks between it and the root */
+	__u16 depth;		/* forks between it and the root (saturates) */
+	__u16 slot;		/* the trace it belongs to: its ring buffer and counters (< TR_SLOTS) */
 };
 
 #endif

@@ -12,6 +12,7 @@
 #define TRACER_CORE_H
 
 #include "tracer.h"
+#include "tracer_maps.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -19,9 +20,6 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile bool tr_follow_forks = true;
 /* Set before load: record raw syscall enter/exit of traced tasks (the context of hook events). */
 const volatile bool tr_syscalls = true;
-
-/* Read by user space at any time; see struct tr_counters. */
-struct tr_counters tr_counters[TR_MAX_CPUS];
 
 /* Keeps the record layouts in the object's BTF, where user space checks them against its decoder. */
 struct tr_layout {
@@ -34,19 +32,6 @@ struct tr_layout {
 	struct tr_exec exec;
 	struct tr_task task;
 } *tr_layout_anchor;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 * 1024 * 1024);
-} tr_events SEC(".maps");
-
-/* Processes being traced (key: tgid). User space adds the root; fork adds children; exit removes. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32);
-	__type(value, struct tr_task);
-} tr_traced SEC(".maps");
 
 /* Where a hook record is built before it is copied into the ring buffer in one piece. */
 struct tr_scratch {
@@ -66,8 +51,10 @@ struct {
 struct tr_ctx {
 	struct tr_scratch *s;
 	__u8 *rec;
+	void *ring;
 	__u32 len;
 	__u32 flags;
+	__u32 slot;
 };
 
 /*
@@ -78,21 +65,56 @@ struct tr_ctx {
  */
 #define TR_WAKEUP_BYTES (256 * 1024)
 
-static __always_inline __u64 tr_wakeup(void)
+static __always_inline __u64 tr_wakeup(void *ring)
 {
-	return bpf_ringbuf_query(&tr_events, BPF_RB_AVAIL_DATA) >= TR_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
-										   : BPF_RB_NO_WAKEUP;
+	return bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= TR_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
-static __always_inline struct tr_counters *tr_cpu_counters(void)
+/* Counts one event of a trace slot on this CPU (field of struct tr_counters). */
+#define tr_count(slot, field)                                                                        \
+	do {                                                                                         \
+		__u32 __slot = (slot);                                                               \
+		struct tr_slot_counters *__sc = bpf_map_lookup_elem(&tr_counters, &__slot);          \
+		if (__sc)                                                                            \
+			__sync_fetch_and_add(                                                        \
+				&__sc->cpu[bpf_get_smp_processor_id() & (TR_MAX_CPUS - 1)].field, 1); \
+	} while (0)
+
+static __always_inline struct tr_task *tr_traced_task(__u32 tgid)
 {
-	return &tr_counters[bpf_get_smp_processor_id() & (TR_MAX_CPUS - 1)];
+	return bpf_map_lookup_elem(&tr_traced, &tgid);
 }
 
-static __always_inline bool tr_is_traced(__u32 tgid)
+/* The ring buffer of a trace slot; NULL once its session has gone (its records are then not written). */
+static __always_inline void *tr_slot_ring(__u32 slot)
 {
-	return bpf_map_lookup_elem(&tr_traced, &tgid) != NULL;
+	return bpf_map_lookup_elem(&tr_rings, &slot);
 }
+
+/*
+ * An LSM hook can run in interrupt context on the CPU a traced task happens to run on (softirq network
+ * receive: socket_sock_rcv_skb; hard IRQs and NMIs are rarer). It then sees the traced task as current,
+ * but the call is not the task's doing: it is neither recorded for the task nor counted as a nested drop
+ * of its records. The generator defines TR_HAVE_PREEMPT_COUNT when the kernel's BTF has the per-CPU
+ * __preempt_count (x86, 6.1 to 6.18 at least); without it interrupt-context calls are recorded as before.
+ */
+#ifdef TR_HAVE_PREEMPT_COUNT
+extern int __preempt_count __ksym;
+/* NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET: serving an NMI, a hard IRQ or a softirq (not just BHs off). */
+#define TR_INTERRUPT_MASK 0x00ff0100
+
+static __always_inline bool tr_in_interrupt(void)
+{
+	int *pc = bpf_this_cpu_ptr(&__preempt_count);
+
+	return *pc & TR_INTERRUPT_MASK;
+}
+#else
+static __always_inline bool tr_in_interrupt(void)
+{
+	return false;
+}
+#endif
 
 static __always_inline void tr_fill_hdr(struct tr_hdr *h, __u16 kind, __u16 id, __s32 ret)
 {
@@ -111,21 +133,29 @@ static __always_inline void tr_fill_hdr(struct tr_hdr *h, __u16 kind, __u16 id, 
 
 /*
  * Starts a hook record of `fixed` bytes (header plus the hook's argument struct, a constant).
- * False when the current process is not traced, or when this call interrupted another record on the
- * same CPU (an interrupt-context hook): the scratch buffer is in use, so the call is only counted.
+ * False when the current process is not traced, when the call runs in interrupt context (not the
+ * task's doing), or when it interrupted another record on the same CPU: the scratch buffer is in use,
+ * so the call is only counted.
  */
 static __always_inline bool tr_begin(struct tr_ctx *c, __u16 hook, __s32 ret, __u32 fixed)
 {
 	__u32 zero = 0;
 	struct tr_scratch *s;
+	struct tr_task *t;
+	void *ring;
 
-	if (!tr_is_traced(bpf_get_current_pid_tgid() >> 32))
+	t = tr_traced_task(bpf_get_current_pid_tgid() >> 32);
+	if (!t || tr_in_interrupt())
+		return false;
+	c->slot = t->slot;
+	ring = tr_slot_ring(c->slot);
+	if (!ring)
 		return false;
 	s = bpf_map_lookup_elem(&tr_scratch, &zero);
 	if (!s)
 		return false;
 	if (s->busy) {
-		__sync_fetch_and_add(&tr_cpu_counters()->nested, 1);
+		tr_count(c->slot, nested);
 		return false;
 	}
 	s->busy = 1;
@@ -134,6 +164,7 @@ static __always_inline bool tr_begin(struct tr_ctx *c, __u16 hook, __s32 ret, __
 	tr_fill_hdr((struct tr_hdr *)s->buf, TR_KIND_HOOK, hook, ret);
 	c->s = s;
 	c->rec = s->buf;
+	c->ring = ring;
 	c->len = fixed;
 	c->flags = 0;
 	return true;
@@ -142,7 +173,6 @@ static __always_inline bool tr_begin(struct tr_ctx *c, __u16 hook, __s32 ret, __
 static __always_inline void tr_end(struct tr_ctx *c)
 {
 	struct tr_hdr *h = (struct tr_hdr *)c->rec;
-	struct tr_counters *cnt = tr_cpu_counters();
 	__u32 n = c->len;
 
 	if (n > TR_REC_MAX)
@@ -150,11 +180,11 @@ static __always_inline void tr_end(struct tr_ctx *c)
 	h->size = n;
 	h->flags = c->flags;
 	if (c->flags & TR_F_TRUNCATED)
-		__sync_fetch_and_add(&cnt->truncated, 1);
-	if (bpf_ringbuf_output(&tr_events, c->rec, n, tr_wakeup()))
-		__sync_fetch_and_add(&cnt->ringbuf_full, 1);
+		tr_count(c->slot, truncated);
+	if (bpf_ringbuf_output(c->ring, c->rec, n, tr_wakeup(c->ring)))
+		tr_count(c->slot, ringbuf_full);
 	else
-		__sync_fetch_and_add(&cnt->records, 1);
+		tr_count(c->slot, records);
 	c->s->busy = 0;
 }
 
@@ -341,28 +371,40 @@ static __always_inline __s64 tr_inode_ctime(const struct inode *v)
 
 /* ---- Programs that are not hooks ---- */
 
-static __always_inline bool tr_reserve_check(void *r)
+/* Reserves a fixed-size record in the ring of the trace `t` belongs to; counts a full ring. */
+static __always_inline void *tr_reserve(struct tr_task *t, void **ring, __u32 size)
 {
-	if (r)
-		return true;
-	__sync_fetch_and_add(&tr_cpu_counters()->ringbuf_full, 1);
-	return false;
+	void *r;
+
+	*ring = tr_slot_ring(t->slot);
+	if (!*ring)
+		return NULL;
+	r = bpf_ringbuf_reserve(*ring, size, 0);
+	if (!r)
+		tr_count(t->slot, ringbuf_full);
+	return r;
 }
 
-static __always_inline void tr_count_record(void)
+static __always_inline void tr_submit(void *r, void *ring, __u32 slot)
 {
-	__sync_fetch_and_add(&tr_cpu_counters()->records, 1);
+	bpf_ringbuf_submit(r, tr_wakeup(ring));
+	tr_count(slot, records);
 }
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(tr_sys_enter, struct pt_regs *regs, long nr)
 {
 	struct tr_sys_enter *r;
+	struct tr_task *t;
+	void *ring;
 
-	if (!tr_syscalls || !tr_is_traced(bpf_get_current_pid_tgid() >> 32))
+	if (!tr_syscalls)
 		return 0;
-	r = bpf_ringbuf_reserve(&tr_events, sizeof(*r), 0);
-	if (!tr_reserve_check(r))
+	t = tr_traced_task(bpf_get_current_pid_tgid() >> 32);
+	if (!t)
+		return 0;
+	r = tr_reserve(t, &ring, sizeof(*r));
+	if (!r)
 		return 0;
 	tr_fill_hdr(&r->hdr, TR_KIND_SYS_ENTER, (__u16)nr, 0);
 	r->hdr.size = sizeof(*r);
@@ -382,8 +424,7 @@ int BPF_PROG(tr_sys_enter, struct pt_regs *regs, long nr)
 #else
 #error "the tracer's syscall enter record only knows x86_64 registers"
 #endif
-	bpf_ringbuf_submit(r, tr_wakeup());
-	tr_count_record();
+	tr_submit(r, ring, t->slot);
 	return 0;
 }
 
@@ -391,11 +432,16 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct tr_sys_exit *r;
+	struct tr_task *t;
+	void *ring;
 
-	if (!tr_syscalls || !tr_is_traced(bpf_get_current_pid_tgid() >> 32))
+	if (!tr_syscalls)
 		return 0;
-	r = bpf_ringbuf_reserve(&tr_events, sizeof(*r), 0);
-	if (!tr_reserve_check(r))
+	t = tr_traced_task(bpf_get_current_pid_tgid() >> 32);
+	if (!t)
+		return 0;
+	r = tr_reserve(t, &ring, sizeof(*r));
+	if (!r)
 		return 0;
 	tr_fill_hdr(&r->hdr, TR_KIND_SYS_EXIT, 0, 0);
 	r->hdr.size = sizeof(*r);
@@ -407,8 +453,7 @@ int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
 #endif
 	r->hdr.id = (__u16)r->nr;
 	r->ret = ret;
-	bpf_ringbuf_submit(r, tr_wakeup());
-	tr_count_record();
+	tr_submit(r, ring, t->slot);
 	return 0;
 }
 
@@ -420,17 +465,19 @@ int BPF_PROG(tr_fork, struct task_struct *parent, struct task_struct *child)
 	struct tr_task *pt, ct;
 	struct tr_fork *r;
 	bool followed = false;
+	void *ring;
 
-	pt = bpf_map_lookup_elem(&tr_traced, &ptgid);
+	pt = tr_traced_task(ptgid);
 	if (!pt)
 		return 0;
 	if (tr_follow_forks && ctgid != ptgid) {
 		ct.root = pt->root;
-		ct.depth = pt->depth + 1;
+		ct.depth = pt->depth < 0xffff ? pt->depth + 1 : pt->depth;
+		ct.slot = pt->slot;
 		followed = bpf_map_update_elem(&tr_traced, &ctgid, &ct, BPF_NOEXIST) == 0;
 	}
-	r = bpf_ringbuf_reserve(&tr_events, sizeof(*r), 0);
-	if (!tr_reserve_check(r))
+	r = tr_reserve(pt, &ring, sizeof(*r));
+	if (!r)
 		return 0;
 	tr_fill_hdr(&r->hdr, TR_KIND_FORK, 0, 0);
 	r->hdr.size = sizeof(*r);
@@ -438,8 +485,7 @@ int BPF_PROG(tr_fork, struct task_struct *parent, struct task_struct *child)
 	r->child_tgid = ctgid;
 	r->thread = ctgid == ptgid;
 	r->followed = followed;
-	bpf_ringbuf_submit(r, tr_wakeup());
-	tr_count_record();
+	tr_submit(r, ring, pt->slot);
 	return 0;
 }
 
@@ -447,19 +493,21 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(tr_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct tr_exec *r;
+	struct tr_task *t;
+	void *ring;
 
-	if (!tr_is_traced(BPF_CORE_READ(p, tgid)))
+	t = tr_traced_task(BPF_CORE_READ(p, tgid));
+	if (!t)
 		return 0;
-	r = bpf_ringbuf_reserve(&tr_events, sizeof(*r), 0);
-	if (!tr_reserve_check(r))
+	r = tr_reserve(t, &ring, sizeof(*r));
+	if (!r)
 		return 0;
 	tr_fill_hdr(&r->hdr, TR_KIND_EXEC, 0, 0);
 	r->hdr.size = sizeof(*r);
 	r->old_pid = old_pid;
 	if (bpf_probe_read_kernel_str(r->filename, sizeof(r->filename), BPF_CORE_READ(bprm, filename)) < 0)
 		r->filename[0] = 0;
-	bpf_ringbuf_submit(r, tr_wakeup());
-	tr_count_record();
+	tr_submit(r, ring, t->slot);
 	return 0;
 }
 
@@ -468,20 +516,22 @@ int BPF_PROG(tr_exit, struct task_struct *p)
 {
 	__u32 tgid = BPF_CORE_READ(p, tgid);
 	struct tr_exit *r;
+	struct tr_task *t;
 	bool group_dead;
+	void *ring;
 
-	if (!tr_is_traced(tgid))
+	t = tr_traced_task(tgid);
+	if (!t)
 		return 0;
 	/* The tracepoint fires after do_exit() dropped signal->live (6.1 and 6.18 alike). */
 	group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
-	r = bpf_ringbuf_reserve(&tr_events, sizeof(*r), 0);
-	if (tr_reserve_check(r)) {
+	r = tr_reserve(t, &ring, sizeof(*r));
+	if (r) {
 		tr_fill_hdr(&r->hdr, TR_KIND_EXIT, 0, 0);
 		r->hdr.size = sizeof(*r);
 		r->exit_code = BPF_CORE_READ(p, exit_code);
 		r->group_dead = group_dead;
-		bpf_ringbuf_submit(r, tr_wakeup());
-		tr_count_record();
+		tr_submit(r, ring, t->slot);
 	}
 	if (group_dead)
 		bpf_map_delete_elem(&tr_traced, &tgid);

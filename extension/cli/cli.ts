@@ -6,11 +6,13 @@ import { vmCommand } from './vm';
 import { checkCommand } from './check';
 import { hooksCommand } from './hooks';
 import { traceCommand } from './trace';
+import { tracerCommand } from './tracer';
 import { buildCommand, loadCommand } from './build';
 import { policyCommand } from './policy';
 
 const subcommands: Subcommand[] = [
   traceCommand,
+  tracerCommand,
   hooksCommand,
   vmCommand,
   checkCommand,

@@ -64,8 +64,11 @@ export const traceCommand: Subcommand = {
       );
       const t = state.timings;
       progress(
-        `${state.attached.length} of ${state.hookCount} hooks attached on kernel ${state.kernel} ` +
-          `(BTF ${state.btfFromCache ? 'cached ' : ''}${t.btfMs} ms, compile ${state.fromCache ? 'cached' : `${t.compileMs} ms`}, load ${t.loadMs} ms, attach ${t.attachMs} ms)`,
+        state.resident
+          ? `${state.attached.length} of ${state.hookCount} hooks traced by the tracer resident on the target (kernel ${state.kernel}; reopened in ${t.acquireMs} ms)`
+          : `${state.attached.length} of ${state.hookCount} hooks attached on kernel ${state.kernel} ` +
+              `(BTF ${state.btfFromCache ? 'cached ' : ''}${t.btfMs} ms, compile ${state.fromCache ? 'cached' : `${t.compileMs} ms`}, load ${t.loadMs} ms, attach ${t.attachMs} ms); ` +
+              'it stays attached for the next traces (bpf-lsm tracer status|stop)',
       );
       if (args.flags.has('show-skipped')) {
         for (const s of state.notTraced) process.stderr.write(`  not traced: ${s.hook}: ${s.reason}\n`);
@@ -101,9 +104,8 @@ export const traceCommand: Subcommand = {
       return summary.exitCode ?? 128 + 9;
     } finally {
       process.removeListener('SIGINT', onSignal);
-      // No shutdown request: the helper detaches ~230 programs when its stream closes, which takes the
-      // kernel tens of seconds on a small VM. It does that on its own once this process has exited and
-      // closed the stream, so the user does not wait for it.
+      // No shutdown request: when its stream closes the helper gives the trace slot back; the tracer stays
+      // resident for the next trace (its release never waits on a user).
     }
   },
 };

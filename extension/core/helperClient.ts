@@ -227,6 +227,11 @@ export class HelperClient implements Disposable {
     return this.request('loadObject', params, { blob: bytes, signal }).then((r) => r.result);
   }
 
+  /** tracerAcquire with the compiled tracer, for when none with that key is resident on the target. */
+  tracerAcquire(bytes: Buffer, params: ParamsOf<'tracerAcquire'>, signal?: AbortSignal): Promise<ResultOf<'tracerAcquire'>> {
+    return this.request('tracerAcquire', params, { blob: bytes, signal }).then((r) => r.result);
+  }
+
   /**
    * Starts streaming the object's ring buffers; `onBatch` gets every batch of this session, including any
    * that arrived before this call resolved.

@@ -10,6 +10,7 @@ import { isatty } from 'node:tty';
 import { loadNative } from '../../native/index';
 import { CHECK_OBJECTS_FLAG, ObjectChecker, runObjectCheckChild } from './objectCheck';
 import { connectingUser } from './processes';
+import { KEEPER_FLAG, RELEASE_FLAG, runKeeper, unpinFolder } from './residentTracer';
 import { HelperSession } from './session';
 
 // stderr travels over the same ssh channel as the protocol. Once the connection is cut, every write to it
@@ -98,4 +99,8 @@ function main(): void {
 }
 
 if (process.argv[2] === CHECK_OBJECTS_FLAG) runObjectCheckChild(loadNative);
-else main();
+else if (process.argv[2] === KEEPER_FLAG) void runKeeper(process.argv[3] ?? '').finally(() => process.exit(0));
+else if (process.argv[2] === RELEASE_FLAG) {
+  unpinFolder(process.argv[3] ?? '');
+  process.exit(0);
+} else main();

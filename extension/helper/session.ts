@@ -36,6 +36,7 @@ import { decodeValue, encodeValue, ValueError } from '../shared/helperValues';
 import { probeCapabilities } from './capabilities';
 import type { ObjectChecker } from './objectCheck';
 import { ProcessTable } from './processes';
+import { acquireResident, releaseResident, residentStatus, TracerNeedsObject } from './residentTracer';
 import { version } from '../../package.json';
 
 export const HELPER_VERSION: string = version;
@@ -74,6 +75,8 @@ interface OwnedObject {
   mapTypes: Map<string, { key: BtfTypeDesc | null; value: BtfTypeDesc | null }>;
   /** Operations on one object run one after another (the addon refuses concurrent use). */
   queue: Promise<unknown>;
+  /** Runs before the object closes: a resident tracer's session gives its trace slot back. */
+  release?: () => void;
 }
 
 interface TraceSession {
@@ -565,7 +568,10 @@ export class HelperSession {
       const o = this.object(params.objectId);
       for (const t of [...this.traces.values()].filter((x) => x.objectId === o.id)) await this.stopTrace(t);
       this.objects.delete(o.id);
-      await this.serial(o, () => o.bpf.close());
+      await this.serial(o, () => {
+        o.release?.();
+        return o.bpf.close();
+      });
       return { result: {} };
     },
 
@@ -699,6 +705,61 @@ export class HelperSession {
       return { result: {} };
     },
 
+    tracerAcquire: async (params, { blob }) => {
+      const native = this.requireNative();
+      let acquired;
+      try {
+        acquired = await acquireResident(
+          native,
+          {
+            key: params.key,
+            object: blob,
+            mapsObject: params.mapsObject === undefined ? undefined : Buffer.from(params.mapsObject, 'base64'),
+            programs: params.programs,
+            idleMs: params.idleMs,
+            setup: (bpf) => {
+              const globals = JSON.parse(bpf.globalsJson()) as GlobalInfo[];
+              for (const [name, value] of Object.entries(params.globals ?? {})) {
+                const g = globals.find((x) => x.name === name);
+                if (!g) throw new HelperError('not-found', `the tracer has no global "${name}"`);
+                bpf.setGlobal(name, encodeValue(g.type, value, `globals.${name}`));
+              }
+            },
+          },
+          async (object) => {
+            try {
+              await this.opts.objectChecker?.check(object);
+            } catch (err) {
+              throw new HelperError('invalid-params', `the tracer is not a usable BPF object: ${openFailure(err)}`);
+            }
+          },
+        );
+      } catch (err) {
+        if (err instanceof TracerNeedsObject) throw new HelperError('not-found', err.message, { data: { needObject: true } });
+        if (err instanceof HelperError) throw err;
+        if ((err as { log?: unknown })?.log !== undefined) throw this.loadFailure(err, 'the tracer');
+        throw err;
+      }
+      const { bpf, meta } = acquired;
+      const o: OwnedObject = {
+        id: this.nextObjectId++,
+        name: 'bpf-lsm-tracer',
+        bpf,
+        globals: JSON.parse(bpf.globalsJson()) as GlobalInfo[],
+        mapTypes: new Map(),
+        queue: Promise.resolve(),
+        release: () => acquired.release(),
+      };
+      this.objects.set(o.id, o);
+      return {
+        result: { objectId: o.id, slot: acquired.slot, reused: acquired.reused, attached: meta.attached, refused: meta.refused, loadMs: acquired.loadMs, attachMs: acquired.attachMs },
+      };
+    },
+
+    tracerStatus: async () => ({ result: { tracers: residentStatus() } }),
+
+    tracerRelease: async (params) => ({ result: { released: await releaseResident(params.key) } }),
+
     shutdown: async () => ({ result: {} }),
   };
 
@@ -730,7 +791,14 @@ export class HelperSession {
       this.opts.objectChecker?.close();
       const objects = [...this.objects.values()];
       this.objects.clear();
-      const closed = await Promise.allSettled(objects.map((o) => o.queue.then(() => o.bpf.close())));
+      const closed = await Promise.allSettled(
+        objects.map((o) =>
+          o.queue.then(() => {
+            o.release?.();
+            return o.bpf.close();
+          }),
+        ),
+      );
       closed.forEach((r, i) => {
         if (r.status === 'rejected') this.log(`closing ${objects[i].name} failed: ${(r.reason as Error)?.message}`);
       });

@@ -204,6 +204,19 @@ export interface ProcessInfo {
   uid: number;
 }
 
+/** One resident tracer on a target, as tracerStatus reports it. */
+export interface ResidentTracerInfo {
+  key: string;
+  /** "releasing": taken out of use, its programs are being detached; "incomplete": its creator died. */
+  state: 'resident' | 'releasing' | 'incomplete';
+  links: number;
+  tracesRunning: number;
+  /** Released after this long without a trace; 0: never (until the target reboots or the VM stops). */
+  idleMs: number;
+  idleForMs?: number;
+  createdAt?: number;
+}
+
 /** A value for a map key/value or a global: JSON shaped by the BTF type, or raw bytes as { hex }. */
 export type TypedValue = JsonValue;
 
@@ -283,6 +296,28 @@ export interface HelperMethods {
   };
   resume: { params: { pid: number }; result: Record<string, never> };
   kill: { params: { pid: number; signal?: 'SIGTERM' | 'SIGKILL' | 'SIGINT' }; result: Record<string, never> };
+  /**
+   * This session's use of the target's resident tracer (extension/helper/residentTracer.ts): reopened when
+   * a tracer with `key` is resident, else loaded from the request's blob, attached and pinned so that it
+   * outlives the session. Without a blob and with no such tracer resident it fails with "not-found" and
+   * data.needObject. The object (objectId) is the session's, with its own ring buffer (tr_events) routed
+   * from trace slot `slot`; its processes go into tr_traced with that slot.
+   */
+  tracerAcquire: {
+    params: {
+      key: string;
+      programs: string[];
+      globals?: Record<string, TypedValue>;
+      idleMs: number;
+      /** With the blob: the tracer's maps-only object (base64), kept on the target to reopen the maps. */
+      mapsObject?: string;
+    };
+    result: { objectId: number; slot: number; reused: boolean; attached: string[]; refused: Array<{ program: string; message: string }>; loadMs: number; attachMs: number };
+  };
+  /** Resident tracers on the target (and those being released). */
+  tracerStatus: { params: Record<string, never>; result: { tracers: ResidentTracerInfo[] } };
+  /** Takes resident tracers (all, or `key`) out of use now; they are unpinned in the background. */
+  tracerRelease: { params: { key?: string }; result: { released: string[] } };
   /** Tears down everything the helper owns, answers, then exits. */
   shutdown: { params: Record<string, never>; result: Record<string, never> };
 }

@@ -146,12 +146,22 @@ export const METHOD_PARAMS = {
   }),
   resume: object({ pid: req(int(2, 0x3fffffff)) }),
   kill: object({ pid: req(int(2, 0x3fffffff)), signal: opt(oneOf('SIGTERM', 'SIGKILL', 'SIGINT')) }),
+  tracerAcquire: object({
+    key: req(str({ min: 8, max: 80, pattern: /^[0-9a-z-]+$/, what: 'a tracer key (digits, lower-case letters, "-")' })),
+    programs: req(programList),
+    globals: opt(record(json(), 1024, identifier)),
+    idleMs: req(int(0, 7 * 24 * 3600 * 1000)),
+    mapsObject: opt(str({ min: 4, max: 1 << 20, pattern: /^[A-Za-z0-9+/]+={0,2}$/, what: 'base64' })),
+  }),
+  tracerStatus: object({}),
+  tracerRelease: object({ key: opt(str({ min: 8, max: 80, pattern: /^[0-9a-z-]+$/, what: 'a tracer key' })) }),
   shutdown: object({}),
 } satisfies Record<HelperMethod, Check>;
 
 /** Methods that take a blob with the request, and whether it is required. */
 export const BLOB_METHODS: Partial<Record<HelperMethod, { required: boolean; max: number }>> = {
   loadObject: { required: true, max: 64 << 20 },
+  tracerAcquire: { required: false, max: 64 << 20 },
 };
 
 /** Validates one decoded client message (anything JSON.parse produced). */

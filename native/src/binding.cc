@@ -154,6 +154,8 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
                            InstanceMethod("attach", &BpfObject::Attach),
                            InstanceMethod("detach", &BpfObject::Detach),
                            InstanceMethod("pinLink", &BpfObject::PinLink),
+                           InstanceMethod("setMapPinPath", &BpfObject::SetMapPinPath),
+                           InstanceMethod("setInnerMap", &BpfObject::SetInnerMap),
                            InstanceMethod("mapLookup", &BpfObject::MapLookup),
                            InstanceMethod("mapUpdate", &BpfObject::MapUpdate),
                            InstanceMethod("mapDelete", &BpfObject::MapDelete),
@@ -346,6 +348,25 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     std::string path = StringArg(info, 1, "path");
     auto guard = Hold(info.Env());
     Failure f = object_->PinLink(prog, path);
+    if (f) throw ToError(info.Env(), f);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value SetMapPinPath(const Napi::CallbackInfo& info) {
+    std::string map = StringArg(info, 0, "map");
+    std::string path = StringArg(info, 1, "path");
+    auto guard = Hold(info.Env());
+    Failure f = object_->SetMapPinPath(map, path);
+    if (f) throw ToError(info.Env(), f);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value SetInnerMap(const Napi::CallbackInfo& info) {
+    std::string outer = StringArg(info, 0, "outer map");
+    auto key = BytesArg(info, 1, "key");
+    std::string inner = StringArg(info, 2, "inner map");
+    auto guard = Hold(info.Env());
+    Failure f = object_->SetInnerMap(outer, key, inner);
     if (f) throw ToError(info.Env(), f);
     return info.Env().Undefined();
   }

@@ -597,6 +597,24 @@ Failure Object::MapValueSize(const std::string& map, size_t& keySize, size_t& va
   if (!m) return Fail(ENOENT, "no map named \"" + mapName + "\" in object " + name_);                     \
   if (bpf_map__fd(m) < 0) return Fail(EBADF, "map " + mapName + " has no kernel map yet; load the object first");
 
+Failure Object::SetMapPinPath(const std::string& map, const std::string& path) {
+  if (loaded_) return Fail(EBUSY, "object " + name_ + " is already loaded; set pin paths before loading");
+  bpf_map* m = FindMap(map);
+  if (!m) return Fail(ENOENT, "no map named \"" + map + "\" in object " + name_);
+  int err = bpf_map__set_pin_path(m, path.c_str());
+  return err ? Fail(err, "cannot pin map " + map + " at " + path + ": " + ErrnoText(err)) : Failure{};
+}
+
+Failure Object::SetInnerMap(const std::string& outer, const std::vector<uint8_t>& key, const std::string& inner) {
+  CHECK_MAP(o, outer);
+  CHECK_MAP(i, inner);
+  if (key.size() != bpf_map__key_size(o))
+    return Fail(EINVAL, "key for map " + outer + " must be " + std::to_string(bpf_map__key_size(o)) + " bytes, got " + std::to_string(key.size()));
+  uint32_t fd = static_cast<uint32_t>(bpf_map__fd(i));
+  int err = bpf_map__update_elem(o, key.data(), key.size(), &fd, sizeof(fd), 0);
+  return err ? Fail(err, "putting map " + inner + " into " + outer + " failed: " + ErrnoText(err)) : Failure{};
+}
+
 Failure Object::MapLookup(const std::string& map, const std::vector<uint8_t>& key, std::vector<uint8_t>& value, bool& found) {
   CHECK_MAP(m, map);
   if (key.size() != bpf_map__key_size(m))

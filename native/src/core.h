@@ -100,6 +100,10 @@ class Object : public std::enable_shared_from_this<Object> {
   std::vector<AttachResult> Attach(const std::vector<std::string>& programs);
   std::vector<AttachResult> Detach(const std::vector<std::string>& programs);
   Failure PinLink(const std::string& program, const std::string& path);
+  /** Before load: the map is reused from `path` when pinned there (same shape), else created and pinned there. */
+  Failure SetMapPinPath(const std::string& map, const std::string& path);
+  /** Puts map `inner` of this object into the map-of-maps `outer` under `key`. */
+  Failure SetInnerMap(const std::string& outer, const std::vector<uint8_t>& key, const std::string& inner);
 
   Failure MapLookup(const std::string& map, const std::vector<uint8_t>& key, std::vector<uint8_t>& value, bool& found);
   Failure MapUpdate(const std::string& map, const std::vector<uint8_t>& key, const std::vector<uint8_t>& value, uint64_t flags);

@@ -19,11 +19,12 @@ describe('extension package', () => {
     assert.ok(files.includes('dist/extension.js'), `dist/extension.js missing from ${files.join(', ')}`);
     assert.ok(files.includes('dist/server.js'));
     assert.ok(files.includes('dist/cli.js'));
-    // Trace Executable compiles the tracer for the target's kernel at run time from these headers.
+    // Trace Executable compiles the tracer (and its maps-only object) for the target's kernel at run time.
     assert.ok(files.includes('bpf/tracer/tracer_core.h'), 'the tracer headers must ship');
+    assert.ok(files.includes('bpf/tracer/tracer_maps.bpf.c'), 'the tracer maps object source must ship');
     const allowed = [
       /^package\.json$/, /^README\.md$/, /^dist\/(extension|server|helper|cli)\.js$/, /^dist\/media\/[^/]+\.(js|css|ttf)$/,
-      /^dist\/native\/[^/]+\.node$/, /^dist\/bpf\/[^/]+\.bpf\.o$/, /^bpf\/tracer\/[^/]+\.h$/, /^media\/.+\.css$/, /^media\/[^/]+\.svg$/, /^syntaxes\/[^/]+\.json$/,
+      /^dist\/native\/[^/]+\.node$/, /^dist\/bpf\/[^/]+\.bpf\.o$/, /^bpf\/tracer\/[^/]+\.(h|bpf\.c)$/, /^media\/.+\.css$/, /^media\/[^/]+\.svg$/, /^syntaxes\/[^/]+\.json$/,
     ];
     const stray = files.filter((f) => !allowed.some((re) => re.test(f)));
     assert.deepEqual(stray, [], 'files outside the allow-list');

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Btf, BtfKind } from '../../extension/shared/btf/btf';
 import { catalogFromFile, Hook, HookCatalog } from '../../extension/shared/hooks/catalog';
 import { buildTracer, compileTracer, CompiledTracer, hostSyscallTable } from '../../extension/shared/tracer/compile';
-import { decodeTracedValue, KNOBS, sumCounters, tracedKey, tracedValue, TRACED_MAP, EVENTS_MAP, COUNTERS_GLOBAL } from '../../extension/shared/tracer/control';
+import { decodeTracedValue, KNOBS, sumCounters, tracedKey, tracedValue, TRACED_MAP, EVENTS_MAP, COUNTERS_MAP, RINGS_MAP } from '../../extension/shared/tracer/control';
 import { FIXED_PROGRAMS, generateTracer, TracerGeneration } from '../../extension/shared/tracer/generate';
 import { FIXED_STRUCTS, HDR } from '../../extension/shared/tracer/layout';
 import { parseSyscallDefines } from '../../extension/shared/tracer/syscalls';
@@ -198,34 +198,47 @@ describe('tracer object controls', function () {
   it('builds from a BTF path in one call and exposes the maps, knobs and counters the session uses', () => {
     const { generation, compiled } = buildTracer({ btfPath: HOST_BTF, headersDir, cacheDir, hooks: ['file_open'] });
     assert.deepEqual(generation.hooks.map((h) => h.program), ['tr_file_open']);
-    const obj = loadNative().BpfObject.openBuffer(compiled.object, 'tracer');
+    const native = loadNative();
+    const obj = native.BpfObject.openBuffer(compiled.object, 'tracer');
+    const mapsOnly = native.BpfObject.openBuffer(compiled.mapsObject, 'tracer-maps');
     try {
       const maps = new Map(obj.maps().map((m) => [m.name, m]));
       assert.equal(maps.get(EVENTS_MAP)?.type, 'ringbuf');
+      assert.equal(maps.get(RINGS_MAP)?.type, 'array_of_maps');
       assert.equal(maps.get(TRACED_MAP)?.valueSize, tracedValue(1).length);
+      assert.equal(maps.get(COUNTERS_MAP)?.valueSize, 64 * 32);
+      assert.equal(sumCounters(new Uint8Array(maps.get(COUNTERS_MAP)!.valueSize)).records, 0);
+      // The maps-only object declares the shared maps in the very shape of the tracer's (libbpf reuses a
+      // pinned map only when type, sizes, entries and flags match) and has no program.
+      assert.equal(mapsOnly.programs().length, 0);
+      for (const name of [EVENTS_MAP, RINGS_MAP, TRACED_MAP, COUNTERS_MAP]) {
+        const a = maps.get(name)!;
+        const b = mapsOnly.maps().find((m) => m.name === name);
+        assert.ok(b, `${name} is missing from the maps object`);
+        for (const f of ['type', 'keySize', 'valueSize', 'maxEntries', 'flags'] as const) assert.equal(b[f], a[f], `${name}.${f}`);
+      }
       const globals = JSON.parse(obj.globalsJson()) as Array<{ name: string; size: number; section: string }>;
-      const counters = globals.find((g) => g.name === COUNTERS_GLOBAL)!;
-      assert.equal(counters.section, '.bss');
-      assert.equal(sumCounters(new Uint8Array(counters.size)).records, 0);
       for (const knob of Object.values(KNOBS)) assert.equal(globals.find((g) => g.name === knob)?.size, 1, knob);
       // Knobs are set before load; the value must be what the C reads as a bool.
       obj.setGlobal(KNOBS.followForks, Buffer.from([0]));
       assert.deepEqual([...obj.getGlobal(KNOBS.followForks)], [0]);
     } finally {
       void obj.close();
+      void mapsOnly.close();
     }
   });
 
-  it('encodes traced-map keys and values and sums per-CPU counters', () => {
+  it('encodes traced-map keys and values and sums one slot\'s per-CPU counters', () => {
     assert.deepEqual([...tracedKey(0x01020304)], [4, 3, 2, 1]);
-    assert.deepEqual(decodeTracedValue(tracedValue(1234, 2)), { root: 1234, depth: 2 });
-    const bytes = new Uint8Array(256 * 32);
+    assert.deepEqual(decodeTracedValue(tracedValue(1234, 5, 2)), { root: 1234, depth: 2, slot: 5 });
+    assert.throws(() => tracedValue(1, 8), /out of range/);
+    const bytes = new Uint8Array(64 * 32);
     const dv = new DataView(bytes.buffer);
     dv.setUint32(0, 10, true);
     dv.setUint32(32 + 8, 3, true);
-    dv.setUint32(255 * 32 + 24, 1, true);
+    dv.setUint32(63 * 32 + 24, 1, true);
     dv.setUint32(5 * 32 + 16 + 4, 1, true);
     assert.deepEqual(sumCounters(bytes), { records: 10, ringbufFull: 3, truncated: 2 ** 32, nested: 1 });
-    assert.throws(() => sumCounters(new Uint8Array(32)), /expected 8192/);
+    assert.throws(() => sumCounters(new Uint8Array(32)), /expected 2048/);
   });
 });

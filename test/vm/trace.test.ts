@@ -128,6 +128,29 @@ describe('Trace Executable in the BPF-LSM VM', function () {
     });
   });
 
+  describe('interrupt context', () => {
+    it('charges no network receive hook and no nested drop to a traced task while packets arrive on its CPUs', async () => {
+      // 16 MiB pushed into the VM over ssh while a traced shell loop keeps both CPUs' hooks busy: the packets'
+      // receive path (softirq, socket_sock_rcv_skb and friends) runs on whichever CPU the loop happens to be on.
+      const vm = vmTarget();
+      const loop = 'i=0; while [ $i -lt 400 ]; do cat /etc/hostname >/dev/null; i=$((i+1)); done';
+      const traffic = vm.exec('sh', ['-c', 'cat >/dev/null'], { input: Buffer.alloc(16 << 20, 0x61) });
+      const t = await trace(['/bin/sh', '-c', loop]);
+      const pushed = await traffic;
+      assert.equal(pushed.exitCode, 0, pushed.stderr);
+      assert.equal(t.summary.exitCode, 0, t.output);
+      assertAccounted(t.summary);
+      const network = new Set(['socket', 'sk', 'net', 'xfrm', 'sctp', 'tun']);
+      const received = t.events.filter((e): e is HookEvent => e.kind === 'hook' && network.has(e.category ?? ''));
+      assert.deepEqual(
+        received.map((e) => `${e.comm}: ${e.hook}`),
+        [],
+        'network hooks in a trace of a program that does no networking: interrupt-context calls were charged to it',
+      );
+      assert.equal(t.summary.drops.nested, 0, JSON.stringify(t.summary.drops));
+    });
+  });
+
   it('attaches at least 95% of the hooks, and says why each of the others is not traced', () => {
     const listed = new Set([...state.attached, ...state.notTraced.map((n) => n.hook)]);
     assert.equal(listed.size, state.hookCount, 'every hook is either attached or listed with a reason');

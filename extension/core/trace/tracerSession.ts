@@ -1,19 +1,23 @@
-// A connected target with the all-hooks tracer loaded and attached: the "warm" state of Trace Executable.
-// Attaching ~230 LSM programs costs seconds and detaching them tens of seconds on a small VM, so the
-// tracer is attached once per connection and every trace after the first only adds its process to the
-// tracer's filter map. Disposing closes the helper stream; the helper then detaches everything on its own,
-// without the user waiting for it.
+// A connected target with the all-hooks tracer ready: the "warm" state of Trace Executable. Attaching ~230
+// LSM programs costs seconds and detaching them tens of seconds on a small VM, so the tracer is resident on
+// the target (extension/helper/residentTracer.ts): the first trace there loads, attaches and pins it; every
+// later one, from this connection or another (CLI runs, the editor, two traces at once), reopens it, gets
+// its own trace slot with its own ring buffer and counters, and only adds its process to the filter map.
+// Disposing closes the helper stream: the slot is given back, the tracer stays for the next trace.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Target } from '../target';
 import { HelperClient } from '../helperClient';
-import type { AttachResult, EventBatch } from '../../shared/helperProtocol';
+import type { EventBatch, ResultOf } from '../../shared/helperProtocol';
+import { HelperRequestError } from '../helperClient';
+import { TR_MAX_CPUS } from '../../shared/tracer/layout';
 import { catalogFromBuffer, HookCatalog } from '../../shared/hooks/catalog';
-import { generateTracer, TracerGeneration, FIXED_PROGRAMS } from '../../shared/tracer/generate';
-import { compileTracer, hostSyscallTable } from '../../shared/tracer/compile';
+import { generateTracer, FIXED_PROGRAMS } from '../../shared/tracer/generate';
+import { CompiledTracer, compileTracer, hostSyscallTable } from '../../shared/tracer/compile';
+import { planFile, readPlan, writePlan } from './tracerPlan';
 import { TraceDecoder } from '../../shared/tracer/decoder';
-import { COUNTERS_GLOBAL, EVENTS_MAP, KNOBS, TRACED_MAP, TracerCounters, tracedKey, tracedValue } from '../../shared/tracer/control';
+import { COUNTERS_MAP, EVENTS_MAP, KNOBS, TRACED_MAP, TracerCounters, tracedKey, tracedValue } from '../../shared/tracer/control';
 import { cacheRoot } from '../vm/paths';
 import type { TraceEvent } from '../../shared/traceEvent';
 
@@ -36,8 +40,14 @@ export interface TracerState {
   readonly attached: readonly string[];
   /** Hooks not traced, each with the reason: not selected, disabled for BPF, refused by the kernel, ... */
   readonly notTraced: ReadonlyArray<{ hook: string; reason: string }>;
-  readonly timings: { readonly btfMs: number; readonly compileMs: number; readonly loadMs: number; readonly attachMs: number };
+  /**
+   * loadMs/attachMs: the helper's own load (or reopen) and attach of the tracer; acquireMs: the whole
+   * request, round trips and the object's transfer included.
+   */
+  readonly timings: { readonly btfMs: number; readonly compileMs: number; readonly loadMs: number; readonly attachMs: number; readonly acquireMs: number };
   readonly fromCache: boolean;
+  /** The tracer was already resident on the target: nothing was loaded or attached for this trace. */
+  readonly resident: boolean;
   /** The BTF came from this machine's cache (same kernel banner and BTF size) instead of the target. */
   readonly btfFromCache: boolean;
 }
@@ -110,11 +120,12 @@ function hex(b: Uint8Array): { hex: string } {
   return { hex: Buffer.from(b).toString('hex') };
 }
 
-/** Sums the per-CPU counter array the helper returns as JSON (one object per CPU). */
+/** Sums one slot's counters as the helper returns them decoded: { cpu: [one object per CPU] }. */
 export function sumCounterValue(value: unknown): TracerCounters {
   const sum = { records: 0, ringbufFull: 0, truncated: 0, nested: 0 };
-  if (!Array.isArray(value)) throw new Error('tr_counters did not come back as an array');
-  for (const c of value as Array<Record<string, unknown>>) {
+  const cpus = (value as { cpu?: unknown } | null)?.cpu;
+  if (!Array.isArray(cpus) || cpus.length !== TR_MAX_CPUS) throw new Error(`a tr_counters value did not come back as { cpu: [${TR_MAX_CPUS} counters] }`);
+  for (const c of cpus as Array<Record<string, unknown>>) {
     sum.records += Number(c.records ?? 0);
     sum.ringbufFull += Number(c.ringbuf_full ?? 0);
     sum.truncated += Number(c.truncated ?? 0);
@@ -126,12 +137,26 @@ export function sumCounterValue(value: unknown): TracerCounters {
 export interface TracerSessionOptions {
   /** Where target BTFs and compiled tracers are kept (default: the extension's cache folder). */
   readonly cacheDir?: string;
+  /**
+   * A tracer this session loads is released after this long without a trace. Default: never on the
+   * built-in VM (it goes with the VM), 15 minutes elsewhere; BPF_LSM_TRACER_IDLE_MS overrides both.
+   */
+  readonly idleMs?: number;
+}
+
+export const DEFAULT_IDLE_MS = 15 * 60_000;
+
+export function tracerIdleMs(target: Target, configured?: number): number {
+  const env = process.env.BPF_LSM_TRACER_IDLE_MS;
+  if (env !== undefined && env !== '' && Number.isFinite(Number(env))) return Math.max(0, Math.round(Number(env)));
+  if (configured !== undefined) return Math.max(0, Math.round(configured));
+  return target.kind === 'vm' ? 0 : DEFAULT_IDLE_MS;
 }
 
 export class TracerSession {
   private objectId: number | undefined;
+  private slot = 0;
   private decoder: TraceDecoder | undefined;
-  private generation: TracerGeneration | undefined;
   private sessionId: number | undefined;
   private batchSink: ((batch: EventBatch) => void) | undefined;
   state: TracerState | undefined;
@@ -141,6 +166,7 @@ export class TracerSession {
     readonly client: HelperClient,
     private readonly cacheDir: string,
     private readonly identity: Promise<KernelIdentity | undefined>,
+    private readonly idleMs: number,
   ) {}
 
   static async connect(target: Target, progress: Progress = () => {}, options: TracerSessionOptions = {}): Promise<TracerSession> {
@@ -159,85 +185,109 @@ export class TracerSession {
           '\nRun "bpf-lsm check" for every remedy, or trace on the built-in VM with --target vm.',
       );
     }
-    return new TracerSession(target, client, options.cacheDir ?? cacheRoot(), identity);
+    return new TracerSession(target, client, options.cacheDir ?? cacheRoot(), identity, tracerIdleMs(target, options.idleMs));
   }
 
   get catalogKernel(): string | undefined {
     return this.state?.kernel;
   }
 
-  /** Loads and attaches the tracer once; later calls return the state of the first. */
+  /** Reopens the target's resident tracer, or loads, attaches and pins it; later calls return the first state. */
   async prepare(selection: TracerSelection = {}, progress: Progress = () => {}): Promise<TracerState> {
     if (this.state) return this.state;
     const t0 = Date.now();
     const identity = await this.identity;
     let btfPath = identity && lookupBtf(this.cacheDir, identity);
     const btfFromCache = btfPath !== undefined;
-    let btf: Buffer;
-    if (btfPath) {
-      btf = readFileSync(btfPath);
-    } else {
-      progress('reading the target kernel\'s BTF');
-      btf = await this.client.readBtf();
-      btfPath = cachedBtfFile(btf, this.cacheDir);
-      // Only a BTF whose size matches what the kernel reported is remembered under its identity.
-      if (identity && btf.length === identity.btfSize) rememberBtf(this.cacheDir, identity, btfPath);
-    }
     const banner = identity?.banner;
-    const catalog: HookCatalog = catalogFromBuffer(btf, banner ? { kernel: banner } : {}, 'the target kernel\'s BTF');
-    const t1 = Date.now();
-
-    const wanted = catalog.hooks
-      .filter((h) => !selection.categories?.length || selection.categories.includes(h.category))
-      .filter((h) => !selection.hooks?.length || selection.hooks.includes(h.name))
-      .map((h) => h.name);
-    if (selection.hooks?.length) {
-      const unknown = selection.hooks.filter((h) => !catalog.hooks.some((x) => x.name === h));
-      if (unknown.length) throw new Error(`no such hook on kernel ${catalog.kernelLabel}: ${unknown.join(', ')} (bpf-lsm hooks lists them)`);
+    const headersDir = tracerHeadersDir();
+    const tracerCache = join(this.cacheDir, 'tracer');
+    const cachedPlan = btfPath ? planFile(tracerCache, btfPath, banner, selection, headersDir) : undefined;
+    let plan = cachedPlan ? readPlan(cachedPlan) : undefined;
+    let compiled: CompiledTracer | undefined;
+    let t1 = Date.now();
+    if (!plan) {
+      let btf: Buffer;
+      if (btfPath) {
+        btf = readFileSync(btfPath);
+      } else {
+        progress('reading the target kernel\'s BTF');
+        btf = await this.client.readBtf();
+        btfPath = cachedBtfFile(btf, this.cacheDir);
+        // Only a BTF whose size matches what the kernel reported is remembered under its identity.
+        if (identity && btf.length === identity.btfSize) rememberBtf(this.cacheDir, identity, btfPath);
+      }
+      const catalog: HookCatalog = catalogFromBuffer(btf, banner ? { kernel: banner } : {}, 'the target kernel\'s BTF');
+      t1 = Date.now();
+      const wanted = catalog.hooks
+        .filter((h) => !selection.categories?.length || selection.categories.includes(h.category))
+        .filter((h) => !selection.hooks?.length || selection.hooks.includes(h.name))
+        .map((h) => h.name);
+      if (selection.hooks?.length) {
+        const unknown = selection.hooks.filter((h) => !catalog.hooks.some((x) => x.name === h));
+        if (unknown.length) throw new Error(`no such hook on kernel ${catalog.kernelLabel}: ${unknown.join(', ')} (bpf-lsm hooks lists them)`);
+      }
+      if (wanted.length === 0) throw new Error('the category/hook selection matches no hook of this kernel');
+      progress(`generating and compiling the tracer for ${wanted.length} hooks`);
+      syscallTable ??= hostSyscallTable();
+      const gen = generateTracer(catalog, { syscalls: syscallTable, hooks: wanted });
+      compiled = compileTracer(gen, { btfPath, headersDir, cacheDir: tracerCache });
+      plan = {
+        generator: gen.generator,
+        kernel: catalog.kernelLabel,
+        hookCount: catalog.hooks.length,
+        objectKey: compiled.cacheKey,
+        objectPath: compiled.objectPath,
+        mapsPath: compiled.mapsPath,
+        hooks: gen.hooks.map((h) => ({ program: h.program, name: h.name })),
+        fixedPrograms: gen.fixedPrograms,
+        skipped: gen.skipped,
+        tables: gen.tables,
+      };
+      writePlan(cachedPlan ?? planFile(tracerCache, btfPath, banner, selection, headersDir), plan);
     }
-    if (wanted.length === 0) throw new Error('the category/hook selection matches no hook of this kernel');
-    progress(`generating and compiling the tracer for ${wanted.length} hooks`);
-    syscallTable ??= hostSyscallTable();
-    const gen = generateTracer(catalog, { syscalls: syscallTable, hooks: wanted });
-    const compiled = compileTracer(gen, { btfPath, headersDir: tracerHeadersDir(), cacheDir: join(this.cacheDir, 'tracer') });
     const t2 = Date.now();
 
-    progress('loading the tracer');
-    const programs = [...gen.hooks.map((h) => h.program), ...gen.fixedPrograms];
-    const loaded = await this.client.loadObject(compiled.object, {
-      name: 'bpf-lsm-tracer',
-      programs,
-      globals: { [KNOBS.followForks]: selection.follow !== false, [KNOBS.syscalls]: true },
-      logLevel: 0,
-    });
-    this.objectId = loaded.objectId;
-    const t3 = Date.now();
-
-    progress(`attaching ${programs.length} programs`);
-    const { results } = await this.client.call('attach', { objectId: loaded.objectId, programs });
-    const t4 = Date.now();
-    const refused = results.filter((r: AttachResult) => !r.ok);
-    const fixedRefused = refused.filter((r) => (FIXED_PROGRAMS as readonly string[]).includes(r.program));
-    if (fixedRefused.length) {
-      throw new Error(`the tracer's own programs did not attach: ${fixedRefused.map((r) => `${r.program}: ${r.message ?? r.code}`).join('; ')}`);
+    // The compiled object's digest names the resident tracer: another hook set, kernel or tracer version
+    // is another key, and the helper replaces the old one. Knobs are part of what was loaded.
+    const follow = selection.follow !== false;
+    const key = `${plan.objectKey.slice(0, 32)}-f${follow ? 1 : 0}`;
+    const programs = [...plan.hooks.map((h) => h.program), ...plan.fixedPrograms];
+    const params = { key, programs, globals: { [KNOBS.followForks]: follow, [KNOBS.syscalls]: true }, idleMs: this.idleMs };
+    let acquired: ResultOf<'tracerAcquire'>;
+    try {
+      acquired = await this.client.call('tracerAcquire', params);
+    } catch (err) {
+      if (!(err instanceof HelperRequestError && err.data?.needObject)) throw err;
+      progress(`loading and attaching ${programs.length} programs (they stay attached for the next traces)`);
+      const object = compiled?.object ?? readFileSync(plan.objectPath);
+      const mapsObject = compiled?.mapsObject ?? readFileSync(plan.mapsPath);
+      acquired = await this.client.tracerAcquire(object, { ...params, mapsObject: mapsObject.toString('base64') });
     }
-    const byProgram = new Map(gen.hooks.map((h) => [h.program, h.name]));
-    const attached = results.filter((r) => r.ok && byProgram.has(r.program)).map((r) => byProgram.get(r.program)!);
+    this.objectId = acquired.objectId;
+    this.slot = acquired.slot;
+    const t4 = Date.now();
+    const fixedRefused = acquired.refused.filter((r) => (FIXED_PROGRAMS as readonly string[]).includes(r.program));
+    if (fixedRefused.length) {
+      throw new Error(`the tracer's own programs did not attach: ${fixedRefused.map((r) => `${r.program}: ${r.message}`).join('; ')}`);
+    }
+    const byProgram = new Map(plan.hooks.map((h) => [h.program, h.name]));
+    const attached = acquired.attached.filter((p) => byProgram.has(p)).map((p) => byProgram.get(p)!);
     const notTraced = [
-      ...gen.skipped.filter((s) => s.reason !== 'not selected').map((s) => ({ hook: s.hook, reason: s.reason })),
-      ...refused.map((r) => ({ hook: byProgram.get(r.program) ?? r.program, reason: `refused by the kernel: ${r.message ?? r.code ?? 'unknown error'}` })),
+      ...plan.skipped.filter((s) => s.reason !== 'not selected').map((s) => ({ hook: s.hook, reason: s.reason })),
+      ...acquired.refused.map((r) => ({ hook: byProgram.get(r.program) ?? r.program, reason: `refused by the kernel: ${r.message}` })),
     ];
-    this.generation = gen;
-    this.decoder = new TraceDecoder(gen.tables);
-    const started = await this.client.startTrace({ objectId: loaded.objectId, ringBuffers: [EVENTS_MAP] }, (batch) => this.batchSink?.(batch));
+    this.decoder = new TraceDecoder(plan.tables);
+    const started = await this.client.startTrace({ objectId: acquired.objectId, ringBuffers: [EVENTS_MAP] }, (batch) => this.batchSink?.(batch));
     this.sessionId = started.sessionId;
     this.state = {
-      kernel: catalog.kernelLabel,
-      hookCount: catalog.hooks.length,
+      kernel: plan.kernel,
+      hookCount: plan.hookCount,
       attached,
       notTraced,
-      timings: { btfMs: t1 - t0, compileMs: t2 - t1, loadMs: t3 - t2, attachMs: t4 - t3 },
-      fromCache: compiled.fromCache,
+      timings: { btfMs: t1 - t0, compileMs: t2 - t1, loadMs: acquired.loadMs, attachMs: acquired.attachMs, acquireMs: t4 - t2 },
+      fromCache: compiled?.fromCache ?? true,
+      resident: acquired.reused,
       btfFromCache,
     };
     return this.state;
@@ -245,21 +295,27 @@ export class TracerSession {
 
   async counters(): Promise<TracerCounters> {
     if (this.objectId === undefined) throw new Error('the tracer is not loaded');
-    const { value } = await this.client.call('getGlobal', { objectId: this.objectId, name: COUNTERS_GLOBAL });
-    return sumCounterValue(value);
+    const r = await this.client.call('mapLookup', { objectId: this.objectId, map: COUNTERS_MAP, key: this.slot });
+    if (!r.found) throw new Error(`the tracer has no counters for trace slot ${this.slot}`);
+    return sumCounterValue(r.value);
   }
 
   /** Adds a process to the traced set (its children follow in the kernel). */
   async traceProcess(pid: number): Promise<void> {
     if (this.objectId === undefined) throw new Error('the tracer is not loaded');
-    await this.client.call('mapUpdate', { objectId: this.objectId, map: TRACED_MAP, key: hex(tracedKey(pid)), value: hex(tracedValue(pid)) });
+    await this.client.call('mapUpdate', { objectId: this.objectId, map: TRACED_MAP, key: hex(tracedKey(pid)), value: hex(tracedValue(pid, this.slot)) });
   }
 
-  /** How many processes are still in the traced set. */
+  /** How many processes of this session's trace slot are still in the traced set (shared by every trace). */
   async tracedCount(): Promise<number> {
     if (this.objectId === undefined) return 0;
     const { entries } = await this.client.call('mapEntries', { objectId: this.objectId, map: TRACED_MAP, limit: 8192 });
-    return entries.length;
+    return entries.filter((e) => (e.value as { slot?: unknown } | null)?.slot === this.slot).length;
+  }
+
+  /** The trace slot of this session on the resident tracer. */
+  get traceSlot(): number {
+    return this.slot;
   }
 
   /**
@@ -275,15 +331,11 @@ export class TracerSession {
     return this.decoder?.stats;
   }
 
-  get tracerGeneration(): TracerGeneration | undefined {
-    return this.generation;
-  }
-
   get traceSessionId(): number | undefined {
     return this.sessionId;
   }
 
-  /** Ends the connection; the helper detaches and unloads everything it owns in the background. */
+  /** Ends the connection; the helper gives the trace slot back (the resident tracer stays). */
   async dispose(): Promise<void> {
     this.batchSink = undefined;
     await this.client.close().catch(() => undefined);

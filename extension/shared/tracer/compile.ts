@@ -46,9 +46,12 @@ export interface CompileOptions {
 
 export interface CompiledTracer {
   readonly object: Buffer;
+  /** tracer_maps.bpf.c: the shared maps only, what a session opens when the tracer is resident. */
+  readonly mapsObject: Buffer;
   readonly cacheKey: string;
   readonly fromCache: boolean;
   readonly objectPath: string;
+  readonly mapsPath: string;
 }
 
 function sha256(data: Buffer | string): string {
@@ -74,14 +77,16 @@ export function vmlinuxHeader(btfPath: string, btfDigest: string, cacheDir: stri
 export function compileTracer(gen: TracerGeneration, opts: CompileOptions): CompiledTracer {
   if (!existsSync(opts.btfPath)) throw new TracerBuildError(`the target BTF ${opts.btfPath} does not exist`);
   const btfDigest = sha256(readFileSync(opts.btfPath));
-  const headers = readdirSync(opts.headersDir).filter((f) => f.endsWith('.h')).sort();
+  const headers = readdirSync(opts.headersDir).filter((f) => f.endsWith('.h') || f.endsWith('.bpf.c')).sort();
   if (!headers.includes('tracer_core.h')) throw new TracerBuildError(`${opts.headersDir} has no tracer_core.h (is it the extension's bpf/tracer folder?)`);
   const h = createHash('sha256').update(btfDigest).update(gen.generator).update(gen.bpfSource);
   for (const f of headers) h.update(f).update(readFileSync(join(opts.headersDir, f)));
   const cacheKey = h.digest('hex');
   mkdirSync(opts.cacheDir, { recursive: true });
   const objectPath = join(opts.cacheDir, `tracer-${cacheKey.slice(0, 24)}.bpf.o`);
-  if (existsSync(objectPath)) return { object: readFileSync(objectPath), cacheKey, fromCache: true, objectPath };
+  const mapsPath = join(opts.cacheDir, `tracer-${cacheKey.slice(0, 24)}.maps.bpf.o`);
+  // The maps object is written first, so a cached tracer always has its maps object.
+  if (existsSync(objectPath)) return { object: readFileSync(objectPath), mapsObject: readFileSync(mapsPath), cacheKey, fromCache: true, objectPath, mapsPath };
 
   const vmlinuxDir = vmlinuxHeader(opts.btfPath, btfDigest, opts.cacheDir, opts.bpftool);
   const work = join(opts.cacheDir, `build-${cacheKey.slice(0, 12)}-${process.pid}`);
@@ -90,11 +95,10 @@ export function compileTracer(gen: TracerGeneration, opts: CompileOptions): Comp
     const src = join(work, 'tracer.bpf.c');
     writeFileSync(src, gen.bpfSource);
     const out = join(work, 'tracer.bpf.o');
-    tool(
-      opts.clang ?? 'clang',
-      ['-g', '-O2', '-Wall', '-Wno-unused-function', '-Werror=implicit-function-declaration', '-target', 'bpf', '-D__TARGET_ARCH_x86', `-I${opts.headersDir}`, `-I${vmlinuxDir}`, '-c', src, '-o', out],
-      `compiling the tracer for ${gen.kernel}`,
-    );
+    const cflags = ['-g', '-O2', '-Wall', '-Wno-unused-function', '-Werror=implicit-function-declaration', '-target', 'bpf', '-D__TARGET_ARCH_x86', `-I${opts.headersDir}`, `-I${vmlinuxDir}`];
+    tool(opts.clang ?? 'clang', [...cflags, '-c', src, '-o', out], `compiling the tracer for ${gen.kernel}`);
+    const mapsOut = join(work, 'tracer_maps.bpf.o');
+    tool(opts.clang ?? 'clang', [...cflags, '-c', join(opts.headersDir, 'tracer_maps.bpf.c'), '-o', mapsOut], 'compiling the tracer\'s maps object');
     // DWARF is most of the object and nobody reads it; BTF (kept by strip -g) is what libbpf needs.
     const strip = ['llvm-strip', 'llvm-strip-14'].find((t) => {
       try {
@@ -106,8 +110,10 @@ export function compileTracer(gen: TracerGeneration, opts: CompileOptions): Comp
     });
     if (strip) tool(strip, ['-g', out], 'stripping debug info from the tracer');
     const object = readFileSync(out);
+    const mapsObject = readFileSync(mapsOut);
+    writeAtomic(mapsPath, mapsObject);
     writeAtomic(objectPath, object);
-    return { object, cacheKey, fromCache: false, objectPath };
+    return { object, mapsObject, cacheKey, fromCache: false, objectPath, mapsPath };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

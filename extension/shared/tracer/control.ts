@@ -1,14 +1,19 @@
 // What a trace session does with a loaded tracer object besides decoding its ring buffer: the names of
 // its maps, knobs and counters, and the bytes of their keys and values (struct tr_task, struct
 // tr_counters of bpf/tracer/tracer.h; offsets from layout.ts, which the generated C asserts).
-import { FIXED_STRUCTS, TR_MAX_CPUS } from './layout';
+import { FIXED_STRUCTS, TR_MAX_CPUS, TR_SLOTS } from './layout';
 
-/** Ring buffer map of every record (give it to the native RingConsumer). */
+/**
+ * The session's own ring buffer (give it to the native RingConsumer). Records reach it only once it is
+ * put into RINGS_MAP at the session's slot.
+ */
 export const EVENTS_MAP = 'tr_events';
+/** Array of maps: slot -> ring buffer of the trace that owns the slot. */
+export const RINGS_MAP = 'tr_rings';
 /** Hash map tgid -> struct tr_task: the processes being traced. */
 export const TRACED_MAP = 'tr_traced';
-/** Global `struct tr_counters tr_counters[TR_MAX_CPUS]` in .bss. */
-export const COUNTERS_GLOBAL = 'tr_counters';
+/** Array map slot -> struct tr_slot_counters (one struct tr_counters per CPU). */
+export const COUNTERS_MAP = 'tr_counters';
 /** `const volatile bool` knobs, set before load (one byte each). */
 export const KNOBS = { followForks: 'tr_follow_forks', syscalls: 'tr_syscalls' } as const;
 
@@ -22,18 +27,20 @@ export function tracedKey(tgid: number): Uint8Array {
   return b;
 }
 
-/** Value of TRACED_MAP for the root process of a trace (its children get root and depth + 1 in BPF). */
-export function tracedValue(root: number, depth = 0): Uint8Array {
+/** Value of TRACED_MAP for the root process of a trace (its children get root, slot and depth + 1 in BPF). */
+export function tracedValue(root: number, slot = 0, depth = 0): Uint8Array {
+  if (!Number.isInteger(slot) || slot < 0 || slot >= TR_SLOTS) throw new Error(`trace slot ${slot} is out of range (0-${TR_SLOTS - 1})`);
   const b = new Uint8Array(TASK.size);
   const dv = new DataView(b.buffer);
   dv.setUint32(TASK.offsets.root, root, true);
-  dv.setUint32(TASK.offsets.depth, depth, true);
+  dv.setUint16(TASK.offsets.depth, Math.min(depth, 0xffff), true);
+  dv.setUint16(TASK.offsets.slot, slot, true);
   return b;
 }
 
-export function decodeTracedValue(b: Uint8Array): { root: number; depth: number } {
+export function decodeTracedValue(b: Uint8Array): { root: number; depth: number; slot: number } {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return { root: dv.getUint32(TASK.offsets.root, true), depth: dv.getUint32(TASK.offsets.depth, true) };
+  return { root: dv.getUint32(TASK.offsets.root, true), depth: dv.getUint16(TASK.offsets.depth, true), slot: dv.getUint16(TASK.offsets.slot, true) };
 }
 
 export interface TracerCounters {
@@ -47,9 +54,10 @@ export interface TracerCounters {
   readonly nested: number;
 }
 
-/** Sums the per-CPU counters read from the COUNTERS_GLOBAL global (TR_MAX_CPUS slots). */
+/** Sums the per-CPU counters of one slot: the raw value of COUNTERS_MAP (TR_MAX_CPUS structs). */
 export function sumCounters(bytes: Uint8Array): TracerCounters {
-  if (bytes.length < TR_MAX_CPUS * COUNTERS.size) throw new Error(`tr_counters is ${bytes.length} bytes, expected ${TR_MAX_CPUS * COUNTERS.size}`);
+  const expected = TR_MAX_CPUS * COUNTERS.size;
+  if (bytes.length < expected) throw new Error(`a tr_counters value is ${bytes.length} bytes, expected ${expected}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const o = COUNTERS.offsets;
   let records = 0;
@@ -65,6 +73,11 @@ export function sumCounters(bytes: Uint8Array): TracerCounters {
     nested += u64(base + o.nested);
   }
   return { records, ringbufFull, truncated, nested };
+}
+
+/** Key of RINGS_MAP for a slot. */
+export function slotKey(slot: number): Uint8Array {
+  return tracedKey(slot);
 }
 
 /** Records lost in the kernel between two counter readings (ring buffer full plus nested calls). */

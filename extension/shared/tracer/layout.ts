@@ -74,7 +74,9 @@ export const TR_STR_CUT = 0x8000;
 export const TR_STR_LEN_MASK = 0x7fff;
 export const TR_REC_MAX = 4096;
 export const TR_COMM_LEN = 16;
-export const TR_MAX_CPUS = 256;
+export const TR_MAX_CPUS = 64;
+/** Traces at once on one tracer object (tr_rings slots, tr_counters rows). */
+export const TR_SLOTS = 8;
 
 /** enum tr_path_src. */
 export const PathSource = { none: 0, dpath: 1, mounts: 2, dentry: 3 } as const;
@@ -101,7 +103,7 @@ export const FIXED_STRUCTS: readonly FixedStruct[] = [
   { name: 'tr_fork', size: 64, offsets: { hdr: 0, child_pid: 48, child_tgid: 52, thread: 56, followed: 60 } },
   { name: 'tr_exit', size: 56, offsets: { hdr: 0, exit_code: 48, group_dead: 52 } },
   { name: 'tr_exec', size: 312, offsets: { hdr: 0, old_pid: 48, filename: 52 } },
-  { name: 'tr_task', size: 8, offsets: { root: 0, depth: 4 } },
+  { name: 'tr_task', size: 8, offsets: { root: 0, depth: 4, slot: 6 } },
   { name: 'tr_counters', size: 32, offsets: { records: 0, ringbuf_full: 8, truncated: 16, nested: 24 } },
 ];
 
@@ -120,6 +122,7 @@ export const HEADER_CONSTANTS: Readonly<Record<string, number>> = {
   TR_STR_MAX: 256,
   TR_COMM_LEN,
   TR_MAX_CPUS,
+  TR_SLOTS,
   TR_PATH_NONE: PathSource.none,
   TR_PATH_DPATH: PathSource.dpath,
   TR_PATH_MOUNTS: PathSource.mounts,

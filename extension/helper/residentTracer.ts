@@ -1,0 +1,438 @@
+// The resident tracer of a target: the all-hooks tracer stays loaded and attached between helper sessions,
+// so a trace after the first costs a map update instead of a load (seconds) and an attach of ~230 programs
+// (seconds), and nobody waits for a detach (tens of seconds on 6.1, ftrace's RCU-tasks grace periods).
+//
+// What is kept, per tracer key (the compiled object's digest plus its knobs):
+//   /sys/fs/bpf/bpf-lsm-studio/tracers/<key>/   pinned links (link_<program>) and the shared maps
+//                                                (map_tr_traced, map_tr_rings, map_tr_counters)
+//   /run/bpf-lsm-studio/tracers/<key>/           maps.bpf.o (to reopen the maps), meta.json (what is
+//                                                attached, what the kernel refused, the idle time),
+//                                                slot-<n> (pid of the session that owns trace slot n),
+//                                                last-used (its mtime: when a trace last ended)
+// Both live in memory file systems: a reboot (or `vm down`) leaves nothing behind. (bpffs refuses names
+// with a dot: tracer keys are hex digits and "-f<follow>"; folders on their way in or out are named
+// new-<key>-<pid> and release-<key>-<pid>-<time>.)
+//
+// A session reopens the tracer's maps-only object (bpf/tracer/tracer_maps.bpf.c, no program to load):
+// libbpf reuses the pinned maps and creates the session's own ring buffer (tr_events), which the session puts into tr_rings at the slot it claimed. Its
+// processes carry that slot in tr_traced, so their records reach only its ring and its counters row.
+//
+// Release (`bpf-lsm tracer stop`, idle time, a changed tracer) renames the pin folder out of the way at
+// once, so the next trace never finds a tracer on its way out, and then unpins in a detached process:
+// every unpin of a link waits for the kernel's detach, which is no one's critical path there.
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BpfObject, NativeBinding } from '../../native/index';
+
+export const PIN_ROOT = '/sys/fs/bpf/bpf-lsm-studio/tracers';
+export const STATE_ROOT = '/run/bpf-lsm-studio/tracers';
+/** helper.js flags of the detached processes this module starts. */
+export const KEEPER_FLAG = '--tracer-keeper';
+export const RELEASE_FLAG = '--tracer-release';
+
+/** Maps shared by every session of a resident tracer (bpf/tracer/tracer_maps.h). */
+const SHARED_MAPS = ['tr_traced', 'tr_rings', 'tr_counters'];
+const RINGS_MAP = 'tr_rings';
+const SESSION_RING = 'tr_events';
+const SLOTS = 8;
+const KEY_PATTERN = /^[0-9a-z-]{8,80}$/;
+
+export interface TracerMeta {
+  readonly key: string;
+  readonly createdAt: number;
+  /** Programs attached (and pinned). */
+  readonly attached: string[];
+  /** Programs the kernel refused to attach, with its reason. */
+  readonly refused: Array<{ program: string; message: string }>;
+  /** Released after this long without a trace; 0: never (until reboot or VM stop). */
+  readonly idleMs: number;
+}
+
+export interface AcquireParams {
+  readonly key: string;
+  /** The compiled tracer and its maps-only object; needed only when no tracer with this key is resident. */
+  readonly object?: Buffer;
+  readonly mapsObject?: Buffer;
+  readonly programs: readonly string[];
+  /** Sets the knobs of a tracer about to be loaded (not called when one is reused). */
+  readonly setup: (bpf: BpfObject) => void;
+  readonly idleMs: number;
+}
+
+export interface Acquired {
+  readonly bpf: BpfObject;
+  readonly slot: number;
+  readonly reused: boolean;
+  readonly meta: TracerMeta;
+  readonly loadMs: number;
+  readonly attachMs: number;
+  /** Frees the slot (the session's ring leaves tr_rings); the object itself is the caller's to close. */
+  release(): void;
+}
+
+export interface ResidentStatus {
+  readonly key: string;
+  readonly state: 'resident' | 'releasing' | 'incomplete';
+  readonly links: number;
+  readonly tracesRunning: number;
+  readonly idleMs: number;
+  /** Milliseconds since the last trace ended (undefined while one runs or when never used). */
+  readonly idleForMs?: number;
+  readonly createdAt?: number;
+}
+
+export class TracerNeedsObject extends Error {}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readPid(file: string): number {
+  try {
+    return Number(readFileSync(file, 'utf8').trim());
+  } catch {
+    return 0;
+  }
+}
+
+/** Creates `file` holding our pid, replacing one whose owner has died; false when a live process holds it. */
+function claimFile(file: string): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (pidAlive(readPid(file))) return false;
+      rmSync(file, { force: true });
+    }
+  }
+  return false;
+}
+
+function writeAtomic(file: string, data: Buffer | string): void {
+  writeFileSync(`${file}.tmp${process.pid}`, data, { mode: 0o600 });
+  renameSync(`${file}.tmp${process.pid}`, file);
+}
+
+function readMeta(key: string): TracerMeta | undefined {
+  try {
+    return JSON.parse(readFileSync(join(STATE_ROOT, key, 'meta.json'), 'utf8')) as TracerMeta;
+  } catch {
+    return undefined;
+  }
+}
+
+function liveSlots(key: string): number {
+  let n = 0;
+  for (let s = 0; s < SLOTS; s++) if (pidAlive(readPid(join(STATE_ROOT, key, `slot-${s}`)))) n++;
+  return n;
+}
+
+function touch(file: string): void {
+  const now = new Date();
+  try {
+    utimesSync(file, now, now);
+  } catch {
+    writeFileSync(file, '', { mode: 0o600 });
+  }
+}
+
+
+/** Serialises acquire/release of resident tracers between the helpers of one target (a lock folder). */
+async function withLock<T>(fn: () => Promise<T> | T, timeoutMs = 10 * 60_000): Promise<T> {
+  mkdirSync(STATE_ROOT, { recursive: true, mode: 0o700 });
+  const lock = join(STATE_ROOT, '.lock');
+  const deadline = Date.now() + timeoutMs;
+  // Another helper may be loading and attaching the same tracer (seconds): wait for it, then reuse it.
+  for (let delay = 20; !claimFile(lock); delay = Math.min(delay * 2, 250)) {
+    if (Date.now() > deadline) throw new Error(`another helper (pid ${readPid(lock)}) has held the tracer lock for ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+/** Starts a detached helper process that outlives this one (stdio closed, own session). */
+function detached(flag: string, arg: string): void {
+  const child = spawn(process.execPath, [process.argv[1], flag, arg], { detached: true, stdio: 'ignore' });
+  child.on('error', () => undefined);
+  child.unref();
+}
+
+/**
+ * Takes a tracer out of use at once (renames its pins away, drops its state) and unpins it in a detached
+ * process. Sessions that still hold its object keep their fds until they end; nothing new can find it.
+ */
+export function releaseInBackground(key: string): boolean {
+  const from = join(PIN_ROOT, key);
+  const to = join(PIN_ROOT, `release-${key}-${process.pid}-${Date.now()}`);
+  try {
+    renameSync(from, to);
+  } catch {
+    return false;
+  }
+  rmSync(join(STATE_ROOT, key), { recursive: true, force: true });
+  detached(RELEASE_FLAG, to);
+  return true;
+}
+
+/** Unpins everything under a released pin folder, links first (each waits for its detach), then maps. */
+export function unpinFolder(dir: string): void {
+  if (!dir.startsWith(`${PIN_ROOT}/release-`)) throw new Error(`refusing to unpin ${dir}: not a released tracer folder`);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  names.sort((a, b) => Number(b.startsWith('link_')) - Number(a.startsWith('link_')));
+  for (const n of names) {
+    try {
+      unlinkSync(join(dir, n));
+    } catch {
+      // gone already
+    }
+  }
+  try {
+    rmdirSync(dir);
+  } catch {
+    // a concurrent releaser of the same folder finishes it
+  }
+}
+
+/** Folders left by helpers that died while creating or releasing a tracer: release them again. */
+function sweepAbandoned(): void {
+  let names: string[];
+  try {
+    names = readdirSync(PIN_ROOT);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /^(new|release)-[0-9a-z]+-f\d-(\d+)(?:-\d+)?$/.exec(n);
+    if (!m || pidAlive(Number(m[2]))) continue;
+    const to = join(PIN_ROOT, `release-swept-f0-${process.pid}-${Date.now()}`);
+    try {
+      renameSync(join(PIN_ROOT, n), to);
+      detached(RELEASE_FLAG, to);
+    } catch {
+      // another helper swept it
+    }
+  }
+}
+
+export function residentStatus(): ResidentStatus[] {
+  let names: string[];
+  try {
+    names = readdirSync(PIN_ROOT);
+  } catch {
+    return [];
+  }
+  const out: ResidentStatus[] = [];
+  for (const n of names.sort()) {
+    let links = 0;
+    try {
+      links = readdirSync(join(PIN_ROOT, n)).filter((f) => f.startsWith('link_')).length;
+    } catch {
+      continue;
+    }
+    if (n.startsWith('new-') || n.startsWith('release-')) {
+      out.push({ key: n, state: n.startsWith('release-') ? 'releasing' : 'incomplete', links, tracesRunning: 0, idleMs: 0 });
+      continue;
+    }
+    const meta = readMeta(n);
+    const running = liveSlots(n);
+    let idleForMs: number | undefined;
+    try {
+      if (!running) idleForMs = Date.now() - statSync(join(STATE_ROOT, n, 'last-used')).mtimeMs;
+    } catch {
+      // never used
+    }
+    out.push({ key: n, state: meta ? 'resident' : 'incomplete', links, tracesRunning: running, idleMs: meta?.idleMs ?? 0, ...(idleForMs !== undefined ? { idleForMs } : {}), ...(meta ? { createdAt: meta.createdAt } : {}) });
+  }
+  return out;
+}
+
+/** Releases resident tracers (all, or the one with `key`); returns the keys taken out of use. */
+export async function releaseResident(key?: string): Promise<string[]> {
+  return withLock(() => {
+    const keys = residentStatus()
+      .filter((s) => s.state === 'resident' && (key === undefined || s.key === key))
+      .map((s) => s.key);
+    return keys.filter((k) => releaseInBackground(k));
+  });
+}
+
+function claimSlot(key: string): number {
+  const dir = join(STATE_ROOT, key);
+  for (let s = 0; s < SLOTS; s++) if (claimFile(join(dir, `slot-${s}`))) return s;
+  throw new Error(`${SLOTS} traces are already running on this target's tracer; wait for one to end`);
+}
+
+function openShared(open: () => BpfObject, pinDir: string, programs: readonly string[], setup?: (bpf: BpfObject) => void): BpfObject {
+  const bpf = open();
+  try {
+    const wanted = new Set(programs);
+    for (const p of bpf.programs()) bpf.setAutoload(p.name, wanted.has(p.name));
+    setup?.(bpf);
+    for (const m of bpf.maps()) {
+      if (SHARED_MAPS.includes(m.name)) bpf.setMapPinPath(m.name, join(pinDir, `map_${m.name}`));
+    }
+    return bpf;
+  } catch (err) {
+    void bpf.close();
+    throw err;
+  }
+}
+
+/**
+ * The resident tracer with `params.key` for this session: reopened when it is there, else loaded, attached
+ * and pinned (TracerNeedsObject when that needs the object and none was given). Claims a trace slot and
+ * points it at the session's own ring buffer.
+ */
+export async function acquireResident(native: NativeBinding, params: AcquireParams, check?: (object: Buffer) => Promise<void>): Promise<Acquired> {
+  if (!KEY_PATTERN.test(params.key)) throw new Error(`"${params.key}" is not a tracer key`);
+  return withLock(async () => {
+    sweepAbandoned();
+    // A changed tracer (other hooks, kernel or tracer version) replaces the others once nothing runs on them.
+    for (const s of residentStatus()) if (s.state === 'resident' && s.key !== params.key && s.tracesRunning === 0) releaseInBackground(s.key);
+    const stateDir = join(STATE_ROOT, params.key);
+    const pinDir = join(PIN_ROOT, params.key);
+    let meta = existsSync(pinDir) ? readMeta(params.key) : undefined;
+    if (existsSync(pinDir) && !meta) releaseInBackground(params.key);
+    let bpf: BpfObject;
+    let reused = true;
+    const t0 = Date.now();
+    let t1 = t0;
+    if (meta) {
+      bpf = openShared(() => native.BpfObject.openFile(join(stateDir, 'maps.bpf.o')), pinDir, []);
+      try {
+        await bpf.load(0, 1 << 16);
+      } catch (err) {
+        void bpf.close();
+        throw err;
+      }
+      t1 = Date.now();
+    } else {
+      if (!params.object || !params.mapsObject) throw new TracerNeedsObject(`no tracer ${params.key} is resident on this target`);
+      reused = false;
+      await check?.(params.object);
+      const building = join(PIN_ROOT, `new-${params.key}-${process.pid}`);
+      mkdirSync(building, { recursive: true, mode: 0o700 });
+      bpf = openShared(() => native.BpfObject.openBuffer(params.object!, 'bpf-lsm-tracer'), building, params.programs, params.setup);
+      try {
+        await bpf.load(0, 1 << 20);
+        t1 = Date.now();
+        const attached: string[] = [];
+        const refused: Array<{ program: string; message: string }> = [];
+        for (let i = 0; i < params.programs.length; i += 32) {
+          for (const r of await bpf.attach(params.programs.slice(i, i + 32))) {
+            if (!r.ok) {
+              refused.push({ program: r.program, message: r.message ?? r.code ?? 'refused' });
+              continue;
+            }
+            bpf.pinLink(r.program, join(building, `link_${r.program}`));
+            attached.push(r.program);
+          }
+        }
+        meta = { key: params.key, createdAt: Date.now(), attached, refused, idleMs: params.idleMs };
+        rmSync(stateDir, { recursive: true, force: true });
+        mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+        writeAtomic(join(stateDir, 'maps.bpf.o'), params.mapsObject);
+        writeAtomic(join(stateDir, 'meta.json'), JSON.stringify(meta));
+        renameSync(building, pinDir);
+      } catch (err) {
+        // Whatever was pinned goes with the folder; this session's links go when the object closes.
+        void bpf.close();
+        const to = join(PIN_ROOT, `release-${params.key}-${process.pid}-${Date.now()}`);
+        try {
+          renameSync(building, to);
+          detached(RELEASE_FLAG, to);
+        } catch {
+          // nothing was pinned
+        }
+        rmSync(stateDir, { recursive: true, force: true });
+        throw err;
+      }
+      if (params.idleMs > 0) detached(KEEPER_FLAG, params.key);
+    }
+    const t2 = Date.now();
+    let slot: number;
+    try {
+      slot = claimSlot(params.key);
+      const key = Buffer.alloc(4);
+      key.writeUInt32LE(slot);
+      bpf.setInnerMap(RINGS_MAP, key, SESSION_RING);
+    } catch (err) {
+      void bpf.close();
+      throw err;
+    }
+    const slotFile = join(stateDir, `slot-${slot}`);
+    let released = false;
+    const finalMeta = meta;
+    return {
+      bpf,
+      slot,
+      reused,
+      meta: finalMeta,
+      loadMs: t1 - t0,
+      attachMs: reused ? 0 : t2 - t1,
+      release() {
+        if (released) return;
+        released = true;
+        try {
+          const key = Buffer.alloc(4);
+          key.writeUInt32LE(slot);
+          bpf.mapDelete(RINGS_MAP, key);
+        } catch {
+          // the object is closed or the tracer released: the slot's ring goes with it
+        }
+        if (readPid(slotFile) === process.pid) {
+          rmSync(slotFile, { force: true });
+          if (existsSync(stateDir)) touch(join(stateDir, 'last-used'));
+        }
+      },
+    };
+  });
+}
+
+/**
+ * The keeper of an idle-released tracer (a detached helper process): every second, when no trace has run
+ * on it for its idle time, releases it and exits; exits too once it is gone otherwise.
+ */
+export async function runKeeper(key: string): Promise<void> {
+  if (!KEY_PATTERN.test(key)) return;
+  if (!claimFile(join(STATE_ROOT, key, 'keeper'))) return;
+  let lastBusy = Date.now();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const meta = readMeta(key);
+    if (!meta || !existsSync(join(PIN_ROOT, key))) return;
+    if (liveSlots(key) > 0) {
+      lastBusy = Date.now();
+      continue;
+    }
+    let lastUsed = 0;
+    try {
+      lastUsed = statSync(join(STATE_ROOT, key, 'last-used')).mtimeMs;
+    } catch {
+      // never used since it was created
+    }
+    if (Date.now() - Math.max(lastBusy, lastUsed) < meta.idleMs) continue;
+    const done = await withLock(() => (liveSlots(key) > 0 ? false : (releaseInBackground(key), true)));
+    if (done) return;
+  }
+}
