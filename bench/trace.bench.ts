@@ -1,28 +1,33 @@
 // Trace Executable end to end on the built-in VM, in one VM run, through the same core as `bpf-lsm trace`
 // (TracerSession + traceProgram):
-//   (a) time from command to first event: cold (new connection: helper start, BTF, compile uncached and
-//       cached, load, attach, spawn) and warm (another trace on the same connection);
-//   (b) events/s on a syscall-heavy loop (bench/trace_loop.c: open/read/close N times), with drops per hop
+//   (a) time from command to first event: cold (new connection, no tracer resident: helper start, BTF,
+//       compile uncached and cached, load, attach, spawn) and warm (another trace on the same connection);
+//   (b) back-to-back CLI runs of `bpf-lsm trace --target vm --json -- /usr/bin/ls /home` with the tracer
+//       resident: whole-command wall time, first event after resume, file_open events of ls;
+//   (c) events/s on a syscall-heavy loop (bench/trace_loop.c: open/read/close N times), with drops per hop
 //       and the reconciliation produced = delivered + drops;
-//   (c) the loop's slowdown when traced, vs untraced and vs `strace -f -o /dev/null`, all in this run.
+//   (d) the loop's slowdown when traced, vs untraced and vs `strace -f -o /dev/null`, all in this run.
 // Every slowdown is the loop's own CLOCK_MONOTONIC time (exec and tracer set-up excluded). Untraced runs
 // happen twice: before any tracer is loaded and while the tracer is attached but the process is not in its
 // filter (what every other process on the target pays).
 //   BENCH_TRACE_ITERATIONS  loop iterations (default 20000)     BENCH_TRACE_ROUNDS  rounds (default 3)
 //   BENCH_TRACE_STRACE=0    skip the strace runs (minutes each under TCG), for quick A/B runs of the tracer
+//   BENCH_TRACE_CLI_RUNS    back-to-back CLI runs (default 4)
 // Boots the VM when it is not running (and stops it again). Prints figures; never fails on speed.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { vmTarget } from '../extension/core/targets/vm';
 import { TracerSession, TracerState } from '../extension/core/trace/tracerSession';
+import { HelperClient } from '../extension/core/helperClient';
 import { traceProgram, TraceSummary } from '../extension/core/trace/traceProgram';
 import type { Target } from '../extension/core/target';
 import { withBenchVm } from './benchVm';
 
 const ITERATIONS = Number(process.env.BENCH_TRACE_ITERATIONS ?? 20000);
 const ROUNDS = Number(process.env.BENCH_TRACE_ROUNDS ?? 3);
+const CLI_RUNS = Number(process.env.BENCH_TRACE_CLI_RUNS ?? 4);
 const REMOTE_DIR = '/tmp/bpf-lsm-bench';
 const LOOP = `${REMOTE_DIR}/trace_loop`;
 const LOOP_FILE = '/etc/hostname';
@@ -85,21 +90,59 @@ function coldLine(label: string, c: ColdStart): string {
   const btf = `BTF ${c.state.btfFromCache ? 'cached ' : 'read '}${t.btfMs} ms`;
   return (
     `${label}: ${s(c.toFirstEventMs)} to the first event (helper start ${c.connectMs} ms, ${btf}, ` +
-    `compile ${c.state.fromCache ? 'cached ' : ''}${t.compileMs} ms, load ${t.loadMs} ms, attach ${t.attachMs} ms, ` +
-    `spawn to first event ${c.toFirstEventMs - c.connectMs - t.btfMs - t.compileMs - t.loadMs - t.attachMs} ms)`
+    `compile ${c.state.fromCache ? 'cached ' : ''}${t.compileMs} ms, tracer request ${t.acquireMs} ms of which helper load ${t.loadMs} ms and attach+pin ${t.attachMs} ms, ` +
+    `spawn to first event ${c.toFirstEventMs - c.connectMs - t.btfMs - t.compileMs - t.acquireMs} ms)`
   );
 }
 
-/** Waits until the kernel holds no tracer program (a closed connection detaches in the background). */
-async function tracerGone(target: Target): Promise<number> {
+/** Releases the resident tracer (tracer stop) and waits until the kernel holds none of its programs. */
+async function releaseTracer(target: Target): Promise<number> {
+  const helper = await HelperClient.connect(await target.startHelper(), { client: 'trace bench' });
+  try {
+    await helper.call('tracerRelease', {});
+  } finally {
+    await helper.close();
+  }
   const t0 = Date.now();
   for (let delay = 200; ; delay = Math.min(delay * 2, 2000)) {
     const r = await target.exec('bpftool', ['--json', 'prog', 'show']);
     const progs = JSON.parse(r.stdout || '[]') as Array<{ name?: string; type?: string }>;
     if (!progs.some((p) => p.type === 'lsm' && p.name?.startsWith('tr_'))) return Date.now() - t0;
-    if (Date.now() - t0 > 10 * 60_000) throw new Error('the previous tracer is still loaded after 10 minutes');
+    if (Date.now() - t0 > 10 * 60_000) throw new Error('the released tracer is still loaded after 10 minutes');
     await new Promise((r) => setTimeout(r, delay));
   }
+}
+
+interface CliRun {
+  wallMs: number;
+  firstEventMs: number | undefined;
+  fileOpens: number;
+  resident: boolean;
+  code: number | null;
+}
+
+/** One `bpf-lsm trace` command, timed from outside as a user would (node start to exit). */
+function cliTrace(root: string): Promise<CliRun> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(root, 'dist', 'cli.js'), 'trace', '--target', 'vm', '--json', '--', '/usr/bin/ls', '/home'],
+      { env: process.env, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        const wallMs = Date.now() - t0;
+        const events = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind?: string; hook?: string; comm?: string });
+        const first = /first event (\d+) ms after resume/.exec(stderr);
+        resolve({
+          wallMs,
+          firstEventMs: first ? Number(first[1]) : undefined,
+          fileOpens: events.filter((e) => e.kind === 'hook' && e.hook === 'file_open' && e.comm === 'ls').length,
+          resident: /traced by the tracer resident on the target/.test(stderr),
+          code: err ? ((err as { code?: number }).code ?? null) : 0,
+        });
+      },
+    );
+  });
 }
 
 function dropsLine(m: TraceSummary): string {
@@ -141,6 +184,8 @@ async function main(): Promise<void> {
       }
 
       // (a) cold, uncached compile; then warm traces on the same connection.
+      const released = await releaseTracer(vm);
+      console.log(`(no tracer resident before the cold start: released and detached in ${s(released)})`);
       const a = await coldStart(vm, cacheDir);
       sessions.push(a.session);
       console.log(coldLine('cold, compile uncached', a));
@@ -149,8 +194,8 @@ async function main(): Promise<void> {
       const hooks = `${a.state.attached.length} of ${a.state.hookCount} hooks attached`;
       await a.session.dispose();
       sessions.pop();
-      const detachMs = await tracerGone(vm);
-      console.log(`(previous connection closed: the helper detached the tracer in ${s(detachMs)}, waited for before the next cold start)`);
+      const detachMs = await releaseTracer(vm);
+      console.log(`(tracer stop: the released tracer was detached in the background in ${s(detachMs)}, waited for before the next cold start)`);
 
       const b = await coldStart(vm, cacheDir);
       sessions.push(b.session);
@@ -158,7 +203,16 @@ async function main(): Promise<void> {
       console.log(`warm (same connection): ${median(warm)} ms to the first event, median of ${ROUNDS} (${warm.join(', ')} ms); ${hooks}`);
       console.log(`  vs lsmtrace 5.0 s to the first event: cold cached ${(b.toFirstEventMs / 5000).toFixed(2)}x, warm ${(median(warm) / 5000).toFixed(3)}x`);
 
-      // (b) + (c) on the attached tracer.
+      // (b) back-to-back CLI runs on the resident tracer (the first also fills the CLI's own plan cache).
+      const cli: CliRun[] = [];
+      for (let i = 0; i < CLI_RUNS; i++) cli.push(await cliTrace(root));
+      console.log(
+        `back-to-back bpf-lsm trace --target vm --json -- /usr/bin/ls /home (${CLI_RUNS} runs, tracer resident): ` +
+          cli.map((r, i) => `run ${i + 1} ${s(r.wallMs)} wall, first event ${r.firstEventMs ?? '?'} ms after resume, ${r.fileOpens} file_open of ls${r.resident ? '' : ' (NOT resident)'}${r.code === 0 ? '' : ` (exit ${r.code})`}`).join('; '),
+      );
+      console.log(`  runs 2-${CLI_RUNS} median ${s(median(cli.slice(1).map((r) => r.wallMs)))} wall (before: ~35 s each, waiting for the previous run's detach; lsmtrace 33.5 s)`);
+
+      // (c) + (d) on the attached tracer.
       const attachedIdle: number[] = [];
       const traced: number[] = [];
       const runs: Array<{ summary: TraceSummary; cpuMs: number }> = [];

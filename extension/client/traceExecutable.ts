@@ -1,13 +1,14 @@
 // Feature: Trace Executable. Picks a program and its arguments, runs it stopped on the active target,
 // traces every LSM hook it and its children reach, and streams the decoded events into the tracing panel.
 // Commands: bpfLsm.traceExecutable (optional argument { program, args?, cwd?, asRoot? } for automation).
-// The tracer stays attached while the target does not change, so only the first trace pays for load and
-// attach; later traces start in milliseconds.
+// The tracer stays resident on the target (./residentTracer.ts), so only the first trace there pays for
+// load and attach; later traces, from this window or elsewhere, start in milliseconds.
 import * as vscode from 'vscode';
 import { Studio } from './studio';
 import { TargetService } from './targets';
 import { TracingPanel } from './tracingPanel';
 import { TargetConnection } from './targetConnection';
+import { configuredIdleMs, registerResidentTracer, ResidentTracerItem } from './residentTracer';
 import { TracerSession } from '../core/trace/tracerSession';
 import { traceProgram } from '../core/trace/traceProgram';
 
@@ -54,21 +55,25 @@ export function splitArguments(line: string): string[] {
 }
 
 /**
- * The tracer attached on the current target: connected, loaded and attached on first use, then kept, so
- * later traces only add their process to its filter.
+ * This window's connection to the tracer on the current target: opened on first use (reopening the resident
+ * tracer, or loading and attaching it), then kept, so later traces only add their process to its filter.
  */
-function warmTracer(studio: Studio, targets: TargetService): TargetConnection<TracerSession> {
+function warmTracer(studio: Studio, targets: TargetService, item: ResidentTracerItem): TargetConnection<TracerSession> {
   return new TargetConnection(studio, targets, {
     async open(target, progress) {
-      const session = await TracerSession.connect(target, progress);
+      const idleMs = configuredIdleMs(target);
+      const session = await TracerSession.connect(target, progress, { idleMs });
       try {
         const state = await session.prepare({}, progress);
         const t = state.timings;
         studio.log(
-          `tracer attached on ${target.id}: ${state.attached.length} of ${state.hookCount} hooks, kernel ${state.kernel} ` +
-            `(BTF ${t.btfMs} ms, compile ${state.fromCache ? 'cached' : `${t.compileMs} ms`}, load ${t.loadMs} ms, attach ${t.attachMs} ms)`,
+          state.resident
+            ? `tracer resident on ${target.id}: ${state.attached.length} of ${state.hookCount} hooks, kernel ${state.kernel} (reopened in ${t.acquireMs} ms)`
+            : `tracer attached on ${target.id}: ${state.attached.length} of ${state.hookCount} hooks, kernel ${state.kernel} ` +
+                `(BTF ${t.btfMs} ms, compile ${state.fromCache ? 'cached' : `${t.compileMs} ms`}, load ${t.loadMs} ms, attach ${t.attachMs} ms); it stays attached for later traces`,
         );
         for (const s of state.notTraced) studio.log(`  not traced: ${s.hook}: ${s.reason}`);
+        item.shown(target, state, idleMs);
         return session;
       } catch (err) {
         await session.dispose();
@@ -125,9 +130,11 @@ async function askForProgram(studio: Studio): Promise<TraceRequest | undefined> 
 }
 
 export function registerTraceExecutable(studio: Studio, targets: TargetService): void {
-  const warm = warmTracer(studio, targets);
+  const item = new ResidentTracerItem();
+  const warm = warmTracer(studio, targets, item);
   studio.ownAsync(() => warm.reset('the window closed'));
   studio.own(warm);
+  registerResidentTracer(studio, targets, warm, item);
 
   studio.command('traceExecutable', async (arg?: unknown) => {
     const request = isTraceRequest(arg) ? arg : await askForProgram(studio);
@@ -143,7 +150,12 @@ export function registerTraceExecutable(studio: Studio, targets: TargetService):
           progress.report({ message });
           studio.log(message);
         };
-        const session = await warm.get(report);
+        let session = await warm.get(report);
+        // Released since this window connected (tracer stop, idle time, another window): reconnect.
+        if (!(await session.stillResident().catch(() => false))) {
+          await warm.reset('the resident tracer was released');
+          session = await warm.get(report);
+        }
         const panel = TracingPanel.show(studio, { preserveFocus: true });
         panel.startSession({ title: argv.join(' '), detail: `target ${session.target.id}, kernel ${session.state?.kernel ?? 'unknown'}` });
         const controller = new AbortController();

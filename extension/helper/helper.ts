@@ -99,7 +99,7 @@ function main(): void {
 }
 
 if (process.argv[2] === CHECK_OBJECTS_FLAG) runObjectCheckChild(loadNative);
-else if (process.argv[2] === KEEPER_FLAG) void runKeeper(process.argv[3] ?? '').finally(() => process.exit(0));
+else if (process.argv[2] === KEEPER_FLAG) void runKeeper(loadNative(), process.argv[3] ?? '').finally(() => process.exit(0));
 else if (process.argv[2] === RELEASE_FLAG) {
   unpinFolder(process.argv[3] ?? '');
   process.exit(0);

@@ -34,6 +34,7 @@ export const RELEASE_FLAG = '--tracer-release';
 /** Maps shared by every session of a resident tracer (bpf/tracer/tracer_maps.h). */
 const SHARED_MAPS = ['tr_traced', 'tr_rings', 'tr_counters'];
 const RINGS_MAP = 'tr_rings';
+const TRACED_MAP = 'tr_traced';
 const SESSION_RING = 'tr_events';
 const SLOTS = 8;
 const KEY_PATTERN = /^[0-9a-z-]{8,80}$/;
@@ -69,6 +70,8 @@ export interface Acquired {
   readonly attachMs: number;
   /** Frees the slot (the session's ring leaves tr_rings); the object itself is the caller's to close. */
   release(): void;
+  /** A trace started: the idle time counts from now. */
+  used(): void;
 }
 
 export interface ResidentStatus {
@@ -276,6 +279,26 @@ export async function releaseResident(key?: string): Promise<string[]> {
   });
 }
 
+/**
+ * Drops the traced processes a dead session left in `slot` (a SIGKILLed helper cannot kill them): their
+ * records would otherwise reach the ring of the session that takes the slot over.
+ */
+function forgetSlotProcesses(bpf: BpfObject, slot: number): void {
+  const stale: Buffer[] = [];
+  let after: Buffer | null = null;
+  for (;;) {
+    const page = bpf.mapEntries(TRACED_MAP, after, 1024);
+    const vs = page.count ? page.values.length / page.count : 0;
+    for (let i = 0; i < page.count; i++) {
+      // struct tr_task: u32 root, u16 depth, u16 slot.
+      if (page.values.readUInt16LE(i * vs + 6) === slot) stale.push(Buffer.from(page.keys.subarray(i * 4, i * 4 + 4)));
+    }
+    if (!page.more || page.count === 0) break;
+    after = Buffer.from(page.keys.subarray((page.count - 1) * 4, page.count * 4));
+  }
+  for (const k of stale) bpf.mapDelete(TRACED_MAP, k);
+}
+
 function claimSlot(key: string): number {
   const dir = join(STATE_ROOT, key);
   for (let s = 0; s < SLOTS; s++) if (claimFile(join(dir, `slot-${s}`))) return s;
@@ -373,6 +396,7 @@ export async function acquireResident(native: NativeBinding, params: AcquirePara
     let slot: number;
     try {
       slot = claimSlot(params.key);
+      forgetSlotProcesses(bpf, slot);
       const key = Buffer.alloc(4);
       key.writeUInt32LE(slot);
       bpf.setInnerMap(RINGS_MAP, key, SESSION_RING);
@@ -390,6 +414,9 @@ export async function acquireResident(native: NativeBinding, params: AcquirePara
       meta: finalMeta,
       loadMs: t1 - t0,
       attachMs: reused ? 0 : t2 - t1,
+      used() {
+        if (existsSync(stateDir)) touch(join(stateDir, 'last-used'));
+      },
       release() {
         if (released) return;
         released = true;
@@ -410,29 +437,48 @@ export async function acquireResident(native: NativeBinding, params: AcquirePara
 }
 
 /**
- * The keeper of an idle-released tracer (a detached helper process): every second, when no trace has run
- * on it for its idle time, releases it and exits; exits too once it is gone otherwise.
+ * Whether a live session has processes in the tracer's filter: the idle clock alone cannot tell a long
+ * trace (no request for minutes) from a connection left open with nothing traced.
  */
-export async function runKeeper(key: string): Promise<void> {
+async function tracing(native: NativeBinding, key: string): Promise<boolean> {
+  const bpf = openShared(() => native.BpfObject.openFile(join(STATE_ROOT, key, 'maps.bpf.o')), join(PIN_ROOT, key), []);
+  try {
+    await bpf.load(0, 1 << 16);
+    const page = bpf.mapEntries(TRACED_MAP, null, 8192);
+    const vs = page.count ? page.values.length / page.count : 0;
+    for (let i = 0; i < page.count; i++) {
+      if (pidAlive(readPid(join(STATE_ROOT, key, `slot-${page.values.readUInt16LE(i * vs + 6)}`)))) return true;
+    }
+    return false;
+  } finally {
+    await bpf.close();
+  }
+}
+
+/**
+ * The keeper of an idle-released tracer (a detached helper process): every second, once no trace has
+ * started or ended for the tracer's idle time and no live session traces a process, releases it and exits;
+ * exits too once it is gone otherwise. A connection kept open without tracing does not keep it.
+ */
+export async function runKeeper(native: NativeBinding, key: string): Promise<void> {
   if (!KEY_PATTERN.test(key)) return;
   if (!claimFile(join(STATE_ROOT, key, 'keeper'))) return;
-  let lastBusy = Date.now();
   for (;;) {
     await new Promise((r) => setTimeout(r, 1000));
     const meta = readMeta(key);
     if (!meta || !existsSync(join(PIN_ROOT, key))) return;
-    if (liveSlots(key) > 0) {
-      lastBusy = Date.now();
-      continue;
-    }
-    let lastUsed = 0;
+    let lastUsed = meta.createdAt;
     try {
-      lastUsed = statSync(join(STATE_ROOT, key, 'last-used')).mtimeMs;
+      lastUsed = Math.max(lastUsed, statSync(join(STATE_ROOT, key, 'last-used')).mtimeMs);
     } catch {
       // never used since it was created
     }
-    if (Date.now() - Math.max(lastBusy, lastUsed) < meta.idleMs) continue;
-    const done = await withLock(() => (liveSlots(key) > 0 ? false : (releaseInBackground(key), true)));
-    if (done) return;
+    if (Date.now() - lastUsed < meta.idleMs) continue;
+    if (await tracing(native, key).catch(() => false)) {
+      touch(join(STATE_ROOT, key, 'last-used'));
+      continue;
+    }
+    await withLock(() => releaseInBackground(key));
+    return;
   }
 }

@@ -77,6 +77,8 @@ interface OwnedObject {
   queue: Promise<unknown>;
   /** Runs before the object closes: a resident tracer's session gives its trace slot back. */
   release?: () => void;
+  /** Runs on each map update: a resident tracer counts its idle time from the last trace started. */
+  used?: () => void;
 }
 
 interface TraceSession {
@@ -597,6 +599,7 @@ export class HelperSession {
       const key = encodeValue(t.key, params.key, 'key', t.keySize);
       const value = encodeValue(t.value, params.value, 'value', t.valueSize);
       await this.serial(o, () => o.bpf.mapUpdate(params.map, key, value, flags));
+      o.used?.();
       return { result: {} };
     },
 
@@ -749,6 +752,7 @@ export class HelperSession {
         mapTypes: new Map(),
         queue: Promise.resolve(),
         release: () => acquired.release(),
+        used: () => acquired.used(),
       };
       this.objects.set(o.id, o);
       return {

@@ -19,6 +19,7 @@ export const COMMANDS = {
   exportTraceSession: { id: 'bpfLsm.exportTraceSession', title: 'Export Trace Session' },
   startVm: { id: 'bpfLsm.startVm', title: 'Start VM' },
   stopVm: { id: 'bpfLsm.stopVm', title: 'Stop VM' },
+  releaseTracer: { id: 'bpfLsm.releaseTracer', title: 'Release Resident Tracer' },
   applyPolicy: { id: 'bpfLsm.applyPolicy', title: 'Apply Enforcement Policy' },
   clearPolicy: { id: 'bpfLsm.clearPolicy', title: 'Clear Enforcement Policy' },
   refreshPrograms: { id: 'bpfLsm.refreshPrograms', title: 'Refresh Loaded Programs' },

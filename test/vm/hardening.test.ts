@@ -1,11 +1,14 @@
-// Fault cases of the trace path against the real kernel in the built-in VM (issue 9): an event flood whose
-// counts must reconcile hop by hop, a pin path that escapes bpffs through a symlink, then the ways a session
-// can die mid-trace (helper SIGTERM, ssh connection cut, client SIGKILLed, VM rebooted). After each,
-// bpftool in the VM must show none of our programs or links (polled with a bound: the kernel detaches
-// asynchronously), the client must have reported the loss, and a new connection must trace again.
-// The tracer is prepared with one hook (plus its fixed programs) so attach and detach stay short.
+// Fault cases of the trace path against the real kernel in the built-in VM (issues 9 and 13): an event flood
+// whose counts must reconcile hop by hop, a pin path that escapes bpffs through a symlink, then the ways a
+// session can die mid-trace (helper SIGTERM, ssh connection cut, client SIGKILLed, VM rebooted). The tracer
+// is resident on the target (it outlives sessions by design), so after each fault the session's own share
+// must be gone (its trace slot, its traced processes) and the tracer must then go without a trace of it:
+// by `bpf-lsm tracer stop`, or by itself after its idle time when the host side is gone (SIGKILL, ssh cut).
+// "Nothing of ours" is checked with bpftool: no program, link or map beyond those the VM booted with, and
+// no pin under the helper's bpffs folder. The tracer is prepared with one hook (plus its fixed programs) so
+// attach and detach stay short.
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { HelperGoneError, HelperRequestError } from '../../extension/core/helperClient';
 import { vmTarget } from '../../extension/core/targets/vm';
@@ -20,32 +23,61 @@ const root = join(__dirname, '..', '..', '..');
 const cli = join(root, 'dist', 'cli.js');
 const HOOKS = { hooks: ['file_open'] };
 const FLOOD_SECONDS = 5;
+const PIN_ROOT = '/sys/fs/bpf/bpf-lsm-studio/tracers';
+/** Idle time of the tracer in the cases where nothing on the host side is left to release it. */
+const IDLE_MS = 2000;
 
 describe('hardening: fault cases of the trace path in the BPF-LSM VM', function () {
   this.timeout(240_000);
   const vm = vmTarget();
-  /** Program ids present before these tests: anything else in bpftool is ours (or a leak). */
+  /** Program and map ids present before these tests: anything else in bpftool is ours (or a leak). */
   let baseline = new Set<number>();
+  let baselineMaps = new Set<number>();
   let baselineCount = 0;
   const remoteFlood = '/tmp/bpf-lsm-flood';
 
-  async function bpftool(kind: 'prog' | 'link'): Promise<Array<{ id: number; prog_id?: number; name?: string }>> {
+  async function bpftool(kind: 'prog' | 'link' | 'map'): Promise<Array<{ id: number; prog_id?: number; name?: string }>> {
     const r = await vm.exec('bpftool', ['--json', kind, 'show']);
     assert.equal(r.exitCode, 0, r.stderr);
     return JSON.parse(r.stdout || '[]');
   }
 
-  /** Programs and links loaded since the baseline. */
-  async function ours(): Promise<{ programs: number; links: number }> {
+  /** Programs, links and maps loaded since the baseline, and pins left in the helper's bpffs folder. */
+  async function ours(): Promise<{ programs: number; links: number; maps: number; pins: string[] }> {
     const programs = (await bpftool('prog')).filter((p) => !baseline.has(p.id));
     const ids = new Set(programs.map((p) => p.id));
     const links = (await bpftool('link')).filter((l) => l.prog_id !== undefined && ids.has(l.prog_id));
-    return { programs: programs.length, links: links.length };
+    const maps = (await bpftool('map')).filter((m) => !baselineMaps.has(m.id));
+    const pins = (await vm.exec('sh', ['-c', 'find "$1" -mindepth 1 2>/dev/null; true', 'pins', PIN_ROOT])).stdout.split('\n').filter(Boolean);
+    return { programs: programs.length, links: links.length, maps: maps.length, pins };
   }
 
   async function nothingOfOurs(): Promise<true | undefined> {
     const o = await ours();
-    return o.programs === 0 && o.links === 0 ? true : undefined;
+    return o.programs === 0 && o.links === 0 && o.maps === 0 && o.pins.length === 0 ? true : undefined;
+  }
+
+  async function waitNothingOfOurs(what: string, timeoutMs = 90_000): Promise<void> {
+    await until(`${what}: bpftool to show none of our programs, links or maps, and no pins`, timeoutMs, nothingOfOurs).catch(async (e: Error) => assert.fail(`${e.message}: ${await leftovers()}`));
+  }
+
+  /** `bpf-lsm tracer stop` through the CLI, then nothing of ours may stay. */
+  async function stopTracer(what: string): Promise<void> {
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, [cli, 'tracer', 'stop', '--target', 'vm', '--json'], { env: process.env, timeout: 120_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
+      ),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    await waitNothingOfOurs(`${what}, after tracer stop`);
+  }
+
+  /** The traces running on the resident tracer(s), as the helper reports them. */
+  async function tracesRunning(): Promise<number> {
+    const r = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, [cli, 'tracer', 'status', '--target', 'vm', '--json'], { env: process.env, timeout: 120_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    );
+    return (JSON.parse(r) as { tracers: Array<{ tracesRunning: number }> }).tracers.reduce((n, t) => n + t.tracesRunning, 0);
   }
 
   /** Pids in the VM whose command line contains `marker`. */
@@ -64,17 +96,19 @@ describe('hardening: fault cases of the trace path in the BPF-LSM VM', function 
   /** What is left when a wait times out, for the failure message. */
   async function leftovers(): Promise<string> {
     const progs = (await bpftool('prog')).filter((p) => !baseline.has(p.id)).map((p) => `${p.id}:${p.name}`);
+    const maps = (await bpftool('map')).filter((m) => !baselineMaps.has(m.id)).map((m) => `${m.id}:${m.name}`);
+    const o = await ours();
     const ps = await vm.exec('sh', ['-c', 'for p in /proc/[0-9]*; do s=$(cat $p/stat 2>/dev/null) || continue; echo "$s" | cut -d" " -f1-4; done']);
-    return `programs ${progs.join(' ') || 'none'}; processes:\n${ps.stdout}`;
+    return `programs ${progs.join(' ') || 'none'}; maps ${maps.join(' ') || 'none'}; pins ${o.pins.join(' ') || 'none'}; processes:\n${ps.stdout}`;
   }
 
-  async function prepared(): Promise<TracerSession> {
-    const session = await TracerSession.connect(vm);
+  async function prepared(idleMs = 0): Promise<TracerSession> {
+    const session = await TracerSession.connect(vm, () => {}, { idleMs });
     await session.prepare(HOOKS);
     return session;
   }
 
-  /** Reconnects and traces a short program: the target is usable again after the fault. */
+  /** Reconnects and traces a short program (the target is usable again after the fault), then stops the tracer. */
   async function reconnect(): Promise<{ ms: number; events: number }> {
     const t = Date.now();
     const session = await prepared();
@@ -86,7 +120,7 @@ describe('hardening: fault cases of the trace path in the BPF-LSM VM', function 
       return { ms: Date.now() - t, events };
     } finally {
       await session.dispose();
-      await until('the reconnect session to release its programs', 60_000, nothingOfOurs);
+      await stopTracer('the reconnect session');
     }
   }
 
@@ -107,7 +141,11 @@ describe('hardening: fault cases of the trace path in the BPF-LSM VM', function 
   before(async () => {
     const flood = buildFloodProgram();
     await vm.copyTo([{ local: flood, remote: remoteFlood }]);
+    // A tracer left resident by an earlier run of this suite would count as the VM's own.
+    await vm.exec('sh', ['-c', 'd=$1; for t in "$d"/*; do [ -d "$t" ] || continue; for f in "$t"/*; do rm -f "$f"; done; rmdir "$t"; done; true', 'clear', PIN_ROOT]);
+    await until('programs of an earlier tracer to go', 120_000, async () => ((await bpftool('prog')).some((p) => p.name?.startsWith('tr_')) ? undefined : true));
     baseline = new Set((await bpftool('prog')).map((p) => p.id));
+    baselineMaps = new Set((await bpftool('map')).map((m) => m.id));
     baselineCount = baseline.size;
   });
 
@@ -138,7 +176,7 @@ describe('hardening: fault cases of the trace path in the BPF-LSM VM', function 
     } finally {
       await session.dispose();
     }
-    await until('the flood session to release its programs', 60_000, nothingOfOurs);
+    await stopTracer('the flood session');
   });
 
   it('refuses to pin through a bpffs symlink that leads outside /sys/fs/bpf', async () => {
@@ -162,10 +200,10 @@ describe('hardening: fault cases of the trace path in the BPF-LSM VM', function 
       await session.dispose();
       await vm.exec('rm', ['-f', escape]);
     }
-    await until('the session to release its programs', 60_000, nothingOfOurs);
+    await stopTracer('the pin session');
   });
 
-  it('helper SIGTERM mid-trace: the client reports the loss, nothing stays loaded, a reconnect traces', async () => {
+  it('helper SIGTERM mid-trace: the client reports the loss, its trace slot and program go, tracer stop leaves nothing, a reconnect traces', async () => {
     const session = await prepared();
     const marker = `bpf-lsm-hardening-term-${process.pid}`;
     const { trace, helperPid } = await busyTrace(session, marker);
@@ -175,16 +213,17 @@ describe('hardening: fault cases of the trace path in the BPF-LSM VM', function 
     const reportedMs = Date.now() - t;
     assert.ok(err instanceof HelperGoneError, String(err));
     assert.match(err.message, /the helper (exited|closed its output)/);
-    await until('bpftool to show none of our programs or links', 60_000, nothingOfOurs).catch(async (e: Error) => assert.fail(`${e.message}: ${await leftovers()}`));
-    const cleanMs = Date.now() - t;
     await until('the traced loop to be killed', 30_000, async () => ((await pidsWith(marker)).length === 0 ? true : undefined));
+    await until('the trace slot to be given back', 30_000, async () => ((await tracesRunning()) === 0 ? true : undefined));
     await session.dispose();
+    await stopTracer('helper SIGTERM');
+    const cleanMs = Date.now() - t;
     const again = await reconnect();
-    console.log(`      faults: helper SIGTERM: loss reported in ${reportedMs} ms ("${err.message.split('\n')[0]}"), nothing loaded after ${cleanMs} ms; reconnect + trace in ${again.ms} ms (${again.events} events)`);
+    console.log(`      faults: helper SIGTERM: loss reported in ${reportedMs} ms ("${err.message.split('\n')[0]}"), slot freed, nothing of ours after tracer stop at ${cleanMs} ms; reconnect + trace in ${again.ms} ms (${again.events} events)`);
   });
 
-  it('ssh connection cut mid-trace: the client reports the loss, nothing stays loaded, a reconnect traces', async () => {
-    const session = await prepared();
+  it(`ssh connection cut mid-trace: the client reports the loss, and the tracer goes by itself after its idle time (${IDLE_MS} ms)`, async () => {
+    const session = await prepared(IDLE_MS);
     const marker = `bpf-lsm-hardening-cut-${process.pid}`;
     const { trace, helperPid } = await busyTrace(session, marker);
     // The sshd process carrying the helper's connection: the helper's nearest sshd ancestor.
@@ -197,19 +236,20 @@ describe('hardening: fault cases of the trace path in the BPF-LSM VM', function 
     const reportedMs = Date.now() - t;
     assert.ok(err instanceof HelperGoneError, String(err));
     await until('the helper to exit after losing its connection', 60_000, async () => ((await running(helperPid)) ? undefined : true));
-    await until('bpftool to show none of our programs or links', 60_000, nothingOfOurs).catch(async (e: Error) => assert.fail(`${e.message}: ${await leftovers()}`));
-    const cleanMs = Date.now() - t;
     await until('the traced loop to be killed', 30_000, async () => ((await pidsWith(marker)).length === 0 ? true : undefined));
     await session.dispose();
+    // No host-side action: the keeper on the target releases the idle tracer.
+    await waitNothingOfOurs('ssh cut, idle release');
+    const cleanMs = Date.now() - t;
     const again = await reconnect();
-    console.log(`      faults: ssh cut (sshd ${sshd} killed): loss reported in ${reportedMs} ms ("${err.message.split('\n')[0]}"), nothing loaded after ${cleanMs} ms; reconnect + trace in ${again.ms} ms`);
+    console.log(`      faults: ssh cut (sshd ${sshd} killed): loss reported in ${reportedMs} ms ("${err.message.split('\n')[0]}"), nothing of ours after ${cleanMs} ms (idle ${IDLE_MS} ms + detach); reconnect + trace in ${again.ms} ms`);
   });
 
-  it('client SIGKILLed mid-trace (bpf-lsm trace): nothing stays loaded, the traced program is killed, a reconnect traces', async () => {
+  it(`client SIGKILLed mid-trace (bpf-lsm trace): the traced program is killed, the tracer goes by itself after its idle time (${IDLE_MS} ms)`, async () => {
     const marker = `bpf-lsm-hardening-kill-${process.pid}`;
     const child = spawn(process.execPath, [cli, 'trace', '--target', 'vm', '--hooks', 'file_open', '--quiet', '--', '/bin/sh', '-c', `while :; do cat /etc/hostname > /dev/null; done # ${marker}`], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: process.env,
+      env: { ...process.env, BPF_LSM_TRACER_IDLE_MS: String(IDLE_MS) },
     });
     let printed = 0;
     let stderr = '';
@@ -226,10 +266,10 @@ describe('hardening: fault cases of the trace path in the BPF-LSM VM', function 
     const t = Date.now();
     child.kill('SIGKILL');
     assert.equal(await exited, 'SIGKILL');
-    await until('bpftool to show none of our programs or links', 60_000, nothingOfOurs).catch(async (e: Error) => assert.fail(`${e.message}: ${await leftovers()}`));
-    const cleanMs = Date.now() - t;
     await until('the traced loop to be killed', 30_000, async () => ((await pidsWith(marker)).length === 0 ? true : undefined));
     const goneMs = Date.now() - t;
+    await waitNothingOfOurs('client SIGKILL, idle release');
+    const cleanMs = Date.now() - t;
     const again = await reconnect();
     console.log(`      faults: client SIGKILL after ${printed} printed events: nothing loaded after ${cleanMs} ms, traced program gone after ${goneMs} ms; reconnect + trace in ${again.ms} ms`);
   });
@@ -260,7 +300,9 @@ describe('hardening: fault cases of the trace path in the BPF-LSM VM', function 
     const tracerLeft = programs.filter((p) => p.name?.startsWith('tr_')).length;
     assert.equal(tracerLeft, 0);
     assert.equal(programs.length, baselineCount, 'the rebooted VM has exactly the programs it booted with before');
+    assert.equal((await vm.exec('sh', ['-c', 'ls -A /sys/fs/bpf']).then((x) => x.stdout.trim())), '', 'no pins after the reboot');
     baseline = new Set(programs.map((p) => p.id));
+    baselineMaps = new Set((await bpftool('map')).map((m) => m.id));
     const again = await reconnect();
     console.log(
       `      faults: VM reboot: loss reported in ${reportedMs} ms ("${err.message.split('\n')[0]}"), VM back in ${upMs} ms (boot ${up.bootMs} ms) with ${programs.length} programs ` +

@@ -1,6 +1,6 @@
 // Trace Executable against the real 6.1 kernel in the VM, through the core `bpf-lsm trace` and the editor
-// use (TracerSession + traceProgram). One tracer is attached for the whole suite, as in a real connection:
-// attaching ~230 programs costs seconds and detaching them tens of seconds. The --no-follow case needs a
+// use (TracerSession + traceProgram). The tracer is resident on the target, as in real use: attaching ~230
+// programs costs seconds and detaching them tens of seconds, so it stays for every trace of the suite. The --no-follow case needs a
 // tracer loaded with the other knob, so it runs the CLI with a one-hook selection (cheap to load and drop).
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -125,6 +125,44 @@ describe('Trace Executable in the BPF-LSM VM', function () {
       assert.ok(files.includes('/bin/sh') || files.some((p) => /busybox/.test(String(p))), JSON.stringify(files));
       assert.ok(!files.includes('/etc/hostname'), JSON.stringify(files));
       assert.match(run.stderr, /unaccounted 0/);
+    });
+  });
+
+  describe('two traces at once on the resident tracer', () => {
+    it('each sees only its own processes, with its own summary, while both run', async () => {
+      // A second connection, as a second CLI run or editor window would open: it reopens the resident
+      // tracer and gets its own slot, ring and counters.
+      const other = await TracerSession.connect(vmTarget());
+      try {
+        const otherState = await other.prepare();
+        assert.ok(otherState.resident, 'the second connection reopened the resident tracer');
+        assert.notEqual(other.traceSlot, session.traceSlot);
+        const loop = (file: string) => `i=0; while [ $i -lt 60 ]; do cat ${file} >/dev/null; i=$((i+1)); done`;
+        const run = async (s: TracerSession, argv: string[]): Promise<Trace> => {
+          const events: TraceEvent[] = [];
+          const summary = await traceProgram(s, { argv }, (batch) => events.push(...batch));
+          return { summary, events, output: '' };
+        };
+        const [a, b] = await Promise.all([run(session, ['/bin/sh', '-c', loop('/etc/hostname')]), run(other, ['/bin/sh', '-c', loop('/etc/passwd')])]);
+        for (const t of [a, b]) {
+          assert.equal(t.summary.exitCode, 0);
+          assertAccounted(t.summary);
+        }
+        const tgidsA = new Set(a.events.map((e) => e.tgid));
+        const tgidsB = new Set(b.events.map((e) => e.tgid));
+        assert.deepEqual([...tgidsA].filter((x) => tgidsB.has(x)), [], 'no process in both traces');
+        const opens = (t: Trace, path: string) => openedPaths(t).filter((p) => p === path).length;
+        assert.equal(opens(a, '/etc/hostname'), 60);
+        assert.equal(opens(a, '/etc/passwd'), 0, 'trace A saw an open of trace B');
+        assert.equal(opens(b, '/etc/passwd'), 60);
+        assert.equal(opens(b, '/etc/hostname'), 0, 'trace B saw an open of trace A');
+        // Each summary counts its own processes: the shell and its 60 cats.
+        assert.equal(a.summary.processes, 61);
+        assert.equal(b.summary.processes, 61);
+        console.log(`      concurrent: slots ${session.traceSlot} and ${other.traceSlot}; ${a.summary.produced} and ${b.summary.produced} records, disjoint processes`);
+      } finally {
+        await other.dispose();
+      }
     });
   });
 

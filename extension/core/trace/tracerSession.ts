@@ -156,6 +156,7 @@ export function tracerIdleMs(target: Target, configured?: number): number {
 export class TracerSession {
   private objectId: number | undefined;
   private slot = 0;
+  private key: string | undefined;
   private decoder: TraceDecoder | undefined;
   private sessionId: number | undefined;
   private batchSink: ((batch: EventBatch) => void) | undefined;
@@ -266,6 +267,7 @@ export class TracerSession {
     }
     this.objectId = acquired.objectId;
     this.slot = acquired.slot;
+    this.key = key;
     const t4 = Date.now();
     const fixedRefused = acquired.refused.filter((r) => (FIXED_PROGRAMS as readonly string[]).includes(r.program));
     if (fixedRefused.length) {
@@ -311,6 +313,16 @@ export class TracerSession {
     if (this.objectId === undefined) return 0;
     const { entries } = await this.client.call('mapEntries', { objectId: this.objectId, map: TRACED_MAP, limit: 8192 });
     return entries.filter((e) => (e.value as { slot?: unknown } | null)?.slot === this.slot).length;
+  }
+
+  /**
+   * Whether the tracer this session opened is still resident (not released by tracer stop, another
+   * window or its idle time): a released one no longer sees anything, and the session must reconnect.
+   */
+  async stillResident(): Promise<boolean> {
+    if (!this.key) return false;
+    const { tracers } = await this.client.call('tracerStatus', {});
+    return tracers.some((t) => t.key === this.key && t.state === 'resident');
   }
 
   /** The trace slot of this session on the resident tracer. */
