@@ -145,6 +145,39 @@ function cliTrace(root: string): Promise<CliRun> {
   });
 }
 
+/**
+ * (e) Where the traced loop's time goes: the kernel's own per-program run time (kernel.bpf_stats_enabled)
+ * over one more traced round, per tracer program, against the loop's extra time over untraced.
+ */
+async function programCosts(target: Target, session: TracerSession): Promise<void> {
+  type Prog = { id: number; name?: string; run_time_ns?: number; run_cnt?: number };
+  const snapshot = async (): Promise<Map<number, Prog>> => {
+    const r = await target.exec('bpftool', ['--json', 'prog', 'show']);
+    return new Map((JSON.parse(r.stdout || '[]') as Prog[]).filter((p) => p.name?.startsWith('tr_')).map((p) => [p.id, p]));
+  };
+  await target.exec('sh', ['-c', 'echo 1 > /proc/sys/kernel/bpf_stats_enabled']);
+  try {
+    const before = await snapshot();
+    const t = await traceOnce(session, [LOOP, String(ITERATIONS), LOOP_FILE]);
+    const after = await snapshot();
+    const loopNs = parseLoop(t.output).ns;
+    const rows = [...after.values()]
+      .map((p) => ({ name: p.name!, ns: (p.run_time_ns ?? 0) - (before.get(p.id)?.run_time_ns ?? 0), calls: (p.run_cnt ?? 0) - (before.get(p.id)?.run_cnt ?? 0) }))
+      .filter((r) => r.calls > 0)
+      .sort((a, b) => b.ns - a.ns);
+    const total = rows.reduce((n, r) => n + r.ns, 0);
+    console.log(
+      `tracer programs during one traced loop (${(loopNs / 1e6).toFixed(0)} ms, stats on): ${(total / 1e6).toFixed(0)} ms in BPF programs ` +
+        `(${((total / loopNs) * 100).toFixed(0)}% of the loop), per iteration ${(total / ITERATIONS / 1000).toFixed(1)} us in ${rows.reduce((n, r) => n + r.calls, 0) / ITERATIONS} program runs`,
+    );
+    for (const r of rows.slice(0, 12)) {
+      console.log(`  ${r.name.padEnd(28)} ${String(r.calls).padStart(8)} runs ${(r.ns / r.calls).toFixed(0).padStart(7)} ns/run ${(r.ns / 1e6).toFixed(1).padStart(8)} ms`);
+    }
+  } finally {
+    await target.exec('sh', ['-c', 'echo 0 > /proc/sys/kernel/bpf_stats_enabled']);
+  }
+}
+
 function dropsLine(m: TraceSummary): string {
   const d = m.drops;
   const balanced = m.produced === m.delivered + d.helper + d.undecodable + d.unaccounted;
@@ -248,6 +281,7 @@ async function main(): Promise<void> {
       }
       const lost = runs.map((r) => r.summary.drops.kernel + r.summary.drops.helper + r.summary.drops.undecodable + r.summary.drops.unaccounted);
       console.log(`events lost of produced, median: ${median(lost.map((l, i) => l / Math.max(1, runs[i].summary.produced + runs[i].summary.drops.kernel)) ).toFixed(4)} (lsmtrace silently loses ~0.18; libbpf C consumer: 550k events/s)`);
+      await programCosts(vm, b.session);
       console.log(`host load average at end: ${load()}`);
     } finally {
       for (const session of sessions) await session.dispose();

@@ -391,20 +391,20 @@ static __always_inline void tr_submit(void *r, void *ring, __u32 slot)
 	tr_count(slot, records);
 }
 
+/* The traced task a syscall record is for; NULL when syscall records are off or the task is not traced. */
+static __always_inline struct tr_task *tr_syscall_task(void)
+{
+	return tr_syscalls ? tr_traced_task(bpf_get_current_pid_tgid() >> 32) : NULL;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(tr_sys_enter, struct pt_regs *regs, long nr)
 {
+	struct tr_task *t = tr_syscall_task();
 	struct tr_sys_enter *r;
-	struct tr_task *t;
 	void *ring;
 
-	if (!tr_syscalls)
-		return 0;
-	t = tr_traced_task(bpf_get_current_pid_tgid() >> 32);
-	if (!t)
-		return 0;
-	r = tr_reserve(t, &ring, sizeof(*r));
-	if (!r)
+	if (!t || !(r = tr_reserve(t, &ring, sizeof(*r))))
 		return 0;
 	tr_fill_hdr(&r->hdr, TR_KIND_SYS_ENTER, (__u16)nr, 0);
 	r->hdr.size = sizeof(*r);
@@ -431,17 +431,11 @@ int BPF_PROG(tr_sys_enter, struct pt_regs *regs, long nr)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
 {
+	struct tr_task *t = tr_syscall_task();
 	struct tr_sys_exit *r;
-	struct tr_task *t;
 	void *ring;
 
-	if (!tr_syscalls)
-		return 0;
-	t = tr_traced_task(bpf_get_current_pid_tgid() >> 32);
-	if (!t)
-		return 0;
-	r = tr_reserve(t, &ring, sizeof(*r));
-	if (!r)
+	if (!t || !(r = tr_reserve(t, &ring, sizeof(*r))))
 		return 0;
 	tr_fill_hdr(&r->hdr, TR_KIND_SYS_EXIT, 0, 0);
 	r->hdr.size = sizeof(*r);

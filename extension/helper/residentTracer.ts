@@ -21,9 +21,10 @@
 // once, so the next trace never finds a tracer on its way out, and then unpins in a detached process:
 // every unpin of a link waits for the kernel's detach, which is no one's critical path there.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BpfObject, NativeBinding } from '../../native/index';
+import { claimPidFile, pidAlive, readPidFile } from '../shared/pidFile';
 
 export const PIN_ROOT = '/sys/fs/bpf/bpf-lsm-studio/tracers';
 export const STATE_ROOT = '/run/bpf-lsm-studio/tracers';
@@ -87,41 +88,6 @@ export interface ResidentStatus {
 
 export class TracerNeedsObject extends Error {}
 
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function readPid(file: string): number {
-  try {
-    return Number(readFileSync(file, 'utf8').trim());
-  } catch {
-    return 0;
-  }
-}
-
-/** Creates `file` holding our pid, replacing one whose owner has died; false when a live process holds it. */
-function claimFile(file: string): boolean {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(file, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      if (pidAlive(readPid(file))) return false;
-      rmSync(file, { force: true });
-    }
-  }
-  return false;
-}
-
 function writeAtomic(file: string, data: Buffer | string): void {
   writeFileSync(`${file}.tmp${process.pid}`, data, { mode: 0o600 });
   renameSync(`${file}.tmp${process.pid}`, file);
@@ -137,7 +103,7 @@ function readMeta(key: string): TracerMeta | undefined {
 
 function liveSlots(key: string): number {
   let n = 0;
-  for (let s = 0; s < SLOTS; s++) if (pidAlive(readPid(join(STATE_ROOT, key, `slot-${s}`)))) n++;
+  for (let s = 0; s < SLOTS; s++) if (pidAlive(readPidFile(join(STATE_ROOT, key, `slot-${s}`)))) n++;
   return n;
 }
 
@@ -157,8 +123,8 @@ async function withLock<T>(fn: () => Promise<T> | T, timeoutMs = 10 * 60_000): P
   const lock = join(STATE_ROOT, '.lock');
   const deadline = Date.now() + timeoutMs;
   // Another helper may be loading and attaching the same tracer (seconds): wait for it, then reuse it.
-  for (let delay = 20; !claimFile(lock); delay = Math.min(delay * 2, 250)) {
-    if (Date.now() > deadline) throw new Error(`another helper (pid ${readPid(lock)}) has held the tracer lock for ${timeoutMs / 1000} s`);
+  for (let delay = 20; !claimPidFile(lock); delay = Math.min(delay * 2, 250)) {
+    if (Date.now() > deadline) throw new Error(`another helper (pid ${readPidFile(lock)}) has held the tracer lock for ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, delay));
   }
   try {
@@ -301,7 +267,7 @@ function forgetSlotProcesses(bpf: BpfObject, slot: number): void {
 
 function claimSlot(key: string): number {
   const dir = join(STATE_ROOT, key);
-  for (let s = 0; s < SLOTS; s++) if (claimFile(join(dir, `slot-${s}`))) return s;
+  for (let s = 0; s < SLOTS; s++) if (claimPidFile(join(dir, `slot-${s}`))) return s;
   throw new Error(`${SLOTS} traces are already running on this target's tracer; wait for one to end`);
 }
 
@@ -427,7 +393,7 @@ export async function acquireResident(native: NativeBinding, params: AcquirePara
         } catch {
           // the object is closed or the tracer released: the slot's ring goes with it
         }
-        if (readPid(slotFile) === process.pid) {
+        if (readPidFile(slotFile) === process.pid) {
           rmSync(slotFile, { force: true });
           if (existsSync(stateDir)) touch(join(stateDir, 'last-used'));
         }
@@ -447,7 +413,7 @@ async function tracing(native: NativeBinding, key: string): Promise<boolean> {
     const page = bpf.mapEntries(TRACED_MAP, null, 8192);
     const vs = page.count ? page.values.length / page.count : 0;
     for (let i = 0; i < page.count; i++) {
-      if (pidAlive(readPid(join(STATE_ROOT, key, `slot-${page.values.readUInt16LE(i * vs + 6)}`)))) return true;
+      if (pidAlive(readPidFile(join(STATE_ROOT, key, `slot-${page.values.readUInt16LE(i * vs + 6)}`)))) return true;
     }
     return false;
   } finally {
@@ -462,7 +428,7 @@ async function tracing(native: NativeBinding, key: string): Promise<boolean> {
  */
 export async function runKeeper(native: NativeBinding, key: string): Promise<void> {
   if (!KEY_PATTERN.test(key)) return;
-  if (!claimFile(join(STATE_ROOT, key, 'keeper'))) return;
+  if (!claimPidFile(join(STATE_ROOT, key, 'keeper'))) return;
   for (;;) {
     await new Promise((r) => setTimeout(r, 1000));
     const meta = readMeta(key);

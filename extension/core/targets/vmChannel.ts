@@ -12,11 +12,12 @@
 // helper, and everything before it is discarded.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { connect, Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import type { HelperTransport } from '../target';
 import { carrierExit, endHelper } from './process';
+import { claimPidFile } from '../../shared/pidFile';
 
 /** The guest script's exit status when the port is still held by an earlier helper. */
 export const CHANNEL_BUSY = 98;
@@ -59,43 +60,23 @@ export function lockChannel(sockets: readonly string[], first = 0, skip: Readonl
     const index = (first + k) % sockets.length;
     if (skip.has(index)) continue;
     const lock = `${sockets[index]}.lock`;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(lock, 'wx', 0o600);
-        writeSync(fd, String(process.pid));
-        closeSync(fd);
-        let released = false;
-        return {
-          index,
-          release: () => {
-            if (!released) rmSync(lock, { force: true });
-            released = true;
-          },
-        };
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
-        if (ownerAlive(lock)) break;
-        rmSync(lock, { force: true });
-      }
+    let claimed: boolean;
+    try {
+      claimed = claimPidFile(lock);
+    } catch {
+      return undefined;
     }
+    if (!claimed) continue;
+    let released = false;
+    return {
+      index,
+      release: () => {
+        if (!released) rmSync(lock, { force: true });
+        released = true;
+      },
+    };
   }
   return undefined;
-}
-
-function ownerAlive(lock: string): boolean {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(lock, 'utf8'));
-  } catch {
-    return false;
-  }
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
