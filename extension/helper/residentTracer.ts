@@ -22,7 +22,7 @@
 // every unpin of a link waits for the kernel's detach, which is no one's critical path there.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { BpfObject, NativeBinding } from '../../native/index';
 import { claimPidFile, pidAlive, readPidFile } from '../shared/pidFile';
 
@@ -146,19 +146,26 @@ function detached(flag: string, arg: string): void {
  * process. Sessions that still hold its object keep their fds until they end; nothing new can find it.
  */
 export function releaseInBackground(key: string): boolean {
-  const from = join(PIN_ROOT, key);
-  const to = join(PIN_ROOT, `release-${key}-${process.pid}-${Date.now()}`);
+  const name = `release-${key}-${process.pid}-${Date.now()}`;
   try {
-    renameSync(from, to);
+    renameSync(join(PIN_ROOT, key), join(PIN_ROOT, name));
   } catch {
     return false;
   }
-  rmSync(join(STATE_ROOT, key), { recursive: true, force: true });
-  detached(RELEASE_FLAG, to);
+  // The state goes along (a trace arriving meanwhile may take the tracer back, see takeBack).
+  try {
+    renameSync(join(STATE_ROOT, key), join(STATE_ROOT, name));
+  } catch {
+    // no state: nothing to take back with
+  }
+  detached(RELEASE_FLAG, join(PIN_ROOT, name));
   return true;
 }
 
-/** Unpins everything under a released pin folder, links first (each waits for its detach), then maps. */
+/**
+ * Unpins everything under a released pin folder, links first (each waits for its detach), then maps, and
+ * drops its state. Stops as soon as the folder is gone: a new trace took the tracer back (takeBack).
+ */
 export function unpinFolder(dir: string): void {
   if (!dir.startsWith(`${PIN_ROOT}/release-`)) throw new Error(`refusing to unpin ${dir}: not a released tracer folder`);
   let names: string[];
@@ -169,6 +176,7 @@ export function unpinFolder(dir: string): void {
   }
   names.sort((a, b) => Number(b.startsWith('link_')) - Number(a.startsWith('link_')));
   for (const n of names) {
+    if (!existsSync(dir)) return;
     try {
       unlinkSync(join(dir, n));
     } catch {
@@ -178,8 +186,34 @@ export function unpinFolder(dir: string): void {
   try {
     rmdirSync(dir);
   } catch {
-    // a concurrent releaser of the same folder finishes it
+    // taken back meanwhile, or a concurrent releaser of the same folder finishes it
   }
+  rmSync(join(STATE_ROOT, basename(dir)), { recursive: true, force: true });
+}
+
+/**
+ * A tracer with `key` on its way out, taken back for a trace that wants it: renaming its folders back stops
+ * the releaser before its next unpin, so the trace does not wait behind the detach (on 6.1 an attach waits
+ * for a running detach's grace periods). Links already unpinned are attached again by the caller.
+ */
+function takeBack(key: string): boolean {
+  let names: string[];
+  try {
+    names = readdirSync(PIN_ROOT).filter((n) => n.startsWith(`release-${key}-`) && existsSync(join(STATE_ROOT, n, 'meta.json')));
+  } catch {
+    return false;
+  }
+  for (const n of names.sort().reverse()) {
+    try {
+      renameSync(join(PIN_ROOT, n), join(PIN_ROOT, key));
+    } catch {
+      continue;
+    }
+    rmSync(join(STATE_ROOT, key), { recursive: true, force: true });
+    renameSync(join(STATE_ROOT, n), join(STATE_ROOT, key));
+    return true;
+  }
+  return false;
 }
 
 /** Folders left by helpers that died while creating or releasing a tracer: release them again. */
@@ -300,13 +334,40 @@ export async function acquireResident(native: NativeBinding, params: AcquirePara
     for (const s of residentStatus()) if (s.state === 'resident' && s.key !== params.key && s.tracesRunning === 0) releaseInBackground(s.key);
     const stateDir = join(STATE_ROOT, params.key);
     const pinDir = join(PIN_ROOT, params.key);
+    const takenBack = !existsSync(pinDir) && takeBack(params.key);
+    // Its keeper went with the release; the idle time counts again from now.
+    if (takenBack && (readMeta(params.key)?.idleMs ?? 0) > 0) detached(KEEPER_FLAG, params.key);
     let meta = existsSync(pinDir) ? readMeta(params.key) : undefined;
     if (existsSync(pinDir) && !meta) releaseInBackground(params.key);
+    // Links a release (or a kernel refusal at the first attach) left out are attached again below.
+    const missing = meta ? meta.attached.filter((p) => !existsSync(join(pinDir, `link_${p}`))) : [];
     let bpf: BpfObject;
     let reused = true;
     const t0 = Date.now();
     let t1 = t0;
-    if (meta) {
+    if (meta && missing.length) {
+      if (!params.object) throw new TracerNeedsObject(`the tracer ${params.key} taken back from its release misses ${missing.length} program(s)`);
+      await check?.(params.object);
+      bpf = openShared(() => native.BpfObject.openBuffer(params.object!, 'bpf-lsm-tracer'), pinDir, missing, params.setup);
+      try {
+        await bpf.load(0, 1 << 20);
+        t1 = Date.now();
+        const refused = [...meta.refused];
+        for (let i = 0; i < missing.length; i += 32) {
+          for (const r of await bpf.attach(missing.slice(i, i + 32))) {
+            if (r.ok) bpf.pinLink(r.program, join(pinDir, `link_${r.program}`));
+            else refused.push({ program: r.program, message: r.message ?? r.code ?? 'refused' });
+          }
+        }
+        const refusedNames = new Set(refused.map((r) => r.program));
+        meta = { ...meta, attached: meta.attached.filter((p) => !refusedNames.has(p)), refused };
+        writeAtomic(join(stateDir, 'meta.json'), JSON.stringify(meta));
+      } catch (err) {
+        void bpf.close();
+        throw err;
+      }
+      reused = false;
+    } else if (meta) {
       bpf = openShared(() => native.BpfObject.openFile(join(stateDir, 'maps.bpf.o')), pinDir, []);
       try {
         await bpf.load(0, 1 << 16);
@@ -362,6 +423,7 @@ export async function acquireResident(native: NativeBinding, params: AcquirePara
     let slot: number;
     try {
       slot = claimSlot(params.key);
+      touch(join(stateDir, 'last-used'));
       forgetSlotProcesses(bpf, slot);
       const key = Buffer.alloc(4);
       key.writeUInt32LE(slot);

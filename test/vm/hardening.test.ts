@@ -222,7 +222,8 @@ describe('hardening: fault cases of the trace path in the BPF-LSM VM', function 
     console.log(`      faults: helper SIGTERM: loss reported in ${reportedMs} ms ("${err.message.split('\n')[0]}"), slot freed, nothing of ours after tracer stop at ${cleanMs} ms; reconnect + trace in ${again.ms} ms (${again.events} events)`);
   });
 
-  it(`ssh connection cut mid-trace: the client reports the loss, and the tracer goes by itself after its idle time (${IDLE_MS} ms)`, async () => {
+  it(`ssh connection cut mid-trace: the client reports the loss, and the tracer goes by itself after its idle time (${IDLE_MS} ms)`, async function () {
+    this.timeout(480_000);
     const session = await prepared(IDLE_MS);
     const marker = `bpf-lsm-hardening-cut-${process.pid}`;
     const { trace, helperPid } = await busyTrace(session, marker);
@@ -245,7 +246,9 @@ describe('hardening: fault cases of the trace path in the BPF-LSM VM', function 
     console.log(`      faults: ssh cut (sshd ${sshd} killed): loss reported in ${reportedMs} ms ("${err.message.split('\n')[0]}"), nothing of ours after ${cleanMs} ms (idle ${IDLE_MS} ms + detach); reconnect + trace in ${again.ms} ms`);
   });
 
-  it(`client SIGKILLed mid-trace (bpf-lsm trace): the traced program is killed, the tracer goes by itself after its idle time (${IDLE_MS} ms)`, async () => {
+  it(`client SIGKILLed mid-trace (bpf-lsm trace): the traced program is killed, the tracer goes by itself after its idle time (${IDLE_MS} ms)`, async function () {
+    // The CLI loads and attaches its own tracer, then the release detaches it: minutes on a loaded host.
+    this.timeout(480_000);
     const marker = `bpf-lsm-hardening-kill-${process.pid}`;
     const child = spawn(process.execPath, [cli, 'trace', '--target', 'vm', '--hooks', 'file_open', '--quiet', '--', '/bin/sh', '-c', `while :; do cat /etc/hostname > /dev/null; done # ${marker}`], {
       stdio: ['ignore', 'pipe', 'pipe'],

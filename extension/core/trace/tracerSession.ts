@@ -325,6 +325,11 @@ export class TracerSession {
     return tracers.some((t) => t.key === this.key && t.state === 'resident');
   }
 
+  /** The key of the resident tracer this session uses (the compiled tracer's digest and its knobs). */
+  get residentKey(): string | undefined {
+    return this.key;
+  }
+
   /** The trace slot of this session on the resident tracer. */
   get traceSlot(): number {
     return this.slot;
