@@ -4,10 +4,11 @@ import { parseArgs, UsageError } from './args';
 import { Subcommand } from './subcommand';
 import { catalogFromFile, hookSignature, HookCatalog } from '../shared/hooks/catalog';
 import { findHookDocs, writePackagedDocs } from '../shared/hooks/docs';
-
-const DEFAULT_BTF = '/sys/kernel/btf/vmlinux';
+import { attachKernelDocs, DEFAULT_BTF } from '../shared/hooks/kernelDocs';
+import { hookReferenceHeader } from '../shared/hooks/reference';
 
 const usage = `usage: bpf-lsm hooks [--btf PATH] [--kernel VERSION] [--kernel-source DIR] [--json] [--no-docs] [--export-docs FILE]
+       bpf-lsm hooks --reference HOOK [--btf PATH] [--kernel VERSION] [--kernel-source DIR]
 
 Prints every LSM hook of a kernel with its signature, whether BPF programs on it may sleep (lsm.s/),
 whether the kernel refuses BPF programs on it, and its category.
@@ -20,6 +21,8 @@ whether the kernel refuses BPF programs on it, and its category.
   --no-docs             do not look for documentation
   --export-docs FILE    write the documentation found to FILE (JSON) instead of printing the catalog;
                         the package step ships it as dist/hook-docs.json for machines without sources
+  --reference HOOK      print the hook's reference: what hover and the tracing panel show for it (the
+                        kernel's documentation from sources, else from Debian's packages, fetched once)
   --json                print a JSON array of { name, returns, params: [{ name, type }], sleepable,
                         disabled, category, doc? }`;
 
@@ -28,12 +31,20 @@ export const hooksCommand: Subcommand = {
   summary: "print the target kernel's LSM hook catalog",
   usage,
   async run(argv) {
-    const args = parseArgs(argv, { btf: { value: true }, kernel: { value: true }, 'kernel-source': { value: true }, json: {}, 'no-docs': {}, 'export-docs': { value: true } });
+    const args = parseArgs(argv, { btf: { value: true }, kernel: { value: true }, 'kernel-source': { value: true }, json: {}, 'no-docs': {}, 'export-docs': { value: true }, reference: { value: true } });
     if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
     if (args.flags.has('no-docs') && args.flags.has('export-docs')) throw new UsageError('--export-docs needs documentation; drop --no-docs');
     const btfPath = (args.flags.get('btf') as string | undefined) ?? DEFAULT_BTF;
     const kernel = args.flags.get('kernel') as string | undefined;
     const catalog = catalogFromFile(btfPath, { kernel });
+    const reference = args.flags.get('reference') as string | undefined;
+    if (reference !== undefined) {
+      // The language server's docs lookup, waited for: the same text hover shows for this kernel.
+      const docs = attachKernelDocs(catalog, { btfPath, kernelSourcePath: args.flags.get('kernel-source') as string | undefined, bundleDir: __dirname, log: (m) => console.error(m) });
+      await docs.fetching;
+      process.stdout.write(hookReferenceHeader(catalog, reference));
+      return catalog.has(reference) ? 0 : 1;
+    }
     if (!args.flags.has('no-docs')) {
       const local = btfPath === DEFAULT_BTF ? release() : catalog.kernel.description?.match(/\d+\.\d+\S*/)?.[0];
       const found = findHookDocs(args.flags.get('kernel-source') as string | undefined, local, new Set(catalog.hooks.map((h) => h.name)));

@@ -12,7 +12,9 @@ import {
   TextDocumentSyncKind,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
+import { hookMarkdown, hookReferenceHeader } from '../shared/hooks/reference';
 import { SLEEPABLE_ONLY_HELPERS } from '../shared/hooks/rules';
+import { HookReferenceParams, HookReferenceRequest, HookReferenceResult } from '../shared/lspExt';
 import { complete } from './completion';
 import { codeActions, DocumentCheck } from './diagnostics';
 import { HookSession, ServerSettings } from './hookSession';
@@ -139,6 +141,12 @@ connection.onHover((params) => {
   const c = doc && catalog();
   if (!doc || !c) return null;
   return hover(c, doc, probeOf(doc), doc.offsetAt(params.position));
+});
+
+connection.onRequest(HookReferenceRequest.method, ({ hook }: HookReferenceParams): HookReferenceResult => {
+  const c = catalog();
+  const h = c?.get(hook);
+  return { found: !!h, kernel: c?.kernelLabel ?? 'unknown kernel', markdown: c && h ? hookMarkdown(c, h) : '', header: hookReferenceHeader(c, hook, session.loadError) };
 });
 
 connection.onCodeAction((params) => {

@@ -1,7 +1,7 @@
 // What the VS Code client tells the BPF-LSM language server, declared once for both sides. The client
 // sends it as initializationOptions when it starts the server; afterwards vscode-languageclient pushes
-// the `bpfLsm` configuration section (same field names) on every change. The server has no custom
-// LSP requests or notifications: completion, hover, diagnostics and code actions are standard LSP.
+// the `bpfLsm` configuration section (same field names) on every change. The server's own requests are
+// declared in shared/lspExt.ts.
 export interface ServerSettings {
   /** BTF of the kernel programs are written for (raw BTF or a vmlinux with .BTF). Empty: the running kernel's. */
   btfPath?: string;
