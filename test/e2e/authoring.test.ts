@@ -112,5 +112,23 @@ describe('authoring: hooks from BTF in real VS Code', () => {
     );
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
     await insertsStub(await openFixture('probe.bpf.c'));
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
+
+  it('documents bprm_check_security on hover against the 6.1 BTF, from the 6.1 Debian package (no kernel sources here)', async function () {
+    this.timeout(300_000);
+    await vscode.workspace.getConfiguration('bpfLsm').update('btfPath', debian61Vmlinux(), vscode.ConfigurationTarget.Global);
+    const editor = await openFixture('probe.bpf.c');
+    const text = editor.document.getText();
+    const pos = editor.document.positionAt(text.indexOf('bprm_check_security') + 4);
+    // The first hover may say the docs are being fetched from Debian's packages (once per kernel version).
+    const md = await waitFor(async () => {
+      const hs = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', editor.document.uri, pos);
+      const t = hs ? hoverText(hs) : '';
+      return /Kernel documentation\*\* for 6\.1/.test(t) ? t : undefined;
+    }, 'a documented hover on bprm_check_security', 240_000);
+    assert.match(md, /int bprm_check_security\(struct linux_binprm \*bprm\)/);
+    assert.match(md, /\*\*Kernel documentation\*\* for 6\.1 \(Debian package linux-headers-6\.1\.0-\d+-common /);
+    assert.match(md, /search for a binary handler/, 'the kernel\'s own text for the hook');
   });
 });
