@@ -187,6 +187,19 @@ describe('lsp field: the checks on the 6.18 BTF', function () {
     assert.deepEqual(ds, [], show(ds));
   });
 
+  it('after a burst of edits, only the last version\'s diagnostics are published, and they match its text', async () => {
+    const u = uri();
+    const good = `${HEADER}SEC("lsm/file_open")\nint BPF_PROG(a, struct file *file)\n{\n\treturn 0;\n}\n`;
+    await client.open(u, good);
+    await client.diagnosticsFor(u);
+    const before = client.published.length;
+    for (let i = 0; i < 30; i++) await client.change(u, good.replace('file_open', i === 29 ? 'file_opne' : 'file_open'));
+    const ds = await client.diagnosticsFor(u);
+    assert.match(msgOf(one(ds, 'unknown-hook')), /"file_opne"/);
+    const published = client.published.slice(before).filter((p) => p.uri === u).map((p) => p.version);
+    assert.deepEqual(published, [31], 'one check, for the last of 30 quick edits (debounced)');
+  });
+
   it('caps message length: a pasted 5,000-character hook name gives a short message', async () => {
     const { ds } = await check(`SEC("lsm/${'x'.repeat(5000)}")\nint BPF_PROG(big)\n{\n\treturn 0;\n}\n`);
     const d = one(ds, 'unknown-hook');
