@@ -5,6 +5,7 @@ import {
   CodeActionKind,
   createConnection,
   DidChangeConfigurationNotification,
+  MarkupKind,
   MessageType,
   ShowMessageNotification,
   ProposedFeatures,
@@ -102,7 +103,7 @@ connection.onInitialize((params) => {
   return {
     capabilities: {
       textDocumentSync: TextDocumentSyncKind.Incremental,
-      completionProvider: { triggerCharacters: ['/', '(', '"'], resolveProvider: false },
+      completionProvider: { triggerCharacters: ['/', '(', '"'], resolveProvider: true },
       hoverProvider: true,
       codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
     },
@@ -134,6 +135,16 @@ connection.onCompletion((params) => {
   const c = doc && catalog();
   if (!doc || !c) return null;
   return complete(c, doc, probeOf(doc), params.position, { snippets: isProbeFile(doc) });
+});
+
+// The hook reference (with the kernel's docs) as the completion item's documentation, only for the item
+// the editor shows: putting it on all 271 items would make every completion list heavy.
+connection.onCompletionResolve((item) => {
+  const hook = (item.data as { hook?: string } | undefined)?.hook;
+  const c = hook ? catalog() : undefined;
+  const h = hook ? c?.get(hook) : undefined;
+  if (c && h) item.documentation = { kind: MarkupKind.Markdown, value: hookMarkdown(c, h) };
+  return item;
 });
 
 connection.onHover((params) => {

@@ -200,6 +200,19 @@ describe('lsp field: the checks on the 6.18 BTF', function () {
     assert.deepEqual(published, [31], 'one check, for the last of 30 quick edits (debounced)');
   });
 
+  it('a resolved hook completion carries the hook reference (what hover shows) as its documentation', async () => {
+    const u = uri();
+    const text = `${HEADER}SEC("lsm/file_open")\nint BPF_PROG(a, struct file *file)\n{\n\treturn 0;\n}\nSEC("lsm/file_o")\n`;
+    await client.open(u, text);
+    const pos = positionOf(text, 'SEC("lsm/file_o")', 15);
+    const item = (await client.complete(u, pos.line, pos.character)).items.find((i) => i.label === 'file_open')!;
+    assert.equal(item.documentation, undefined, 'lists stay light: documentation comes with resolve');
+    const resolved = (await client.connection.sendRequest('completionItem/resolve', item)) as typeof item;
+    const hp = positionOf(text, 'lsm/file_open', 6);
+    const hover = ((await client.hover(u, hp.line, hp.character))!.contents as { value: string }).value;
+    assert.deepEqual(resolved.documentation, { kind: 'markdown', value: hover });
+  });
+
   it('caps message length: a pasted 5,000-character hook name gives a short message', async () => {
     const { ds } = await check(`SEC("lsm/${'x'.repeat(5000)}")\nint BPF_PROG(big)\n{\n\treturn 0;\n}\n`);
     const d = one(ds, 'unknown-hook');
