@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, UsageError } from './args';
 import { Subcommand } from './subcommand';
-import { createTarget, resolveTargetId } from '../core/targets';
+import { createTarget, resolveTargetId, vmKernelOf } from '../core/targets';
 import { BuiltinVm } from '../core/vm/vm';
 import { buildBtfFor, connectForBuild, buildForTarget } from '../core/build/target';
 import { objectName, type ProbeBuild } from '../core/build/probe';
@@ -15,11 +15,12 @@ import { catalogFromFile } from '../shared/hooks/catalog';
 import type { HelperClient } from '../core/helperClient';
 import type { Target } from '../core/target';
 
-const targetHelp = `  --target T          local, vm, ssh:<host> or auto (default: $BPF_LSM_TARGET, else auto)`;
+const targetHelp = `  --target T          local, vm, vm:6.12, ssh:<host> or auto (default: $BPF_LSM_TARGET, else auto)`;
 
 async function open(targetFlag: string | true | undefined, progress: (m: string) => void): Promise<{ client: HelperClient; btfPath: string; target: Target }> {
   const targetId = resolveTargetId(String(targetFlag ?? process.env.BPF_LSM_TARGET ?? 'auto'));
-  if (targetId === 'vm') await new BuiltinVm().up(progress);
+  const kernel = vmKernelOf(targetId);
+  if (kernel) await BuiltinVm.of(kernel).up(progress);
   const target = createTarget(targetId);
   return { ...(await connectForBuild(target)), target };
 }

@@ -2,7 +2,7 @@
 // policy is pinned on the target's bpffs and stays in force after this command exits, until cleared.
 import { parseArgs, UsageError } from './args';
 import { Subcommand } from './subcommand';
-import { createTarget, resolveTargetId } from '../core/targets';
+import { createTarget, resolveTargetId, vmKernelOf } from '../core/targets';
 import { BuiltinVm } from '../core/vm/vm';
 import { findDist } from '../core/targets/deploy';
 import { HelperClient } from '../core/helperClient';
@@ -35,8 +35,9 @@ export const policyCommand: Subcommand = {
     if (verb !== 'apply' && files.length) throw new UsageError(`policy ${verb} takes no file`);
     const policy = verb === 'apply' ? readPolicyFile(files[0]) : undefined;
     const targetId = resolveTargetId(String(args.flags.get('target') ?? process.env.BPF_LSM_TARGET ?? 'auto'));
-    if (targetId === 'vm') {
-      const vm = new BuiltinVm();
+    const kernel = vmKernelOf(targetId);
+    if (kernel) {
+      const vm = BuiltinVm.of(kernel);
       if (!vm.running()) {
         if (verb !== 'apply') {
           console.log(args.flags.has('json') ? JSON.stringify({ active: false }) : 'no policy in force (the built-in VM is not running)');

@@ -4,7 +4,7 @@
 // with decoded arguments inside its syscall, then a summary. Exits with PROGRAM's exit status.
 import { parseArgs, UsageError } from './args';
 import { Subcommand } from './subcommand';
-import { createTarget, resolveTargetId } from '../core/targets';
+import { createTarget, resolveTargetId, vmKernelOf } from '../core/targets';
 import { BuiltinVm } from '../core/vm/vm';
 import { TracerSession } from '../core/trace/tracerSession';
 import { traceProgram } from '../core/trace/traceProgram';
@@ -44,8 +44,9 @@ export const traceCommand: Subcommand = {
       if (!quiet) process.stderr.write(`bpf-lsm trace: ${m} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
     };
     const targetId = resolveTargetId(String(args.flags.get('target') ?? process.env.BPF_LSM_TARGET ?? 'auto'));
-    if (targetId === 'vm') {
-      const vm = new BuiltinVm();
+    const kernel = vmKernelOf(targetId);
+    if (kernel) {
+      const vm = BuiltinVm.of(kernel);
       if (!vm.running()) progress('starting the built-in BPF-LSM VM');
       await vm.up((m) => progress(`vm: ${m}`));
     }

@@ -5,15 +5,19 @@ import { Subcommand } from './subcommand';
 import { BuiltinVm } from '../core/vm/vm';
 import { VM_SSH_DESTINATION, vmSshOptions } from '../core/vm/machine';
 import { remoteCommand } from '../core/targets/quote';
+import { DEFAULT_VM_KERNEL, parseVmKernel, vmKernels } from '../core/vm/kernels';
 
-const usage = `usage: bpf-lsm vm <up|down|status|ssh> [--json]
+const usage = `usage: bpf-lsm vm <up|down|status|ssh> [--kernel K] [--json]
   up                 prepare the VM assets once (kernel, keys, image; cached) and boot the VM
   down               stop the VM (no qemu process is left behind)
-  status             whether the VM runs, its ssh port, kernel release and active LSM list
+  status             every VM by kernel: running or not, ssh port, kernel release, active LSM list
+                     (with --kernel: that one only)
   ssh [-- CMD ARG..] run CMD in the VM with exactly these arguments (an interactive shell without CMD);
                      its output and exit status are passed through
+  --kernel K         which kernel's VM: ${vmKernels().join(' or ')} (default ${DEFAULT_VM_KERNEL}); target ids vm, vm:6.12
   --json             machine-readable output (up, down, status)
-The cache is $BPF_LSM_CACHE, else \${XDG_CACHE_HOME:-~/.cache}/bpf-lsm-studio, with the VM under vm/.`;
+The cache is $BPF_LSM_CACHE, else \${XDG_CACHE_HOME:-~/.cache}/bpf-lsm-studio, with the ${DEFAULT_VM_KERNEL} VM under
+vm/ and the others under vm-<kernel>/ (e.g. vm-6.12/).`;
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
@@ -24,10 +28,17 @@ export const vmCommand: Subcommand = {
   summary: 'prepare, start, stop and reach the built-in BPF-LSM VM',
   usage,
   async run(argv) {
-    const args = parseArgs(argv, { json: {} });
+    const args = parseArgs(argv, { json: {}, kernel: { value: true } });
     const [action, ...extra] = args.positional;
     const json = args.flags.has('json');
-    const vm = new BuiltinVm();
+    const kernelFlag = args.flags.get('kernel');
+    let kernel = DEFAULT_VM_KERNEL;
+    try {
+      if (kernelFlag !== undefined) kernel = parseVmKernel(String(kernelFlag));
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const vm = BuiltinVm.of(kernel);
     if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"${action === 'ssh' ? ' (put the command after --)' : ''}`);
     switch (action) {
       case 'up': {
@@ -58,17 +69,27 @@ export const vmCommand: Subcommand = {
         return 0;
       }
       case 'status': {
-        const s = vm.status();
-        if (json) console.log(JSON.stringify({ ...s, kernelRelease: s.vm?.kernelRelease ?? null, lsm: s.vm?.lsm ?? null, port: s.vm?.port ?? null }, null, 2));
-        else if (s.vm) console.log(`running: pid ${s.vm.pid}, ssh port ${s.vm.port} on 127.0.0.1, kernel ${s.vm.kernelRelease}, LSMs ${s.vm.lsm.join(',')}, up since ${s.vm.startedAt}`);
-        else console.log(`stopped${s.prepared.kernel ? ` (prepared: kernel ${s.prepared.kernel}, image ${Math.round(s.prepared.imageBytes / 1048576)} MiB)` : ' (not prepared yet: bpf-lsm vm up)'}; cache ${s.cache}`);
+        // Without --kernel: every kernel's VM, one line (or one JSON object in `vms`) each.
+        const all = kernelFlag === undefined ? BuiltinVm.all() : [vm];
+        const statuses = all.map((v) => v.status());
+        const asJson = (s: (typeof statuses)[number]) => ({ ...s, kernelRelease: s.vm?.kernelRelease ?? null, lsm: s.vm?.lsm ?? null, port: s.vm?.port ?? null });
+        if (json) console.log(JSON.stringify(kernelFlag === undefined ? { ...asJson(statuses[0]), vms: statuses.map(asJson) } : asJson(statuses[0]), null, 2));
+        else {
+          for (const s of statuses) {
+            const up = s.kernel === DEFAULT_VM_KERNEL ? 'bpf-lsm vm up' : `bpf-lsm vm up --kernel ${s.kernel}`;
+            const line = s.vm
+              ? `running: pid ${s.vm.pid}, ssh port ${s.vm.port} on 127.0.0.1, kernel ${s.vm.kernelRelease}, LSMs ${s.vm.lsm.join(',')}, up since ${s.vm.startedAt}`
+              : `stopped${s.prepared.kernel ? ` (prepared: kernel ${s.prepared.kernel}, image ${Math.round(s.prepared.imageBytes / 1048576)} MiB)` : ` (not prepared yet: ${up})`}; cache ${s.cache}`;
+            console.log(`${s.target.padEnd(8)} ${line}`);
+          }
+        }
         return 0;
       }
       case 'ssh': {
         if (json) throw new UsageError('--json does not apply to vm ssh');
         const state = vm.running();
         if (!state) {
-          console.error('bpf-lsm vm ssh: the VM is not running; start it with: bpf-lsm vm up');
+          console.error(`bpf-lsm vm ssh: the ${kernel} VM is not running; start it with: bpf-lsm vm up${kernel === DEFAULT_VM_KERNEL ? '' : ` --kernel ${kernel}`}`);
           return 1;
         }
         const interactive = args.rest.length === 0;

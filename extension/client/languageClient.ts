@@ -8,7 +8,7 @@ import { kernelAssetsAt } from '../core/vm/kernel';
 import { vmPaths } from '../core/vm/paths';
 import { ServerSettings } from '../shared/hooks/serverSettings';
 import { fetchTargetBtf } from '../shared/hooks/targetBtf';
-import { createTarget, resolveTargetId } from '../core/targets';
+import { createTarget, resolveTargetId, vmKernelOf } from '../core/targets';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -41,7 +41,8 @@ function chooseBtf(config: vscode.WorkspaceConfiguration, storage: string): BtfC
     // An invalid target setting is reported by the target feature; completion falls back to local BTF.
     return {};
   }
-  if (id === 'vm') return { btfPath: kernelAssetsAt(vmPaths().kernel)?.vmlinux };
+  const kernel = vmKernelOf(id);
+  if (kernel) return { btfPath: kernelAssetsAt(vmPaths(process.env, kernel).kernel, kernel)?.vmlinux };
   if (id.startsWith('ssh:')) {
     const files = cachedBtfFiles(storage, id);
     if (existsSync(files.btf) && existsSync(files.banner)) return { btfPath: files.btf, kernelVersion: readFileSync(files.banner, 'utf8'), fetchFrom: id };

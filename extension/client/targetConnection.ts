@@ -2,6 +2,7 @@
 // the target), shared by the feature's commands, and dropped when the target changes or the helper goes
 // away, so the next use reconnects to whatever target is current. Load Probe, enforcement policies and
 // Trace Executable each keep one (each owns what its helper loaded, and closing it tears that down).
+import { vmKernelOf } from '../core/targets';
 import * as vscode from 'vscode';
 import { Target } from '../core/target';
 import { BuiltinVm } from '../core/vm/vm';
@@ -39,7 +40,8 @@ export class TargetConnection<T> implements vscode.Disposable {
     if (this.current?.id === id) return this.current.connection;
     void this.reset('the target changed');
     const connection = (async () => {
-      if (id === 'vm') await new BuiltinVm().up((m) => progress(`vm: ${m}`));
+      const kernel = vmKernelOf(id);
+      if (kernel) await BuiltinVm.of(kernel).up((m) => progress(`vm: ${m}`));
       const c = await this.kind.open(this.targets.target, progress);
       void this.kind.closed(c).then((e) => {
         if (this.current?.connection !== connection) return;

@@ -2,7 +2,8 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { remoteCommand, shellQuote } from '../../extension/core/targets/quote';
-import { parseTargetId, sshConfigHosts, localKernelRunsBpfLsm } from '../../extension/core/targets';
+import { parseTargetId, sshConfigHosts, localKernelRunsBpfLsm, vmKernelOf } from '../../extension/core/targets';
+import { vmTargetId } from '../../extension/core/vm/kernels';
 import { parseSha256sum } from '../../extension/core/targets/deploy';
 import { sshFailure } from '../../extension/core/targets/process';
 import { sudoersLine } from '../../extension/core/targets/local';
@@ -34,7 +35,9 @@ describe('remote shell quoting', () => {
 describe('target ids', () => {
   it('parses local, vm, auto and ssh:<host>', () => {
     assert.deepEqual(parseTargetId('local'), { kind: 'local' });
-    assert.deepEqual(parseTargetId(' vm '), { kind: 'vm' });
+    assert.deepEqual(parseTargetId(' vm '), { kind: 'vm', kernel: '6.1' });
+    assert.deepEqual(parseTargetId('vm:6.12'), { kind: 'vm', kernel: '6.12' });
+    assert.deepEqual(parseTargetId('vm:6.1'), { kind: 'vm', kernel: '6.1' });
     assert.deepEqual(parseTargetId('auto'), { kind: 'auto' });
     assert.deepEqual(parseTargetId('ssh:build-box'), { kind: 'ssh', host: 'build-box' });
   });
@@ -43,6 +46,16 @@ describe('target ids', () => {
     assert.throws(() => parseTargetId('docker'), /unknown target "docker"/);
     assert.throws(() => parseTargetId('ssh:'), /no usable ssh host/);
     assert.throws(() => parseTargetId('ssh:-oProxyCommand=x'), /no usable ssh host/);
+    assert.throws(() => parseTargetId('vm:5.10'), /"vm:5.10" names no kernel of the built-in VM; use vm, vm:6.1, vm:6.12/);
+  });
+
+  it('names the VM kernel of a target id, and the target id of a VM kernel', () => {
+    assert.equal(vmKernelOf('vm'), '6.1');
+    assert.equal(vmKernelOf('vm:6.12'), '6.12');
+    assert.equal(vmKernelOf('ssh:vm'), undefined);
+    assert.equal(vmKernelOf('local'), undefined);
+    assert.equal(vmTargetId('6.1'), 'vm');
+    assert.equal(vmTargetId('6.12'), 'vm:6.12');
   });
 
   it('lists concrete hosts from an ssh config, not patterns', () => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { archivePath, CpioEntry, readCpio, withParents, writeCpio } from '../../extension/core/vm/cpio';
 import { loadOrder, ModInfo, readModInfo } from '../../extension/core/vm/modules';
-import { findXzPayload, parseImageDependency } from '../../extension/core/vm/kernel';
+import { builtinModules, findPayload, findXzPayload, parseImageDependency } from '../../extension/core/vm/kernel';
 import { imagePlan, initScript, parseLdd, READY_MARKER } from '../../extension/core/vm/image';
 import { parseReadyLine, parseUsernetPort, qemuArgs } from '../../extension/core/vm/machine';
 import { cacheRoot, helperChannelName, socketPath, vmPaths } from '../../extension/core/vm/paths';
@@ -161,6 +161,35 @@ describe('kernel package and image helpers', () => {
     assert.throws(() => findXzPayload(Buffer.alloc(100)), /no xz payload/);
   });
 
+  it('finds a zstd payload (6.12) from the setup header, without the appended size', () => {
+    const img = Buffer.alloc(4096);
+    img[0x1f1] = 3; // setup_sects: protected-mode code starts at (3 + 1) * 512
+    img.write('HdrS', 0x202, 'latin1');
+    img.writeUInt32LE(100, 0x248);
+    img.writeUInt32LE(12, 0x24c);
+    Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4, 0xaa, 0xbb, 0xcc, 0xdd]).copy(img, 2048 + 100);
+    const p = findPayload(img);
+    assert.equal(p.format, 'zstd');
+    assert.deepEqual([...p.data], [0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4]);
+    // Without a setup header: the xz search of the 6.1 path.
+    const xz = Buffer.concat([Buffer.alloc(300, 0x90), Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 1, 2])]);
+    assert.equal(findPayload(xz).format, 'xz');
+    assert.equal(findPayload(xz).data.length, 8);
+  });
+
+  it('reads module names from modules.builtin', () => {
+    withTemp((dir) => {
+      writeFileSync(join(dir, 'modules.builtin'), 'kernel/drivers/virtio/virtio_pci.ko\nkernel/drivers/char/virtio_console.ko\nkernel/drivers/char/hw_random/virtio-rng.ko\n');
+      assert.deepEqual(builtinModules(join(dir, 'modules.builtin')), ['virtio_pci', 'virtio_console', 'virtio_rng']);
+      assert.deepEqual(builtinModules(join(dir, 'missing')), []);
+    });
+  });
+
+  it('resolves linux-image-6.12-amd64 to its versioned image package', () => {
+    const show = 'Package: linux-image-6.12-amd64\nDepends: linux-image-6.12.117+deb12-amd64 (= 6.12.117-1~deb12u1)\n';
+    assert.equal(parseImageDependency(show, 'linux-image-6.12-amd64'), 'linux-image-6.12.117+deb12-amd64');
+  });
+
   it('resolves linux-image-amd64 to the versioned image package', () => {
     const show = 'Package: linux-image-amd64\nVersion: 6.1.192-2\nDepends: linux-image-6.1.0-56-amd64 (= 6.1.192-2)\nDescription: Linux for 64-bit PCs\n';
     assert.equal(parseImageDependency(show), 'linux-image-6.1.0-56-amd64');
@@ -247,6 +276,9 @@ describe('VM cache paths', () => {
     assert.equal(cacheRoot({ XDG_CACHE_HOME: '/x' }), '/x/bpf-lsm-studio');
     assert.equal(cacheRoot({ HOME: '/home/u' }), '/home/u/.cache/bpf-lsm-studio');
     assert.equal(vmPaths({ BPF_LSM_CACHE: '/c' }).image, '/c/vm/initramfs.cpio');
+    // One cache folder per kernel: the default 6.1 keeps vm/, 6.12 gets vm-6.12/.
+    assert.equal(vmPaths({ BPF_LSM_CACHE: '/c' }, '6.12').image, '/c/vm-6.12/initramfs.cpio');
+    assert.equal(vmPaths({ BPF_LSM_CACHE: '/c' }, '6.12').kernelName, '6.12');
   });
 
   it('moves unix sockets out of folders too deep for sun_path', () => {

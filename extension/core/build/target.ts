@@ -1,5 +1,6 @@
 // The build/load loop against one target: connect its helper, fetch and cache its kernel's BTF, build a
 // probe against it, load it. Shared by `bpf-lsm build|load` and the editor's Build/Load Probe commands.
+import { vmKernelOf } from '../targets';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { kernelAssetsAt } from '../vm/kernel';
@@ -36,10 +37,11 @@ export function buildForTarget(source: string, btfPath: string, extra: Partial<P
  * channel and cached by digest.
  */
 export async function buildBtfFor(targetId: string, target: Target): Promise<{ path: string; what: string }> {
-  if (targetId === 'vm') {
-    const assets = kernelAssetsAt(vmPaths().kernel);
+  const kernel = vmKernelOf(targetId);
+  if (kernel) {
+    const assets = kernelAssetsAt(vmPaths(process.env, kernel).kernel, kernel);
     if (assets) return { path: assets.vmlinux, what: `the built-in VM's kernel ${assets.release}` };
-    throw new Error('the built-in VM has not been prepared yet, so its kernel BTF is not here: start the VM once (bpf-lsm vm up, or "BPF-LSM: Start VM"), or pass a BTF file');
+    throw new Error(`the built-in VM's ${kernel} kernel has not been prepared yet, so its BTF is not here: start that VM once (bpf-lsm vm up --kernel ${kernel}, or "BPF-LSM: Start VM"), or pass a BTF file`);
   }
   if (targetId === 'local' && existsSync('/sys/kernel/btf/vmlinux')) return { path: '/sys/kernel/btf/vmlinux', what: "this machine's kernel" };
   const fetched = await fetchTargetBtf(target.exec.bind(target), targetId);

@@ -1,22 +1,42 @@
-// Target ids and construction: `local`, `vm`, `ssh:<host>`, or `auto` (local when this kernel runs BPF-LSM
-// programs, else the built-in VM).
+// Target ids and construction: `local`, `vm` (the built-in VM with its default 6.1 kernel), `vm:<kernel>`
+// (e.g. `vm:6.12`), `ssh:<host>`, or `auto` (local when this kernel runs BPF-LSM programs, else the built-in VM).
 import { readFileSync } from 'node:fs';
 import { Target } from '../target';
 import { LocalTarget } from './local';
 import { sshTarget } from './remote';
 import { vmTarget } from './vm';
+import { DEFAULT_VM_KERNEL, parseVmKernel, VmKernel, vmKernels } from '../vm/kernels';
+import { vmPaths } from '../vm/paths';
 
-export type TargetSpec = { kind: 'local' } | { kind: 'vm' } | { kind: 'ssh'; host: string } | { kind: 'auto' };
+export type TargetSpec = { kind: 'local' } | { kind: 'vm'; kernel: VmKernel } | { kind: 'ssh'; host: string } | { kind: 'auto' };
 
 export function parseTargetId(id: string): TargetSpec {
   const t = id.trim();
-  if (t === 'local' || t === 'vm' || t === 'auto') return { kind: t };
+  if (t === 'local' || t === 'auto') return { kind: t };
+  if (t === 'vm') return { kind: 'vm', kernel: DEFAULT_VM_KERNEL };
+  if (t.startsWith('vm:')) {
+    try {
+      return { kind: 'vm', kernel: parseVmKernel(t.slice(3)) };
+    } catch {
+      throw new Error(`"${id}" names no kernel of the built-in VM; use ${['vm', ...vmKernels().map((k) => `vm:${k}`)].join(', ')}`);
+    }
+  }
   if (t.startsWith('ssh:')) {
     const host = t.slice(4);
     if (!host || host.startsWith('-') || /\s/.test(host)) throw new Error(`"${id}" names no usable ssh host; use ssh:<host> with a host from your ~/.ssh/config`);
     return { kind: 'ssh', host };
   }
-  throw new Error(`unknown target "${id}"; use local, vm, ssh:<host> or auto`);
+  throw new Error(`unknown target "${id}"; use local, vm, vm:<kernel> (${vmKernels().join(', ')}), ssh:<host> or auto`);
+}
+
+/** The built-in VM kernel a target id names (`vm` -> 6.1, `vm:6.12` -> 6.12), or undefined for other targets. */
+export function vmKernelOf(id: string): VmKernel | undefined {
+  try {
+    const spec = parseTargetId(id);
+    return spec.kind === 'vm' ? spec.kernel : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether this kernel can run BPF-LSM programs: bpf must be in the active LSM list. */
@@ -41,7 +61,7 @@ export function createTarget(id: string): Target {
     case 'local':
       return new LocalTarget();
     case 'vm':
-      return vmTarget();
+      return vmTarget(vmPaths(process.env, spec.kernel));
     case 'ssh':
       return sshTarget(spec.host);
     case 'auto':

@@ -12,15 +12,19 @@
 import { GUEST_HELPER_ROOT } from '../vm/image';
 import { VM_SSH_DESTINATION, readState, vmSshOptions } from '../vm/machine';
 import { helperChannelName, VmPaths, vmPaths } from '../vm/paths';
+import { DEFAULT_VM_KERNEL, vmTargetId } from '../vm/kernels';
 import { RemoteTarget } from './remote';
 
+/** The built-in VM of `paths.kernelName` as a target: id `vm` for the default kernel, `vm:<kernel>` otherwise. */
 export function vmTarget(paths: VmPaths = vmPaths()): RemoteTarget {
+  const id = vmTargetId(paths.kernelName);
+  const up = paths.kernelName === DEFAULT_VM_KERNEL ? 'bpf-lsm vm up' : `bpf-lsm vm up --kernel ${paths.kernelName}`;
   return new RemoteTarget({
-    id: 'vm',
+    id,
     kind: 'vm',
     connect: () => {
       const state = readState(paths);
-      if (!state) throw new Error('the built-in VM is not running; start it with `bpf-lsm vm up` or the command "BPF-LSM: Start VM"');
+      if (!state) throw new Error(`the built-in VM (kernel ${paths.kernelName}) is not running; start it with \`${up}\` or the command "BPF-LSM: Start VM"`);
       return { options: vmSshOptions(paths, state.port), destination: VM_SSH_DESTINATION };
     },
     loginIsRoot: true,

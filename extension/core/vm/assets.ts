@@ -9,6 +9,7 @@ import { atomicWrite, tempSibling } from './fsutil';
 import { findHostTools, imageFingerprint, ImageInputs, imagePlan, sharedLibraries } from './image';
 import { downloadKernelDeb, KernelAssets, kernelAssetsAt, unpackKernel } from './kernel';
 import { VM_HOST_ALIAS, VmPaths } from './paths';
+import { kernelDebVariable, VM_KERNELS } from './kernels';
 
 /** Bump when the image layout or the init script changes, so existing caches rebuild their image. */
 export const IMAGE_FORMAT = 5;
@@ -48,13 +49,13 @@ async function ensureKeys(paths: VmPaths, progress: Progress): Promise<boolean> 
 }
 
 async function ensureKernel(paths: VmPaths, progress: Progress): Promise<{ kernel: KernelAssets; built: boolean }> {
-  const have = kernelAssetsAt(paths.kernel);
+  const have = kernelAssetsAt(paths.kernel, paths.kernelName);
   if (have) return { kernel: have, built: false };
-  progress('downloading the Debian kernel (linux-image-amd64)');
-  const deb = await downloadKernelDeb(paths.downloads);
-  const kernel = await unpackKernel(deb, paths.kernel, progress);
-  // The .deb is 70 MB and everything the VM needs is now unpacked; keep the cache small.
-  if (!process.env.BPF_LSM_VM_KERNEL_DEB) rmSync(paths.downloads, { recursive: true, force: true });
+  progress(`downloading the Debian ${paths.kernelName} kernel (${VM_KERNELS[paths.kernelName].metaPackage})`);
+  const deb = await downloadKernelDeb(paths.downloads, paths.kernelName);
+  const kernel = await unpackKernel(deb, paths.kernel, progress, paths.kernelName);
+  // The .deb is 70-110 MB and everything the VM needs is now unpacked; keep the cache small.
+  if (!process.env[kernelDebVariable(paths.kernelName)]) rmSync(paths.downloads, { recursive: true, force: true });
   return { kernel, built: true };
 }
 

@@ -11,6 +11,7 @@ import { atomicWrite } from './fsutil';
 import { READY_MARKER } from './image';
 import { PreparedAssets } from './assets';
 import { helperChannelName, VM_HOST_ALIAS, VmPaths } from './paths';
+import { DEFAULT_VM_KERNEL, VmKernel } from './kernels';
 
 export interface VmState {
   readonly pid: number;
@@ -29,6 +30,8 @@ export interface VmState {
    * then talk over ssh).
    */
   readonly helperChannels?: number;
+  /** The kernel this VM boots (absent: a VM booted by a version with only 6.1). */
+  readonly kernel?: VmKernel;
 }
 
 /**
@@ -50,6 +53,8 @@ export interface QemuOptions {
   readonly accel: string;
   /** Unix socket paths for the helper channels, in channel order. */
   readonly helperChannels: readonly string[];
+  /** The process name (`ps`), which says the kernel when two VMs run: bpf-lsm-vm, bpf-lsm-vm-6.12. */
+  readonly name?: string;
 }
 
 /** qemu option values are comma-separated; a comma inside a path is written twice. */
@@ -57,7 +62,7 @@ const q = (path: string) => path.replace(/,/g, ',,');
 
 export function qemuArgs(o: QemuOptions): string[] {
   return [
-    '-name', 'bpf-lsm-vm',
+    '-name', o.name ?? 'bpf-lsm-vm',
     '-accel', o.accel,
     // -cpu max provides RDRAND, so sshd never waits for entropy in a guest that has no other source.
     '-cpu', 'max',
@@ -235,6 +240,7 @@ export async function bootVm(paths: VmPaths, assets: PreparedAssets, opts: BootO
     cpus: opts.cpus ?? Number(process.env.BPF_LSM_VM_CPUS || 2),
     accel: opts.accel ?? process.env.BPF_LSM_VM_ACCEL ?? 'tcg,thread=multi',
     helperChannels: paths.helperChannels,
+    name: paths.kernelName === DEFAULT_VM_KERNEL ? 'bpf-lsm-vm' : `bpf-lsm-vm-${paths.kernelName}`,
   });
   let launched;
   try {
@@ -297,6 +303,7 @@ export async function bootVm(paths: VmPaths, assets: PreparedAssets, opts: BootO
     monitor: paths.monitor,
     console: paths.console,
     helperChannels: paths.helperChannels.length,
+    kernel: paths.kernelName,
   };
   atomicWrite(paths.state, JSON.stringify(state, null, 2) + '\n');
   return { ...state, reused: false };

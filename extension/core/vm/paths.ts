@@ -1,14 +1,19 @@
 // Where the VM lives on disk: `$BPF_LSM_CACHE`, else `${XDG_CACHE_HOME:-~/.cache}/bpf-lsm-studio`, with the
-// VM under `vm/`. Assets (kernel, keys, image) are prepared once; `run/` holds the state of a running VM.
+// default (6.1) kernel's VM under `vm/` and every other kernel's under `vm-<kernel>/` (e.g. `vm-6.12/`), so each
+// kernel has its own assets, keys and run state. Assets (kernel, keys, image) are prepared once; `run/` holds
+// the state of a running VM.
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_VM_KERNEL, VmKernel } from './kernels';
 
 import { cacheRoot } from '../../shared/cacheRoot';
 
 export { cacheRoot };
 
 export interface VmPaths {
+  /** The kernel this VM boots (its cache folder is that kernel's). */
+  readonly kernelName: VmKernel;
   readonly root: string;
   readonly downloads: string;
   readonly kernel: string;
@@ -47,11 +52,12 @@ export function socketPath(preferred: string): string {
   return join(tmpdir(), `bpf-lsm-${tag}.sock`);
 }
 
-export function vmPaths(env: NodeJS.ProcessEnv = process.env): VmPaths {
-  const root = join(cacheRoot(env), 'vm');
+export function vmPaths(env: NodeJS.ProcessEnv = process.env, kernelName: VmKernel = DEFAULT_VM_KERNEL): VmPaths {
+  const root = join(cacheRoot(env), kernelName === DEFAULT_VM_KERNEL ? 'vm' : `vm-${kernelName}`);
   const keys = join(root, 'keys');
   const run = join(root, 'run');
   return {
+    kernelName,
     root,
     downloads: join(root, 'downloads'),
     kernel: join(root, 'kernel'),

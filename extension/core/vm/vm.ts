@@ -1,10 +1,12 @@
 // The built-in BPF-LSM VM as one object for the CLI (`bpf-lsm vm`), the extension (Start VM / Stop VM) and
-// the VM test tier: up (prepare assets once, boot, wait for ssh), down, status.
+// the VM test tier: up (prepare assets once, boot, wait for ssh), down, status. One BuiltinVm per kernel
+// (./kernels.ts); each kernel's VM has its own cache folder and can run next to the others.
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { prepareAssets, PreparedAssets, Progress } from './assets';
 import { kernelAssetsAt } from './kernel';
 import { bootVm, fileSize, readState, stopVm, VmState } from './machine';
 import { VmPaths, vmPaths } from './paths';
+import { DEFAULT_VM_KERNEL, VmKernel, vmKernels, vmTargetId } from './kernels';
 
 export interface VmUpResult extends VmState {
   /** True when the VM was already running and was reused as is. */
@@ -16,6 +18,9 @@ export interface VmUpResult extends VmState {
 }
 
 export interface VmStatus {
+  readonly kernel: VmKernel;
+  /** The target id that reaches this VM: `vm` or `vm:<kernel>`. */
+  readonly target: string;
   readonly state: 'running' | 'stopped';
   readonly cache: string;
   readonly prepared: { kernel?: string; kernelPackage?: string; imageBytes: number };
@@ -77,6 +82,20 @@ async function withLock<T>(paths: VmPaths, what: string, fn: () => Promise<T>, w
 export class BuiltinVm {
   constructor(readonly paths: VmPaths = vmPaths()) {}
 
+  /** The VM of `kernel` in the cache named by `env` (BPF_LSM_CACHE). */
+  static of(kernel: VmKernel = DEFAULT_VM_KERNEL, env: NodeJS.ProcessEnv = process.env): BuiltinVm {
+    return new BuiltinVm(vmPaths(env, kernel));
+  }
+
+  /** One VM per kernel the built-in VM can boot, the default first. */
+  static all(env: NodeJS.ProcessEnv = process.env): BuiltinVm[] {
+    return vmKernels().map((k) => BuiltinVm.of(k, env));
+  }
+
+  get kernel(): VmKernel {
+    return this.paths.kernelName;
+  }
+
   /** Prepares whatever assets are missing and boots the VM, or returns the running one. */
   up(progress: Progress = () => {}): Promise<VmUpResult> {
     return withLock(this.paths, 'starting the VM', async () => {
@@ -107,8 +126,10 @@ export class BuiltinVm {
 
   status(): VmStatus {
     const vm = readState(this.paths);
-    const kernel = kernelAssetsAt(this.paths.kernel);
+    const kernel = kernelAssetsAt(this.paths.kernel, this.kernel);
     return {
+      kernel: this.kernel,
+      target: vmTargetId(this.kernel),
       state: vm ? 'running' : 'stopped',
       cache: this.paths.root,
       prepared: { kernel: kernel?.release, kernelPackage: kernel ? `${kernel.package} ${kernel.version}` : undefined, imageBytes: existsSync(this.paths.image) ? fileSize(this.paths.image) : 0 },
