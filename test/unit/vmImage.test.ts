@@ -267,6 +267,11 @@ describe('kernel package and image helpers', () => {
     assert.match(sshd, /^UsePAM no$/m);
     assert.match(sshd, /^PermitRootLogin prohibit-password$/m);
     assert.match((find('etc/shadow') as { data: Buffer }).data.toString(), /^root:\*:/);
+    // The unprivileged user for "as user" test steps: uid 1000, no password, a home of its own.
+    assert.match((find('etc/passwd') as { data: Buffer }).data.toString(), /^user:x:1000:1000:[^:]*:\/home\/user:\/bin\/sh$/m);
+    assert.match((find('etc/group') as { data: Buffer }).data.toString(), /^user:x:1000:$/m);
+    assert.match((find('etc/shadow') as { data: Buffer }).data.toString(), /^user:\*:/m);
+    assert.match((find('etc/rc.vm') as { data: Buffer }).data.toString(), /chown 1000:1000 \/home\/user/);
   });
 });
 

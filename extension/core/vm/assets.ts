@@ -12,7 +12,7 @@ import { VM_HOST_ALIAS, VmPaths } from './paths';
 import { kernelDebVariable, VM_KERNELS } from './kernels';
 
 /** Bump when the image layout or the init script changes, so existing caches rebuild their image. */
-export const IMAGE_FORMAT = 5;
+export const IMAGE_FORMAT = 6;
 
 export type Progress = (message: string) => void;
 

@@ -12,6 +12,8 @@ import { KernelAssets } from './kernel';
 export const READY_MARKER = 'bpf-lsm-vm: ready';
 export const GUEST_IP = '10.0.2.15';
 export const GUEST_GATEWAY = '10.0.2.2';
+/** An unprivileged user for tests that run something "as user" (no password, no ssh key: root switches to it). */
+export const GUEST_USER = { name: 'user', uid: 1000 } as const;
 /** Where the helper is deployed inside the VM (root-owned, in RAM, so a fresh boot starts clean). */
 export const GUEST_HELPER_ROOT = '/var/lib/bpf-lsm-studio/helper';
 
@@ -134,8 +136,10 @@ mount -t bpf bpf /sys/fs/bpf
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tracefs tracefs /sys/kernel/tracing
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
-mkdir -p /run/sshd /tmp ${GUEST_HELPER_ROOT}
+mkdir -p /run/sshd /tmp ${GUEST_HELPER_ROOT} /home/${GUEST_USER.name}
 chmod 1777 /tmp
+# Every file of the initramfs belongs to root; the unprivileged user's home is its own.
+chown ${GUEST_USER.uid}:${GUEST_USER.uid} /home/${GUEST_USER.name} && chmod 0755 /home/${GUEST_USER.name}
 hostname bpf-lsm-vm
 # No modules.dep in the image: the order below was computed from each module's .modinfo when it was built.
 for m in ${modules.join(' ')}; do
@@ -203,10 +207,10 @@ export function imagePlan(inputs: ImageInputs): CpioEntry[] {
   entries.push({ kind: 'symlink', path: 'init', target: '/bin/busybox' });
   entries.push({ kind: 'file', path: 'etc/inittab', mode: 0o644, data: text('::sysinit:/etc/rc.vm\n::ctrlaltdel:/bin/poweroff -f\n::shutdown:/bin/umount -a -r\n') });
   entries.push({ kind: 'file', path: 'etc/rc.vm', mode: 0o755, data: text(initScript(kernel)) });
-  entries.push({ kind: 'file', path: 'etc/passwd', mode: 0o644, data: text('root:x:0:0:root:/root:/bin/sh\nsshd:x:100:65534:sshd privilege separation:/run/sshd:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n') });
-  entries.push({ kind: 'file', path: 'etc/group', mode: 0o644, data: text('root:x:0:\nnogroup:x:65534:\n') });
+  entries.push({ kind: 'file', path: 'etc/passwd', mode: 0o644, data: text(`root:x:0:0:root:/root:/bin/sh\nsshd:x:100:65534:sshd privilege separation:/run/sshd:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n${GUEST_USER.name}:x:${GUEST_USER.uid}:${GUEST_USER.uid}:unprivileged test user:/home/${GUEST_USER.name}:/bin/sh\n`) });
+  entries.push({ kind: 'file', path: 'etc/group', mode: 0o644, data: text(`root:x:0:\nnogroup:x:65534:\n${GUEST_USER.name}:x:${GUEST_USER.uid}:\n`) });
   // "*" is no password (key login still works); "!" would make sshd treat root as locked.
-  entries.push({ kind: 'file', path: 'etc/shadow', mode: 0o600, data: text('root:*:19000:0:99999:7:::\nsshd:*:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n') });
+  entries.push({ kind: 'file', path: 'etc/shadow', mode: 0o600, data: text(`root:*:19000:0:99999:7:::\nsshd:*:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n${GUEST_USER.name}:*:19000:0:99999:7:::\n`) });
   entries.push({ kind: 'file', path: 'etc/nsswitch.conf', mode: 0o644, data: text('passwd: files\ngroup: files\nshadow: files\nhosts: files\n') });
   entries.push({ kind: 'file', path: 'etc/hosts', mode: 0o644, data: text('127.0.0.1 localhost bpf-lsm-vm\n') });
   entries.push({ kind: 'file', path: 'etc/hostname', mode: 0o644, data: text('bpf-lsm-vm\n') });
