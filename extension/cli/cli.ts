@@ -9,6 +9,7 @@ import { traceCommand } from './trace';
 import { tracerCommand } from './tracer';
 import { buildCommand, loadCommand } from './build';
 import { policyCommand } from './policy';
+import { testCommand } from './test';
 
 const subcommands: Subcommand[] = [
   traceCommand,
@@ -19,6 +20,7 @@ const subcommands: Subcommand[] = [
   buildCommand,
   loadCommand,
   policyCommand,
+  testCommand,
 ];
 
 function help(): string {

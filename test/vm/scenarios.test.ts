@@ -1,0 +1,61 @@
+// The scenario runner (`bpf-lsm test`) against real kernels: a probe that builds on 6.12 only fails just the
+// 6.1 cases, with the compiler's message and line, while 6.12's pass; scenarios see none of each other's
+// files or map entries; and after a run bpftool shows none of the probe's programs or maps and the files
+// are gone. Boots the 6.12 VM next to the tier's 6.1 VM (and stops it again when this suite started it).
+import * as assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { readScenarioFile } from '../../extension/core/testing/discover';
+import { runScenarioFiles } from '../../extension/core/testing/runner';
+import { vmTarget } from '../../extension/core/targets/vm';
+import { BuiltinVm } from '../../extension/core/vm/vm';
+
+const fixtures = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'scenarios');
+
+describe('scenario runner on the 6.1 and 6.12 VMs', function () {
+  this.timeout(600_000);
+  const vm612 = BuiltinVm.of('6.12');
+  let startedHere = false;
+
+  before(async () => {
+    startedHere = !vm612.running();
+    await vm612.up();
+  });
+  after(async () => {
+    if (startedHere) await vm612.down();
+  });
+
+  it('fails only the kernel a probe does not build for, with the compiler message and line', async () => {
+    const file = readScenarioFile(join(fixtures, 'matrix.lsmtest.json'));
+    const results = await runScenarioFiles([file], { kernels: ['6.1', '6.12'] });
+    assert.equal(results.length, 4);
+    const on61 = results.filter((r) => r.kernel === '6.1');
+    const on612 = results.filter((r) => r.kernel === '6.12');
+    assert.deepEqual(on612.map((r) => [r.scenario, r.passed, r.message]), [
+      ['opening a file is allowed', true, undefined],
+      ['connecting to sshd is allowed', true, undefined],
+    ]);
+    for (const r of on61) {
+      assert.equal(r.passed, false);
+      assert.match(r.message!, /token_only_6_12\.bpf\.c does not build for 6\.1:/);
+      // clang's own words, at the line that uses struct bpf_token's member.
+      assert.match(r.message!, /token_only_6_12\.bpf\.c:14:\d+: error: .*bpf_token/);
+    }
+  });
+
+  it('gives every scenario a clean state and leaves no program, map or file behind', async () => {
+    const file = readScenarioFile(join(fixtures, 'leftovers.lsmtest.json'));
+    const results = await runScenarioFiles([file], { kernels: ['6.1'] });
+    assert.deepEqual(
+      results.map((r) => [r.scenario, r.passed, r.message]),
+      file.scenarios.map((s) => [s.name, true, undefined]),
+    );
+    const vm = vmTarget();
+    const progs = JSON.parse((await vm.exec('bpftool', ['-j', 'prog', 'show'])).stdout) as Array<{ name?: string }>;
+    const maps = JSON.parse((await vm.exec('bpftool', ['-j', 'map', 'show'])).stdout) as Array<{ name?: string }>;
+    assert.deepEqual(progs.filter((p) => p.name === 'exec_blocker'), [], 'the probe program is gone');
+    assert.deepEqual(maps.filter((m) => m.name === 'denied_paths' || m.name === 'path_buf'), [], 'its maps are gone');
+    const files = await vm.exec('sh', ['-c', 'ls -d /tmp/bls-leftovers /tmp/bls-leftovers-2 2>&1; true']);
+    assert.match(files.stdout, /\/tmp\/bls-leftovers: No such file or directory/);
+    assert.match(files.stdout, /\/tmp\/bls-leftovers-2: No such file or directory/);
+  });
+});
