@@ -24,7 +24,7 @@ describe('extension package', () => {
     assert.ok(files.includes('bpf/tracer/tracer_maps.bpf.c'), 'the tracer maps object source must ship');
     const allowed = [
       /^package\.json$/, /^README\.md$/, /^dist\/(extension|server|helper|cli)\.js$/, /^dist\/media\/[^/]+\.(js|css|ttf)$/,
-      /^dist\/native\/[^/]+\.node$/, /^dist\/bpf\/[^/]+\.bpf\.o$/, /^bpf\/tracer\/[^/]+\.(h|bpf\.c)$/, /^media\/.+\.css$/, /^media\/[^/]+\.svg$/, /^syntaxes\/[^/]+\.json$/,
+      /^dist\/native\/[^/]+\.node$/, /^dist\/bpf\/[^/]+\.bpf\.o$/, /^bpf\/tracer\/[^/]+\.(h|bpf\.c)$/, /^media\/.+\.css$/, /^media\/[^/]+\.svg$/, /^syntaxes\/[^/]+\.json$/, /^schemas\/[^/]+\.json$/,
     ];
     const stray = files.filter((f) => !allowed.some((re) => re.test(f)));
     assert.deepEqual(stray, [], 'files outside the allow-list');

@@ -1,0 +1,108 @@
+// Scenario files (*.lsmtest.json): the parser and its errors (with lines), where each scenario starts, the
+// schema VS Code validates with, the setup script (run for real in a temp folder), outcomes against
+// expectations, map encoders and JUnit output.
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseScenarioFile } from '../../extension/core/testing/scenarioFile';
+import { findScenarioFiles, readScenarioFile } from '../../extension/core/testing/discover';
+import { setupScript } from '../../extension/core/testing/runner';
+import { describeOutcome, describeStep, outcomeMatches } from '../../extension/core/testing/steps';
+import { encodeValue, inodePaths } from '../../extension/core/testing/encoders';
+import { junitXml } from '../../extension/core/testing/junit';
+
+const root = join(__dirname, '..', '..', '..');
+const minimal = (scenarios: unknown[], extra: object = {}) => JSON.stringify({ probes: ['p.bpf.c'], ...extra, scenarios }, null, 2);
+
+describe('scenario files', () => {
+  it('parses the examples, with the line each scenario starts on', () => {
+    const files = findScenarioFiles([join(root, 'examples')]);
+    assert.deepEqual(files.map((f) => f.slice(root.length + 1)), ['examples/exec-blocker/exec-blocker.lsmtest.json', 'examples/open-guard/open-guard.lsmtest.json']);
+    const f = readScenarioFile(files[0]);
+    assert.equal(f.scenarios.length, 7);
+    const lines = readFileSync(files[0], 'utf8').split('\n');
+    for (const s of f.scenarios) assert.ok(lines[s.line - 1].includes(JSON.stringify(s.name)), `line ${s.line} holds "${s.name}"`);
+    assert.deepEqual(f.kernels, ['6.1', '6.12']);
+  });
+
+  it('says what is wrong and where', () => {
+    const t = (text: string) => () => parseScenarioFile(text, 'x.lsmtest.json');
+    assert.throws(t('{ "probes": ['), /x\.lsmtest\.json:1: not valid JSON/);
+    assert.throws(t('{"scenarios": []}'), /"probes" lists the probe sources/);
+    assert.throws(t(minimal([])), /"scenarios" lists at least one/);
+    const two = minimal([{ name: 'a', steps: [{ exec: ['/bin/true'], expect: 'allowed' }] }, { name: 'b', steps: [{ exec: ['true'], expect: 'allowed' }] }]);
+    assert.throws(t(two), (e: Error) => /x\.lsmtest\.json:\d+: step 1: "exec" is the argv, starting with an absolute program path/.test(e.message) && e.message.includes(`:${two.split('\n').findIndex((l) => l.includes('"b"')) + 1}:`));
+    assert.throws(t(minimal([{ name: 'a', steps: [{ open: '/x', expect: 'denied' }] }])), /"expect" is "allowed", an errno name/);
+    assert.throws(t(minimal([{ name: 'a', steps: [{ open: '/x', expect: { exit: 0 } }] }])), /\(exec only\) \{ "exit": N \}/);
+    assert.throws(t(minimal([{ name: 'a', steps: [{ open: '/x', as: 'admin', expect: 'allowed' }] }])), /"as" is "root", "user"/);
+    assert.throws(t(minimal([{ name: 'a', steps: [{ connect: 'localhost', expect: 'allowed' }] }])), /IPv4 address and port/);
+    assert.throws(t(minimal([{ name: 'a', steps: [] }])), /"steps" lists at least one step/);
+    assert.throws(t(minimal([{ name: 'a', steps: [{ open: '/x', expect: 'allowed' }] }, { name: 'a', steps: [{ open: '/x', expect: 'allowed' }] }])), /two scenarios are named "a"/);
+    assert.throws(t(minimal([{ name: 'a', steps: [{ open: '/x', expect: 'allowed' }] }], { kernels: ['5.10'] })), /"kernels" lists VM kernels: 6\.1, 6\.12/);
+    assert.throws(t(minimal([{ name: 'a', steps: [{ open: '/x', expect: 'allowed' }] }], { setup: [{ copy: 'a', to: '/b' }] })), /"copy" must be an absolute path/);
+    assert.throws(t(minimal([{ name: 'a', steps: [{ open: '/x', expect: 'allowed' }] }], { maps: { m: [{ key: 1 }] } })), /map "m" entry 1: needs "key" and "value"/);
+  });
+
+  it('has a schema for VS Code that knows the same steps and fields', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    assert.deepEqual(pkg.contributes.jsonValidation, [{ fileMatch: '*.lsmtest.json', url: './schemas/lsmtest.schema.json' }]);
+    const schema = JSON.parse(readFileSync(join(root, 'schemas', 'lsmtest.schema.json'), 'utf8'));
+    assert.deepEqual(schema.definitions.step.oneOf.map((s: { required: string[] }) => s.required[0]), ['exec', 'open', 'connect', 'rename']);
+    assert.deepEqual(Object.keys(schema.properties).sort(), ['$schema', 'description', 'kernels', 'maps', 'probes', 'scenarios', 'setup']);
+    assert.deepEqual(schema.properties.kernels.items.enum, ['6.1', '6.12']);
+  });
+});
+
+describe('scenario setup, outcomes, encoders, JUnit', () => {
+  it('runs all setup steps as one script that creates what it says, contents byte for byte', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bls-setup-'));
+    try {
+      const content = "two lines, 'quotes', $HOME and `ticks`\nend\n";
+      const { script, input } = setupScript([{ mkdir: join(dir, 'a b'), mode: '0700' }, { write: join(dir, 'a b', 'f.txt'), content }, { copy: '/bin/true', to: join(dir, 'deep', 'x', 't'), mode: '0750' }]);
+      execFileSync('sh', ['-c', script], { input });
+      assert.equal(statSync(join(dir, 'a b')).mode & 0o777, 0o700);
+      assert.equal(readFileSync(join(dir, 'a b', 'f.txt'), 'utf8'), content);
+      assert.equal(statSync(join(dir, 'deep', 'x', 't')).mode & 0o777, 0o750);
+      const bad = setupScript([{ copy: join(dir, 'missing'), to: join(dir, 'y') }, { mkdir: join(dir, 'never') }]);
+      assert.throws(() => execFileSync('sh', ['-c', bad.script], { input: bad.input, stdio: 'pipe' }), (e: { stderr: Buffer }) => e.stderr.toString().includes(`setup "copy ${join(dir, 'missing')} to ${join(dir, 'y')}" failed`));
+      assert.equal(existsSync(join(dir, 'never')), false, 'setup stops at the first failure');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('judges outcomes against expectations and says both', () => {
+    assert.equal(outcomeMatches('EPERM', { kind: 'errno', errno: 'EPERM' }), true);
+    assert.equal(outcomeMatches('EPERM', { kind: 'exit', exit: 0 }), false);
+    assert.equal(outcomeMatches('allowed', { kind: 'exit', exit: 3 }), true);
+    assert.equal(outcomeMatches('allowed', { kind: 'errno', errno: 'EACCES' }), false);
+    assert.equal(outcomeMatches({ exit: 0 }, { kind: 'exit', exit: 1 }), false);
+    assert.equal(describeStep({ exec: ['/tmp/x/nc', '-h'], as: 'user', expect: 'EPERM' }), 'exec /tmp/x/nc -h as uid 1000');
+    assert.equal(describeStep({ open: '/etc/shadow', expect: 'allowed' }), 'open /etc/shadow O_RDONLY as root');
+    assert.equal(describeOutcome({ kind: 'exit', exit: 0 }), 'exit 0');
+  });
+
+  it('encodes path hashes and inodes for map keys', () => {
+    // FNV-1a 64 of "/tmp/x/nc", as exec_blocker.bpf.c computes it over bpf_d_path's output.
+    assert.equal(encodeValue({ fnv1a64: '' }, new Map()), '14695981039346656037');
+    assert.equal(encodeValue({ fnv1a64: 'a' }, new Map()), '12638187200555641996');
+    assert.deepEqual(encodeValue({ k: { inode: '/d' }, n: 1 }, new Map([['/d', { ino: 5n, dev: 8n }]])), { k: { ino: '5', dev: '8' }, n: 1 });
+    assert.deepEqual([...inodePaths([{ key: { inode: '/a' } }, { inode: '/b' }])], ['/a', '/b']);
+    assert.throws(() => encodeValue({ inode: '/gone' }, new Map()), /no such file on the target/);
+  });
+
+  it('writes JUnit with the kernel in each test case name', () => {
+    const xml = junitXml(
+      [
+        { file: '/w/a.lsmtest.json', scenario: 'nc is <denied>', line: 3, kernel: '6.1', passed: true, durationMs: 1200 },
+        { file: '/w/a.lsmtest.json', scenario: 'nc is <denied>', line: 3, kernel: '6.12', passed: false, message: 'exec /tmp/x/nc as uid 1000 on 6.12: expected EPERM, got exit 0\n  output: x', durationMs: 800 },
+      ],
+      '/w',
+    );
+    assert.match(xml, /<testsuites name="bpf-lsm test" tests="2" failures="1" time="2\.000">/);
+    assert.match(xml, /<testcase classname="a\.lsmtest\.json" name="nc is &lt;denied&gt; \[6\.1\]" time="1\.200"\/>/);
+    assert.match(xml, /name="nc is &lt;denied&gt; \[6\.12\]" time="0\.800">\n\s+<failure message="exec \/tmp\/x\/nc as uid 1000 on 6\.12: expected EPERM, got exit 0">/);
+  });
+});
