@@ -47,6 +47,7 @@ if (!process.env.BPF_LSM_SKIP_BUILD) {
 const { runMocha } = require('./harness.cjs');
 let failed = false;
 for (const tier of tiers) {
+  const tierStarted = Date.now();
   try {
     if (tier === 'unit') {
       await runMocha({ tier, files: compiledTests('unit'), grep });
@@ -63,6 +64,9 @@ for (const tier of tiers) {
     console.error(String(err?.message ?? err));
     failed = true;
     break;
+  } finally {
+    // CI budgets are per run; every tier says what it cost (VM boots and code-server install included).
+    console.log(`${tier}: tier took ${((Date.now() - tierStarted) / 1000).toFixed(0)} s`);
   }
 }
 process.exit(failed ? 1 : 0);

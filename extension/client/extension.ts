@@ -12,6 +12,7 @@ import { registerTraceExecutable } from './traceExecutable';
 import { registerBuild } from './build';
 import { registerPolicy } from './policy';
 import { registerProgramsView } from './programsView';
+import { registerTestExplorer } from './testExplorer';
 
 let studio: Studio | undefined;
 
@@ -26,6 +27,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Studio
   registerTraceExecutable(studio, targets);
   registerProgramsView(studio, targets, registerBuild(studio, targets));
   registerPolicy(studio, targets);
+  registerTestExplorer(studio);
   // Last: commands whose feature has not landed yet get an honest "not available yet" handler.
   registerPendingCommands(studio);
   studio.log('BPF-LSM Studio activated');

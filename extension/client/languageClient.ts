@@ -1,16 +1,17 @@
 // Feature: the BPF-LSM language server (completion, hover and diagnostics for LSM hooks).
 // Commands: bpfLsm.restartLanguageServer. Documents: C files named *.bpf.c, and other C files that use SEC("lsm...").
-// The server answers for the target's kernel (see chooseBtf) and restarts when the target changes.
+// The server answers for the target's kernel (see chooseBtf) and restarts when the target changes; it also
+// checks hooks against every kernel of bpfLsm.kernelMatrix (resolved here to BTF files, see resolveKernelMatrix).
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
 import { Studio } from './studio';
 import { kernelAssetsAt } from '../core/vm/kernel';
 import { vmPaths } from '../core/vm/paths';
-import { ServerSettings } from '../shared/hooks/serverSettings';
+import { MatrixKernel, ServerSettings } from '../shared/hooks/serverSettings';
 import { fetchTargetBtf } from '../shared/hooks/targetBtf';
 import { createTarget, resolveTargetId, vmKernelOf } from '../core/targets';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 /** Which kernel the server should answer for, and whether a target's BTF should be (re)fetched. */
 interface BtfChoice {
@@ -51,6 +52,35 @@ function chooseBtf(config: vscode.WorkspaceConfiguration, storage: string): BtfC
   return {};
 }
 
+/**
+ * bpfLsm.kernelMatrix resolved to BTF files: `vm:<kernel>` (or `vm`) to that VM kernel's image in the cache,
+ * `ssh:<host>` to the copy read from that target, anything else as a BTF file path. Entries whose BTF is
+ * not here yet are left out with a message that says how to get it.
+ */
+export function resolveKernelMatrix(entries: readonly string[], storage: string, warn: (m: string) => void): MatrixKernel[] {
+  const out: MatrixKernel[] = [];
+  for (const entry of entries) {
+    const e = entry.trim();
+    if (!e) continue;
+    const kernel = e === 'vm' || e.startsWith('vm:') ? vmKernelOf(e) : undefined;
+    if (e === 'vm' || e.startsWith('vm:')) {
+      if (!kernel) {
+        warn(`kernel matrix: "${e}" names no kernel of the built-in VM (use vm:6.1 or vm:6.12)`);
+        continue;
+      }
+      const assets = kernelAssetsAt(vmPaths(process.env, kernel).kernel, kernel);
+      if (assets) out.push({ label: kernel, btfPath: assets.vmlinux });
+      else warn(`kernel matrix: the built-in VM's ${kernel} kernel is not prepared yet; run \`bpf-lsm vm up --kernel ${kernel}\` once, then restart the language server`);
+    } else if (e.startsWith('ssh:')) {
+      const files = cachedBtfFiles(storage, e);
+      if (existsSync(files.btf)) out.push({ label: e.slice(4), btfPath: files.btf, kernelVersion: existsSync(files.banner) ? readFileSync(files.banner, 'utf8') : undefined });
+      else warn(`kernel matrix: no BTF of ${e} here yet; select it as the target once (BPF-LSM: Select Target) so its BTF is read`);
+    } else if (existsSync(e)) out.push({ label: basename(e), btfPath: e });
+    else warn(`kernel matrix: ${e} is not a file; give a BTF file path, vm:6.1, vm:6.12 or ssh:<host>`);
+  }
+  return out;
+}
+
 export async function registerLanguageClient(studio: Studio): Promise<void> {
   let client: LanguageClient | undefined;
   /** Targets whose BTF was already read in this session: one ssh round trip per target, not per restart. */
@@ -75,6 +105,7 @@ export async function registerLanguageClient(studio: Studio): Promise<void> {
         btfPath: choice.btfPath,
         kernelVersion: choice.kernelVersion,
         kernelSourcePath: config.get<string>('kernelSourcePath') || undefined,
+        matrix: resolveKernelMatrix(config.get<string[]>('kernelMatrix') ?? [], storage, (m) => studio.output.warn(m)),
       } satisfies ServerSettings,
       synchronize: { configurationSection: 'bpfLsm' },
     };
@@ -116,7 +147,7 @@ export async function registerLanguageClient(studio: Studio): Promise<void> {
   // A new target can mean another kernel: restart so the server reads that kernel's hooks.
   studio.own(
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (!e.affectsConfiguration('bpfLsm.target') || !client) return;
+      if (!(e.affectsConfiguration('bpfLsm.target') || e.affectsConfiguration('bpfLsm.kernelMatrix')) || !client) return;
       void stop()
         .then(start)
         .catch((err) => studio.output.error(`language server did not restart: ${err instanceof Error ? err.message : String(err)}`));

@@ -1,6 +1,7 @@
 // The BPF-LSM language server: `node dist/server.js --stdio`. Completion, hover, diagnostics and
 // quick fixes for LSM hooks, all answered from the hook catalog of the configured kernel BTF.
-// Settings (initializationOptions, then the `bpfLsm` configuration section): btfPath, kernelSourcePath.
+// Settings (initializationOptions, then the `bpfLsm` configuration section): btfPath, kernelSourcePath; the
+// kernel matrix comes resolved in initializationOptions (the client restarts the server when it changes).
 import {
   CodeActionKind,
   createConnection,
@@ -21,10 +22,12 @@ import { codeActions, DocumentCheck } from './diagnostics';
 import { HookSession, ServerSettings } from './hookSession';
 import { hover } from './hover';
 import { parseProbeDocument, ProbeDocument } from './probeDocument';
+import { MatrixSession, matrixDiagnostics } from './matrix';
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
 const session = new HookSession((m) => connection.console.info(m));
+const matrix = new MatrixSession((m) => connection.console.info(m));
 const helpers = Object.keys(SLEEPABLE_ONLY_HELPERS);
 let canPullConfiguration = false;
 /** What the client computed at start (its btfPath already follows the target); empty settings fall back to it. */
@@ -84,7 +87,8 @@ async function validate(uri: string, token: number): Promise<void> {
     void connection.sendDiagnostics({ uri, diagnostics: [] });
     return;
   }
-  const check = new DocumentCheck(c, doc, probeOf(doc));
+  const probe = probeOf(doc);
+  const check = new DocumentCheck(c, doc, probe);
   for (let at = 0; at < check.size; at += SLICE) {
     check.run(at, at + SLICE);
     if (at + SLICE < check.size) {
@@ -93,12 +97,13 @@ async function validate(uri: string, token: number): Promise<void> {
       if (stale()) return;
     }
   }
-  void connection.sendDiagnostics({ uri, version: doc.version, diagnostics: check.out });
+  void connection.sendDiagnostics({ uri, version: doc.version, diagnostics: [...check.out, ...matrixDiagnostics(matrix.kernels(), c, doc, probe)] });
 }
 
 connection.onInitialize((params) => {
   initial = (params.initializationOptions ?? {}) as ServerSettings;
   session.configure(initial);
+  matrix.configure(initial.matrix);
   canPullConfiguration = !!params.capabilities.workspace?.configuration;
   return {
     capabilities: {

@@ -12,4 +12,16 @@ export interface ServerSettings {
    * not carry it: raw BTF fetched from a target. Not a user setting; the target layer supplies it.
    */
   kernelVersion?: string;
+  /**
+   * The kernels the workspace targets besides the one above (bpfLsm.kernelMatrix, resolved by the client to
+   * BTF files): every hook is also checked against each of them. Not a user setting in this form.
+   */
+  matrix?: MatrixKernel[];
+}
+
+/** One kernel of the workspace's matrix: how diagnostics name it, and its BTF. */
+export interface MatrixKernel {
+  readonly label: string;
+  readonly btfPath: string;
+  readonly kernelVersion?: string;
 }
