@@ -36,7 +36,7 @@ import { decodeValue, encodeValue, ValueError } from '../shared/helperValues';
 import { probeCapabilities } from './capabilities';
 import type { ObjectChecker } from './objectCheck';
 import { ProcessTable } from './processes';
-import { acquireResident, releaseResident, residentStatus, TracerNeedsObject } from './residentTracer';
+import { tracerHandlers } from './tracerHandlers';
 import { version } from '../../package.json';
 
 export const HELPER_VERSION: string = version;
@@ -708,61 +708,23 @@ export class HelperSession {
       return { result: {} };
     },
 
-    tracerAcquire: async (params, { blob }) => {
-      const native = this.requireNative();
-      let acquired;
-      try {
-        acquired = await acquireResident(
-          native,
-          {
-            key: params.key,
-            object: blob,
-            mapsObject: params.mapsObject === undefined ? undefined : Buffer.from(params.mapsObject, 'base64'),
-            programs: params.programs,
-            idleMs: params.idleMs,
-            setup: (bpf) => {
-              const globals = JSON.parse(bpf.globalsJson()) as GlobalInfo[];
-              for (const [name, value] of Object.entries(params.globals ?? {})) {
-                const g = globals.find((x) => x.name === name);
-                if (!g) throw new HelperError('not-found', `the tracer has no global "${name}"`);
-                bpf.setGlobal(name, encodeValue(g.type, value, `globals.${name}`));
-              }
-            },
-          },
-          async (object) => {
-            try {
-              await this.opts.objectChecker?.check(object);
-            } catch (err) {
-              throw new HelperError('invalid-params', `the tracer is not a usable BPF object: ${openFailure(err)}`);
-            }
-          },
-        );
-      } catch (err) {
-        if (err instanceof TracerNeedsObject) throw new HelperError('not-found', err.message, { data: { needObject: true } });
-        if (err instanceof HelperError) throw err;
-        if ((err as { log?: unknown })?.log !== undefined) throw this.loadFailure(err, 'the tracer');
-        throw err;
-      }
-      const { bpf, meta } = acquired;
-      const o: OwnedObject = {
-        id: this.nextObjectId++,
-        name: 'bpf-lsm-tracer',
-        bpf,
-        globals: JSON.parse(bpf.globalsJson()) as GlobalInfo[],
-        mapTypes: new Map(),
-        queue: Promise.resolve(),
-        release: () => acquired.release(),
-        used: () => acquired.used(),
-      };
-      this.objects.set(o.id, o);
-      return {
-        result: { objectId: o.id, slot: acquired.slot, reused: acquired.reused, attached: meta.attached, refused: meta.refused, loadMs: acquired.loadMs, attachMs: acquired.attachMs },
-      };
-    },
-
-    tracerStatus: async () => ({ result: { tracers: residentStatus() } }),
-
-    tracerRelease: async (params) => ({ result: { released: await releaseResident(params.key) } }),
+    ...tracerHandlers({
+      native: () => this.requireNative(),
+      check: async (object) => {
+        try {
+          await this.opts.objectChecker?.check(object);
+        } catch (err) {
+          throw new HelperError('invalid-params', `the tracer is not a usable BPF object: ${openFailure(err)}`);
+        }
+      },
+      fail: (code, message, extra) => new HelperError(code, message, extra),
+      loadFailure: (err) => this.loadFailure(err, 'the tracer'),
+      own: (bpf, hooks) => {
+        const o: OwnedObject = { id: this.nextObjectId++, name: 'bpf-lsm-tracer', bpf, globals: JSON.parse(bpf.globalsJson()) as GlobalInfo[], mapTypes: new Map(), queue: Promise.resolve(), ...hooks };
+        this.objects.set(o.id, o);
+        return o.id;
+      },
+    }),
 
     shutdown: async () => ({ result: {} }),
   };

@@ -1,0 +1,60 @@
+// The resident tracer's requests (tracerAcquire, tracerStatus, tracerRelease): what the session answers
+// with residentTracer.ts. The session owns the object a session gets (its id, its request queue, its close
+// at teardown, which first gives the trace slot back).
+import type { BpfObject, NativeBinding } from '../../native/index';
+import type { GlobalInfo, HelperErrorCode, JsonValue, ParamsOf, ResultOf } from '../shared/helperProtocol';
+import { encodeValue } from '../shared/helperValues';
+import { acquireResident, releaseResident, residentStatus, TracerNeedsObject } from './residentTracer';
+
+export interface TracerHandlerDeps {
+  native(): NativeBinding;
+  /** Opens the object in the disposable check process first; rejects with the helper error to send. */
+  check(object: Buffer): Promise<void>;
+  fail(code: HelperErrorCode, message: string, extra?: { data?: { [k: string]: JsonValue } }): Error;
+  /** The helper error for a rejected load (verifier log attached). */
+  loadFailure(err: unknown): Error;
+  /** Takes the object into the session; returns its objectId. */
+  own(bpf: BpfObject, hooks: { release: () => void; used: () => void }): number;
+}
+
+type Answer<M extends 'tracerAcquire' | 'tracerStatus' | 'tracerRelease'> = (params: ParamsOf<M>, ctx: { blob?: Buffer }) => Promise<{ result: ResultOf<M> }>;
+
+export function tracerHandlers(deps: TracerHandlerDeps): { tracerAcquire: Answer<'tracerAcquire'>; tracerStatus: Answer<'tracerStatus'>; tracerRelease: Answer<'tracerRelease'> } {
+  return {
+    tracerAcquire: async (params, { blob }) => {
+      let acquired;
+      try {
+        acquired = await acquireResident(
+          deps.native(),
+          {
+            key: params.key,
+            object: blob,
+            mapsObject: params.mapsObject === undefined ? undefined : Buffer.from(params.mapsObject, 'base64'),
+            programs: params.programs,
+            idleMs: params.idleMs,
+            setup: (bpf) => {
+              const globals = JSON.parse(bpf.globalsJson()) as GlobalInfo[];
+              for (const [name, value] of Object.entries(params.globals ?? {})) {
+                const g = globals.find((x) => x.name === name);
+                if (!g) throw deps.fail('not-found', `the tracer has no global "${name}"`);
+                bpf.setGlobal(name, encodeValue(g.type, value, `globals.${name}`));
+              }
+            },
+          },
+          deps.check,
+        );
+      } catch (err) {
+        if (err instanceof TracerNeedsObject) throw deps.fail('not-found', err.message, { data: { needObject: true } });
+        if ((err as { log?: unknown })?.log !== undefined) throw deps.loadFailure(err);
+        throw err;
+      }
+      const { meta } = acquired;
+      const objectId = deps.own(acquired.bpf, { release: () => acquired.release(), used: () => acquired.used() });
+      return {
+        result: { objectId, slot: acquired.slot, reused: acquired.reused, attached: meta.attached, refused: meta.refused, loadMs: acquired.loadMs, attachMs: acquired.attachMs },
+      };
+    },
+    tracerStatus: async () => ({ result: { tracers: residentStatus() } }),
+    tracerRelease: async (params) => ({ result: { released: await releaseResident(params.key) } }),
+  };
+}
