@@ -30,9 +30,12 @@ function cachedBtfFiles(storage: string, targetId: string): { btf: string; banne
  * The BTF the server answers from: the bpfLsm.btfPath setting; else the target's kernel: for the
  * built-in VM its kernel image (it carries .BTF and its version banner), for an ssh target the copy
  * last read from it (refreshed in the background); else undefined, which makes the server read this
- * machine's /sys/kernel/btf/vmlinux.
+ * machine's /sys/kernel/btf/vmlinux. In an untrusted workspace always the latter: no setting names a file
+ * to read and no target is contacted (the manifest's restrictedConfigurations already hide the workspace's
+ * values; this keeps the user's own ssh target from being reached on a workspace's behalf too).
  */
 function chooseBtf(config: vscode.WorkspaceConfiguration, storage: string): BtfChoice {
+  if (!vscode.workspace.isTrusted) return {};
   const configured = config.get<string>('btfPath');
   if (configured) return { btfPath: configured };
   let id: string;
@@ -104,8 +107,10 @@ export async function registerLanguageClient(studio: Studio): Promise<void> {
       initializationOptions: {
         btfPath: choice.btfPath,
         kernelVersion: choice.kernelVersion,
-        kernelSourcePath: config.get<string>('kernelSourcePath') || undefined,
-        matrix: resolveKernelMatrix(config.get<string[]>('kernelMatrix') ?? [], storage, (m) => studio.output.warn(m)),
+        kernelSourcePath: (vscode.workspace.isTrusted && config.get<string>('kernelSourcePath')) || undefined,
+        // In Restricted Mode no setting names a file to read (the matrix may name BTF paths).
+        matrix: vscode.workspace.isTrusted ? resolveKernelMatrix(config.get<string[]>('kernelMatrix') ?? [], storage, (m) => studio.output.warn(m)) : [],
+        restricted: !vscode.workspace.isTrusted,
       } satisfies ServerSettings,
       synchronize: { configurationSection: 'bpfLsm' },
     };
@@ -148,6 +153,15 @@ export async function registerLanguageClient(studio: Studio): Promise<void> {
   studio.own(
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!(e.affectsConfiguration('bpfLsm.target') || e.affectsConfiguration('bpfLsm.kernelMatrix')) || !client) return;
+      void stop()
+        .then(start)
+        .catch((err) => studio.output.error(`language server did not restart: ${err instanceof Error ? err.message : String(err)}`));
+    }),
+  );
+  // Trust granted: the workspace's target and BTF settings now count.
+  studio.own(
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      if (!client) return;
       void stop()
         .then(start)
         .catch((err) => studio.output.error(`language server did not restart: ${err instanceof Error ? err.message : String(err)}`));

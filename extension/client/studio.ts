@@ -1,7 +1,7 @@
 // The extension-lifetime owner: the output channel, the registered commands, and every session-lifetime
 // object (language client, target connection, trace session). Features hang their disposables here.
 import * as vscode from 'vscode';
-import { COMMANDS, CommandKey } from '../shared/commands';
+import { COMMANDS, CommandInfo, CommandKey } from '../shared/commands';
 
 export class Studio implements vscode.Disposable {
   readonly output: vscode.LogOutputChannel;
@@ -25,6 +25,15 @@ export class Studio implements vscode.Disposable {
     this.registered.add(id);
     this.disposables.push(
       vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+        if ((COMMANDS[key] as CommandInfo).trusted && !vscode.workspace.isTrusted) {
+          // The manifest's enablement greys the command out in menus and the palette, but webview buttons
+          // and executeCommand reach the handler anyway.
+          this.output.warn(`${title}: refused in Restricted Mode (untrusted workspace)`);
+          void vscode.window
+            .showWarningMessage(`BPF-LSM: ${title} is not available in Restricted Mode: it compiles workspace code or runs a helper as root on the target. Trust this workspace to use it.`, 'Manage Workspace Trust')
+            .then((pick) => pick && vscode.commands.executeCommand('workbench.trust.manage'));
+          return undefined;
+        }
         try {
           return await handler(...args);
         } catch (err) {

@@ -10,9 +10,6 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Target } from '../core/target';
 import { createTarget, parseTargetId, resolveTargetId, sshConfigHosts } from '../core/targets';
-import { sudoersLine } from '../core/targets/local';
-import { findDist } from '../core/targets/deploy';
-import { hostNode } from '../core/vm/image';
 import { checkTarget, formatReport, quickStatus } from '../core/check';
 import { BuiltinVm } from '../core/vm/vm';
 import { Studio } from './studio';
@@ -44,8 +41,12 @@ export class TargetService implements vscode.Disposable {
     }
   }
 
-  /** The current target; throws with the reason when the setting names no valid target. */
+  /**
+   * The current target; throws with the reason when the setting names no valid target, or in an untrusted
+   * workspace (every feature that reaches a target, starts the helper or runs ssh gets it from here).
+   */
   get target(): Target {
+    if (!vscode.workspace.isTrusted) throw new Error('targets are not contacted in Restricted Mode (untrusted workspace); trust this workspace to build, load and trace');
     return createTarget(this.configuredId);
   }
 
@@ -70,7 +71,11 @@ export class TargetService implements vscode.Disposable {
     let tooltip: string;
     let ready = false;
     try {
-      if (id === 'vm' && !new BuiltinVm().running()) {
+      if (!vscode.workspace.isTrusted) {
+        // Probing the target runs ssh (or sudo) with the user's credentials: not for an untrusted workspace.
+        text = `$(server-environment) ${label} $(shield) restricted`;
+        tooltip = `BPF-LSM target ${id}: not contacted in Restricted Mode. Trust this workspace to build, load and trace.`;
+      } else if (id === 'vm' && !new BuiltinVm().running()) {
         text = `$(server-environment) VM $(debug-stop) stopped`;
         tooltip = 'The built-in BPF-LSM VM is not running. Run "BPF-LSM: Start VM".';
       } else {
@@ -125,6 +130,7 @@ export function registerTargets(studio: Studio): TargetService {
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('bpfLsm.target')) service.configurationChanged();
     }),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => service.configurationChanged()),
   );
 
   studio.command('selectTarget', async () => {
@@ -169,7 +175,7 @@ export function registerTargets(studio: Studio): TargetService {
     const target = service.target;
     const report = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `BPF-LSM: checking target ${target.id}`, cancellable: false },
-      () => checkTarget(target, { sudoersLine: target.kind === 'local' ? localSudoers() : undefined }),
+      () => checkTarget(target),
     );
     studio.output.info(formatReport(report));
     void service.refresh();
@@ -191,10 +197,3 @@ export function registerTargets(studio: Studio): TargetService {
   return service;
 }
 
-function localSudoers(): string | undefined {
-  try {
-    return sudoersLine(hostNode() ?? 'node', join(findDist(), 'helper.js'));
-  } catch {
-    return undefined;
-  }
-}

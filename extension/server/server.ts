@@ -124,6 +124,7 @@ connection.onDidChangeConfiguration(async (change) => {
   let settings = (change.settings?.bpfLsm ?? undefined) as ServerSettings | undefined;
   if (!settings && canPullConfiguration) settings = (await connection.workspace.getConfiguration('bpfLsm')) as ServerSettings;
   if (!settings) return;
+  if (initial.restricted) return;
   const merged: ServerSettings = {
     btfPath: settings.btfPath || initial.btfPath,
     kernelSourcePath: settings.kernelSourcePath || initial.kernelSourcePath,

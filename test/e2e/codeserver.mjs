@@ -73,16 +73,18 @@ export function ensureCodeServer() {
 }
 
 /**
- * Starts code-server on 127.0.0.1 with a private HOME and profile. Resolves once it listens.
+ * Starts code-server on 127.0.0.1 with a private HOME and profile. Resolves once it listens. `trust`: keep
+ * VS Code's workspace trust on, so a folder opens in Restricted Mode (untrusted) without a prompt.
  * @returns {{ url: string, port: number, pid: number, stop: () => Promise<void>, scratch: string }}
  */
-export async function startCodeServer({ node24, entry, env = {} }) {
+export async function startCodeServer({ node24, entry, env = {}, trust = false }) {
   const scratch = mkdtempSync(join(tmpdir(), 'bpf-lsm-e2e-'));
   const dirs = Object.fromEntries(['home', 'data', 'extensions', 'config', 'cache', 'state'].map((d) => [d, join(scratch, d)]));
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
   mkdirSync(join(dirs.data, 'User'), { recursive: true });
   writeFileSync(join(dirs.data, 'User', 'settings.json'), JSON.stringify({
-    'security.workspace.trust.enabled': false,
+    'security.workspace.trust.enabled': trust,
+    ...(trust ? { 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.emptyWindow': false } : {}),
     'workbench.startupEditor': 'none',
     'telemetry.telemetryLevel': 'off',
     'extensions.autoUpdate': false,
@@ -99,7 +101,7 @@ export async function startCodeServer({ node24, entry, env = {} }) {
     '--auth', 'none',
     '--disable-telemetry',
     '--disable-update-check',
-    '--disable-workspace-trust',
+    ...(trust ? [] : ['--disable-workspace-trust']),
     '--disable-getting-started-override',
     '--ignore-last-opened',
     '--user-data-dir', dirs.data,

@@ -12,6 +12,7 @@ import { tmpdir, homedir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { ensureCodeServer, startCodeServer, copyWorkspace } from './codeserver.mjs';
 import { runUiScenarios } from './ui/run.mjs';
+import { runUntrustedScenario, title as untrustedTitle } from './untrusted.mjs';
 
 const require = createRequire(import.meta.url);
 const SUITE_TIMEOUT_MS = 15 * 60_000;
@@ -89,6 +90,11 @@ async function runWithCodeServer({ root, testsIndex, env }) {
         '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
       ],
     });
+    if (env.BPF_LSM_E2E_GREP && new RegExp(env.BPF_LSM_E2E_GREP).test(untrustedTitle)) {
+      // --grep untrusted: only the scenario with a code-server of its own.
+      await runUntrustedScenario({ root, browser, installed: { ...installed, env }, grep: env.BPF_LSM_E2E_GREP });
+      return;
+    }
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     let finish;
     const exited = new Promise((resolve) => { finish = resolve; });
@@ -116,6 +122,8 @@ async function runWithCodeServer({ root, testsIndex, env }) {
     if (code !== 0) throw new Error(`e2e: VS Code reported exit code ${code}`);
     // Then the UI scenarios (test/e2e/ui), each in a fresh page of the same code-server.
     await runUiScenarios({ root, browser, serverUrl: server.url, port: server.port, workspace, grep: env.BPF_LSM_E2E_GREP });
+    // Last, in a code-server of its own with workspace trust on (this one runs with trust off).
+    await runUntrustedScenario({ root, browser, installed: { ...installed, env }, grep: env.BPF_LSM_E2E_GREP });
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);

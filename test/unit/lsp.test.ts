@@ -1,6 +1,9 @@
 // The language server over the real protocol (dist/server.js on stdio), answering from the host
 // kernel's BTF: completion and stub text, hover, every diagnostic and its quick fix.
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CompletionItem, CompletionItemTag, Diagnostic, TextEdit } from 'vscode-languageserver-protocol/node';
 import { debian61Vmlinux, HOST_BTF } from '../fixtures/kernels';
@@ -328,6 +331,32 @@ describe('lsp: configuration errors', function () {
       assert.match(m.message, /cannot build the hook catalog: cannot read BTF from \/nonexistent\/vmlinux: ENOENT.*Set bpfLsm\.btfPath/);
     } finally {
       await client.stop();
+    }
+  });
+
+  it('reads BTF only from regular files of at most 512 MiB: a device, a FIFO or a huge file is refused at once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bpf-lsm-btfpath-'));
+    try {
+      // What a workspace setting could name: an endless device, a FIFO nobody writes (open would block),
+      // and a sparse 600 MiB file.
+      const fifo = join(dir, 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      const huge = join(dir, 'huge.btf');
+      writeFileSync(huge, '');
+      truncateSync(huge, 600 * 2 ** 20);
+      for (const [path, expect] of [['/dev/zero', /\/dev\/zero is not a regular file/], [fifo, /fifo is not a regular file/], [huge, /is larger than 512 MiB/]] as const) {
+        const client = await LspClient.start({ btfPath: path });
+        try {
+          await client.open(uri(), `${HEADER}SEC("lsm/file_open")\n`);
+          const m = await client.message(5_000);
+          assert.match(m.message, expect);
+          assert.ok(client.rssBytes() < 512 * 2 ** 20, `server RSS ${client.rssBytes()} bytes after ${path}`);
+        } finally {
+          await client.stop();
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

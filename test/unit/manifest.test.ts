@@ -28,6 +28,15 @@ describe('package.json manifest', () => {
     assert.match(untrusted.description, /root/);
   });
 
+  it('keeps the target, BTF and kernel source settings from untrusted workspaces, and gates the same commands in manifest and handlers', () => {
+    // A workspace's .vscode/settings.json must not pick the ssh host the user's keys go to, nor a file to read.
+    assert.deepEqual([...manifest.capabilities.untrustedWorkspaces.restrictedConfigurations].sort(), ['bpfLsm.btfPath', 'bpfLsm.kernelMatrix', 'bpfLsm.kernelSourcePath', 'bpfLsm.target']);
+    for (const c of manifest.contributes.commands as Array<{ command: string; enablement?: string }>) {
+      const info = Object.values(COMMANDS).find((x) => x.id === c.command) as { trusted?: true };
+      assert.equal(c.enablement === 'isWorkspaceTrusted', info.trusted === true, `${c.command}: enablement and the handler's trust check agree`);
+    }
+  });
+
   it('names the bundled client as main and the CLI as bin bpf-lsm', () => {
     assert.equal(manifest.main, './dist/extension.js');
     assert.equal(manifest.bin['bpf-lsm'], './dist/cli.js');

@@ -3,8 +3,9 @@
 // into structured records for the Problems view and the CLI.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { readBtfFile } from '../../shared/btf/readFile';
 import { vmlinuxHeader } from '../../shared/tracer/compile';
 import type { Target } from '../target';
 import { buildOnTarget } from './remote';
@@ -96,7 +97,7 @@ export async function buildProbe(opts: ProbeBuildOptions): Promise<ProbeBuild> {
   mkdirSync(dirname(objectPath), { recursive: true });
   const clang = opts.clang ?? 'clang';
   if (opts.fallbackTarget && (!onPath(clang) || !onPath(opts.bpftool ?? 'bpftool'))) return buildOnTarget(opts.fallbackTarget, source, objectPath);
-  const digest = createHash('sha256').update(readFileSync(opts.btfPath)).digest('hex');
+  const digest = createHash('sha256').update(readBtfFile(opts.btfPath)).digest('hex');
   let vmlinuxDir: string;
   try {
     vmlinuxDir = vmlinuxHeader(opts.btfPath, digest, opts.cacheDir, opts.bpftool);

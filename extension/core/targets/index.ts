@@ -4,6 +4,9 @@ import { readFileSync } from 'node:fs';
 import { Target } from '../target';
 import { LocalTarget } from './local';
 import { sshTarget } from './remote';
+import { isSafeSshHost } from './sshHost';
+
+export { isSafeSshHost };
 import { vmTarget } from './vm';
 import { DEFAULT_VM_KERNEL, parseVmKernel, VmKernel, vmKernels } from '../vm/kernels';
 import { vmPaths } from '../vm/paths';
@@ -23,7 +26,7 @@ export function parseTargetId(id: string): TargetSpec {
   }
   if (t.startsWith('ssh:')) {
     const host = t.slice(4);
-    if (!host || host.startsWith('-') || /\s/.test(host)) throw new Error(`"${id}" names no usable ssh host; use ssh:<host> with a host from your ~/.ssh/config`);
+    if (!isSafeSshHost(host)) throw new Error(`"${id}" names no usable ssh host; use ssh:<host> with a host from your ~/.ssh/config (letters, digits, '.', '-', '_', an optional user@)`);
     return { kind: 'ssh', host };
   }
   throw new Error(`unknown target "${id}"; use local, vm, vm:<kernel> (${vmKernels().join(', ')}), ssh:<host> or auto`);

@@ -4,6 +4,7 @@
 // later one, from this connection or another (CLI runs, the editor, two traces at once), reopens it, gets
 // its own trace slot with its own ring buffer and counters, and only adds its process to the filter map.
 // Disposing closes the helper stream: the slot is given back, the tracer stays for the next trace.
+import { readBtfFile } from '../../shared/btf/readFile';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -210,7 +211,7 @@ export class TracerSession {
     if (!plan) {
       let btf: Buffer;
       if (btfPath) {
-        btf = readFileSync(btfPath);
+        btf = readBtfFile(btfPath);
       } else {
         progress('reading the target kernel\'s BTF');
         btf = await this.client.readBtf();

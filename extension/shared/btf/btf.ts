@@ -5,7 +5,7 @@
 // starts (types have variable length, so ids cannot be computed otherwise) and which ids are functions;
 // names and members are decoded only when asked for. A 6.x vmlinux has ~130k types, and the hook catalog
 // needs a few hundred of them.
-import { readFileSync } from 'node:fs';
+import { readBtfFile } from './readFile';
 import { elfSection, isElf } from './elf';
 
 export const BTF_MAGIC = 0xeb9f;
@@ -81,9 +81,9 @@ export class Btf {
   static fromFile(path: string): Btf {
     let data: Buffer;
     try {
-      data = readFileSync(path);
+      data = readBtfFile(path);
     } catch (err) {
-      throw new BtfError(`cannot read BTF from ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new BtfError((err as Error).message);
     }
     return Btf.fromBuffer(data, path);
   }

@@ -8,6 +8,7 @@
 // So a hook is a `bpf_lsm_<name>` function whose <name> is a member of that union; the plumbing never
 // is. (6.9+ also adds a non-hook `lsm_func_addr` member to the union; it has no bpf_lsm_ function.)
 import { readFileSync } from 'node:fs';
+import { BtfFileError, readBtfFile } from '../btf/readFile';
 import { Btf, BtfError, BtfKind } from '../btf/btf';
 import { isElf } from '../btf/elf';
 import { cDecl, cType } from '../btf/cdecl';
@@ -279,11 +280,11 @@ export function catalogFromBuffer(data: Uint8Array, options: CatalogOptions = {}
 export function catalogFromFile(path: string, options: CatalogOptions = {}): HookCatalog {
   let data: Buffer;
   try {
-    data = readFileSync(path);
+    data = readBtfFile(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = (err as BtfFileError).code;
     const hint = code === 'ENOENT' ? ' (the kernel may lack CONFIG_DEBUG_INFO_BTF; point bpfLsm.btfPath / --btf at a BTF file or vmlinux)' : '';
-    throw new BtfError(`cannot read BTF from ${path}: ${code ?? String(err)}${hint}`);
+    throw new BtfError(`${(err as Error).message}${hint}`);
   }
   let kernel = options.kernel;
   if (kernel === undefined && path === '/sys/kernel/btf/vmlinux') {

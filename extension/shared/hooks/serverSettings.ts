@@ -13,6 +13,12 @@ export interface ServerSettings {
    */
   kernelVersion?: string;
   /**
+   * The workspace is untrusted: the server answers from this machine's kernel and ignores btfPath,
+   * kernelSourcePath and matrix pushed later (only the client's start-up values count; the client restarts the
+   * server when trust is granted). Not a user setting.
+   */
+  restricted?: boolean;
+  /**
    * The kernels the workspace targets besides the one above (bpfLsm.kernelMatrix, resolved by the client to
    * BTF files): every hook is also checked against each of them. Not a user setting in this form.
    */

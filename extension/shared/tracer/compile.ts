@@ -3,6 +3,7 @@
 // object's bytes (target BTF, generator version, generated source and the hand-written headers).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readBtfFile } from '../btf/readFile';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { catalogFromFile } from '../hooks/catalog';
@@ -76,7 +77,7 @@ export function vmlinuxHeader(btfPath: string, btfDigest: string, cacheDir: stri
 /** Compiles a generated tracer against the target's BTF; returns the .bpf.o bytes. */
 export function compileTracer(gen: TracerGeneration, opts: CompileOptions): CompiledTracer {
   if (!existsSync(opts.btfPath)) throw new TracerBuildError(`the target BTF ${opts.btfPath} does not exist`);
-  const btfDigest = sha256(readFileSync(opts.btfPath));
+  const btfDigest = sha256(readBtfFile(opts.btfPath));
   const headers = readdirSync(opts.headersDir).filter((f) => f.endsWith('.h') || f.endsWith('.bpf.c')).sort();
   if (!headers.includes('tracer_core.h')) throw new TracerBuildError(`${opts.headersDir} has no tracer_core.h (is it the extension's bpf/tracer folder?)`);
   const h = createHash('sha256').update(btfDigest).update(gen.generator).update(gen.bpfSource);
