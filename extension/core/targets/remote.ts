@@ -3,14 +3,15 @@
 // logged into as root with the product's own key). Both run each command through the remote login shell,
 // so every argument is quoted for it.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, posix } from 'node:path';
 import { execa } from 'execa';
-import { cacheRoot, socketPath } from '../vm/paths';
+import { cacheRoot, privateDir, socketPath } from '../vm/paths';
 import { ExecResult, HelperTransport, Target, TargetKind } from '../target';
 import { deployHelper, helperBundle } from './deploy';
 import { runProgram, spawnTransport, sshFailure } from './process';
 import { remoteCommand } from './quote';
+import { isSafeSshHost } from './sshHost';
 import { ChannelOptions, channelTransport } from './vmChannel';
 
 export interface SshConnection {
@@ -28,6 +29,12 @@ export interface RemoteTargetOptions {
   readonly loginIsRoot?: boolean;
   /** The node program on the target. */
   readonly node: string;
+  /**
+   * Whom the helper treats as the invoking user when it was not started through sudo (it reads
+   * SUDO_UID/SUDO_GID): the built-in VM's root login names its unprivileged user, so traced programs and
+   * the object check run as that user rather than as root.
+   */
+  readonly invokingUser?: { readonly uid: number; readonly gid: number };
   /** Folder the helper versions live in on the target. */
   readonly helperRoot: (target: RemoteTarget) => Promise<string>;
   /** Runs once before the first command (e.g. opens a shared ssh connection); failures are not fatal. */
@@ -107,15 +114,17 @@ export class RemoteTarget implements Target {
       }
     }
     const remoteHelper = await deployHelper(this, await this.opts.helperRoot(this), bundle);
+    const user = this.opts.invokingUser;
+    const [program, ...args] = [...(user ? ['env', `SUDO_UID=${user.uid}`, `SUDO_GID=${user.gid}`] : []), this.opts.node, remoteHelper];
     const channels = this.opts.helperChannels?.();
     let fallback = '';
     if (channels) {
-      const command = [this.opts.node, remoteHelper];
+      const command = [program, ...args];
       const r = await channelTransport({ ...channels, sshArgs: (p, a) => this.sshArgs(p, a, sudo), command, what: this.describe() });
       if (r.transport) return r.transport;
       fallback = ` (no helper channel: ${r.reason})`;
     }
-    return { ...spawnTransport('ssh', this.sshArgs(this.opts.node, [remoteHelper], sudo), this.describe()), route: `ssh${fallback}` };
+    return { ...spawnTransport('ssh', this.sshArgs(program, args, sudo), this.describe()), route: `ssh${fallback}` };
   }
 
   describe(): string {
@@ -125,7 +134,7 @@ export class RemoteTarget implements Target {
 
 /** `ssh:<host>`: the user's own ssh setup decides user, port, keys and proxies, exactly as in a terminal. */
 export function sshTarget(host: string): RemoteTarget {
-  if (!host || host.startsWith('-') || /\s/.test(host)) throw new Error(`"${host}" is not a usable ssh host name`);
+  if (!isSafeSshHost(host)) throw new Error(`"${host}" is not a usable ssh host name (letters, digits, '.', '-', '_', an optional user@)`);
   // BPF_LSM_SSH_CONFIG: an ssh config file to use instead of ~/.ssh/config (ssh reads the latter from the
   // passwd home, not $HOME, so this is the only way to point it elsewhere, e.g. in tests).
   const config = process.env.BPF_LSM_SSH_CONFIG ? ['-F', process.env.BPF_LSM_SSH_CONFIG] : [];
@@ -140,7 +149,8 @@ export function sshTarget(host: string): RemoteTarget {
     // master when it is there, else connect directly, so a dead master never breaks a command.
     connect: () => ({ options: [...base, '-o', 'ControlMaster=no'], destination: host }),
     prepare: async () => {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      privateDir(dir);
+      privateDir(dirname(control));
       if (existsSync(control)) {
         const check = await execa('ssh', [...base, '-O', 'check', '--', host], { reject: false, stdin: 'ignore', timeout: 10_000 });
         if (check.exitCode === 0) return;

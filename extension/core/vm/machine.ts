@@ -5,12 +5,13 @@
 // Why TCG and not KVM: on the machines this was measured on, KVM only ran special guests (a stock kernel hung
 // or needed ~27 s to early boot) while TCG with `thread=multi` boots to ssh in a few seconds.
 import { execa } from 'execa';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { connect } from 'node:net';
 import { atomicWrite } from './fsutil';
 import { READY_MARKER } from './image';
 import { PreparedAssets } from './assets';
-import { helperChannelName, VM_HOST_ALIAS, VmPaths } from './paths';
+import { helperChannelName, privateDir, VM_HOST_ALIAS, VmPaths } from './paths';
 import { DEFAULT_VM_KERNEL, VmKernel } from './kernels';
 
 export interface VmState {
@@ -220,9 +221,8 @@ export async function bootVm(paths: VmPaths, assets: PreparedAssets, opts: BootO
   const running = readState(paths);
   if (running) return { ...running, reused: true };
   const progress = opts.progress ?? (() => {});
-  // 0700: the helper channel sockets in here reach a root helper in the VM.
-  mkdirSync(paths.run, { recursive: true, mode: 0o700 });
-  chmodSync(paths.run, 0o700);
+  // 0700 and ours: the helper channel sockets reach a root helper in the VM, the monitor runs host commands.
+  for (const dir of new Set([paths.run, ...[paths.monitor, paths.sshControl, ...paths.helperChannels].map((p) => dirname(p))])) privateDir(dir);
   // A qemu from a boot that was interrupted before it wrote its state would otherwise run forever.
   await stopVm(paths);
   for (const f of [paths.console, paths.pidFile, paths.monitor, paths.state, paths.sshControl, ...paths.helperChannels]) rmSync(f, { force: true });

@@ -4,6 +4,7 @@
 // the state of a running VM.
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
+import { chmodSync, lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_VM_KERNEL, VmKernel } from './kernels';
 
@@ -43,13 +44,43 @@ export const HELPER_CHANNELS = 8;
 export const helperChannelName = (i: number) => `org.bpf-lsm-studio.helper.${i}`;
 
 /**
- * Unix socket paths are limited to 108 bytes; a deep cache folder would silently break qemu's monitor and
- * ssh's control socket, so long ones move to the temp folder under a name derived from the real one.
+ * The folder long socket paths move to: `$XDG_RUNTIME_DIR/bpf-lsm-studio` (per user, on tmpfs, 0700 by
+ * systemd), else `<tmp>/bpf-lsm-<uid>`. Fixed per user so another process (the CLI, a second window) finds
+ * the same sockets; private so nobody else can plant or reach them (the qemu monitor runs host commands).
  */
-export function socketPath(preferred: string): string {
+export function socketDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.XDG_RUNTIME_DIR && env.XDG_RUNTIME_DIR.startsWith('/')) return join(env.XDG_RUNTIME_DIR, 'bpf-lsm-studio');
+  return join(tmpdir(), `bpf-lsm-${typeof process.getuid === 'function' ? process.getuid() : 'user'}`);
+}
+
+/**
+ * Unix socket paths are limited to 108 bytes; a deep cache folder would silently break qemu's monitor and
+ * ssh's control socket, so long ones move to socketDir() under a name derived from the real one. Callers
+ * make the socket's folder with privateDir() before anything listens there.
+ */
+export function socketPath(preferred: string, env: NodeJS.ProcessEnv = process.env): string {
   if (Buffer.byteLength(preferred) <= 100) return preferred;
   const tag = createHash('sha256').update(preferred).digest('hex').slice(0, 16);
-  return join(tmpdir(), `bpf-lsm-${tag}.sock`);
+  return join(socketDir(env), `${tag}.sock`);
+}
+
+/**
+ * Creates `dir` (mode 0700) when it is missing and checks that it is a real folder owned by this user that
+ * nobody else can enter. A folder someone else made first (or a symlink planted in its place) is refused,
+ * never used.
+ */
+export function privateDir(dir: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  let st = lstatSync(dir);
+  const uid = typeof process.getuid === 'function' ? process.getuid() : st.uid;
+  if (!st.isDirectory() || st.uid !== uid) {
+    throw new Error(`${dir} is not a private folder of this user (${st.isSymbolicLink() ? 'a symlink' : `owner uid ${st.uid}`}); sockets that reach the VM or an ssh host cannot go there. Remove it, or set XDG_RUNTIME_DIR to a folder of yours`);
+  }
+  if (st.mode & 0o077) {
+    chmodSync(dir, 0o700);
+    st = lstatSync(dir);
+  }
+  return dir;
 }
 
 export function vmPaths(env: NodeJS.ProcessEnv = process.env, kernelName: VmKernel = DEFAULT_VM_KERNEL): VmPaths {
@@ -71,9 +102,9 @@ export function vmPaths(env: NodeJS.ProcessEnv = process.env, kernelName: VmKern
     state: join(run, 'state.json'),
     console: join(run, 'console.log'),
     pidFile: join(run, 'qemu.pid'),
-    monitor: socketPath(join(run, 'monitor.sock')),
-    sshControl: socketPath(join(run, 'ssh.sock')),
-    helperChannels: Array.from({ length: HELPER_CHANNELS }, (_, i) => socketPath(join(run, `helper-${i}.sock`))),
+    monitor: socketPath(join(run, 'monitor.sock'), env),
+    sshControl: socketPath(join(run, 'ssh.sock'), env),
+    helperChannels: Array.from({ length: HELPER_CHANNELS }, (_, i) => socketPath(join(run, `helper-${i}.sock`), env)),
     lock: join(root, 'lock'),
   };
 }
