@@ -3,10 +3,6 @@ import { parseArgs, UsageError } from './args';
 import { Subcommand } from './subcommand';
 import { checkTarget, formatReport } from '../core/check';
 import { createTarget, resolveTargetId } from '../core/targets';
-import { sudoersLine } from '../core/targets/local';
-import { findDist } from '../core/targets/deploy';
-import { hostNode } from '../core/vm/image';
-import { join } from 'node:path';
 
 const usage = `usage: bpf-lsm check [--target local|vm|ssh:<host>|auto] [--no-attach] [--json]
 Checks the kernel release, CONFIG_BPF_LSM, bpf in the active LSM list, kernel BTF, unprivileged and
@@ -16,14 +12,6 @@ Exit status: 0 when the target is ready, 1 when a check failed (each failure pri
   --no-attach  do not count the hooks that attach (that loads one program per hook through the helper;
                the target then spends ~30 s detaching them in the background)
   --json       print the report as JSON`;
-
-function localSudoersLine(): string | undefined {
-  try {
-    return sudoersLine(hostNode() ?? 'node', join(findDist(), 'helper.js'));
-  } catch {
-    return undefined;
-  }
-}
 
 export const checkCommand: Subcommand = {
   name: 'check',
@@ -39,7 +27,7 @@ export const checkCommand: Subcommand = {
       throw new UsageError((err as Error).message);
     }
     const target = createTarget(id);
-    const report = await checkTarget(target, { sudoersLine: target.kind === 'local' ? localSudoersLine() : undefined, attach: !args.flags.has('no-attach') });
+    const report = await checkTarget(target, { attach: !args.flags.has('no-attach') });
     console.log(args.flags.has('json') ? JSON.stringify(report, null, 2) : formatReport(report));
     return report.ok ? 0 : 1;
   },

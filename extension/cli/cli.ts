@@ -10,6 +10,7 @@ import { tracerCommand } from './tracer';
 import { buildCommand, loadCommand } from './build';
 import { policyCommand } from './policy';
 import { testCommand } from './test';
+import { installHelperCommand } from './installHelper';
 
 const subcommands: Subcommand[] = [
   traceCommand,
@@ -21,6 +22,7 @@ const subcommands: Subcommand[] = [
   loadCommand,
   policyCommand,
   testCommand,
+  installHelperCommand,
 ];
 
 function help(): string {

@@ -4,6 +4,7 @@
 import { catalogFromBuffer } from '../shared/hooks/catalog';
 import { Target } from './target';
 import { runProgram } from './targets/process';
+import { localPrivilegeSetup, type LocalPrivilegeSetup } from './targets/local';
 import { countAttachableHooks } from './attachCount';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'unknown';
@@ -100,8 +101,8 @@ export function lsmWithBpf(active: readonly string[]): string {
 export interface EvaluateContext {
   readonly targetId: string;
   readonly kind: Target['kind'];
-  /** For the local target: the sudoers line allowing exactly this helper. */
-  readonly sudoersLine?: string;
+  /** For the local target: the root-owned helper install and the sudoers line that names it. */
+  readonly localSetup?: LocalPrivilegeSetup;
   /** clang on the machine that builds probes (always this one). */
   readonly hostClang?: string;
   readonly hooks?: HookCounts;
@@ -167,16 +168,28 @@ export function evaluateProbe(probe: ReadonlyMap<string, string>, ctx: EvaluateC
     ...(btf ? {} : { remedy: 'Hook completion falls back to the BTF in the bpfLsm.btfPath setting.' }),
   });
   const sudo = probe.get('sudo') ?? '!nosudo';
+  const setup = ctx.localSetup;
+  const install = setup?.installProblem ? `Install the helper once into a folder only root can change: \`${setup.installCommand}\`. Then a` : 'A';
   if (sudo === 'root' || sudo === 'ok') {
     add({ id: 'privileged', title: 'Privileged access (helper as root)', status: 'ok', detail: sudo === 'root' ? 'runs as root' : 'sudo -n works without a password' });
   } else {
-    const line = ctx.sudoersLine ?? 'USER ALL=(root) NOPASSWD: ALL';
+    const line = setup?.sudoersLine ?? 'USER ALL=(root) NOPASSWD: ALL';
     add({
       id: 'privileged',
       title: 'Privileged access (helper as root)',
       status: 'fail',
       detail: sudo === '!nosudo' ? 'not root and sudo is not installed' : 'sudo -n needs a password',
-      remedy: sudo === '!nosudo' ? 'Install sudo (apt-get install sudo) and allow the helper: see the sudoers line in the documentation.' : `Add this line with \`sudo visudo -f /etc/sudoers.d/bpf-lsm-studio\`: ${line}`,
+      remedy: sudo === '!nosudo' ? 'Install sudo (apt-get install sudo) and allow the helper: see the sudoers line in the documentation.' : `${install}dd this line with \`sudo visudo -f /etc/sudoers.d/bpf-lsm-studio\`: ${line}`,
+    });
+  }
+  if (setup && sudo !== 'root') {
+    // The narrow rule is only narrow when it names files the user cannot change.
+    add({
+      id: 'helperInstall',
+      title: 'Root-owned helper install (for a narrow sudo rule)',
+      status: setup.installProblem ? 'warn' : 'ok',
+      detail: setup.installProblem ?? `installed; the rule to allow it: ${setup.sudoersLine}`,
+      ...(setup.installProblem ? { remedy: `${install}llow it without a password: ${setup.sudoersLine}` } : {}),
     });
   }
 
@@ -264,7 +277,6 @@ async function countHooks(target: Target, kernelBanner: string | undefined, atta
 }
 
 export interface CheckOptions {
-  readonly sudoersLine?: string;
   /** Load and attach a program on every hook through the helper to count what attaches (default true). */
   readonly attach?: boolean;
 }
@@ -289,7 +301,13 @@ export async function checkTarget(target: Target, opts: CheckOptions = {}): Prom
       hooksError = (err as Error).message;
     }
   }
-  return evaluateProbe(probe, { targetId: target.id, kind: target.kind, sudoersLine: opts.sudoersLine, hostClang: await hostClangVersion(), hooks, hooksError });
+  let localSetup: LocalPrivilegeSetup | undefined;
+  try {
+    localSetup = target.kind === 'local' ? localPrivilegeSetup() : undefined;
+  } catch {
+    // No helper bundle (a CLI without dist/): the privileged check gives the general advice.
+  }
+  return evaluateProbe(probe, { targetId: target.id, kind: target.kind, localSetup, hostClang: await hostClangVersion(), hooks, hooksError });
 }
 
 /** Human-readable report for the CLI and the output channel. */

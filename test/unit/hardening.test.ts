@@ -12,6 +12,8 @@ import type { HelperTransport } from '../../extension/core/target';
 import { HelperSession } from '../../extension/helper/session';
 import type { NativeBinding } from '../../native/index';
 import { helperJs, startHelperProcess } from '../fixtures/helperProcess';
+import { helperBundle } from '../../extension/core/targets/deploy';
+import { rootOwnedProblem } from '../../extension/core/targets/install';
 
 const root = join(__dirname, '..', '..', '..');
 const isRoot = process.getuid?.() === 0;
@@ -209,7 +211,7 @@ describe('hardening: starting the local helper without root', function () {
     return found;
   }
 
-  it('says how to set up sudo for exactly the helper when sudo -n cannot start it, and starts nothing', async function () {
+  it('sends a user without root to a root-owned helper install and a sudo rule naming only it, and starts nothing', async function () {
     const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
     if (!isRoot || !setpriv) this.skip();
     // A private copy of the bundle, readable by an unprivileged user, so its path marks any process it starts.
@@ -220,6 +222,11 @@ describe('hardening: starting the local helper without root', function () {
     for (const f of ['cli.js', 'helper.js']) cpSync(join(root, 'dist', f), join(dist, f));
     cpSync(join(root, 'dist', 'native', 'bpflsm.node'), join(dist, 'native', 'bpflsm.node'));
     cpSync(join(root, 'dist', 'bpf'), join(dist, 'bpf'), { recursive: true });
+    // The install goes below a folder only root can write (a temp folder under /tmp would not qualify).
+    const installRoot = mkdtempSync('/var/lib/bpf-lsm-install-test-');
+    chmodSync(installRoot, 0o755);
+    const version = helperBundle(dist).version;
+    const installed = { node: join(installRoot, version, 'node'), helperJs: join(installRoot, version, 'helper.js') };
     // sudo as a user with no rule for the helper: -n refuses, as real sudo does, and every call is logged.
     const bin = join(work, 'bin');
     mkdirSync(bin);
@@ -230,37 +237,61 @@ describe('hardening: starting the local helper without root', function () {
     const cache = join(work, 'cache');
     mkdirSync(cache, { mode: 0o777 });
     chmodSync(cache, 0o777);
+    const traceAsNobody = (path: string) => {
+      const t = Date.now();
+      const r = spawnSync(setpriv!, ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, join(dist, 'cli.js'), 'trace', '--target', 'local', '--quiet', '--', '/bin/true'], {
+        encoding: 'utf8',
+        cwd: work,
+        env: { PATH: path, HOME: work, BPF_LSM_CACHE: cache, BPF_LSM_DIST: dist, BPF_LSM_HELPER_INSTALL_ROOT: installRoot, LANG: 'C.UTF-8' },
+        timeout: 60_000,
+      });
+      return { status: r.status, text: `${r.stdout}${r.stderr}`, ms: Date.now() - t };
+    };
+    const calls = () => readFileSync(log, 'utf8').trim().split('\n').filter(Boolean);
     try {
-      const cases: Array<{ name: string; path: string; expect: RegExp }> = [
-        { name: 'sudo asks for a password', path: `${bin}:/usr/bin:/bin`, expect: /a password is required/ },
-        { name: 'sudo is not installed', path: '/usr/bin:/bin', expect: /sudo is not installed/ },
-      ];
       const figures: string[] = [];
-      for (const c of cases) {
-        const t = Date.now();
-        const r = spawnSync(setpriv!, ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, join(dist, 'cli.js'), 'trace', '--target', 'local', '--quiet', '--', '/bin/true'], {
-          encoding: 'utf8',
-          cwd: work,
-          env: { PATH: c.path, HOME: work, BPF_LSM_CACHE: cache, BPF_LSM_DIST: dist, LANG: 'C.UTF-8' },
-          timeout: 60_000,
-        });
-        const ms = Date.now() - t;
-        const text = `${r.stdout}${r.stderr}`;
-        assert.notEqual(r.status, 0, `${c.name}: exit ${r.status}: ${text}`);
-        assert.match(text, /the helper must run as root/, c.name);
-        assert.match(text, c.expect, c.name);
-        // The advice is the exact sudoers line for this node and this helper, and where to put it.
-        assert.ok(text.includes(` ALL=(root) NOPASSWD: ${process.execPath} ${join(dist, 'helper.js')}\``), `${c.name}: ${text}`);
-        assert.match(text, /\/etc\/sudoers\.d\/bpf-lsm-studio \(with visudo\)/);
+      const rule = ` ALL=(root) NOPASSWD: ${installed.node} ${installed.helperJs}\``;
+      // Not installed: the advice is the install command and a rule naming the install, never the bundle.
+      for (const c of [
+        { name: 'not installed, sudo asks for a password', path: `${bin}:/usr/bin:/bin`, expect: /a password is required/ },
+        { name: 'not installed, no sudo', path: '/usr/bin:/bin', expect: /sudo is not installed/ },
+      ]) {
+        const r = traceAsNobody(c.path);
+        assert.notEqual(r.status, 0, `${c.name}: exit ${r.status}: ${r.text}`);
+        assert.match(r.text, /the helper must run as root/, c.name);
+        assert.match(r.text, c.expect, c.name);
+        assert.match(r.text, new RegExp(`the helper is not installed in ${installRoot}/${version}`), c.name);
+        assert.ok(r.text.includes(`\`sudo ${process.execPath} ${join(dist, 'cli.js')} install-helper\``), `${c.name}: ${r.text}`);
+        assert.ok(r.text.includes(rule), `${c.name}: the rule names the root-owned install: ${r.text}`);
+        assert.ok(!r.text.includes(`NOPASSWD: ${process.execPath}`) && !r.text.includes(`${join(dist, 'helper.js')}\``), `${c.name}: no rule names files the user can change`);
         assert.deepEqual(processesMentioning(dist), [], 'no helper (or anything else of this bundle) is left running');
-        figures.push(`${c.name}: exit ${r.status} in ${ms} ms`);
+        figures.push(`${c.name}: exit ${r.status} in ${r.ms} ms`);
       }
-      // Only the question was asked; sudo was never told to start the helper.
-      const calls = readFileSync(log, 'utf8').trim().split('\n').filter(Boolean);
-      assert.deepEqual(calls, [`-n -l ${process.execPath} ${join(dist, 'helper.js')}`]);
-      console.log(`      privilege: ${figures.join('; ')}; sudo calls: ${calls.length} (a -l question only), helper processes left: 0`);
+      assert.deepEqual(calls(), ['-n -l true'], 'only asked whether sudo allows everything');
+
+      // Installed (as root, like `sudo bpf-lsm install-helper`): every part root-owned, the rule names it.
+      const install = spawnSync(process.execPath, [join(dist, 'cli.js'), 'install-helper', '--json'], { encoding: 'utf8', env: { ...process.env, BPF_LSM_DIST: dist, BPF_LSM_HELPER_INSTALL_ROOT: installRoot } });
+      assert.equal(install.status, 0, install.stderr);
+      assert.equal(JSON.parse(install.stdout).node, installed.node);
+      for (const f of [installed.node, installed.helperJs, join(installRoot, version, 'native', 'bpflsm.node')]) assert.equal(rootOwnedProblem(f), undefined, f);
+      writeFileSync(log, '');
+      const r = traceAsNobody(`${bin}:/usr/bin:/bin`);
+      assert.notEqual(r.status, 0, r.text);
+      assert.match(r.text, /cannot start it without a password/);
+      assert.ok(r.text.includes(rule), r.text);
+      assert.deepEqual(calls(), [`-n -l ${installed.node} ${installed.helperJs}`], 'sudo was only asked about the installed helper');
+      figures.push(`installed: exit ${r.status} in ${r.ms} ms`);
+
+      // An install someone else can change is no install: a group-writable version folder is refused.
+      chmodSync(join(installRoot, version), 0o775);
+      const loose = traceAsNobody(`${bin}:/usr/bin:/bin`);
+      assert.match(loose.text, new RegExp(`is not safe to run as root: ${installRoot}/${version} is writable by its group`));
+      assert.match(rootOwnedProblem(join(tmpdir(), 'x')) ?? '', /does not exist|writable by other users/);
+      assert.deepEqual(processesMentioning(dist), []);
+      console.log(`      privilege: ${figures.join('; ')}; a group-writable install refused; helper processes left: 0`);
     } finally {
       rmSync(work, { recursive: true, force: true });
+      rmSync(installRoot, { recursive: true, force: true });
     }
   });
 });

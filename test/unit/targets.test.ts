@@ -6,6 +6,7 @@ import { parseTargetId, sshConfigHosts, localKernelRunsBpfLsm, vmKernelOf } from
 import { vmTargetId } from '../../extension/core/vm/kernels';
 import { parseSha256sum } from '../../extension/core/targets/deploy';
 import { sshFailure } from '../../extension/core/targets/process';
+import { sshTarget } from '../../extension/core/targets/remote';
 import { sudoersLine } from '../../extension/core/targets/local';
 import { evaluateProbe, formatReport, lsmWithBpf, parseProbe, PROBE_SCRIPT } from '../../extension/core/check';
 
@@ -56,6 +57,14 @@ describe('target ids', () => {
     assert.equal(vmKernelOf('local'), undefined);
     assert.equal(vmTargetId('6.1'), 'vm');
     assert.equal(vmTargetId('6.12'), 'vm:6.12');
+  });
+
+  it('accepts only host names of a strict character set (a workspace can set the target)', () => {
+    for (const host of ['lab;touch /tmp/pwned', 'a`id`', 'a$(id)', '%h', 'lab%d', 'two words', 'lab\tbox', 'x|y', "a'b", 'a"b', 'a\\b', 'a/b', '@lab', 'u@', 'u@-oProxyCommand=x', 'a\nb']) {
+      assert.throws(() => parseTargetId(`ssh:${host}`), /no usable ssh host/, host);
+      assert.throws(() => sshTarget(host), /not a usable ssh host name/, host);
+    }
+    for (const host of ['build-box', 'user@lab-1.example.com', 'gw_2', '10.0.0.7']) assert.deepEqual(parseTargetId(`ssh:${host}`), { kind: 'ssh', host });
   });
 
   it('lists concrete hosts from an ssh config, not patterns', () => {
@@ -158,14 +167,21 @@ describe('check: probe parsing and remedies', () => {
   it('names the missing kernel options, sudo line and packages', () => {
     const r = evaluateProbe(probe({ config: 'CONFIG_BPF_SYSCALL=y\n# CONFIG_BPF_LSM is not set', btf: '!missing', sudo: '!password', bpftool: '', libbpf: '', node: '' }), {
       ...ctx,
-      sudoersLine: 'bob ALL=(root) NOPASSWD: /usr/bin/node /h/helper.js',
+      localSetup: {
+        sudoersLine: 'bob ALL=(root) NOPASSWD: /opt/bpf-lsm-studio/0123456789abcdef/node /opt/bpf-lsm-studio/0123456789abcdef/helper.js',
+        installCommand: 'sudo /usr/bin/node /h/dist/cli.js install-helper',
+        installProblem: 'the helper is not installed in /opt/bpf-lsm-studio/0123456789abcdef',
+      },
       hostClang: undefined,
     });
     const by = (id: string) => r.checks.find((c) => c.id === id)!;
     assert.equal(by('config').status, 'fail');
     assert.match(by('config').remedy!, /CONFIG_BPF_LSM=y/);
     assert.match(by('btf').remedy!, /CONFIG_DEBUG_INFO_BTF=y/);
-    assert.match(by('privileged').remedy!, /bob ALL=\(root\) NOPASSWD: \/usr\/bin\/node \/h\/helper\.js/);
+    assert.match(by('privileged').remedy!, /Install the helper once into a folder only root can change: `sudo \/usr\/bin\/node \/h\/dist\/cli\.js install-helper`/);
+    assert.match(by('privileged').remedy!, /bob ALL=\(root\) NOPASSWD: \/opt\/bpf-lsm-studio\/0123456789abcdef\/node \/opt\/bpf-lsm-studio\/0123456789abcdef\/helper\.js/);
+    assert.equal(by('helperInstall').status, 'warn');
+    assert.match(by('helperInstall').detail, /not installed in \/opt\/bpf-lsm-studio/);
     assert.match(by('clang').remedy!, /apt-get install clang/);
     assert.equal(by('bpftool').status, 'warn');
     assert.match(by('libbpf').remedy!, /libbpf1/);

@@ -1,10 +1,11 @@
 // The `local` target: the kernel this process runs on. Under Remote-SSH the extension host runs on the
 // remote machine, so there `local` is the remote kernel. Root comes from `sudo -n` unless we already are root.
 import { copyFileSync, mkdirSync, statSync, chmodSync, renameSync } from 'node:fs';
-import { dirname, isAbsolute } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { ExecResult, HelperTransport, Target } from '../target';
 import { hostNode } from '../vm/image';
 import { helperBundle } from './deploy';
+import { checkInstalledHelper } from './install';
 import { runProgram, spawnTransport } from './process';
 
 export function isRoot(): boolean {
@@ -31,24 +32,54 @@ export class LocalTarget implements Target {
     }
   }
 
-  /** The helper runs from the bundle in place: it is already on this machine, so there is nothing to deploy. */
+  /**
+   * As root, the helper runs from the bundle in place. Otherwise through `sudo -n`, from the root-owned
+   * install (./install.ts) that the narrow sudoers rule names; a user whose sudo allows everything may run
+   * the bundle in place, which gives nothing they do not already have.
+   */
   async startHelper(): Promise<HelperTransport> {
     const bundle = helperBundle();
     const node = hostNode();
     if (!node) throw new Error('no node binary found to run the helper with; install Node.js 20 or set BPF_LSM_VM_NODE');
     if (isRoot()) return spawnTransport(node, [bundle.helperJs], 'the local helper');
-    // Asks about the exact command, not `true`: the narrow rule suggested below allows only the helper, so
-    // `sudo -n true` fails for exactly the users who followed the advice. A machine without sudo gets the
-    // same advice, not a bare ENOENT.
-    const sudo = await runProgram('sudo', ['-n', '-l', node, bundle.helperJs]).catch((err: Error) => ({ exitCode: 127, stderr: err.message, stdout: '' }));
-    if (sudo.exitCode !== 0) {
+    const setup = localPrivilegeSetup();
+    const installed = checkInstalledHelper(bundle);
+    // Asks about the exact command, not `true`: the narrow rule allows only the installed helper.
+    const ask = (argv: string[]) => runProgram('sudo', ['-n', '-l', ...argv]).catch((err: Error) => ({ exitCode: 127, stderr: err.message, stdout: '' }));
+    if (installed.ok) {
+      const argv = [installed.helper.node, installed.helper.helperJs];
+      const sudo = await ask(argv);
+      if (sudo.exitCode === 0) return spawnTransport('sudo', ['-n', ...argv], 'the local helper');
       throw new Error(
         `the helper must run as root, but \`sudo -n\` cannot start it without a password (${sudo.stderr.trim() || `exit ${sudo.exitCode}`}). ` +
-          `Allow exactly the helper without a password: add \`${sudoersLine(node, bundle.helperJs)}\` to /etc/sudoers.d/bpf-lsm-studio (with visudo), or use the built-in VM target.`,
+          `Allow exactly the installed helper without a password: add \`${setup.sudoersLine}\` to /etc/sudoers.d/bpf-lsm-studio (with visudo), or use the built-in VM target.`,
       );
     }
-    return spawnTransport('sudo', ['-n', node, bundle.helperJs], 'the local helper');
+    const full = await ask(['true']);
+    if (full.exitCode === 0) return spawnTransport('sudo', ['-n', node, bundle.helperJs], 'the local helper');
+    throw new Error(
+      `the helper must run as root, but ${installed.reason} and \`sudo -n\` cannot start anything else without a password (${full.stderr.trim() || `exit ${full.exitCode}`}). ` +
+        `Install it once into a folder only root can change: \`${setup.installCommand}\`; then add \`${setup.sudoersLine}\` to /etc/sudoers.d/bpf-lsm-studio (with visudo). Or use the built-in VM target.`,
+    );
   }
+}
+
+/** What the local target needs for a user without root: the install command and the sudoers line naming the install. */
+export interface LocalPrivilegeSetup {
+  readonly installCommand: string;
+  readonly sudoersLine: string;
+  /** Why the root-owned install cannot be used now; undefined when it can. */
+  readonly installProblem?: string;
+}
+
+export function localPrivilegeSetup(): LocalPrivilegeSetup {
+  const bundle = helperBundle();
+  const installed = checkInstalledHelper(bundle);
+  return {
+    installCommand: `sudo ${hostNode() ?? 'node'} ${join(bundle.dist, 'cli.js')} install-helper`,
+    sudoersLine: sudoersLine(installed.helper.node, installed.helper.helperJs),
+    installProblem: installed.ok ? undefined : installed.reason,
+  };
 }
 
 /** The sudoers line that lets the current user start exactly this helper as root without a password. */
