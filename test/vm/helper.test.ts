@@ -10,7 +10,7 @@ import { HelperClient, HelperRequestError } from '../../extension/core/helperCli
 import type { HelperTransport } from '../../extension/core/target';
 import { vmTarget } from '../../extension/core/targets/vm';
 import { helperBundle } from '../../extension/core/targets/deploy';
-import { GUEST_HELPER_ROOT } from '../../extension/core/vm/image';
+import { GUEST_HELPER_ROOT, GUEST_USER } from '../../extension/core/vm/image';
 import { HELPER_CHANNELS, vmPaths } from '../../extension/core/vm/paths';
 import { iterateRecords, type BtfTypeDesc, type EventBatch, type JsonValue } from '../../extension/shared/helperProtocol';
 import { decodeValue } from '../../extension/shared/helperValues';
@@ -95,6 +95,27 @@ describe('privileged helper in the BPF-LSM VM', function () {
     const client = await HelperClient.connect(again, { client: 'vm-test' });
     await client.close();
     assert.match(again.route ?? '', /^VM channel \d$/, 'a released channel carries the next helper');
+  });
+
+  it('runs a traced program as the VM\'s unprivileged user, and as root only when asked; that user cannot signal the helper', async () => {
+    const client = await connect();
+    try {
+      const uidOf = async (pid: number) => /^Uid:\s+(\d+)\s+(\d+)/m.exec((await vm.exec('cat', [`/proc/${pid}/status`])).stdout)?.slice(1, 3).map(Number);
+      const plain = await client.call('spawn', { argv: ['/bin/true'] });
+      assert.equal(plain.uid, GUEST_USER.uid);
+      assert.deepEqual(await uidOf(plain.pid), [GUEST_USER.uid, GUEST_USER.uid], 'real and effective uid in the kernel');
+      const asRoot = await client.call('spawn', { argv: ['/bin/true'], asRoot: true });
+      assert.equal(asRoot.uid, 0);
+      assert.deepEqual(await uidOf(asRoot.pid), [0, 0]);
+      // What a traced program would try: signal the helper (the parent of the stopped shell).
+      const ppid = /^PPid:\s+(\d+)/m.exec((await vm.exec('cat', [`/proc/${plain.pid}/status`])).stdout)?.[1];
+      const tryKill = await vm.exec('su', [GUEST_USER.name, '-c', `kill -0 ${ppid}`]);
+      assert.notEqual(tryKill.exitCode, 0, `the unprivileged user may signal the helper (pid ${ppid}): ${tryKill.stdout}${tryKill.stderr}`);
+      for (const pid of [plain.pid, asRoot.pid]) await client.call('kill', { pid, signal: 'SIGKILL' });
+      console.log(`      spawn: uid ${plain.uid} by default, ${asRoot.uid} with asRoot; kill -0 of the helper as ${GUEST_USER.name}: exit ${tryKill.exitCode}`);
+    } finally {
+      await client.close();
+    }
   });
 
   it('loads the probe, attaches to LSM hooks, streams its ring buffer events through the helper, detaches', async () => {

@@ -12,8 +12,13 @@ import { KernelAssets } from './kernel';
 export const READY_MARKER = 'bpf-lsm-vm: ready';
 export const GUEST_IP = '10.0.2.15';
 export const GUEST_GATEWAY = '10.0.2.2';
-/** An unprivileged user for tests that run something "as user" (no password, no ssh key: root switches to it). */
-export const GUEST_USER = { name: 'user', uid: 1000 } as const;
+/**
+ * The VM's unprivileged user (no password, no ssh key: root switches to it with `su user -c CMD`). Tests run
+ * steps "as user" with it, and traced programs run as this user unless the client asks for root (the VM
+ * target starts the helper with SUDO_UID/SUDO_GID naming it), so a traced program cannot signal the
+ * helper or write into its streams.
+ */
+export const GUEST_USER = { name: 'user', uid: 1000, gid: 1000 } as const;
 /** Where the helper is deployed inside the VM (root-owned, in RAM, so a fresh boot starts clean). */
 export const GUEST_HELPER_ROOT = '/var/lib/bpf-lsm-studio/helper';
 
