@@ -8,7 +8,8 @@
 //
 // Strings from the kernel (comm, file names, argument values) travel as plain strings and the webview
 // only ever puts them into the page as text nodes.
-import type { DropSite, EventKind, Grouping, HistogramEntry, PanelFilter } from './panelModel';
+import { EVENT_KINDS, type DropSite, type EventKind, type Grouping, type HistogramEntry, type PanelFilter } from './panelModel';
+import { type Check, bool, int, isPlainObject, json, list, object, oneOf, opt, req, str } from './schema';
 import type { TraceEvent } from './traceEvent';
 
 export const PANEL_PROTOCOL_VERSION = 1;
@@ -234,12 +235,51 @@ export type WebviewToHost =
   | ReadyMessage | ViewportMessage | SetFilterMessage | SetGroupingMessage | ToggleGroupMessage | SelectMessage
   | OpenSourceMessage | OpenHookDocMessage | SetPausedMessage | SetFollowMessage | ActionMessage | QueryResultMessage;
 
-const WEBVIEW_TYPES: ReadonlySet<WebviewToHost['type']> = new Set<WebviewToHost['type']>([
-  'ready', 'viewport', 'setFilter', 'setGrouping', 'toggleGroup', 'select', 'openSource', 'openHookDoc',
-  'setPaused', 'setFollow', 'action', 'queryResult',
-]);
+const count = int(0, 0x7fffffff);
+const seq = int(0, Number.MAX_SAFE_INTEGER);
+const type = (t: WebviewToHost['type']) => req(oneOf(t));
 
-/** The host trusts nothing from the webview's side without checking its shape first. */
+/**
+ * One schema per webview message, field by field like helper requests (schema.ts): the webview renders
+ * kernel strings, so its messages are treated as coming from whoever managed to run script in it.
+ */
+const WEBVIEW_SCHEMAS: { readonly [K in WebviewToHost['type']]: Check } = {
+  ready: object({ type: type('ready') }),
+  viewport: object({ type: type('viewport'), requestId: req(count), first: req(count), count: req(int(0, 100_000)) }),
+  setFilter: object({
+    type: type('setFilter'),
+    filter: req(
+      object({
+        hooks: opt(list(str({ max: 128 }), 4096)),
+        categories: opt(list(str({ max: 64 }), 256)),
+        pid: opt(count),
+        text: opt(str({ max: 4096 })),
+        kinds: opt(list(oneOf(...EVENT_KINDS), EVENT_KINDS.length)),
+        deniedOnly: opt(bool),
+      }),
+    ),
+  }),
+  setGrouping: object({ type: type('setGrouping'), grouping: req(oneOf('none', 'syscall', 'process')) }),
+  toggleGroup: object({ type: type('toggleGroup'), group: req(count), expanded: req(bool) }),
+  select: object({ type: type('select'), seq: req(seq) }),
+  openSource: object({ type: type('openSource'), seq: req(seq), preserveFocus: req(bool) }),
+  openHookDoc: object({ type: type('openHookDoc'), hook: req(str({ min: 1, max: 128, pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, what: 'a hook name' })) }),
+  setPaused: object({ type: type('setPaused'), paused: req(bool) }),
+  setFollow: object({ type: type('setFollow'), follow: req(bool) }),
+  action: object({ type: type('action'), action: req(oneOf('clear', 'export', 'openSession', 'traceExecutable')) }),
+  // What the webview rendered, for tests and automation: only read, never acted on; bounded like any JSON.
+  queryResult: object({ type: type('queryResult'), requestId: req(count), rendered: req(json(6, 1_000_000)) }),
+};
+
+/** Why `m` is not a well-formed webview message, or undefined when it is one. */
+export function webviewMessageProblem(m: unknown): string | undefined {
+  if (!isPlainObject(m)) return 'a message must be an object';
+  const t = m.type;
+  if (typeof t !== 'string' || !Object.prototype.hasOwnProperty.call(WEBVIEW_SCHEMAS, t)) return `unknown message type ${JSON.stringify(t)?.slice(0, 40)}`;
+  return WEBVIEW_SCHEMAS[t as WebviewToHost['type']](m, t);
+}
+
+/** The host trusts nothing from the webview's side without checking every field first. */
 export function isWebviewMessage(m: unknown): m is WebviewToHost {
-  return typeof m === 'object' && m !== null && WEBVIEW_TYPES.has((m as { type: WebviewToHost['type'] }).type);
+  return webviewMessageProblem(m) === undefined;
 }

@@ -1,7 +1,7 @@
 // The panel's host trusts only messages of a known type from its webview; rows sent to the webview are
 // plain JSON (structured-clone safe) and carry kernel strings untouched, for the webview to show as text.
 import * as assert from 'node:assert/strict';
-import { isWebviewMessage, WebviewToHost } from '../../extension/shared/panelProtocol';
+import { isWebviewMessage, webviewMessageProblem, WebviewToHost } from '../../extension/shared/panelProtocol';
 import { PanelModel } from '../../extension/shared/panelModel';
 
 describe('panel protocol', () => {
@@ -24,6 +24,33 @@ describe('panel protocol', () => {
     for (const bad of [null, undefined, 'ready', 1, {}, { type: 'update' }, { type: 'rows' }, { type: 'eval', code: 'x' }, { kind: 'ready' }]) {
       assert.equal(isWebviewMessage(bad), false, JSON.stringify(bad));
     }
+  });
+
+  it('checks every field of a webview message like a helper request: types, ranges, sizes, no extra fields', () => {
+    const bad: Array<[unknown, RegExp]> = [
+      [{ type: 'ready', evil: 1 }, /unknown field "evil"/],
+      [{ type: 'select', seq: '1' }, /seq must be an integer/],
+      [{ type: 'select' }, /seq is required/],
+      [{ type: 'viewport', requestId: 1, first: -1, count: 1 }, /first must be from 0/],
+      [{ type: 'viewport', requestId: 1, first: 0, count: 1e9 }, /count must be from 0 to 100000/],
+      [{ type: 'openSource', seq: 1, preserveFocus: 'yes' }, /preserveFocus must be true or false/],
+      [{ type: 'openHookDoc', hook: '../../etc/passwd' }, /hook is not a hook name/],
+      [{ type: 'action', action: 'rm -rf' }, /action must be one of/],
+      [{ type: 'setGrouping', grouping: { toString: 1 } }, /grouping must be one of/],
+      [{ type: 'toggleGroup', group: 1 }, /expanded is required/],
+      [{ type: 'setFilter', filter: { text: 'x'.repeat(5000) } }, /text is longer than 4096/],
+      [{ type: 'setFilter', filter: { pid: 1.5 } }, /pid must be an integer/],
+      [{ type: 'setFilter', filter: { kinds: ['hook', 'shell'] } }, /kinds\[1\] must be one of/],
+      [{ type: 'setFilter', filter: JSON.parse('{"__proto__": {"polluted": true}}') }, /unknown field "__proto__"/],
+      [{ type: 'setFilter', filter: { hooks: Array.from({ length: 5000 }, () => 'file_open') } }, /at most 4096/],
+      [{ type: 'toString' }, /unknown message type/],
+      [{ type: 'queryResult', requestId: 1, rendered: JSON.parse('[[[[[[[[[[1]]]]]]]]]]') }, /nested deeper/],
+    ];
+    for (const [m, expect] of bad) {
+      assert.equal(isWebviewMessage(m), false, JSON.stringify(m).slice(0, 80));
+      assert.match(webviewMessageProblem(m) ?? '', expect, JSON.stringify(m).slice(0, 80));
+    }
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 
   it('sends kernel strings unchanged in rows that survive structured cloning', () => {

@@ -158,6 +158,16 @@ describe('helper request validation', () => {
     bad({ type: 'request', id: 1, method: 'loadObject', params: { name: '../../etc/x' } }, 'invalid-params', /name is not a file name/, Buffer.alloc(1));
   });
 
+  it('takes paths only absolute, without ".." components (also right after the root) and without control characters', () => {
+    const pin = (path: string) => ({ type: 'request', id: 1, method: 'pinLink', params: { objectId: 1, program: 'p', path } });
+    for (const path of ['/../etc/x', '/..', '/sys/fs/bpf/../../etc/x', '/sys/fs/bpf/a/..']) bad(pin(path), 'invalid-params', /path has a "\.\." component/);
+    for (const path of ['/sys/fs/bpf/a\nb', '/sys/fs/bpf/a\rb', '/sys/fs/bpf/\x1b[2J', '/sys/fs/bpf/a\x7f']) bad(pin(path), 'invalid-params', /path contains a control character/);
+    bad(pin('sys/fs/bpf/x'), 'invalid-params', /path is not an absolute path/);
+    bad({ type: 'request', id: 1, method: 'readBtf', params: { path: '/../sys/kernel/btf/vmlinux' } }, 'invalid-params', /path has a "\.\." component/);
+    bad({ type: 'request', id: 1, method: 'spawn', params: { argv: ['/bin/true'], cwd: '/tmp/\n' } }, 'invalid-params', /cwd contains a control character/);
+    for (const path of ['/sys/fs/bpf/a..b', '/sys/fs/bpf/...', '/sys/fs/bpf/bpf-lsm/x.y']) ok(pin(path));
+  });
+
   it('rejects hostile sizes: huge arrays, long strings, deep JSON, NUL bytes', () => {
     const many = Array.from({ length: 5000 }, (_, i) => `p${i}`);
     bad({ type: 'request', id: 1, method: 'attach', params: { objectId: 1, programs: many } }, 'invalid-params', /at most 4096/);
