@@ -87,7 +87,8 @@ export const opt = (check: Check) => ({ check, optional: true });
 
 export const object = (shape: Shape): Check => (v, path) => {
   if (!isPlainObject(v)) return `${path} must be an object`;
-  for (const k of Object.keys(v)) if (!(k in shape)) return `${path} has an unknown field "${k}"`;
+  // hasOwnProperty, not `in`: "__proto__", "constructor" or "toString" are on every object's prototype.
+  for (const k of Object.keys(v)) if (!Object.prototype.hasOwnProperty.call(shape, k)) return `${path} has an unknown field "${k}"`;
   for (const [k, spec] of Object.entries(shape)) {
     if (v[k] === undefined) {
       if (!spec.optional) return `${path}.${k} is required`;

@@ -153,6 +153,9 @@ describe('helper request validation', () => {
     bad({ type: 'request', id: 1, method: 'attach', params: {} }, 'invalid-params', /objectId is required/);
     bad({ type: 'request', id: 1, method: 'attach', params: { objectId: 1, programs: 'all' } }, 'invalid-params', /programs must be an array/);
     bad({ type: 'request', id: 1, method: 'attach', params: { objectId: 1, force: true } }, 'invalid-params', /unknown field "force"/);
+    for (const key of ['constructor', 'toString', '__proto__']) {
+      bad({ type: 'request', id: 1, method: 'attach', params: JSON.parse(`{"objectId": 1, "${key}": 1}`) }, 'invalid-params', new RegExp(`unknown field "${key}"`));
+    }
     bad({ type: 'request', id: 1, method: 'kill', params: { pid: 1 } }, 'invalid-params', /pid must be from 2/);
     bad({ type: 'request', id: 1, method: 'kill', params: { pid: 99, signal: 'SIGSTOP' } }, 'invalid-params', /signal must be one of/);
     bad({ type: 'request', id: 1, method: 'loadObject', params: { name: '../../etc/x' } }, 'invalid-params', /name is not a file name/, Buffer.alloc(1));
@@ -181,8 +184,8 @@ describe('helper request validation', () => {
 
   it('rejects paths outside their area or with ".."', () => {
     bad({ type: 'request', id: 1, method: 'pinLink', params: { objectId: 1, program: 'p', path: 'relative' } }, 'invalid-params', /absolute path/);
-    bad({ type: 'request', id: 1, method: 'pinLink', params: { objectId: 1, program: 'p', path: '/sys/fs/bpf/../../etc/x' } }, 'invalid-params', /without "\.\."/);
-    bad({ type: 'request', id: 1, method: 'spawn', params: { argv: ['ls'], cwd: '/tmp/..' } }, 'invalid-params', /without "\.\."/);
+    bad({ type: 'request', id: 1, method: 'pinLink', params: { objectId: 1, program: 'p', path: '/sys/fs/bpf/../../etc/x' } }, 'invalid-params', /has a "\.\." component/);
+    bad({ type: 'request', id: 1, method: 'spawn', params: { argv: ['ls'], cwd: '/tmp/..' } }, 'invalid-params', /has a "\.\." component/);
   });
 
   it('enforces the blob rules per method', () => {

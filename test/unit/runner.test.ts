@@ -22,6 +22,6 @@ describe('test runner', () => {
       encoding: 'utf8',
     });
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /unit: 3 passed, 0 failed/);
+    assert.match(run.stdout, /unit: [1-9]\d* passed, 0 failed/);
   });
 });
