@@ -5,6 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import type { ProcessInfo } from '../shared/helperProtocol';
+import { HelperError, type Handlers } from './request';
 
 export interface SpawnRequest {
   argv: string[];
@@ -147,4 +148,27 @@ export class ProcessTable {
     );
     await Promise.all(waits);
   }
+}
+
+/** The requests on programs started for a trace (spawn, resume, kill). */
+export function processHandlers(table: ProcessTable): Handlers<'spawn' | 'resume' | 'kill'> {
+  return {
+    spawn: async (params) => {
+      try {
+        return { result: await table.spawnStopped(params) };
+      } catch (err) {
+        throw new HelperError('os-error', (err as Error).message);
+      }
+    },
+
+    resume: async (params) => {
+      table.resume(params.pid);
+      return { result: {} };
+    },
+
+    kill: async (params) => {
+      table.kill(params.pid, params.signal ?? 'SIGTERM');
+      return { result: {} };
+    },
+  };
 }
