@@ -7,7 +7,8 @@
 import { setFlagsFromString } from 'node:v8';
 import { loadavg, cpus } from 'node:os';
 import { runInNewContext } from 'node:vm';
-import { PanelFilter, PanelModel, Grouping } from '../extension/shared/panelModel';
+import type { Grouping, PanelFilter } from '../extension/shared/panelProtocol';
+import { PanelModel } from '../extension/shared/panel/store';
 import { syntheticSession } from '../test/fixtures/sessions/synthetic';
 import type { TraceEvent } from '../extension/shared/traceEvent';
 

@@ -10,7 +10,7 @@ import './panel.css';
 import type {
   DetailsMessage, HostToWebview, PanelEventRow, PanelGroupRow, PanelRow, PanelState, RenderedPanel, RowsMessage, WebviewToHost,
 } from '../extension/shared/panelProtocol';
-import type { Grouping, PanelFilter } from '../extension/shared/panelModel';
+import type { Grouping, PanelFilter } from '../extension/shared/panelProtocol';
 import type { TraceValue } from '../extension/shared/traceEvent';
 
 declare function acquireVsCodeApi(): { postMessage(message: unknown): void };

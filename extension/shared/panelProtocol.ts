@@ -1,18 +1,48 @@
 // Messages between the tracing panel's host (extension/client/tracingPanel.ts) and its webview
 // (media/panel.ts). Declared once here, discriminated by `type`, one union per direction.
 //
-// The event store lives on the host (see panelModel.ts for why), so traffic is small and bounded: the
+// The event store lives on the host (see panel/store.ts for why), so traffic is small and bounded: the
 // webview says which rows it shows and what the user changed; the host answers with at most one
 // `update` per 50 ms however fast events arrive, and with `rows` for the window asked for. No message
 // ever carries one event per event received.
 //
 // Strings from the kernel (comm, file names, argument values) travel as plain strings and the webview
 // only ever puts them into the page as text nodes.
-import { EVENT_KINDS, type DropSite, type EventKind, type Grouping, type HistogramEntry, type PanelFilter } from './panelModel';
 import { type Check, bool, int, isPlainObject, json, list, object, oneOf, opt, req, str } from './schema';
-import type { TraceEvent } from './traceEvent';
+import type { DropEvent, TraceEvent } from './traceEvent';
 
 export const PANEL_PROTOCOL_VERSION = 1;
+
+export type EventKind = TraceEvent['kind'];
+export const EVENT_KINDS: readonly EventKind[] = ['hook', 'syscall_enter', 'syscall_exit', 'process', 'drops'];
+export type DropSite = DropEvent['where'];
+export const DROP_SITES: readonly DropSite[] = ['kernel', 'helper', 'client', 'panel'];
+
+/** Which events are shown. Every set criterion must hold; an empty or absent criterion matches all. */
+export interface PanelFilter {
+  /** Only hook events of these hooks. */
+  readonly hooks?: readonly string[];
+  /** Only hook events whose hook belongs to one of these categories (file, inode, bprm, ...). */
+  readonly categories?: readonly string[];
+  /** Events of this thread or process (pid or tgid). */
+  readonly pid?: number;
+  /** Case-insensitive substring of any decoded field: comm, hook, syscall, argument values, file names. */
+  readonly text?: string;
+  readonly kinds?: readonly EventKind[];
+  /** Only hook calls that returned a negative errno. */
+  readonly deniedOnly?: boolean;
+}
+
+export type Grouping = 'none' | 'syscall' | 'process';
+
+export interface HistogramEntry {
+  readonly hook: string;
+  /** Events of this hook in the session. */
+  readonly total: number;
+  /** Of those, how many pass the current filter. */
+  readonly matching: number;
+  readonly denied: number;
+}
 
 /** One row on screen: an event, or a syscall/process header in the tree modes. */
 export type PanelRow = PanelEventRow | PanelGroupRow;

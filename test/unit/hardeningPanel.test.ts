@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeText } from '../../extension/shared/tracer/decoder';
-import { PanelModel } from '../../extension/shared/panelModel';
+import { PanelModel } from '../../extension/shared/panel/store';
 import type { TraceEvent } from '../../extension/shared/traceEvent';
 
 const root = join(__dirname, '..', '..', '..');

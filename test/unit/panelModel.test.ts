@@ -1,7 +1,10 @@
 // The tracing panel's event store: filters agree with a plain reference implementation, groups nest hook
 // calls under their syscall and process, the histogram counts, events round-trip for export.
 import * as assert from 'node:assert/strict';
-import { PanelFilter, PanelModel, ViewRow, isTraceEvent, summarizeArgs, formatRet } from '../../extension/shared/panelModel';
+import type { PanelFilter } from '../../extension/shared/panelProtocol';
+import { PanelModel, type ViewRow } from '../../extension/shared/panel/store';
+import { isTraceEvent } from '../../extension/shared/panel/savedFile';
+import { formatRet, summarizeArgs } from '../../extension/shared/panel/format';
 import type { HookEvent, TraceEvent } from '../../extension/shared/traceEvent';
 import { syntheticSession } from '../fixtures/sessions/synthetic';
 import { hookCategory } from '../../extension/shared/hooks/categories';

@@ -2,7 +2,7 @@
 // plain JSON (structured-clone safe) and carry kernel strings untouched, for the webview to show as text.
 import * as assert from 'node:assert/strict';
 import { isWebviewMessage, webviewMessageProblem, WebviewToHost } from '../../extension/shared/panelProtocol';
-import { PanelModel } from '../../extension/shared/panelModel';
+import { PanelModel } from '../../extension/shared/panel/store';
 
 describe('panel protocol', () => {
   it('accepts every webview message type and nothing else', () => {

@@ -1,4 +1,4 @@
-// The tracing panel's event store: every event of one trace session, its filters, its two tree modes
+// The tracing panel's event store (the panel model): every event of one trace session, its filters, its two tree modes
 // ("by syscall", "by process") and the per-hook histogram. Pure TypeScript, no VS Code, no DOM, so the
 // unit tests and bench/panel.bench.ts run it in plain Node.
 //
@@ -15,196 +15,18 @@
 // them), but every argument value is also interned once, so a free-text filter tests each distinct
 // value once and then scans integers. The histogram and the syscall/process groups are kept up to date
 // on arrival, so nothing is recomputed per batch.
-import type { DropEvent, HookEvent, TraceEvent, TraceValue } from './traceEvent';
-import { hookCategory } from './hooks/categories';
-import type { PanelRow } from './panelProtocol';
+//
+// Around it: columns.ts (string tables, typed-array columns), filter.ts (compile and scan), tree.ts (the
+// tree modes' rows), format.ts (how values read), savedFile.ts (checks on a loaded session).
+import type { HookEvent, TraceEvent, TraceValue } from '../traceEvent';
+import { hookCategory } from '../hooks/categories';
+import { DROP_SITES, EVENT_KINDS, type DropSite, type EventKind, type Grouping, type HistogramEntry, type PanelFilter, type PanelRow } from '../panelProtocol';
+import { f64, FLAG_DENIED, FLAG_ERROR, FLAG_HAS_RET, i16, i32, IntList, KIND_CODE, lowerBound, StringTable, u8, type Column } from './columns';
+import { compileFilter, normalizeFilter, scanMatches, type CompiledFilter } from './filter';
+import { formatArg, formatRet, formatSeconds, summarizeArgs } from './format';
+import { buildTreeRows, type GroupInfo, type ViewRow } from './tree';
 
-export type EventKind = TraceEvent['kind'];
-export const EVENT_KINDS: readonly EventKind[] = ['hook', 'syscall_enter', 'syscall_exit', 'process', 'drops'];
-export type DropSite = DropEvent['where'];
-export const DROP_SITES: readonly DropSite[] = ['kernel', 'helper', 'client', 'panel'];
-
-/** Which events are shown. Every set criterion must hold; an empty or absent criterion matches all. */
-export interface PanelFilter {
-  /** Only hook events of these hooks. */
-  readonly hooks?: readonly string[];
-  /** Only hook events whose hook belongs to one of these categories (file, inode, bprm, ...). */
-  readonly categories?: readonly string[];
-  /** Events of this thread or process (pid or tgid). */
-  readonly pid?: number;
-  /** Case-insensitive substring of any decoded field: comm, hook, syscall, argument values, file names. */
-  readonly text?: string;
-  readonly kinds?: readonly EventKind[];
-  /** Only hook calls that returned a negative errno. */
-  readonly deniedOnly?: boolean;
-}
-
-export type Grouping = 'none' | 'syscall' | 'process';
-
-const FLAG_HAS_RET = 1;
-const FLAG_DENIED = 2;
-const FLAG_ERROR = 4;
-
-const KIND_CODE: Record<EventKind, number> = { hook: 0, syscall_enter: 1, syscall_exit: 2, process: 3, drops: 4 };
-
-/** Strings seen once, stored once; ids are dense so per-id flags live in typed arrays. */
-export class StringTable {
-  readonly values: string[] = [];
-  private readonly ids = new Map<string, number>();
-  // For substring search: the lower-cased values joined into a few long strings, searched with the
-  // engine's native indexOf instead of one `includes` per value (half a million values in a few ms).
-  private chunks: Array<{ readonly text: string; readonly firstId: number; readonly starts: Int32Array }> = [];
-  private searchable = 0;
-
-  intern(s: string): number {
-    let id = this.ids.get(s);
-    if (id === undefined) {
-      id = this.values.length;
-      this.values.push(s);
-      this.ids.set(s, id);
-    }
-    return id;
-  }
-
-  id(s: string): number | undefined {
-    return this.ids.get(s);
-  }
-
-  get size(): number {
-    return this.values.length;
-  }
-
-  /** One flag per string: does it contain `needle` (already lower case)? */
-  matching(needle: string): Uint8Array {
-    const n = this.values.length;
-    const out = new Uint8Array(n);
-    if (!needle || needle.includes(SEPARATOR)) return out;
-    this.index();
-    for (const { text, firstId, starts } of this.chunks) {
-      let at = text.indexOf(needle);
-      while (at >= 0) {
-        const k = upperBound(starts, at) - 1;
-        out[firstId + k] = 1;
-        at = k + 1 < starts.length ? text.indexOf(needle, starts[k + 1]) : -1;
-      }
-    }
-    return out;
-  }
-
-  /**
-   * Makes every value searchable. Called after each appended batch, so the first text filter does not
-   * pay for half a million lower-cased strings at once. A new chunk per batch, and chunks merged while
-   * the newer is at least half the size of the older, so each value is copied O(log n) times in all.
-   */
-  index(): void {
-    const n = this.values.length;
-    if (this.searchable === n) return;
-    const from = this.searchable;
-    const starts = new Int32Array(n - from);
-    const parts: string[] = [];
-    let pos = 0;
-    for (let id = from; id < n; id++) {
-      const lower = this.values[id].toLowerCase();
-      starts[id - from] = pos;
-      parts.push(lower);
-      pos += lower.length + 1;
-    }
-    this.chunks.push({ text: parts.join(SEPARATOR), firstId: from, starts });
-    this.searchable = n;
-    while (this.chunks.length >= 2) {
-      const b = this.chunks[this.chunks.length - 1];
-      const a = this.chunks[this.chunks.length - 2];
-      if (b.starts.length * 2 < a.starts.length) break;
-      const merged = new Int32Array(a.starts.length + b.starts.length);
-      merged.set(a.starts);
-      const shift = a.text.length + 1;
-      for (let k = 0; k < b.starts.length; k++) merged[a.starts.length + k] = b.starts[k] + shift;
-      this.chunks.splice(-2, 2, { text: a.text + SEPARATOR + b.text, firstId: a.firstId, starts: merged });
-    }
-  }
-
-  clear(): void {
-    this.values.length = 0;
-    this.ids.clear();
-    this.chunks = [];
-    this.searchable = 0;
-  }
-}
-
-const SEPARATOR = '\u0000';
-
-/** First index in `a` whose value is greater than `v`. */
-function upperBound(a: Int32Array, v: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid] <= v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** A growable typed-array column; capacity doubles so appends are amortized O(1). */
-class Column<T extends Int32Array | Float64Array | Uint8Array | Int16Array> {
-  constructor(
-    private readonly make: (n: number) => T,
-    public data: T,
-  ) {}
-
-  ensure(n: number): void {
-    if (n <= this.data.length) return;
-    let cap = this.data.length || 1024;
-    while (cap < n) cap *= 2;
-    const next = this.make(cap);
-    next.set(this.data as never);
-    this.data = next;
-  }
-}
-
-const i32 = (n = 1024) => new Column((k) => new Int32Array(k), new Int32Array(n));
-const f64 = (n = 1024) => new Column((k) => new Float64Array(k), new Float64Array(n));
-const u8 = (n = 1024) => new Column((k) => new Uint8Array(k), new Uint8Array(n));
-const i16 = (n = 1024) => new Column((k) => new Int16Array(k), new Int16Array(n));
-
-/** A growable list of int32 with push; used for matches, pools and group tables. */
-export class IntList {
-  data: Int32Array;
-  length = 0;
-  constructor(capacity = 1024) {
-    this.data = new Int32Array(capacity);
-  }
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Int32Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
-  view(): Int32Array {
-    return this.data.subarray(0, this.length);
-  }
-  clear(): void {
-    this.length = 0;
-  }
-}
-
-/** One syscall instance of one thread, or one process (tgid): the parent rows of the tree modes. */
-export interface GroupInfo {
-  readonly grouping: Exclude<Grouping, 'none'>;
-  readonly id: number;
-  /** Syscall name (syscall mode) or latest comm (process mode). */
-  readonly label: string;
-  readonly pid: number;
-  readonly tgid: number;
-  /** Index of the group's first event. */
-  readonly first: number;
-  /** Syscall return value from its exit event, when seen. */
-  readonly ret?: number;
-  /** Syscall arguments from its enter event, when seen. */
-  readonly enterArgs?: readonly number[];
-}
+export type { GroupInfo, ViewRow } from './tree';
 
 /** What one event carries beyond the columns, kept as decoded (argument objects are not copied). */
 type Extra =
@@ -212,20 +34,6 @@ type Extra =
   | readonly number[] // syscall_enter args
   | { readonly what: 'fork' | 'exec' | 'exit'; readonly child?: number; readonly exitCode?: number; readonly filename?: string }
   | undefined;
-
-export interface HistogramEntry {
-  readonly hook: string;
-  /** Events of this hook in the session. */
-  readonly total: number;
-  /** Of those, how many pass the current filter. */
-  readonly matching: number;
-  readonly denied: number;
-}
-
-/** A row of the current view: a group header (tree modes) or an event. */
-export type ViewRow =
-  | { readonly type: 'group'; readonly group: GroupInfo; readonly count: number; readonly denied: number; readonly expanded: boolean }
-  | { readonly type: 'event'; readonly index: number; readonly depth: 0 | 1 };
 
 export class PanelModel {
   readonly names = new StringTable();
@@ -475,42 +283,11 @@ export class PanelModel {
   }
 
   private scan(from: number, to: number): void {
-    const f = this.compiled;
-    if (f.text !== undefined) {
-      f.refreshText(this);
-      // A text nothing contains matches no event: skip the scan (typing a new word often gets here).
-      if (!f.nameHits!.includes(1) && !f.valueHits!.includes(1)) return;
-    }
-    const kind = this.kind.data, flags = this.flags.data, pid = this.pid.data, tgid = this.tgid.data;
-    const hook = this.hook.data, comm = this.comm.data, syscall = this.syscall.data, category = this.category.data;
-    const argStart = this.argStart.data, pool = this.argPool.data;
-    const matching = this.hookMatching;
-    for (let i = from; i < to; i++) {
-      if (f.kinds && !f.kinds[kind[i]]) continue;
-      const h = hook[i];
-      if (f.hooks && (h < 0 || !f.hooks[h])) continue;
-      if (f.categories && (category[i] < 0 || !f.categories[category[i]])) continue;
-      if (f.pid !== undefined && pid[i] !== f.pid && tgid[i] !== f.pid) continue;
-      if (f.deniedOnly && !(flags[i] & FLAG_DENIED)) continue;
-      if (f.text !== undefined) {
-        const names = f.nameHits!;
-        let hit = names[comm[i]] === 1 || (h >= 0 && names[h] === 1) || (syscall[i] >= 0 && names[syscall[i]] === 1) ||
-          (category[i] >= 0 && names[category[i]] === 1);
-        if (!hit) {
-          const values = f.valueHits!;
-          const end = i + 1 < this.n ? argStart[i + 1] : this.argPool.length;
-          for (let p = argStart[i]; p < end; p++) {
-            if (values[pool[p]] === 1) {
-              hit = true;
-              break;
-            }
-          }
-        }
-        if (!hit) continue;
-      }
-      this.matches.push(i);
-      if (h >= 0) matching[h]++;
-    }
+    scanMatches(this.compiled, this, {
+      count: this.n, kind: this.kind.data, flags: this.flags.data, pid: this.pid.data, tgid: this.tgid.data, hook: this.hook.data,
+      comm: this.comm.data, syscall: this.syscall.data, category: this.category.data, argStart: this.argStart.data,
+      pool: this.argPool.data, poolLength: this.argPool.length,
+    }, from, to, this.matches, this.hookMatching);
   }
 
   setGrouping(grouping: Grouping): void {
@@ -614,64 +391,21 @@ export class PanelModel {
     return out;
   }
 
-  /**
-   * Tree rows: each group once, at the position of its first matching event, followed by its matching
-   * events when expanded; events outside any group stay where they are. Two linear passes over the
-   * matches with typed arrays (a counting sort by group), rebuilt lazily when rows are asked for.
-   */
+  /** Tree rows of the current grouping, rebuilt lazily when rows are asked for after a change. */
   private buildRows(): void {
     if (this.rows) return;
-    const groupCol = this.grouping === 'syscall' ? this.sysGroup.data : this.procGroup.data;
-    const groups = this.grouping === 'syscall' ? this.sysName.length : this.procTgid.length;
-    // Flags in a typed array: a Set lookup per group costs more than the rest of the pass on big sessions.
-    const collapsed = new Uint8Array(groups);
-    for (const g of this.collapsed[this.grouping as Exclude<Grouping, 'none'>]) if (g < groups) collapsed[g] = 1;
-    const m = this.matches.data;
-    const len = this.matches.length;
-    const counts = new Int32Array(groups);
-    const denied = new Int32Array(groups);
-    const flags = this.flags.data;
-    const top = new IntList(1024);
-    for (let k = 0; k < len; k++) {
-      const i = m[k];
-      const g = groupCol[i];
-      if (g < 0) top.push(i);
-      else {
-        if (counts[g] === 0) top.push(-g - 1);
-        counts[g]++;
-        if (flags[i] & FLAG_DENIED) denied[g]++;
-      }
-    }
-    const offsets = new Int32Array(groups + 1);
-    for (let g = 0; g < groups; g++) offsets[g + 1] = offsets[g] + counts[g];
-    const members = new Int32Array(len);
-    const fill = offsets.slice(0, groups);
-    for (let k = 0; k < len; k++) {
-      const g = groupCol[m[k]];
-      if (g >= 0) members[fill[g]++] = m[k];
-    }
-    let total = top.length;
-    for (let t = 0; t < top.length; t++) {
-      const v = top.data[t];
-      if (v < 0 && !collapsed[-v - 1]) total += counts[-v - 1];
-    }
-    const rows = new Int32Array(total);
-    let r = 0;
-    for (let t = 0; t < top.length; t++) {
-      const v = top.data[t];
-      rows[r++] = v;
-      if (v < 0) {
-        const g = -v - 1;
-        if (!collapsed[g]) {
-          rows.set(members.subarray(offsets[g], offsets[g + 1]), r);
-          r += counts[g];
-        }
-      }
-    }
-    this.rows = rows;
-    this.rowsLength = total;
-    this.groupCounts = counts;
-    this.groupDenied = denied;
+    const grouping = this.grouping as Exclude<Grouping, 'none'>;
+    const tree = buildTreeRows(
+      grouping === 'syscall' ? this.sysGroup.data : this.procGroup.data,
+      grouping === 'syscall' ? this.sysName.length : this.procTgid.length,
+      this.collapsed[grouping],
+      this.matches,
+      this.flags.data,
+    );
+    this.rows = tree.rows;
+    this.rowsLength = tree.length;
+    this.groupCounts = tree.counts;
+    this.groupDenied = tree.denied;
   }
 
   /** Per-hook counts, most frequent first. */
@@ -843,164 +577,5 @@ export class PanelModel {
     this.compiled = compileFilter(this.filter, this);
     this.rows = undefined;
     this.version++;
-  }
-}
-
-interface CompiledFilter {
-  readonly kinds?: Uint8Array;
-  hooks?: Uint8Array;
-  categories?: Uint8Array;
-  readonly pid?: number;
-  readonly deniedOnly: boolean;
-  readonly text?: string;
-  nameHits?: Uint8Array;
-  valueHits?: Uint8Array;
-  /**
-   * Brings the text flags up to date with strings interned since the last scan. Hook and category sets
-   * need no such care: a name interned later has an id past their end, reads as undefined, and so fails
-   * the test, which is right because it was not asked for.
-   */
-  refreshText(model: PanelModel): void;
-}
-
-function normalizeFilter(f: PanelFilter): PanelFilter {
-  const out: { -readonly [K in keyof PanelFilter]: PanelFilter[K] } = {};
-  if (f.hooks?.length) out.hooks = [...new Set(f.hooks)];
-  if (f.categories?.length) out.categories = [...new Set(f.categories)];
-  if (f.pid !== undefined && Number.isFinite(f.pid)) out.pid = f.pid;
-  const text = f.text?.trim();
-  if (text) out.text = text;
-  if (f.kinds?.length) out.kinds = [...new Set(f.kinds)];
-  if (f.deniedOnly) out.deniedOnly = true;
-  return out;
-}
-
-function compileFilter(f: PanelFilter, model: PanelModel): CompiledFilter {
-  const nameSet = (list: readonly string[] | undefined): Uint8Array | undefined => {
-    if (!list) return undefined;
-    const flags = new Uint8Array(Math.max(64, model.names.size * 2));
-    for (const s of list) flags[model.names.intern(s)] = 1;
-    return flags;
-  };
-  let kinds: Uint8Array | undefined;
-  if (f.kinds) {
-    kinds = new Uint8Array(EVENT_KINDS.length);
-    for (const k of f.kinds) kinds[KIND_CODE[k]] = 1;
-  }
-  const needle = f.text?.toLowerCase();
-  const c: CompiledFilter = {
-    kinds,
-    hooks: nameSet(f.hooks),
-    categories: nameSet(f.categories),
-    pid: f.pid,
-    deniedOnly: f.deniedOnly === true,
-    text: needle,
-    refreshText(m: PanelModel) {
-      // Ids are dense and only grow; re-test only when new strings appeared since the last scan.
-      if (needle === undefined) return;
-      if (!this.nameHits || this.nameHits.length !== m.names.size) this.nameHits = m.names.matching(needle);
-      if (!this.valueHits || this.valueHits.length !== m.values.size) this.valueHits = m.values.matching(needle);
-    },
-  };
-  return c;
-}
-
-/** Index of `value` in the sorted prefix of `a` (or -1 when `exact` and absent). */
-function lowerBound(a: Int32Array, length: number, value: number, exact: boolean): number {
-  let lo = 0;
-  let hi = length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid] < value) lo = mid + 1;
-    else hi = mid;
-  }
-  return exact ? (lo < length && a[lo] === value ? lo : -1) : lo;
-}
-
-// ---- formatting for rows and details ----
-
-const ERRNO: Readonly<Record<number, string>> = {
-  1: 'EPERM', 2: 'ENOENT', 3: 'ESRCH', 4: 'EINTR', 5: 'EIO', 9: 'EBADF', 11: 'EAGAIN', 12: 'ENOMEM', 13: 'EACCES',
-  14: 'EFAULT', 16: 'EBUSY', 17: 'EEXIST', 20: 'ENOTDIR', 21: 'EISDIR', 22: 'EINVAL', 24: 'EMFILE', 28: 'ENOSPC',
-  30: 'EROFS', 38: 'ENOSYS', 95: 'EOPNOTSUPP', 97: 'EAFNOSUPPORT', 111: 'ECONNREFUSED', 125: 'ECANCELED',
-};
-
-/** `EACCES` for -13. */
-export function errnoName(ret: number): string | undefined {
-  return ret < 0 ? ERRNO[-ret] : undefined;
-}
-
-/** `-13 EACCES`, `0`, `3`. */
-export function formatRet(ret: number): string {
-  const name = errnoName(ret);
-  return name ? `${ret} ${name}` : String(ret);
-}
-
-export function formatSeconds(s: number): string {
-  return Number.isFinite(s) ? s.toFixed(6) : '';
-}
-
-function formatArg(n: number): string {
-  return n > 0xffff ? `0x${n.toString(16)}` : String(n);
-}
-
-const SUMMARY_MAX = 200;
-/** Fields that name a struct best: `file=/etc/passwd` rather than `file={path=..., ino=...}`. */
-const NAMING_FIELDS = ['path', 'filename', 'name', 'comm', 'addr'];
-
-/** A one-line rendering of decoded arguments for the list: `file=/etc/passwd mask=MAY_READ`. */
-export function summarizeArgs(args: { readonly [name: string]: TraceValue } | undefined): string {
-  if (!args) return '';
-  let out = '';
-  for (const key in args) {
-    if (out.length >= SUMMARY_MAX) break;
-    out += `${out ? ' ' : ''}${key}=${brief(args[key], 0)}`;
-  }
-  return out.length > SUMMARY_MAX ? `${out.slice(0, SUMMARY_MAX - 1)}…` : out;
-}
-
-function brief(v: TraceValue, depth: number): string {
-  if (v === null) return 'null';
-  if (typeof v !== 'object') return String(v);
-  if (Array.isArray(v)) return `[${v.slice(0, 4).map((x) => brief(x, depth + 1)).join(', ')}${v.length > 4 ? ', …' : ''}]`;
-  const rec = v as { readonly [field: string]: TraceValue };
-  for (const f of NAMING_FIELDS) if (typeof rec[f] === 'string' || typeof rec[f] === 'number') return String(rec[f]);
-  if (depth > 0) return '{…}';
-  const parts: string[] = [];
-  for (const k in rec) {
-    parts.push(`${k}=${brief(rec[k], depth + 1)}`);
-    if (parts.length === 3) break;
-  }
-  return `{${parts.join(' ')}}`;
-}
-
-const PROCESS_WHAT = new Set(['fork', 'exec', 'exit']);
-
-/**
- * Checks a parsed line of a saved session before it enters the store: a file from disk is input, and a
- * malformed line is counted and skipped rather than breaking the panel.
- */
-export function isTraceEvent(v: unknown): v is TraceEvent {
-  if (typeof v !== 'object' || v === null) return false;
-  const e = v as Record<string, unknown>;
-  if (typeof e.time !== 'number' || typeof e.pid !== 'number' || typeof e.tgid !== 'number' || typeof e.comm !== 'string') return false;
-  if (e.cpu !== undefined && typeof e.cpu !== 'number') return false;
-  switch (e.kind) {
-    case 'hook':
-      return typeof e.hook === 'string' && typeof e.args === 'object' && e.args !== null && !Array.isArray(e.args) &&
-        (e.ret === undefined || typeof e.ret === 'number') && (e.syscall === undefined || typeof e.syscall === 'string') &&
-        (e.category === undefined || typeof e.category === 'string') &&
-        (e.source === undefined || (typeof e.source === 'object' && e.source !== null &&
-          typeof (e.source as Record<string, unknown>).file === 'string' && typeof (e.source as Record<string, unknown>).line === 'number'));
-    case 'syscall_enter':
-      return typeof e.syscall === 'string' && typeof e.nr === 'number' && Array.isArray(e.args) && e.args.every((a) => typeof a === 'number');
-    case 'syscall_exit':
-      return typeof e.syscall === 'string' && typeof e.nr === 'number' && typeof e.ret === 'number';
-    case 'process':
-      return typeof e.what === 'string' && PROCESS_WHAT.has(e.what) && (e.filename === undefined || typeof e.filename === 'string');
-    case 'drops':
-      return typeof e.where === 'string' && (DROP_SITES as readonly string[]).includes(e.where) && typeof e.count === 'number';
-    default:
-      return false;
   }
 }
