@@ -7,7 +7,7 @@
 import * as vscode from 'vscode';
 import { Studio } from './studio';
 import { TargetService } from './targets';
-import { TracingPanel } from './tracingPanel';
+import { TracingPanel } from './panel/host';
 import { HelperClient } from '../core/helperClient';
 import { findDist } from '../core/targets/deploy';
 import { BuiltinVm } from '../core/vm/vm';

@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import { Studio } from './studio';
 import { TargetService } from './targets';
-import { TracingPanel } from './tracingPanel';
+import { TracingPanel } from './panel/host';
 import { TargetConnection } from './targetConnection';
 import { configuredIdleMs, registerResidentTracer, ResidentTracerItem } from './residentTracer';
 import { TracerSession } from '../core/trace/tracerSession';
