@@ -1,8 +1,8 @@
 // One helper session: the protocol over one byte stream (framing, validation, dispatch, cancellation) and
 // ownership of everything created on behalf of the client. The requests themselves are answered by the
 // handler modules: objects.ts (load, attach, pin, unload), maps.ts (map entries and globals), traces.ts
-// (ring buffer trace sessions), tracerHandlers.ts (the resident tracer) and processes.ts (programs spawned for a
-// trace). When the stream ends for any reason, teardown() stops the traces, kills the processes and
+// (ring buffer trace sessions), tracerHandlers.ts (the resident tracer) and processes.ts (programs spawned
+// for a trace). When the stream ends for any reason, teardown() stops the traces, kills the processes and
 // detaches and closes every object. Only links the user pinned explicitly survive.
 import type { Readable, Writable } from 'node:stream';
 import { readFileSync, realpathSync, statSync } from 'node:fs';
