@@ -28,5 +28,7 @@ describe('extension package', () => {
     ];
     const stray = files.filter((f) => !allowed.some((re) => re.test(f)));
     assert.deepEqual(stray, [], 'files outside the allow-list');
+    // BPF objects: the enforcement probe the product loads, none of the test or benchmark objects.
+    assert.deepEqual(files.filter((f) => f.endsWith('.bpf.o')), ['dist/bpf/exec_block.bpf.o']);
   });
 });
