@@ -2,7 +2,7 @@
 // (loadObject, attach, detach, pinLink, unloadObject). Every object is closed when the session ends
 // (ObjectTable.closeAll); only links the user pinned explicitly survive.
 import { realpathSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { BpfObject, NativeBinding, NativeMap, NativeProgram } from '../../native/index';
 import type { AttachResult, BtfTypeDesc, Capabilities, GlobalInfo, LoadedObjectInfo, MapInfo, ProgramInfo } from '../shared/helperProtocol';
 import { encodeValue } from '../shared/helperValues';
@@ -199,7 +199,10 @@ export function objectHandlers(ctx: ObjectContext): Handlers<'loadObject' | 'att
       if (parent !== '/sys/fs/bpf' && !parent.startsWith('/sys/fs/bpf/')) {
         throw new HelperError('invalid-params', `links can only be pinned under /sys/fs/bpf (got ${params.path})`);
       }
-      await serial(o, () => o.bpf.pinLink(params.program, params.path));
+      // Pin at the path that was checked: the given one may lead through a symlink the client can point
+      // elsewhere between the check and the pin.
+      const checked = join(parent, basename(params.path));
+      await serial(o, () => o.bpf.pinLink(params.program, checked));
       return { result: {} };
     },
 

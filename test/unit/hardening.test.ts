@@ -3,7 +3,7 @@
 // start the helper (with nothing left half-started). Each case prints its figure.
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -90,6 +90,11 @@ describe('hardening: what the helper refuses to write or read for its client', f
       // The one allowed place still works, so the refusals above are about the paths.
       await client.call('pinLink', { objectId, program: 'p1', path: '/sys/fs/bpf/bpf-lsm-test-link' });
       assert.deepEqual(pins, ['/sys/fs/bpf/bpf-lsm-test-link']);
+      // A parent that resolves into /sys/fs/bpf through a symlink the client controls: what is pinned is the
+      // checked, resolved path, not the given one (whose symlink could be pointed elsewhere after the check).
+      symlinkSync('/sys/fs/bpf', join(escape, 'into-bpffs'));
+      await client.call('pinLink', { objectId, program: 'p1', path: join(escape, 'into-bpffs', 'bpf-lsm-test-link2') });
+      assert.deepEqual(pins, ['/sys/fs/bpf/bpf-lsm-test-link', '/sys/fs/bpf/bpf-lsm-test-link2'], 'the checked path is the pinned path');
       rmSync(escape, { recursive: true, force: true });
       console.log(`      privilege: ${outside.length} pin paths outside /sys/fs/bpf refused (${[...codes].map(([c, n]) => `${c} ${n}`).join(', ')}), 0 reached the addon; 1 under /sys/fs/bpf pinned`);
     } finally {
