@@ -58,15 +58,18 @@ export function outcomeMatches(e: Expectation, o: StepOutcome): boolean {
   return o.kind === 'errno' && o.errno === e;
 }
 
-// The step agent: one node process per target for a whole run (node takes seconds to start in a TCG guest,
-// so one per step would dominate a test's time). It reads one JSON request per line and answers one line
-// with the same id: `run` (a program with arguments and stdin, like Target.exec) and `step`. A step for
-// another uid goes to a child agent running as that uid and gid (started once, at the first such step), so
-// the kernel sees that user's credentials on the operation itself (open, connect, rename); exec steps are
-// spawned with the uid directly (libuv sets it between fork and exec).
+// The step agent: one node process per target and uid for a whole run (node takes seconds to start in a TCG
+// guest, so one per step would dominate a test's time). It reads one JSON request per line and answers one
+// line with the same id: `run` (a program with arguments and stdin, like Target.exec) and `step`. The
+// client starts one agent as root and, at the same time, one per other uid its steps use (started as root,
+// it drops to that uid and gid before anything else), so the kernel sees that user's credentials on the
+// operation itself (open, connect, rename); exec steps are spawned with the uid directly (libuv sets it
+// between fork and exec). A step for a uid without an agent goes to a child agent the root one starts.
 export const AGENT_SCRIPT = String.raw`
 const fs = require('fs'), net = require('net'), cp = require('child_process'), readline = require('readline');
 const myUid = Number(process.argv[1] || 0);
+// Started as root for another uid: drop to it for good (real, effective and saved ids, no groups) first.
+if (myUid !== 0 && process.getuid() === 0) { process.setgroups([]); process.setgid(myUid); process.setuid(myUid); }
 const children = new Map();
 const send = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const errno = (e) => ({ kind: 'errno', errno: e.code || String(e.message) });
@@ -125,18 +128,17 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
 }).on('close', () => { for (const c of children.values()) c.kill(); process.exit(0); });
 `;
 
-/**
- * A step agent running on a target (see AGENT_SCRIPT). `exec` has Target.exec's shape, so the runner's
- * setup, inode lookups and cleanup go through the same process as the steps.
- */
-export class StepAgent {
+type Answer = { result?: ExecResult; outcome?: StepOutcome; error?: string };
+
+/** One agent process on the target and its request/answer lines. */
+class AgentLink {
   private nextId = 1;
-  private readonly waiting = new Map<number, (r: { result?: ExecResult; outcome?: StepOutcome; error?: string }) => void>();
+  private readonly waiting = new Map<number, (r: Answer) => void>();
   private closed: string | undefined;
 
-  private constructor(
-    private readonly transport: HelperTransport,
-    private readonly what: string,
+  constructor(
+    readonly transport: HelperTransport,
+    what: string,
   ) {
     let buf = '';
     let stderr = '';
@@ -147,7 +149,7 @@ export class StepAgent {
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        let r: { id: number; result?: ExecResult; outcome?: StepOutcome; error?: string };
+        let r: Answer & { id: number };
         try {
           r = JSON.parse(line);
         } catch {
@@ -158,21 +160,13 @@ export class StepAgent {
       }
     });
     void transport.exited.then((code) => {
-      this.closed = `the test agent on ${what} exited (${code ?? 'signal'})${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
+      this.closed = `the test agent (${what}) exited (${code ?? 'signal'})${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
       for (const w of this.waiting.values()) w({ error: this.closed });
       this.waiting.clear();
     });
   }
 
-  /** Starts the agent as root on the target; `uids` get their child agents started at once (in parallel). */
-  static async start(target: RemoteTarget, uids: readonly number[] = []): Promise<StepAgent> {
-    const transport = spawnTransport('ssh', target.sshArgs('env', [`BLS_AGENT_SCRIPT=${AGENT_SCRIPT}`, 'node', '-e', AGENT_SCRIPT, '0']), target.id);
-    const agent = new StepAgent(transport, target.id);
-    for (const uid of uids) if (uid !== 0) await agent.ask({ op: 'spawn', uid });
-    return agent;
-  }
-
-  private ask(req: Record<string, unknown>): Promise<{ result?: ExecResult; outcome?: StepOutcome; error?: string }> {
+  ask(req: Record<string, unknown>): Promise<Answer> {
     if (this.closed) return Promise.reject(new Error(this.closed));
     const id = this.nextId++;
     return new Promise((resolve) => {
@@ -180,20 +174,46 @@ export class StepAgent {
       this.transport.input.write(JSON.stringify({ ...req, id }) + '\n');
     });
   }
+}
+
+/**
+ * The step agents of a run on one target (see AGENT_SCRIPT). `exec` has Target.exec's shape, so the runner's
+ * setup, inode lookups and cleanup go through the root agent instead of one ssh command each.
+ */
+export class StepAgent {
+  private constructor(
+    private readonly root: AgentLink,
+    private readonly byUid: ReadonlyMap<number, AgentLink>,
+    private readonly what: string,
+  ) {}
+
+  /** Starts the root agent and one agent per other uid in `uids`, all at once. */
+  static async start(target: RemoteTarget, uids: readonly number[] = []): Promise<StepAgent> {
+    const link = (uid: number) => new AgentLink(spawnTransport('ssh', target.sshArgs('env', [`BLS_AGENT_SCRIPT=${AGENT_SCRIPT}`, 'node', '-e', AGENT_SCRIPT, String(uid)]), target.id), `${target.id}, uid ${uid}`);
+    const root = link(0);
+    const byUid = new Map(uids.filter((u) => u !== 0).map((u) => [u, link(u)] as const));
+    const agent = new StepAgent(root, byUid, target.id);
+    // Ready when each answers (node has started): a failure to start shows here, not at the first step.
+    await Promise.all([root, ...byUid.values()].map((l) => l.ask({ op: 'run', program: 'true', args: [] })));
+    return agent;
+  }
 
   async exec(program: string, args: readonly string[], options: { input?: string | Buffer } = {}): Promise<ExecResult> {
-    const r = await this.ask({ op: 'run', program, args, input: options.input?.toString() ?? '' });
+    const r = await this.root.ask({ op: 'run', program, args, input: options.input?.toString() ?? '' });
     if (!r.result) throw new Error(r.error ?? `the test agent on ${this.what} gave no answer`);
     return r.result;
   }
 
   async step(step: Step): Promise<StepOutcome> {
-    const r = await this.ask({ op: 'step', step: { ...step, uid: uidOf(step.as) } });
+    const uid = uidOf(step.as);
+    // exec steps spawn with the uid from the root agent; the others run in that uid's own agent.
+    const link = 'exec' in step ? this.root : (this.byUid.get(uid) ?? this.root);
+    const r = await link.ask({ op: 'step', step: { ...step, uid } });
     if (!r.outcome) throw new Error(`running "${describeStep(step)}" on ${this.what} failed: ${r.error ?? 'no answer'}`);
     return r.outcome;
   }
 
-  close(): Promise<void> {
-    return this.transport.close();
+  async close(): Promise<void> {
+    await Promise.all([this.root, ...this.byUid.values()].map((l) => l.transport.close()));
   }
 }
