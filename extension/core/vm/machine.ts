@@ -202,7 +202,11 @@ function sleep(ms: number): Promise<void> {
 
 function consoleTail(paths: VmPaths, lines = 15): string {
   try {
-    return readFileSync(paths.console, 'utf8').trim().split('\n').slice(-lines).join('\n');
+    const all = readFileSync(paths.console, 'utf8').trim().split('\n');
+    // The line that says why a kernel died is further up than the register dump that ends the console.
+    const why = all.find((l) => /Oops:|Kernel panic|BUG:/.test(l));
+    const tail = all.slice(-lines);
+    return (why && !tail.includes(why) ? [why, '...', ...tail] : tail).join('\n');
   } catch {
     return '(no console output)';
   }
@@ -216,8 +220,24 @@ export interface BootOptions {
   readonly progress?: (message: string) => void;
 }
 
-/** Starts the VM (or returns the one already running) and waits until a command runs in it over ssh. */
+/**
+ * Starts the VM (or returns the one already running) and waits until a command runs in it over ssh. A guest
+ * kernel that crashes while booting is booted once more: under TCG with thread=multi, Debian's 6.12 kernel
+ * now and then takes an int3 Oops in early boot (seen in sched_clock_cpu while static keys are patched with
+ * text_poke_bp, about 1 boot in 10 on a loaded host), which a second boot does not repeat.
+ */
 export async function bootVm(paths: VmPaths, assets: PreparedAssets, opts: BootOptions = {}): Promise<VmState & { reused: boolean }> {
+  try {
+    return await bootVmOnce(paths, assets, opts);
+  } catch (err) {
+    const crash = /^.*(?:Oops:|Kernel panic).*$/m.exec((err as Error).message);
+    if (!crash) throw err;
+    opts.progress?.(`the guest kernel crashed while booting (${crash[0].replace(/^\[[^\]]*\]\s*/, '').trim()}); booting it again`);
+    return bootVmOnce(paths, assets, opts);
+  }
+}
+
+async function bootVmOnce(paths: VmPaths, assets: PreparedAssets, opts: BootOptions): Promise<VmState & { reused: boolean }> {
   const running = readState(paths);
   if (running) return { ...running, reused: true };
   const progress = opts.progress ?? (() => {});
