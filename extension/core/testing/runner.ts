@@ -222,16 +222,10 @@ export async function runScenarioFiles(files: readonly ScenarioFile[], opts: Run
     let agent: StepAgent | undefined;
     let target: Target;
     let setupError: string | undefined;
-    const builds = new Map<ScenarioFile, Promise<Built>>();
     try {
       if (!vm.running()) progress(`starting the ${kernel} VM`);
       await vm.up((m) => progress(`vm ${kernel}: ${m}`));
       const remote = vmTarget(vm.paths);
-      // The probes build on this machine while the helper and the step agents start in the guest.
-      const btf = kernelAssetsAt(vm.paths.kernel, kernel)?.vmlinux;
-      for (const f of new Set(cases.map((c) => c.f))) {
-        builds.set(f, btf ? buildProbes(f, kernel, btf, remote) : Promise.resolve({ ok: false, message: `the ${kernel} kernel's BTF is missing from the VM cache` }));
-      }
       // The agent (and its child agents for other uids) start while the helper connects.
       const uids = [...new Set(cases.flatMap((c) => c.s.steps.map((st) => uidOf(st.as))))];
       const agentStarting = StepAgent.start(remote, uids);
@@ -244,11 +238,12 @@ export async function runScenarioFiles(files: readonly ScenarioFile[], opts: Run
       setupError = `the ${kernel} VM could not be used: ${(err as Error).message}`;
     }
     try {
+      const btf = kernelAssetsAt(vm.paths.kernel, kernel)?.vmlinux;
       for (const f of files) {
         const mine = cases.filter((c) => c.f === f);
         if (!mine.length) continue;
         let started = Date.now();
-        const built: Built = setupError ? { ok: false, message: setupError } : await builds.get(f)!;
+        const built: Built = setupError ? { ok: false, message: setupError } : btf ? await buildProbes(f, kernel, btf, target!) : { ok: false, message: `the ${kernel} kernel's BTF is missing from the VM cache` };
         const loaded = setupError ? setupError : await loadProbes(client!, kernel, built).catch((err: Error) => `loading the probes on ${kernel} failed: ${err.message}`);
         try {
           for (const { s } of mine) {
