@@ -30,9 +30,20 @@ export interface PlanSelection {
   readonly hooks?: readonly string[];
 }
 
+let bundle: string | undefined;
+function bundleDigest(): string {
+  try {
+    bundle ??= createHash('sha256').update(readFileSync(__filename)).digest('hex');
+  } catch {
+    bundle ??= String(Date.now());
+  }
+  return bundle;
+}
+
 /** The plan file of a BTF (cached under its digest), a kernel banner, a selection and these headers. */
 export function planFile(cacheDir: string, btfPath: string, banner: string | undefined, selection: PlanSelection, headersDir: string): string {
-  const h = createHash('sha256').update(GENERATOR_VERSION).update(basename(btfPath)).update(banner ?? '');
+  // The running bundle too: the generator's code is in it, and a changed generator must not reuse a plan.
+  const h = createHash('sha256').update(GENERATOR_VERSION).update(bundleDigest()).update(basename(btfPath)).update(banner ?? '');
   h.update(JSON.stringify([[...(selection.categories ?? [])].sort(), [...(selection.hooks ?? [])].sort()]));
   for (const f of readdirSync(headersDir).sort()) h.update(f).update(readFileSync(join(headersDir, f)));
   return join(cacheDir, `plan-${h.digest('hex').slice(0, 24)}.json`);
