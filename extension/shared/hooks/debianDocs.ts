@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { cacheRoot } from '../cacheRoot';
+import { claimPidFile, pidAlive } from '../pidFile';
 import { DocsOrigin } from './catalog';
 import { DocFormat, docsFromSource } from './docs';
 import { compareKernelVersions, KernelVersion } from './kernelVersion';
@@ -69,16 +70,6 @@ export function pickPackage(packages: readonly DebianPackage[], v: KernelVersion
     return Math.abs((s.major - v.major) * 1000 + (s.minor - v.minor));
   };
   return [...packages].sort((a, b) => distance(a) - distance(b) || compareKernelVersions(parseSeries(b.series), parseSeries(a.series)))[0];
-}
-
-function alive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export class DebianDocs {
@@ -143,20 +134,10 @@ export class DebianDocs {
     // Several servers (windows, tests) may want the same series at once: one downloads, the others wait for it.
     const lock = join(this.dir, `${pkg.series}.lock`);
     mkdirSync(this.dir, { recursive: true });
-    for (;;) {
-      try {
-        writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
-        break;
-      } catch {
-        const owner = Number(readFileSync(lock, 'utf8').trim());
-        if (!alive(owner)) {
-          rmSync(lock, { force: true });
-          continue;
-        }
-        await new Promise((r) => setTimeout(r, 500));
-        const done = this.load(pkg.series, v, knownHooks);
-        if (done) return done;
-      }
+    while (!claimPidFile(lock)) {
+      await new Promise((r) => setTimeout(r, 500));
+      const done = this.load(pkg.series, v, knownHooks);
+      if (done) return done;
     }
     try {
       await this.extract(pkg);
@@ -171,7 +152,7 @@ export class DebianDocs {
     // Leftovers of a server killed while extracting (its pid is gone) go first.
     for (const name of readdirSync(this.dir)) {
       const m = /\.tmp(\d+)$/.exec(name);
-      if (m && !alive(Number(m[1]))) rmSync(join(this.dir, name), { recursive: true, force: true });
+      if (m && !pidAlive(Number(m[1]))) rmSync(join(this.dir, name), { recursive: true, force: true });
     }
     const work = join(this.dir, `${pkg.series}.tmp${process.pid}`);
     rmSync(work, { recursive: true, force: true });
