@@ -70,7 +70,7 @@ export interface KernelInfo {
   /** Full banner or release string when known. */
   readonly description?: string;
   readonly version?: KernelVersion;
-  /** 'given' by the caller, read from the image's 'banner', or 'unknown' (newest rules assumed). */
+  /** 'given' by the caller, read from the image's 'banner', or 'unknown' (the BTF's version markers, else the newest rules). */
   readonly versionSource: 'given' | 'banner' | 'unknown';
   /** With an unknown version: the lowest version the BTF proves (BTF_VERSION_MARKERS). */
   readonly atLeast?: KernelVersion;

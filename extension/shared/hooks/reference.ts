@@ -3,6 +3,7 @@
 // hook and kernel. Markdown for hover; the same text without markup (plainText) in the C header of the
 // panel's `bpf-lsm-hook:/<hook>.h` document and on the CLI.
 import { Hook, HookCatalog, hookSignature } from './catalog';
+import { formatKernelVersion } from './kernelVersion';
 import { SLEEPABLE_ONLY_HELPERS } from './rules';
 import { bpfProgStub, secLine } from './stub';
 
@@ -28,7 +29,7 @@ export function docsMarkdown(catalog: HookCatalog, h: Hook): string[] {
 export function hookMarkdown(catalog: HookCatalog, h: Hook): string {
   const lines: string[] = [];
   lines.push('```c', `${hookSignature(h)};`, '```');
-  lines.push(`LSM hook \`${h.name}\` · category **${h.category}** · kernel ${catalog.kernelLabel}${catalog.kernel.versionSource === 'unknown' ? ' (version unknown: newest rules assumed)' : ''}`);
+  lines.push(`LSM hook \`${h.name}\` · category **${h.category}** · kernel ${catalog.kernelLabel}${catalog.kernel.versionSource === 'unknown' ? ` (version unknown${catalog.kernel.atLeast ? `, ${formatKernelVersion(catalog.kernel.atLeast)} or later by its BTF` : ''}: facts that depend on it say from which version)` : ''}`);
   lines.push('');
   lines.push(`**Returns:** ${returnRuleText(h)}`);
   lines.push('');
