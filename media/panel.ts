@@ -1,5 +1,5 @@
 // The tracing panel's webview (bundled for the browser into dist/media/panel.js, styles into panel.css).
-// A thin view: the events live in the extension host (extension/client/tracingPanel.ts); this script
+// A thin view: the events live in the extension host (extension/client/panel/host.ts); this script
 // shows the rows on screen, asks for others as the user scrolls, and sends what the user changes.
 //
 // Only the visible rows exist in the DOM: a small pool of row elements is re-filled on scroll, over a
@@ -11,7 +11,8 @@ import type {
   DetailsMessage, HostToWebview, PanelEventRow, PanelGroupRow, PanelRow, PanelState, RenderedPanel, RowsMessage, WebviewToHost,
 } from '../extension/shared/panelProtocol';
 import type { Grouping, PanelFilter } from '../extension/shared/panelProtocol';
-import type { TraceValue } from '../extension/shared/traceEvent';
+import { button, fmt, h, icon } from './dom';
+import { detailsContent } from './details';
 
 declare function acquireVsCodeApi(): { postMessage(message: unknown): void };
 const vscodeApi = acquireVsCodeApi();
@@ -21,36 +22,6 @@ const ROW_HEIGHT = 22;
 /** Browsers cap element heights (Chromium near 33.5M px); past this the scrollbar maps proportionally. */
 const MAX_SCROLL_PX = 8_000_000;
 const COLUMNS = ['Time (s)', 'PID / comm', 'Syscall', 'Hook', 'Decoded summary', 'Return'];
-
-// ---- tiny DOM helpers: text only, never markup ----
-
-type Child = Node | string | undefined | false;
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Record<string, string> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === 'class') e.className = v;
-    else e.setAttribute(k, v);
-  }
-  for (const c of children) if (c !== undefined && c !== false) e.append(c);
-  return e;
-}
-
-function icon(name: string, label?: string): HTMLSpanElement {
-  const s = h('span', { class: `codicon codicon-${name}` });
-  if (label) {
-    s.setAttribute('role', 'img');
-    s.setAttribute('aria-label', label);
-  } else s.setAttribute('aria-hidden', 'true');
-  return s;
-}
-
-function button(iconName: string, label: string, onClick: (ev: MouseEvent) => void, extra: Record<string, string> = {}): HTMLButtonElement {
-  const b = h('button', { class: 'tool', type: 'button', title: label, 'aria-label': label, ...extra }, icon(iconName));
-  b.addEventListener('click', onClick);
-  return b;
-}
-
-const fmt = (n: number): string => n.toLocaleString('en-US');
 
 // ---- layout ----
 
@@ -497,62 +468,10 @@ list.addEventListener('keydown', (ev) => {
 
 // ---- details pane ----
 
-function valueNode(v: TraceValue): Node {
-  if (v === null || typeof v !== 'object') return h('span', { class: `v v-${v === null ? 'null' : typeof v}` }, String(v));
-  const ul = h('ul', { class: 'tree' });
-  const entries: Array<[string, TraceValue]> = Array.isArray(v) ? v.map((x, i) => [String(i), x]) : Object.entries(v);
-  for (const [k, x] of entries) ul.append(h('li', {}, h('span', { class: 'k' }, k), ': ', valueNode(x)));
-  return ul;
-}
-
 function renderDetails(d: DetailsMessage): void {
   // The host answers selections in order, so the newest details are the current selection's.
   selectedSeq = d.seq;
-  const e = d.event;
-  const rows: Array<[string, Node | string]> = [
-    ['Kind', e.kind.replace('_', ' ')],
-    ['Time', `${e.time} ns since boot`],
-  ];
-  if (e.cpu !== undefined) rows.push(['CPU', String(e.cpu)]);
-  rows.push(['Thread / process', `${e.pid} / ${e.tgid}`], ['Command', e.comm]);
-  if (e.kind === 'hook') {
-    const hookLink = h('button', { type: 'button', class: 'link', title: 'Open the hook reference' }, e.hook);
-    hookLink.addEventListener('click', () => send({ type: 'openHookDoc', hook: e.hook }));
-    rows.push(['Hook', hookLink]);
-    if (e.category) rows.push(['Category', e.category]);
-    if (e.syscall) rows.push(['Syscall', e.syscall]);
-  }
-  if (e.kind === 'syscall_enter' || e.kind === 'syscall_exit') rows.push(['Syscall', `${e.syscall} (nr ${e.nr})`]);
-  if (d.ret) rows.push(['Returned', h('span', { class: d.denied ? 'denied-text' : '' }, d.denied ? icon('error') : '', d.ret, d.denied ? ' — denied by the LSM' : '')]);
-  if (e.kind === 'process') {
-    rows.push(['Process event', e.what]);
-    if (e.filename !== undefined) rows.push(['File', e.filename]);
-    if (e.child !== undefined) rows.push(['Child', String(e.child)]);
-    if (e.exitCode !== undefined) rows.push(['Exit code', String(e.exitCode)]);
-  }
-  if (e.kind === 'drops') rows.push(['Dropped', `${e.count} events by the ${e.where}`]);
-  if (d.sourceLabel) {
-    const open = h('button', { type: 'button', class: 'link', id: 'details-source' }, icon('go-to-file'), ` ${d.sourceLabel}`);
-    open.addEventListener('click', () => send({ type: 'openSource', seq: d.seq, preserveFocus: false }));
-    rows.push(['Source', open]);
-  }
-  const dl = h('dl', {});
-  for (const [k, v] of rows) dl.append(h('dt', {}, k), h('dd', {}, v));
-  const parts: Node[] = [h('h2', {}, e.kind === 'hook' ? e.hook : e.kind === 'drops' ? 'dropped events' : 'syscall' in e ? e.syscall : e.kind), dl];
-  if (e.kind === 'hook' || e.kind === 'syscall_enter') {
-    parts.push(h('h3', {}, 'Arguments'), valueNode(e.args as TraceValue));
-  }
-  const c = d.context;
-  if (c) {
-    const head = `${c.syscall}(${c.enterArgs ? c.enterArgs.join(', ') : '…'})` + (c.ret !== undefined ? ` = ${c.ret}` : '');
-    const ol = h('ol', { class: 'context' });
-    for (const hk of c.hooks) {
-      ol.append(h('li', { class: `${hk.seq === d.seq ? 'current' : ''} ${hk.denied ? 'denied-text' : ''}`.trim() }, hk.hook, hk.ret ? ` → ${hk.ret}` : ''));
-    }
-    if (c.moreHooks) ol.append(h('li', {}, `… ${c.moreHooks} more`));
-    parts.push(h('h3', {}, 'Syscall context'), h('p', { class: c.failed ? 'failed-text' : '' }, `thread ${c.pid}: ${head}`), ol);
-  }
-  details.replaceChildren(...parts);
+  details.replaceChildren(...detailsContent(d, send));
 }
 
 // ---- messages from the host ----
