@@ -27,6 +27,13 @@ struct Failure {
   explicit operator bool() const { return err != 0; }
 };
 
+/** A Failure for errno `err` (either sign; 0 becomes EINVAL). */
+Failure Fail(int err, const std::string& message);
+/** strerror_r's text for an errno of either sign (safe on pool threads). */
+std::string ErrnoText(int err);
+/** libbpf output minus its "libbpf: " prefixes and trailing newline, for one readable message. */
+std::string Tidy(const std::string& raw);
+
 /** Collects libbpf's printed diagnostics for the operation running on this thread. */
 class LibbpfMessages {
  public:
