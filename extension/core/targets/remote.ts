@@ -41,6 +41,8 @@ export interface RemoteTargetOptions {
   readonly prepare?: () => Promise<void>;
   /** A faster route for the helper's protocol than the ssh session (the VM's channels), when there is one now. */
   readonly helperChannels?: () => Pick<ChannelOptions, 'sockets' | 'name'> | undefined;
+  /** More about why the target does not answer over ssh (the VM's console), added to a connection error. */
+  readonly unreachable?: () => string;
 }
 
 /** Copies stdin to a temp file next to the destination, then renames it: a broken copy is never left in place. */
@@ -64,6 +66,13 @@ export class RemoteTarget implements Target {
     return this.prepared;
   }
 
+  private failure(result: ExecResult): Error | undefined {
+    const failure = sshFailure(result, this.describe());
+    const more = failure && this.opts.unreachable?.();
+    if (more) failure.message += `\n${more}`;
+    return failure;
+  }
+
   /** The full ssh argument list for one remote command; `asRoot` prefixes `sudo -n`. */
   sshArgs(program: string, args: readonly string[], asRoot = false): string[] {
     const c = this.opts.connect();
@@ -76,7 +85,7 @@ export class RemoteTarget implements Target {
     if (this.loginIsRoot === undefined) {
       await this.prepare();
       const r = await runProgram('ssh', this.sshArgs('id', ['-u']), { timeoutMs: 60_000 });
-      const failure = sshFailure(r, this.describe());
+      const failure = this.failure(r);
       if (failure) throw failure;
       this.loginIsRoot = r.stdout.trim() === '0';
     }
@@ -87,7 +96,7 @@ export class RemoteTarget implements Target {
     await this.prepare();
     const sudo = options.root ? await this.needsSudo() : false;
     const result = await runProgram('ssh', this.sshArgs(program, args, sudo), { input: options.input, timeoutMs: options.timeoutMs });
-    const failure = sshFailure(result, this.describe());
+    const failure = this.failure(result);
     if (failure) throw failure;
     return result;
   }

@@ -11,7 +11,7 @@
 //   const helper = await vm.startHelper();                         // deploys dist/helper.js + addon once
 // The cache folder is $BPF_LSM_CACHE (the runner sets it), else ~/.cache/bpf-lsm-studio.
 import { GUEST_HELPER_ROOT, GUEST_USER } from '../vm/image';
-import { VM_SSH_DESTINATION, readState, vmSshOptions } from '../vm/machine';
+import { VM_SSH_DESTINATION, readState, unreachableVmReason, vmSshOptions } from '../vm/machine';
 import { helperChannelName, VmPaths, vmPaths } from '../vm/paths';
 import { DEFAULT_VM_KERNEL, vmTargetId } from '../vm/kernels';
 import { RemoteTarget } from './remote';
@@ -34,6 +34,7 @@ export function vmTarget(paths: VmPaths = vmPaths()): RemoteTarget {
     node: '/usr/bin/node',
     helperRoot: async () => GUEST_HELPER_ROOT,
     // BPF_LSM_VM_CHANNELS=0 keeps the helper on ssh (to compare the two, or to rule the channels out).
+    unreachable: () => unreachableVmReason(paths),
     helperChannels: () => {
       const count = readState(paths)?.helperChannels ?? 0;
       if (!count || process.env.BPF_LSM_VM_CHANNELS === '0') return undefined;

@@ -200,16 +200,39 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** A console line that says the guest kernel is in trouble (crashed, locked up, stalled). */
+const KERNEL_TROUBLE = /Oops:|Kernel panic|BUG:|soft lockup|hard LOCKUP|rcu_\w+ detected stall|blocked for more than/;
+
 function consoleTail(paths: VmPaths, lines = 15): string {
   try {
     const all = readFileSync(paths.console, 'utf8').trim().split('\n');
     // The line that says why a kernel died is further up than the register dump that ends the console.
-    const why = all.find((l) => /Oops:|Kernel panic|BUG:/.test(l));
+    const why = all.find((l) => KERNEL_TROUBLE.test(l));
     const tail = all.slice(-lines);
     return (why && !tail.includes(why) ? [why, '...', ...tail] : tail).join('\n');
   } catch {
     return '(no console output)';
   }
+}
+
+/**
+ * Why a running VM may not answer over ssh, from its console: whether qemu still runs, and the guest
+ * kernel's own report when it crashed or locked up (an answerless sshd otherwise only says "timed out").
+ */
+export function unreachableVmReason(paths: VmPaths): string {
+  const state = readState(paths);
+  if (!state) return 'the VM is no longer running (its qemu process exited); start it again with `bpf-lsm vm up`';
+  let consoleText = '';
+  try {
+    consoleText = readFileSync(paths.console, 'utf8');
+  } catch {
+    // No console: say what is known.
+  }
+  const trouble = KERNEL_TROUBLE.test(consoleText);
+  return (
+    (trouble ? 'the guest kernel reported a problem' : 'qemu runs but the guest does not answer') +
+    `; restart the VM with \`bpf-lsm vm down\` and \`bpf-lsm vm up\`. Last lines of the VM console (${paths.console}):\n${consoleTail(paths)}`
+  );
 }
 
 export interface BootOptions {
