@@ -47,13 +47,54 @@ export function matchesTyped(name: string, typed: string): boolean {
   return j === typed.length;
 }
 
-function sortKey(h: Hook): string {
-  return `${h.disabled ? '1' : '0'}${h.name}`;
-}
-
 export interface CompleteOptions {
   /** Offer the fresh-line program and probe-file snippets (only in probe files, not in every C file). */
   readonly snippets?: boolean;
+  /**
+   * The client takes a list-wide edit range and insert format (LSP 3.17 `itemDefaults`, as VS Code does):
+   * hook lists then carry each hook's name and only what differs from it, not ~270 copies of one range.
+   */
+  readonly itemDefaults?: boolean;
+}
+
+/**
+ * A hook list: every item replaces `range`, inserting `newText(h)` in the given format. With item defaults
+ * the range and format are said once and an item carries its text only when it is not the label; the
+ * label is the hook's name, which is also how completionItem/resolve finds the hook. Enabled hooks sort by
+ * name (the label), disabled ones after them (`~`), a preferred one first (`!`).
+ */
+function hookList(
+  hooks: Iterable<Hook>,
+  range: Range,
+  format: InsertTextFormat,
+  newText: (h: Hook) => string,
+  opts: CompleteOptions,
+  extra?: (h: Hook, item: CompletionItem) => void,
+): CompletionList {
+  const items: CompletionItem[] = [];
+  for (const h of hooks) {
+    const text = newText(h);
+    const item: CompletionItem = { label: h.name, kind: CompletionItemKind.Function, detail: textsOf(h).detail };
+    if (h.disabled) {
+      item.sortText = `~${h.name}`;
+      item.tags = [CompletionItemTag.Deprecated];
+    }
+    if (!opts.itemDefaults) {
+      item.textEdit = { range, newText: text };
+      if (format !== InsertTextFormat.PlainText) item.insertTextFormat = format;
+    } else if (text !== h.name) {
+      item.textEditText = text;
+    }
+    extra?.(h, item);
+    items.push(item);
+  }
+  const list: CompletionList = { isIncomplete: false, items };
+  if (opts.itemDefaults) list.itemDefaults = { editRange: range, insertTextFormat: format };
+  return list;
+}
+
+function* matching(hooks: readonly Hook[], typed: string, keep: (h: Hook) => boolean = () => true): Iterable<Hook> {
+  for (const h of hooks) if (keep(h) && matchesTyped(h.name, typed)) yield h;
 }
 
 export function complete(catalog: HookCatalog, doc: TextDocument, probe: ProbeDocument, pos: Position, opts: CompleteOptions = { snippets: true }): CompletionList {
@@ -64,53 +105,32 @@ export function complete(catalog: HookCatalog, doc: TextDocument, probe: ProbeDo
   // Nothing inside comments; inside strings only the SEC name (the two SEC contexts below are strings).
   if (inComment(probe, doc.offsetAt(pos))) return { isIncomplete: false, items: [] };
   const sec = SEC_CONTEXT.exec(before);
-  if (sec) return secCompletions(catalog, doc, pos, sec[1] as 'lsm' | 'lsm.s', sec[2], after);
+  if (sec) return secCompletions(catalog, doc, pos, sec[1] as 'lsm' | 'lsm.s', sec[2], after, opts);
 
   const kind = SEC_KIND_CONTEXT.exec(before);
   if (kind) return secKindCompletions(pos, kind[1]);
 
   if (insideString(before)) return { isIncomplete: false, items: [] };
   const prog = PROG_CONTEXT.exec(before);
-  if (prog) return progCompletions(catalog, doc, probe, pos, prog[2], after, { macro: prog[1] ? 'BPF_PROG2' : 'BPF_PROG', start: prog.index });
+  if (prog) return progCompletions(catalog, doc, probe, pos, prog[2], after, { macro: prog[1] ? 'BPF_PROG2' : 'BPF_PROG', start: prog.index }, opts);
 
   const fresh = /^(\w*)$/.exec(before);
   if (opts.snippets && fresh && !insideBody(probe, doc.offsetAt(pos))) return freshLineCompletions(catalog, probe, pos, fresh[1]);
   return { isIncomplete: false, items: [] };
 }
 
-function secCompletions(catalog: HookCatalog, doc: TextDocument, pos: Position, kind: 'lsm' | 'lsm.s', typed: string, after: string): CompletionList {
+function secCompletions(catalog: HookCatalog, doc: TextDocument, pos: Position, kind: 'lsm' | 'lsm.s', typed: string, after: string, opts: CompleteOptions): CompletionList {
   const start = Position.create(pos.line, pos.character - typed.length);
   const tailWord = /^\w*/.exec(after)![0];
   // "Fresh": nothing but the closing `")` follows on this line and no program head follows the SEC.
   const tail = /^\w*"?\s*\)?\s*$/.test(after);
   const nextLines = doc.getText(Range.create(pos.line + 1, 0, pos.line + 4, 0));
   const fresh = tail && !/^\s*(int|void|long|BPF_PROG|static|__\w+)\b/.test(nextLines.replace(/^\s*\n/gm, ''));
-  const lineEnd = Position.create(pos.line, pos.character + after.length);
-  const wordEnd = Position.create(pos.line, pos.character + tailWord.length);
-  const sleepableOnly = kind === 'lsm.s';
-  const items: CompletionItem[] = [];
-  for (const h of catalog.hooks) {
-    if (sleepableOnly && !h.sleepable) continue;
-    if (!matchesTyped(h.name, typed)) continue;
-    const t = textsOf(h);
-    const item: CompletionItem = {
-      label: h.name,
-      kind: CompletionItemKind.Function,
-      detail: t.detail,
-      sortText: sortKey(h),
-      filterText: h.name,
-      data: { hook: h.name },
-    };
-    if (h.disabled) item.tags = [CompletionItemTag.Deprecated];
-    if (fresh) {
-      item.insertTextFormat = InsertTextFormat.Snippet;
-      item.textEdit = { range: Range.create(start, lineEnd), newText: `${h.name}")\n${t.stub}` };
-    } else {
-      item.textEdit = { range: Range.create(start, wordEnd), newText: h.name };
-    }
-    items.push(item);
-  }
-  return { isIncomplete: false, items };
+  const end = Position.create(pos.line, pos.character + (fresh ? after.length : tailWord.length));
+  const hooks = matching(catalog.hooks, typed, kind === 'lsm.s' ? (h) => h.sleepable : undefined);
+  return fresh
+    ? hookList(hooks, Range.create(start, end), InsertTextFormat.Snippet, (h) => `${h.name}")\n${textsOf(h).stub}`, opts)
+    : hookList(hooks, Range.create(start, end), InsertTextFormat.PlainText, (h) => h.name, opts);
 }
 
 /** `SEC("|`: the two LSM program types; picking one opens hook completion right away. */
@@ -147,6 +167,7 @@ function progCompletions(
   typed: string,
   after: string,
   written: { macro: ProgMacro; start: number },
+  opts: CompleteOptions,
 ): CompletionList {
   const offset = doc.offsetAt(pos);
   const start = Position.create(pos.line, pos.character - typed.length);
@@ -154,33 +175,20 @@ function progCompletions(
   // With nothing but `)` after the cursor, the whole argument list is inserted; else only the name.
   const whole = /^\w*\)?\s*(\{?\s*)$/.test(after);
   const closing = /^\w*\)/.test(after);
-  const end = whole ? Position.create(pos.line, pos.character + tailWord.length + (closing ? 1 : 0)) : Position.create(pos.line, pos.character + tailWord.length);
+  const end = Position.create(pos.line, pos.character + tailWord.length + (whole && closing ? 1 : 0));
   // The SEC line right above tells which hook this program is for; offer it first.
   const sec = [...probe.secs].reverse().find((s) => s.hookEnd <= offset);
   const attachedHook = sec && !probe.progs.some((p) => p.argsStart > sec.hookEnd && p.argsStart < offset - typed.length) ? sec.hook : undefined;
-  const items: CompletionItem[] = [];
-  for (const h of catalog.hooks) {
-    if (!matchesTyped(h.name, typed)) continue;
-    const preferred = h.name === attachedHook;
-    const t = textsOf(h);
-    const macro = progMacro(h);
+  const macroRange = Range.create(pos.line, written.start, pos.line, written.start + written.macro.length);
+  return hookList(matching(catalog.hooks, typed), Range.create(start, end), InsertTextFormat.PlainText, (h) => (whole ? `${textsOf(h).args})` : h.name), opts, (h, item) => {
+    if (h.name === attachedHook) {
+      item.sortText = `!${h.name}`;
+      item.preselect = true;
+    }
     // The whole list for a hook with a struct passed by value is BPF_PROG2's: the macro name changes too.
-    const macroEdit = whole && macro !== written.macro ? [{ range: Range.create(pos.line, written.start, pos.line, written.start + written.macro.length), newText: macro }] : undefined;
-    items.push({
-      label: h.name,
-      kind: CompletionItemKind.Function,
-      detail: t.detail,
-      sortText: preferred ? `!${h.name}` : sortKey(h),
-      preselect: preferred || undefined,
-      filterText: h.name,
-      insertTextFormat: InsertTextFormat.PlainText,
-      textEdit: { range: Range.create(start, end), newText: whole ? `${t.args})` : h.name },
-      additionalTextEdits: macroEdit,
-      tags: h.disabled ? [CompletionItemTag.Deprecated] : undefined,
-      data: { hook: h.name },
-    });
-  }
-  return { isIncomplete: false, items };
+    const macro = progMacro(h);
+    if (whole && macro !== written.macro) item.additionalTextEdits = [{ range: macroRange, newText: macro }];
+  });
 }
 
 function freshLineCompletions(catalog: HookCatalog, probe: ProbeDocument, pos: Position, typed: string): CompletionList {

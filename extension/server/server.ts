@@ -30,6 +30,8 @@ const session = new HookSession((m) => connection.console.info(m));
 const matrix = new MatrixSession((m) => connection.console.info(m));
 const helpers = Object.keys(SLEEPABLE_ONLY_HELPERS);
 let canPullConfiguration = false;
+/** The client takes list-wide completion defaults (LSP 3.17 itemDefaults: editRange, insertTextFormat). */
+let completionItemDefaults = false;
 /** What the client computed at start (its btfPath already follows the target); empty settings fall back to it. */
 let initial: ServerSettings = {};
 let reportedLoadError = false;
@@ -105,6 +107,8 @@ connection.onInitialize((params) => {
   session.configure(initial);
   matrix.configure(initial.matrix);
   canPullConfiguration = !!params.capabilities.workspace?.configuration;
+  const defaults = params.capabilities.textDocument?.completion?.completionList?.itemDefaults ?? [];
+  completionItemDefaults = defaults.includes('editRange') && defaults.includes('insertTextFormat');
   return {
     capabilities: {
       textDocumentSync: TextDocumentSyncKind.Incremental,
@@ -140,13 +144,14 @@ connection.onCompletion((params) => {
   const doc = documents.get(params.textDocument.uri);
   const c = doc && catalog();
   if (!doc || !c) return null;
-  return complete(c, doc, probeOf(doc), params.position, { snippets: isProbeFile(doc) });
+  return complete(c, doc, probeOf(doc), params.position, { snippets: isProbeFile(doc), itemDefaults: completionItemDefaults });
 });
 
 // The hook reference (with the kernel's docs) as the completion item's documentation, only for the item
 // the editor shows: putting it on all 271 items would make every completion list heavy.
 connection.onCompletionResolve((item) => {
-  const hook = (item.data as { hook?: string } | undefined)?.hook;
+  // Hook items are labelled with the hook's name (the other items' labels name no hook).
+  const hook = (item.data as { hook?: string } | undefined)?.hook ?? item.label;
   const c = hook ? catalog() : undefined;
   const h = hook ? c?.get(hook) : undefined;
   if (c && h) item.documentation = { kind: MarkupKind.Markdown, value: hookMarkdown(c, h) };
