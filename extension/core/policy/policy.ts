@@ -52,8 +52,8 @@ export function parsePolicy(text: string, what = 'the policy'): Policy {
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new PolicyError(`${what} must be a JSON object { "mode": ..., "deny": [...] }`);
   const o = raw as Record<string, unknown>;
-  const unknown = Object.keys(o).filter((k) => k !== 'mode' && k !== 'deny' && k !== 'byContent' && k !== '$schema');
-  if (unknown.length) throw new PolicyError(`${what}: unknown field(s) ${unknown.join(', ')} (only "mode", "deny" and "byContent" are read)`);
+  const unknown = Object.keys(o).filter((k) => k !== 'mode' && k !== 'deny' && k !== 'byContent' && k !== '$schema' && k !== 'profiles');
+  if (unknown.length) throw new PolicyError(`${what}: unknown field(s) ${unknown.join(', ')} (only "mode", "deny", "byContent" and "profiles" are read)`);
   if (o.byContent !== undefined && typeof o.byContent !== 'boolean') throw new PolicyError(`${what}: "byContent" must be true or false`);
   const mode = o.mode ?? 'enforce';
   if (mode !== 'audit' && mode !== 'enforce') throw new PolicyError(`${what}: "mode" must be "audit" or "enforce", not ${JSON.stringify(mode)}`);
