@@ -5,7 +5,7 @@ import { remoteCommand, shellQuote } from '../../extension/core/targets/quote';
 import { parseTargetId, sshConfigHosts, localKernelRunsBpfLsm, vmKernelOf } from '../../extension/core/targets';
 import { vmTargetId } from '../../extension/core/vm/kernels';
 import { parseSha256sum } from '../../extension/core/targets/deploy';
-import { sshFailure } from '../../extension/core/targets/process';
+import { runProgram, sshFailure } from '../../extension/core/targets/process';
 import { sshTarget } from '../../extension/core/targets/remote';
 import { sudoersLine } from '../../extension/core/targets/local';
 import { evaluateProbe, formatReport, lsmWithBpf, parseProbe, PROBE_SCRIPT } from '../../extension/core/check';
@@ -197,5 +197,24 @@ describe('check: probe parsing and remedies', () => {
     assert.match(attach.detail, /not measured: no helper/);
     const measured = evaluateProbe(probe({}), { ...ctx, hooks: { total: 239, refusedByRules: 11, attached: 228 } });
     assert.equal(measured.checks.find((c) => c.id === 'attach')!.detail, '228 of 239 attached');
+  });
+});
+
+describe('running target commands', () => {
+  it('ends a timed-out command at its timeout even when a child of it keeps the output pipes open', async function () {
+    this.timeout(20_000);
+    const t = Date.now();
+    // The background sleep holds stdout like an ssh master holds a multiplexed command's pipes.
+    const err = await runProgram('sh', ['-c', 'sleep 30 & echo started; sleep 30'], { timeoutMs: 500 }).then(
+      () => assert.fail('the command outlived its timeout'),
+      (e: Error) => e,
+    );
+    assert.match(err.message, /did not finish within 500 ms/);
+    assert.ok(Date.now() - t < 8000, `returned after ${Date.now() - t} ms`);
+  });
+
+  it('collects output and the exit status of a command that finishes in time', async () => {
+    const r = await runProgram('sh', ['-c', 'echo out; echo err >&2; exit 3'], { timeoutMs: 10_000 });
+    assert.deepEqual(r, { stdout: 'out\n', stderr: 'err\n', exitCode: 3 });
   });
 });

@@ -9,9 +9,18 @@ export interface RunOptions {
   readonly timeoutMs?: number;
 }
 
-/** Runs a program and collects its output. Never throws for a non-zero exit; does throw when it cannot start. */
+/** How long a program that was stopped for its timeout may keep its output pipes open before they are cut. */
+const PIPE_GRACE_MS = 2000;
+
+/**
+ * Runs a program and collects its output. Never throws for a non-zero exit; does throw when it cannot start
+ * or did not finish within `timeoutMs`. A timeout is final even when something else holds the program's
+ * output pipes open: an ssh command through a shared master connection has handed its pipes to the master,
+ * which keeps them until the remote side answers (never, when a guest hangs), and a background child of a
+ * shell keeps them too. Waiting for those pipes to close would turn a 30 s timeout into minutes.
+ */
 export async function runProgram(program: string, args: readonly string[], opts: RunOptions = {}): Promise<ExecResult> {
-  const r = await execa(program, args, {
+  const child = execa(program, args, {
     ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
     reject: false,
     stripFinalNewline: false,
@@ -19,10 +28,21 @@ export async function runProgram(program: string, args: readonly string[], opts:
     encoding: 'utf8',
     maxBuffer: 256 * 1024 * 1024,
   });
-  if (r.failed && r.exitCode === undefined) {
+  let cut = false;
+  const guard =
+    opts.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          cut = true;
+          child.kill('SIGKILL');
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+        }, opts.timeoutMs + PIPE_GRACE_MS);
+  const r = await child.finally(() => clearTimeout(guard));
+  if (cut || (r.failed && r.exitCode === undefined)) {
     const cause = r.cause as NodeJS.ErrnoException | undefined;
     if (cause?.code === 'ENOENT') throw new Error(`${program} is not installed or not on PATH`);
-    if (r.timedOut) throw new Error(`${program} did not finish within ${opts.timeoutMs} ms and was stopped`);
+    if (cut || r.timedOut) throw new Error(`${program} did not finish within ${opts.timeoutMs} ms and was stopped`);
     throw new Error(`${program} could not run: ${r.shortMessage}`);
   }
   return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? 128 };
