@@ -9,28 +9,41 @@ import { HelperClient } from '../core/helperClient';
 import { applyPolicy, clearPolicy, EVENTS_MAP, execBlockObject, policyStatus, readPolicyFile } from '../core/policy/policy';
 import { execEventDecoder } from '../core/policy/events';
 import { iterateRecords } from '../shared/helperProtocol';
+import { runPropose, runReplay } from './policyProfiles';
 
 const usage = `usage: bpf-lsm policy apply [--target T] FILE
        bpf-lsm policy clear [--target T]
        bpf-lsm policy status [--target T] [--json]
        bpf-lsm policy events [--target T]       (prints matched execs as they happen, until Ctrl-C)
+       bpf-lsm policy replay [--json] POLICY TRACE.jsonl
+       bpf-lsm policy propose [--out FILE] [--force] [--enforce] [--subject PATH] [--from TRACE.jsonl | [--target T] [--as-root] [--save-trace T.jsonl] -- PROGRAM ARGS...]
   --target T   local, vm, ssh:<host> or auto (default: $BPF_LSM_TARGET, else auto)
 FILE is JSON: { "mode": "audit" | "enforce", "deny": ["/abs/path", ...], "byContent": false }. Each path is
 denied by its resolved path and by inode+device on the target, so a rename or mv does not get around it;
 with "byContent": true also by content (the kernel's IMA hash of every executed file), so a copy does not. Applying again
-replaces the rules in place; the policy stays in force (pinned under /sys/fs/bpf) until "policy clear".`;
+replaces the rules in place; the policy stays in force (pinned under /sys/fs/bpf) until "policy clear".
+FILE may also hold "profiles" (schemas/policy.schema.json): what one executable may exec, open and connect to.
+replay judges every exec, open and connect of a recorded trace (bpf-lsm trace --json) by the policy and lists
+what it would deny, with counts per rule (exit 3 when there are any). propose writes the profile that permits
+exactly what a program did (from a trace, or traced now), generalised as it says; when FILE exists it prints
+the difference instead of overwriting (--force writes it). Proposed profiles are in audit mode unless --enforce.`;
 
 export const policyCommand: Subcommand = {
   name: 'policy',
-  summary: 'apply, show or clear an exec enforcement policy (pinned: it outlives this command)',
+  summary: 'apply, show or clear an enforcement policy (pinned: it outlives this command); replay it on traces, propose profiles',
   usage,
   async run(argv) {
-    const args = parseArgs(argv, { target: { value: true }, json: {}, quiet: {} });
+    const args = parseArgs(argv, {
+      target: { value: true }, json: {}, quiet: {},
+      out: { value: true }, from: { value: true }, subject: { value: true }, 'save-trace': { value: true }, force: {}, enforce: {}, 'as-root': {},
+    });
     const [verb, ...files] = args.positional;
     const progress = (m: string) => {
       if (!args.flags.has('quiet')) process.stderr.write(`bpf-lsm policy: ${m}\n`);
     };
-    if (!['apply', 'clear', 'status', 'events'].includes(verb ?? '')) throw new UsageError(verb ? `unknown policy action "${verb}"` : 'say apply, clear, status or events');
+    if (verb === 'replay') return runReplay(args);
+    if (verb === 'propose') return runPropose(args, resolveTargetId(String(args.flags.get('target') ?? process.env.BPF_LSM_TARGET ?? 'auto')), progress);
+    if (!['apply', 'clear', 'status', 'events'].includes(verb ?? '')) throw new UsageError(verb ? `unknown policy action "${verb}"` : 'say apply, clear, status, events, replay or propose');
     if (verb === 'apply' && files.length !== 1) throw new UsageError('policy apply takes one policy FILE');
     if (verb !== 'apply' && files.length) throw new UsageError(`policy ${verb} takes no file`);
     const policy = verb === 'apply' ? readPolicyFile(files[0]) : undefined;
