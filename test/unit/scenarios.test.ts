@@ -12,6 +12,8 @@ import { setupScript } from '../../extension/core/testing/runner';
 import { describeOutcome, describeStep, outcomeMatches } from '../../extension/core/testing/steps';
 import { encodeValue, inodePaths } from '../../extension/core/testing/encoders';
 import { junitXml } from '../../extension/core/testing/junit';
+import { eventMatches, listEvents, tracedHooks, unmatchedEvents, untraced } from '../../extension/core/testing/stepEvents';
+import type { HookEvent } from '../../extension/shared/traceEvent';
 
 const root = join(__dirname, '..', '..', '..');
 const minimal = (scenarios: unknown[], extra: object = {}) => JSON.stringify({ probes: ['p.bpf.c'], ...extra, scenarios }, null, 2);
@@ -43,6 +45,15 @@ describe('scenario files', () => {
     assert.throws(t(minimal([{ name: 'a', steps: [{ open: '/x', expect: 'allowed' }] }], { kernels: ['5.10'] })), /"kernels" lists VM kernels: 6\.1, 6\.12/);
     assert.throws(t(minimal([{ name: 'a', steps: [{ open: '/x', expect: 'allowed' }] }], { setup: [{ copy: 'a', to: '/b' }] })), /"copy" must be an absolute path/);
     assert.throws(t(minimal([{ name: 'a', steps: [{ open: '/x', expect: 'allowed' }] }], { maps: { m: [{ key: 1 }] } })), /map "m" entry 1: needs "key" and "value"/);
+    const ev = (events: unknown) => t(minimal([{ name: 'a', steps: [{ open: '/x', expect: 'allowed', events }] }]));
+    assert.throws(ev({ hook: 'file_open' }), /step 1: "events" is a list of/);
+    assert.throws(ev([{ args: {} }]), /expected event 1: "hook" is an LSM hook name/);
+    assert.throws(ev([{ hook: 'file_open', ret: 'EPERM' }]), /"ret" is the hook's return value, an integer/);
+    assert.throws(ev([{ hook: 'file_open', args: { 'file..path': 'x' } }]), /"file\.\.path" is not a dotted argument path/);
+    assert.throws(ev([{ hook: 'file_open', args: { 'file.path': ['x'] } }]), /argument "file\.path" must be a string, number, boolean or null/);
+    assert.throws(ev([{ hook: 'file_open', retval: 0 }]), /unknown field "retval" \(known: hook, args, ret\)/);
+    const ok = parseScenarioFile(minimal([{ name: 'a', steps: [{ open: '/x', expect: 'allowed', events: [{ hook: 'file_open', args: { 'file.path': '/x' }, ret: 0 }] }] }]), 'x.lsmtest.json');
+    assert.deepEqual(ok.scenarios[0].steps[0].events, [{ hook: 'file_open', args: { 'file.path': '/x' }, ret: 0 }]);
   });
 
   it('has a schema for VS Code that knows the same steps and fields', () => {
@@ -52,6 +63,8 @@ describe('scenario files', () => {
     assert.deepEqual(schema.definitions.step.oneOf.map((s: { required: string[] }) => s.required[0]), ['exec', 'open', 'connect', 'rename']);
     assert.deepEqual(Object.keys(schema.properties).sort(), ['$schema', 'description', 'kernels', 'maps', 'probes', 'scenarios', 'setup']);
     assert.deepEqual(schema.properties.kernels.items.enum, ['6.1', '6.12']);
+    for (const step of schema.definitions.step.oneOf) assert.deepEqual(step.properties.events, { $ref: '#/definitions/events' });
+    assert.deepEqual(Object.keys(schema.definitions.events.items.properties), ['hook', 'args', 'ret']);
   });
 });
 
@@ -104,5 +117,52 @@ describe('scenario setup, outcomes, encoders, JUnit', () => {
     assert.match(xml, /<testsuites name="bpf-lsm test" tests="2" failures="1" time="2\.000">/);
     assert.match(xml, /<testcase classname="a\.lsmtest\.json" name="nc is &lt;denied&gt; \[6\.1\]" time="1\.200"\/>/);
     assert.match(xml, /name="nc is &lt;denied&gt; \[6\.12\]" time="0\.800">\n\s+<failure message="exec \/tmp\/x\/nc as uid 1000 on 6\.12: expected EPERM, got exit 0">/);
+  });
+});
+
+describe('expected hook events', () => {
+  const hook = (name: string, args: HookEvent['args'], ret?: number, tgid = 700): HookEvent => ({ kind: 'hook', time: 0, pid: tgid, tgid, comm: 'nc', hook: name, args, ...(ret !== undefined ? { ret } : {}) });
+  const exec = hook('bprm_check_security', { bprm: { filename: '/tmp/x/nc', argc: 2 } }, -1);
+  const open = hook('file_open', { file: { path: '/tmp/x/secret/key.txt', ino: 12 } }, 0);
+  const seen = (events: HookEvent[], dropped = 0) => ({ events, dropped, notTraced: new Map([['inode_rename', 'disabled for BPF']]) });
+
+  it('matches hook, dotted arguments (globs for strings with *) and the verdict', () => {
+    assert.ok(eventMatches({ hook: 'bprm_check_security' }, exec));
+    assert.ok(eventMatches({ hook: 'bprm_check_security', args: { 'bprm.filename': '/tmp/x/nc', 'bprm.argc': 2 }, ret: -1 }, exec));
+    assert.ok(!eventMatches({ hook: 'bprm_check_security', ret: 0 }, exec));
+    assert.ok(!eventMatches({ hook: 'bprm_check_security', args: { 'bprm.argc': '2' } }, exec), 'a number is not its string');
+    assert.ok(!eventMatches({ hook: 'bprm_check_security', args: { 'bprm.missing': null } }, exec), 'an absent member is not null');
+    assert.ok(!eventMatches({ hook: 'file_open' }, exec));
+    assert.ok(eventMatches({ hook: 'file_open', args: { 'file.path': '*/secret/*.txt' } }, open));
+    assert.ok(!eventMatches({ hook: 'file_open', args: { 'file.path': '*/public/*' } }, open));
+    assert.ok(!eventMatches({ hook: 'file_open', args: { 'file.path': '/tmp/x/secret/key.tx' } }, open), 'without * a string matches whole');
+    assert.ok(!eventMatches({ hook: 'file_open', args: { 'file.path': '/tmp/x/secret/key.tx?' } }, open), '? is no wildcard');
+  });
+
+  it('says which expected event was missing and what the step saw instead', () => {
+    assert.equal(unmatchedEvents([{ hook: 'bprm_check_security', ret: -1 }], seen([open, exec])), undefined);
+    assert.equal(
+      unmatchedEvents([{ hook: 'bprm_check_security', args: { 'bprm.filename': '/tmp/x/socat' }, ret: -1 }], seen([open, exec])),
+      'expected hook event bprm_check_security(bprm.filename="/tmp/x/socat") = -1, saw 1 bprm_check_security call(s): bprm_check_security(bprm.filename="/tmp/x/nc") = -1 [nc 700]',
+    );
+    assert.equal(unmatchedEvents([{ hook: 'socket_connect' }], seen([open])), 'expected hook event socket_connect(), saw no socket_connect call');
+    assert.equal(unmatchedEvents([{ hook: 'inode_rename' }], seen([])), 'expected hook event inode_rename(), but inode_rename is not traced on this kernel: disabled for BPF');
+    assert.equal(unmatchedEvents([{ hook: 'file_open' }], untraced('the tracer did not load on 6.1: boom')), 'expected hook event file_open(), but the tracer did not load on 6.1: boom');
+  });
+
+  it('lists what a failing step saw, with lost events counted and long lists cut', () => {
+    assert.equal(listEvents(seen([exec])), '  hook events seen:\n    bprm_check_security(bprm={filename="/tmp/x/nc" argc=2}) = -1 [nc 700]');
+    assert.equal(listEvents(seen([], 3)), '  hook events seen: none (3 events lost on the way)');
+    const many = listEvents(seen(Array.from({ length: 15 }, () => open)));
+    assert.equal(many.split('\n').length, 1 + 12 + 1);
+    assert.match(many, /\.\.\. and 3 more$/);
+    assert.equal(listEvents(untraced('no hooks to trace')), '  hook events: not traced (no hooks to trace)');
+  });
+
+  it('traces the hooks expectations name and the hooks the probes attach to', () => {
+    const file = readScenarioFile(join(root, 'test', 'fixtures', 'scenarios', 'events.lsmtest.json'));
+    assert.deepEqual(tracedHooks([file]), ['bprm_check_security', 'file_open']);
+    const guard = readScenarioFile(join(root, 'examples', 'open-guard', 'open-guard.lsmtest.json'));
+    assert.deepEqual(tracedHooks([guard]), ['file_open']);
   });
 });

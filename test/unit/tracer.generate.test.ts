@@ -129,6 +129,25 @@ for (const kernel of ['host 6.18', 'Debian 6.1'] as const) {
       }
     });
 
+    it('with attach "fexit", has one fexit program per hook on its bpf_lsm_ function, without bpf_d_path', () => {
+      const hooks = ['file_open', 'bprm_check_security', 'socket_connect'];
+      const fx = generateTracer(catalog, { syscalls: hostSyscallTable(), hooks, attach: 'fexit' });
+      assert.deepEqual(fx.hooks.map((h) => h.name).sort(), [...hooks].sort());
+      for (const h of fx.hooks) assert.equal(h.dpath, false, h.name);
+      assert.doesNotMatch(fx.bpfSource, /_dpath\(|SEC\("lsm\//);
+      const c = compileTracer(fx, { btfPath: kernel === 'host 6.18' ? HOST_BTF : debian61Vmlinux(), headersDir, cacheDir });
+      const obj = loadNative().BpfObject.openBuffer(c.object, 'tracer');
+      try {
+        const byName = new Map(obj.programs().map((p) => [p.name, p]));
+        for (const h of fx.hooks) {
+          assert.equal(byName.get(h.program)?.section, `fexit/bpf_lsm_${h.name}`);
+          assert.equal(byName.get(h.program)?.type, 'tracing');
+        }
+      } finally {
+        void obj.close();
+      }
+    });
+
     it('has the header and fixed records at the offsets the decoder uses (object BTF)', () => {
       for (const s of FIXED_STRUCTS) {
         const b = btfStruct(objBtf, s.name);

@@ -8,6 +8,7 @@ import { readScenarioFile } from '../../extension/core/testing/discover';
 import { runScenarioFiles } from '../../extension/core/testing/runner';
 import { vmTarget } from '../../extension/core/targets/vm';
 import { BuiltinVm } from '../../extension/core/vm/vm';
+import { until } from './until';
 
 const fixtures = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'scenarios');
 
@@ -57,5 +58,33 @@ describe('scenario runner on the 6.1 and 6.12 VMs', function () {
     const files = await vm.exec('sh', ['-c', 'ls -d /tmp/bls-leftovers /tmp/bls-leftovers-2 2>&1; true']);
     assert.match(files.stdout, /\/tmp\/bls-leftovers: No such file or directory/);
     assert.match(files.stdout, /\/tmp\/bls-leftovers-2: No such file or directory/);
+  });
+
+  it('matches expected hook events, says what was seen instead, and lists the hooks a failing step saw', async () => {
+    const file = readScenarioFile(join(fixtures, 'events.lsmtest.json'));
+    const results = await runScenarioFiles([file], { kernels: ['6.1'] });
+    const by = new Map(results.map((r) => [r.scenario, r]));
+    assert.equal(results.length, 4);
+    assert.deepEqual([by.get('the denial is seen with its verdict')!.passed, by.get('the denial is seen with its verdict')!.message], [true, undefined]);
+    assert.deepEqual([by.get('a step the agent performs is traced too')!.passed, by.get('a step the agent performs is traced too')!.message], [true, undefined]);
+    const wrong = by.get('a wrong expectation names the hook and what was seen')!;
+    assert.equal(wrong.passed, false);
+    // The outcome was right (EPERM); the expectation names another file and verdict, and the real call is shown.
+    assert.match(wrong.message!, /^exec \/tmp\/bls-events\/nc \/tmp\/bls-events\/hello\.txt as root on 6\.1: expected hook event bprm_check_security\(bprm\.filename="\/tmp\/bls-events\/ok"\) = 0, saw 1 bprm_check_security call\(s\): bprm_check_security\(bprm\.filename="\/tmp\/bls-events\/nc"\) = -1 \[node \d+\]\n/);
+    assert.doesNotMatch(wrong.message!, /expected EPERM/);
+    const failing = by.get('a failing step lists the hooks it saw')!;
+    assert.equal(failing.passed, false);
+    assert.match(failing.message!, /^exec \/tmp\/bls-events\/ok \/tmp\/bls-events\/hello\.txt as uid 1000 on 6\.1: expected EPERM, got exit 0\n/);
+    const listed = failing.message!.split('  hook events seen:\n')[1]?.split('\n') ?? [];
+    // The step's own process only (the exec'd program), never the agent's node: its bprm check allowed with 0, and the file it read.
+    assert.ok(listed.some((l) => /^ {4}bprm_check_security\(bprm=\{filename="\/tmp\/bls-events\/ok" .*\}\) = 0 \[\S+ \d+\]$/.test(l)), failing.message);
+    assert.ok(listed.some((l) => /^ {4}file_open\(file=\{path="\/tmp\/bls-events\/hello\.txt" .*\) = 0 \[ok \d+\]$/.test(l)), failing.message);
+    const tgids = new Set(listed.map((l) => /\[\S+ (\d+)\]$/.exec(l)?.[1]).filter(Boolean));
+    assert.equal(tgids.size, 1, `one process: ${failing.message}`);
+    // The run's tracer is released with it (unpinned in the background): nothing stays attached.
+    await until('the tracer programs to be gone', 30_000, async () => {
+      const progs = JSON.parse((await vmTarget().exec('bpftool', ['-j', 'prog', 'show'])).stdout) as Array<{ name?: string }>;
+      return progs.some((p) => p.name?.startsWith('tr_')) ? undefined : true;
+    });
   });
 });

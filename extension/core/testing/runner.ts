@@ -22,6 +22,7 @@ import type { VmKernel } from '../vm/kernels';
 import type { MapEntry, Scenario, ScenarioFile, SetupStep } from './scenarioFile';
 import { encodeValue, resolveInodes } from './encoders';
 import { describeExpectation, describeOutcome, describeStep, outcomeMatches, StepAgent, uidOf } from './steps';
+import { listEvents, StepTracer, tracedHooks, unmatchedEvents, untraced, type StepEvents } from './stepEvents';
 
 export interface CaseResult {
   readonly file: string;
@@ -167,7 +168,7 @@ async function clearMaps(client: HelperClient, loaded: LoadedProbes): Promise<vo
 }
 
 /** Runs one scenario on one kernel from a clean state and leaves nothing behind. */
-async function runScenario(client: HelperClient, target: Target, agent: StepAgent, kernel: VmKernel, file: ScenarioFile, loaded: LoadedProbes | string, scenario: Scenario): Promise<string | undefined> {
+async function runScenario(client: HelperClient, target: Target, agent: StepAgent, tracer: StepTracer | string, kernel: VmKernel, file: ScenarioFile, loaded: LoadedProbes | string, scenario: Scenario): Promise<string | undefined> {
   if (typeof loaded === 'string') return loaded;
   const setup = [...file.setup, ...(scenario.setup ?? [])];
   const created = createdPaths(setup, scenario);
@@ -190,10 +191,20 @@ async function runScenario(client: HelperClient, target: Target, agent: StepAgen
       }
     }
     for (const step of scenario.steps) {
-      const outcome = await agent.step(step);
-      if (!outcomeMatches(step.expect, outcome)) {
-        const output = outcome.output?.trim() ? `\n  output: ${outcome.output.trim().split('\n').join('\n          ')}` : '';
-        return `${describeStep(step)} on ${kernel}: expected ${describeExpectation(step.expect)}, got ${describeOutcome(outcome)}${output}`;
+      let outcome;
+      let seen: StepEvents;
+      if (typeof tracer === 'string') {
+        outcome = await agent.step(step);
+        seen = untraced(tracer);
+      } else {
+        const who = agent.performer(step);
+        ({ result: outcome, seen } = await tracer.observe(who.pid, who.skipTgid, () => agent.step(step)));
+      }
+      const wrong = outcomeMatches(step.expect, outcome) ? undefined : `expected ${describeExpectation(step.expect)}, got ${describeOutcome(outcome)}`;
+      const missing = step.events?.length ? unmatchedEvents(step.events, seen) : undefined;
+      if (wrong || missing) {
+        const output = wrong && outcome.output?.trim() ? `\n  output: ${outcome.output.trim().split('\n').join('\n          ')}` : '';
+        return `${describeStep(step)} on ${kernel}: ${[wrong, missing].filter(Boolean).join('\n  ')}${output}\n${listEvents(seen)}`;
       }
     }
     return undefined;
@@ -220,6 +231,9 @@ export async function runScenarioFiles(files: readonly ScenarioFile[], opts: Run
     const vm = BuiltinVm.of(kernel);
     let client: HelperClient | undefined;
     let agent: StepAgent | undefined;
+    // One tracer for the kernel's whole run, on the hooks its files name; without it steps still run, unlisted.
+    let tracer: StepTracer | string = 'no hooks to trace';
+    let tracerStarting: Promise<StepTracer | string> | undefined;
     let target: Target;
     let setupError: string | undefined;
     try {
@@ -229,13 +243,17 @@ export async function runScenarioFiles(files: readonly ScenarioFile[], opts: Run
       // The agent (and its child agents for other uids) start while the helper connects.
       const uids = [...new Set(cases.flatMap((c) => c.s.steps.map((st) => uidOf(st.as))))];
       const agentStarting = StepAgent.start(remote, uids);
+      const hooks = tracedHooks([...new Set(cases.map((c) => c.f))]);
+      tracerStarting = hooks.length ? StepTracer.start(remote, hooks).catch((err: Error) => `the tracer did not load on ${kernel}: ${err.message}`) : undefined;
       client = await HelperClient.connect(await remote.startHelper(), { client: 'bpf-lsm test' });
       agent = await agentStarting;
+      if (tracerStarting) tracer = await tracerStarting;
       const a = agent;
       // Setup, inode lookups and cleanup go through the agent: no ssh round trip per command.
       target = { id: remote.id, kind: remote.kind, exec: (p, args, o) => a.exec(p, args, o), copyTo: (f) => remote.copyTo(f), startHelper: () => remote.startHelper() };
     } catch (err) {
       setupError = `the ${kernel} VM could not be used: ${(err as Error).message}`;
+      void tracerStarting?.then((t) => (typeof t === 'string' ? undefined : t.close()));
     }
     try {
       const btf = kernelAssetsAt(vm.paths.kernel, kernel)?.vmlinux;
@@ -250,7 +268,7 @@ export async function runScenarioFiles(files: readonly ScenarioFile[], opts: Run
             if (opts.signal?.aborted) break;
             let message: string | undefined;
             try {
-              message = await runScenario(client!, target!, agent!, kernel, f, loaded, s);
+              message = await runScenario(client!, target!, agent!, tracer, kernel, f, loaded, s);
             } catch (err) {
               message = `${(err as Error).message}`;
             }
@@ -263,6 +281,7 @@ export async function runScenarioFiles(files: readonly ScenarioFile[], opts: Run
         }
       }
     } finally {
+      if (typeof tracer !== 'string') await tracer.close();
       await agent?.close();
       await client?.close();
     }

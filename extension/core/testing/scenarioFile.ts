@@ -24,9 +24,21 @@ export type SetupStep =
   | { readonly write: string; readonly content: string; readonly mode?: string }
   | { readonly copy: string; readonly to: string; readonly mode?: string };
 
+/**
+ * A hook call the step must cause, as the tracer decodes it: the hook's name, decoded arguments by dotted
+ * path into the event's args (`"bprm.filename"`, `"file.path"`; a string with `*` matches as a glob) and the
+ * BPF verdict the hook returned (0 allowed, -1 for -EPERM, ...).
+ */
+export interface ExpectedEvent {
+  readonly hook: string;
+  readonly args?: Readonly<Record<string, string | number | boolean | null>>;
+  readonly ret?: number;
+}
+
 interface StepBase {
   readonly as?: RunAs;
   readonly expect: Expectation;
+  readonly events?: readonly ExpectedEvent[];
 }
 
 export type Step =
@@ -88,6 +100,27 @@ function scenarioLines(text: string, names: readonly string[]): number[] {
 
 /** A path inside the file, for messages; errors point at the scenario's line when they are inside one. */
 type Where = (string | number)[];
+
+const EVENT_HELP = '{ "hook": NAME, "args": { "bprm.filename": "/tmp/x/nc", ... }, "ret": -1 } (args and ret optional)';
+
+function checkEvents(v: unknown, where: string, fail: (message: string) => never): void {
+  if (!Array.isArray(v)) fail(`${where}: "events" is a list of ${EVENT_HELP}`);
+  (v as unknown[]).forEach((e, i) => {
+    const o = e as Record<string, unknown>;
+    const what = `${where}, expected event ${i + 1}`;
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) fail(`${what}: an object ${EVENT_HELP}`);
+    for (const k of Object.keys(o)) if (!['hook', 'args', 'ret'].includes(k)) fail(`${what}: unknown field "${k}" (known: hook, args, ret)`);
+    if (typeof o.hook !== 'string' || !/^[a-z0-9_]+$/.test(o.hook)) fail(`${what}: "hook" is an LSM hook name such as "bprm_check_security"`);
+    if (o.ret !== undefined && !Number.isInteger(o.ret)) fail(`${what}: "ret" is the hook's return value, an integer such as 0 or -1 (-EPERM)`);
+    if (o.args !== undefined) {
+      if (typeof o.args !== 'object' || o.args === null || Array.isArray(o.args)) fail(`${what}: "args" maps a dotted argument path (e.g. "file.path") to the value it must have`);
+      for (const [k, x] of Object.entries(o.args as object)) {
+        if (!/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$/.test(k)) fail(`${what}: "${k}" is not a dotted argument path such as "bprm.filename"`);
+        if (x !== null && !['string', 'number', 'boolean'].includes(typeof x)) fail(`${what}: argument "${k}" must be a string, number, boolean or null`);
+      }
+    }
+  });
+}
 
 /** Parses and checks a scenario file's text; errors name the file and line and say what is expected. */
 export function parseScenarioFile(text: string, path: string): ScenarioFile {
@@ -157,6 +190,7 @@ export function parseScenarioFile(text: string, path: string): ScenarioFile {
     const e = o.expect;
     const expectOk = e === 'allowed' || (typeof e === 'string' && ERRNO.test(e)) || (typeof e === 'object' && e !== null && Number.isInteger((e as { exit?: unknown }).exit) && 'exec' in o);
     if (!expectOk) fail(at(...p, 'expect') ?? at(...p), `${where}: "expect" is "allowed", an errno name such as "EPERM" or "EACCES", or (exec only) { "exit": N }`);
+    if (o.events !== undefined) checkEvents(o.events, where, (msg) => fail(at(...p, 'events'), msg));
     return o as unknown as Step;
   };
 

@@ -122,19 +122,22 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
         send({ id: req.id, result: { stdout: r.stdout || '', stderr: r.error ? String(r.error.message) : r.stderr || '', exitCode: r.status === null ? 128 : r.status } });
       } else if (req.op === 'step') send({ id: req.id, outcome: await step(req.step) });
       else if (req.op === 'spawn') { child(req.uid); send({ id: req.id }); }
+      else if (req.op === 'pid') send({ id: req.id, pid: process.pid });
       else send({ id: req.id, error: 'unknown op ' + req.op });
     } catch (e) { send({ id: req.id, error: String(e && e.message || e) }); }
   });
 }).on('close', () => { for (const c of children.values()) c.kill(); process.exit(0); });
 `;
 
-type Answer = { result?: ExecResult; outcome?: StepOutcome; error?: string };
+type Answer = { result?: ExecResult; outcome?: StepOutcome; pid?: number; error?: string };
 
 /** One agent process on the target and its request/answer lines. */
 class AgentLink {
   private nextId = 1;
   private readonly waiting = new Map<number, (r: Answer) => void>();
   private closed: string | undefined;
+  /** The agent's process id on the target (known once it answered). */
+  pid = 0;
 
   constructor(
     readonly transport: HelperTransport,
@@ -193,8 +196,14 @@ export class StepAgent {
     const root = link(0);
     const byUid = new Map(uids.filter((u) => u !== 0).map((u) => [u, link(u)] as const));
     const agent = new StepAgent(root, byUid, target.id);
-    // Ready when each answers (node has started): a failure to start shows here, not at the first step.
-    await Promise.all([root, ...byUid.values()].map((l) => l.ask({ op: 'run', program: 'true', args: [] })));
+    // Ready when each answers with its pid (node has started): a failure to start shows here, not at the first step.
+    await Promise.all(
+      [root, ...byUid.values()].map(async (l) => {
+        const r = await l.ask({ op: 'pid' });
+        if (!r.pid) throw new Error(`the test agent on ${target.id} did not start: ${r.error ?? 'no answer'}`);
+        l.pid = r.pid;
+      }),
+    );
     return agent;
   }
 
@@ -204,10 +213,23 @@ export class StepAgent {
     return r.result;
   }
 
+  /**
+   * Which process performs a step (what a tracer follows): the root agent, which spawns exec steps (its own
+   * events are not the step's: `skipTgid`), or the agent of the step's uid, which does the operation itself.
+   */
+  performer(step: Step): { pid: number; skipTgid?: number } {
+    if ('exec' in step) return { pid: this.root.pid, skipTgid: this.root.pid };
+    return { pid: this.linkFor(step).pid };
+  }
+
+  private linkFor(step: Step): AgentLink {
+    // exec steps spawn with the uid from the root agent; the others run in that uid's own agent.
+    return 'exec' in step ? this.root : (this.byUid.get(uidOf(step.as)) ?? this.root);
+  }
+
   async step(step: Step): Promise<StepOutcome> {
     const uid = uidOf(step.as);
-    // exec steps spawn with the uid from the root agent; the others run in that uid's own agent.
-    const link = 'exec' in step ? this.root : (this.byUid.get(uid) ?? this.root);
+    const link = this.linkFor(step);
     const r = await link.ask({ op: 'step', step: { ...step, uid } });
     if (!r.outcome) throw new Error(`running "${describeStep(step)}" on ${this.what} failed: ${r.error ?? 'no answer'}`);
     return r.outcome;

@@ -28,6 +28,7 @@ export interface TracerPlan {
 export interface PlanSelection {
   readonly categories?: readonly string[];
   readonly hooks?: readonly string[];
+  readonly attach?: 'lsm' | 'fexit';
 }
 
 let bundle: string | undefined;
@@ -44,7 +45,7 @@ function bundleDigest(): string {
 export function planFile(cacheDir: string, btfPath: string, banner: string | undefined, selection: PlanSelection, headersDir: string): string {
   // The running bundle too: the generator's code is in it, and a changed generator must not reuse a plan.
   const h = createHash('sha256').update(GENERATOR_VERSION).update(bundleDigest()).update(basename(btfPath)).update(banner ?? '');
-  h.update(JSON.stringify([[...(selection.categories ?? [])].sort(), [...(selection.hooks ?? [])].sort()]));
+  h.update(JSON.stringify([[...(selection.categories ?? [])].sort(), [...(selection.hooks ?? [])].sort(), ...(selection.attach === 'fexit' ? ['fexit'] : [])]));
   for (const f of readdirSync(headersDir).sort()) h.update(f).update(readFileSync(join(headersDir, f)));
   return join(cacheDir, `plan-${h.digest('hex').slice(0, 24)}.json`);
 }

@@ -31,6 +31,12 @@ export interface TracerSelection {
   readonly hooks?: readonly string[];
   /** Follow forks and clones into children (strace -f). Default: true. */
   readonly follow?: boolean;
+  /** LSM programs in the hooks' chains (default) or fexit programs that see the BPF verdict (GenerateOptions.attach). */
+  readonly attach?: 'lsm' | 'fexit';
+  /** Syscall enter/exit events of traced processes. Default: true. */
+  readonly syscalls?: boolean;
+  /** Leave out selected hooks this kernel does not have instead of failing (they are not in `attached`). */
+  readonly skipUnknown?: boolean;
 }
 
 export interface TracerState {
@@ -225,14 +231,14 @@ export class TracerSession {
         .filter((h) => !selection.categories?.length || selection.categories.includes(h.category))
         .filter((h) => !selection.hooks?.length || selection.hooks.includes(h.name))
         .map((h) => h.name);
-      if (selection.hooks?.length) {
+      if (selection.hooks?.length && !selection.skipUnknown) {
         const unknown = selection.hooks.filter((h) => !catalog.hooks.some((x) => x.name === h));
         if (unknown.length) throw new Error(`no such hook on kernel ${catalog.kernelLabel}: ${unknown.join(', ')} (bpf-lsm hooks lists them)`);
       }
       if (wanted.length === 0) throw new Error('the category/hook selection matches no hook of this kernel');
       progress(`generating and compiling the tracer for ${wanted.length} hooks`);
       syscallTable ??= hostSyscallTable();
-      const gen = generateTracer(catalog, { syscalls: syscallTable, hooks: wanted });
+      const gen = generateTracer(catalog, { syscalls: syscallTable, hooks: wanted, ...(selection.attach ? { attach: selection.attach } : {}) });
       compiled = compileTracer(gen, { btfPath, headersDir, cacheDir: tracerCache });
       plan = {
         generator: gen.generator,
@@ -253,9 +259,10 @@ export class TracerSession {
     // The compiled object's digest names the resident tracer: another hook set, kernel or tracer version
     // is another key, and the helper replaces the old one. Knobs are part of what was loaded.
     const follow = selection.follow !== false;
-    const key = `${plan.objectKey.slice(0, 32)}-f${follow ? 1 : 0}`;
+    const syscalls = selection.syscalls !== false;
+    const key = `${plan.objectKey.slice(0, 32)}-f${follow ? 1 : 0}${syscalls ? '' : '-s0'}`;
     const programs = [...plan.hooks.map((h) => h.program), ...plan.fixedPrograms];
-    const params = { key, programs, globals: { [KNOBS.followForks]: follow, [KNOBS.syscalls]: true }, idleMs: this.idleMs };
+    const params = { key, programs, globals: { [KNOBS.followForks]: follow, [KNOBS.syscalls]: syscalls }, idleMs: this.idleMs };
     let acquired: ResultOf<'tracerAcquire'>;
     try {
       acquired = await this.client.call('tracerAcquire', params);
@@ -307,6 +314,12 @@ export class TracerSession {
   async traceProcess(pid: number): Promise<void> {
     if (this.objectId === undefined) throw new Error('the tracer is not loaded');
     await this.client.call('mapUpdate', { objectId: this.objectId, map: TRACED_MAP, key: hex(tracedKey(pid)), value: hex(tracedValue(pid, this.slot)) });
+  }
+
+  /** Takes a process out of the traced set (the children it started stay until they exit). */
+  async untraceProcess(pid: number): Promise<void> {
+    if (this.objectId === undefined) throw new Error('the tracer is not loaded');
+    await this.client.call('mapDelete', { objectId: this.objectId, map: TRACED_MAP, key: hex(tracedKey(pid)) });
   }
 
   /** How many processes of this session's trace slot are still in the traced set (shared by every trace). */
