@@ -12,6 +12,7 @@ import { setupScript } from '../../extension/core/testing/runner';
 import { describeOutcome, describeStep, outcomeMatches } from '../../extension/core/testing/steps';
 import { encodeValue, inodePaths } from '../../extension/core/testing/encoders';
 import { junitXml } from '../../extension/core/testing/junit';
+import { resetKind, writableGlobals } from '../../extension/core/testing/probeState';
 import { eventMatches, listEvents, tracedHooks, unmatchedEvents, untraced } from '../../extension/core/testing/stepEvents';
 import type { HookEvent } from '../../extension/shared/traceEvent';
 
@@ -164,5 +165,13 @@ describe('expected hook events', () => {
     assert.deepEqual(tracedHooks([file]), ['bprm_check_security', 'file_open']);
     const guard = readScenarioFile(join(root, 'examples', 'open-guard', 'open-guard.lsmtest.json'));
     assert.deepEqual(tracedHooks([guard]), ['file_open']);
+  });
+});
+
+describe('probe state between scenarios', () => {
+  it('empties hash maps, restores plain arrays and the .bss/.data globals, and leaves the rest alone', () => {
+    assert.deepEqual(['hash', 'lru_hash', 'percpu_hash', 'lru_percpu_hash', 'array', 'percpu_array', 'ringbuf', 'prog_array'].map(resetKind), ['empty', 'empty', 'empty', 'empty', 'restore', undefined, undefined, undefined]);
+    const g = (name: string, section: string) => ({ name, section, offset: 0, size: 4, type: { kind: 'int' as const, name: 'int', size: 4, signed: true, bool: false, char: false } });
+    assert.deepEqual(writableGlobals([g('budget', '.data'), g('opens', '.bss'), g('limit', '.rodata'), g('tuned', '.data.tuning'), g('LINUX_KERNEL_VERSION', '.kconfig'), g('x', '.database')]).map((x) => x.name), ['budget', 'opens', 'tuned']);
   });
 });

@@ -1,7 +1,8 @@
 // The scenario runner (`bpf-lsm test`) against real kernels: a probe that builds on 6.12 only fails just the
 // 6.1 cases, with the compiler's message and line, while 6.12's pass; scenarios see none of each other's
-// files or map entries; and after a run bpftool shows none of the probe's programs or maps and the files
-// are gone. Boots the 6.12 VM next to the tier's 6.1 VM (and stops it again when this suite started it).
+// files, map entries, array values or globals; expected hook events hold or fail naming what was seen, and a
+// failing step lists its hook events; and after a run bpftool shows none of the probe's programs or maps, no
+// tracer program, and the files are gone. Boots the 6.12 VM next to the tier's 6.1 VM (and stops it again when this suite started it).
 import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readScenarioFile } from '../../extension/core/testing/discover';
@@ -86,5 +87,16 @@ describe('scenario runner on the 6.1 and 6.12 VMs', function () {
       const progs = JSON.parse((await vmTarget().exec('bpftool', ['-j', 'prog', 'show'])).stdout) as Array<{ name?: string }>;
       return progs.some((p) => p.name?.startsWith('tr_')) ? undefined : true;
     });
+  });
+
+  it('starts every scenario with array maps and .bss/.data globals at their values from load time', async () => {
+    // Each of the three (the config array set by the second scenario, the open count in .bss and the budget
+    // in .data spent by the first) would deny the third scenario's open if it were left over.
+    const file = readScenarioFile(join(fixtures, 'state.lsmtest.json'));
+    const results = await runScenarioFiles([file], { kernels: ['6.1'] });
+    assert.deepEqual(
+      results.map((r) => [r.scenario, r.passed, r.message]),
+      file.scenarios.map((s) => [s.name, true, undefined]),
+    );
   });
 });

@@ -1,7 +1,8 @@
 // The scenario runner behind `bpf-lsm test` and the Test Explorer: for each kernel, bring up that kernel's
 // built-in VM, connect one helper, build each file's probes against that kernel's BTF, load and attach them
-// for the file, and run every scenario from a clean state: the probes' hash maps emptied, setup applied, maps
-// set, steps run, then the maps emptied again and every path the scenario created deleted, so no scenario
+// for the file, and run every scenario from a clean state: the probes' hash maps emptied and their arrays and
+// globals back to their values at load (probeState.ts), setup applied, maps set, steps run, then the maps and
+// globals reset again and every path the scenario created deleted, so no scenario
 // sees another's leftovers; after the file its objects are unloaded (which detaches their programs). Loading
 // once per file and not per scenario matters: the verifier takes seconds per load in a TCG guest. A probe
 // that does not build or load on one kernel fails that kernel's scenarios with the compiler's or verifier's
@@ -22,6 +23,8 @@ import type { VmKernel } from '../vm/kernels';
 import type { MapEntry, Scenario, ScenarioFile, SetupStep } from './scenarioFile';
 import { encodeValue, resolveInodes } from './encoders';
 import { describeExpectation, describeOutcome, describeStep, outcomeMatches, StepAgent, uidOf } from './steps';
+import { ProbeState } from './probeState';
+import type { LoadedObjectInfo } from '../../shared/helperProtocol';
 import { listEvents, StepTracer, tracedHooks, unmatchedEvents, untraced, type StepEvents } from './stepEvents';
 
 export interface CaseResult {
@@ -123,16 +126,18 @@ async function applySetup(target: Target, steps: readonly SetupStep[]): Promise<
   }
 }
 
-/** Loaded objects of one file on one kernel: ids and which object holds each (non-internal) map. */
+/** Loaded objects of one file on one kernel: ids, which object holds each (non-internal) map, and their state at load. */
 interface LoadedProbes {
   readonly ids: number[];
   readonly maps: Map<string, { objectId: number; type: string }>;
+  readonly objects: LoadedObjectInfo[];
+  state?: ProbeState;
 }
 
 /** Loads and attaches a file's built probes; a rejection or attach failure becomes the message every scenario of the file fails with. */
 async function loadProbes(client: HelperClient, kernel: VmKernel, built: Built): Promise<LoadedProbes | string> {
   if (!built.ok) return built.message;
-  const loaded: LoadedProbes = { ids: [], maps: new Map() };
+  const loaded: LoadedProbes = { ids: [], maps: new Map(), objects: [] };
   for (const o of built.objects) {
     const r = await loadProbe(client, o.objectPath, { name: objectName(o.source) });
     if (!r.ok) {
@@ -147,24 +152,19 @@ async function loadProbes(client: HelperClient, kernel: VmKernel, built: Built):
       return `${objectName(o.source)}: attaching ${failed.map((a) => `${a.program} (${a.message ?? a.code})`).join(', ')} failed on ${kernel}`;
     }
     for (const m of r.object.maps) if (!m.internal) loaded.maps.set(m.name, { objectId: r.object.objectId, type: m.type });
+    loaded.objects.push(r.object);
+  }
+  try {
+    loaded.state = await ProbeState.snapshot(client, loaded.objects);
+  } catch (err) {
+    await unloadProbes(client, loaded);
+    return `reading the probes' maps and globals after load on ${kernel} failed: ${(err as Error).message}`;
   }
   return loaded;
 }
 
 async function unloadProbes(client: HelperClient, loaded: LoadedProbes): Promise<void> {
   for (const id of [...loaded.ids].reverse()) await client.call('unloadObject', { objectId: id }).catch(() => undefined);
-}
-
-/** Empties the probes' hash-type maps (arrays cannot be emptied; ring buffers hold no entries). */
-async function clearMaps(client: HelperClient, loaded: LoadedProbes): Promise<void> {
-  for (const [map, { objectId, type }] of loaded.maps) {
-    if (!/hash/i.test(type)) continue;
-    for (;;) {
-      const page = await client.call('mapEntries', { objectId, map, limit: 1000 });
-      for (const e of page.entries) await client.call('mapDelete', { objectId, map, key: e.key });
-      if (!page.more || page.entries.length === 0) break;
-    }
-  }
 }
 
 /** Runs one scenario on one kernel from a clean state and leaves nothing behind. */
@@ -176,7 +176,7 @@ async function runScenario(client: HelperClient, target: Target, agent: StepAgen
   const existing = await target.exec('sh', ['-c', 'for p; do [ -e "$p" ] && echo 1 || echo 0; done', 'sh', ...created], { root: true, timeoutMs: 60_000 });
   const fresh = created.filter((_, i) => existing.stdout.split('\n')[i] === '0');
   try {
-    await clearMaps(client, loaded);
+    await loaded.state!.reset(client);
     await applySetup(target, setup);
     const maps: Array<[string, MapEntry]> = [];
     for (const src of [file.maps, scenario.maps ?? {}]) for (const [name, entries] of Object.entries(src)) for (const e of entries) maps.push([name, e]);
@@ -209,8 +209,8 @@ async function runScenario(client: HelperClient, target: Target, agent: StepAgen
     }
     return undefined;
   } finally {
-    // Maps first, so the probe no longer denies anything while the files go.
-    await clearMaps(client, loaded).catch(() => undefined);
+    // Maps and globals first, so the probe denies no more than it did at load while the files go.
+    await loaded.state!.reset(client).catch(() => undefined);
     if (fresh.length) await target.exec('rm', ['-rf', '--', ...[...fresh].reverse()], { root: true, timeoutMs: 60_000 }).catch(() => undefined);
   }
 }
