@@ -10,6 +10,9 @@ import { applyPolicy, clearPolicy, EVENTS_MAP, execBlockObject, policyStatus, re
 import { execEventDecoder } from '../core/policy/events';
 import { iterateRecords } from '../shared/helperProtocol';
 import { runPropose, runReplay } from './policyProfiles';
+import { parsePolicyDocument } from '../core/policy/profile';
+import { applyProfiles, clearProfiles, profileGuardObject, profilesPinned } from '../core/policy/profileApply';
+import { readFileSync } from 'node:fs';
 
 const usage = `usage: bpf-lsm policy apply [--target T] FILE
        bpf-lsm policy clear [--target T]
@@ -47,6 +50,7 @@ export const policyCommand: Subcommand = {
     if (verb === 'apply' && files.length !== 1) throw new UsageError('policy apply takes one policy FILE');
     if (verb !== 'apply' && files.length) throw new UsageError(`policy ${verb} takes no file`);
     const policy = verb === 'apply' ? readPolicyFile(files[0]) : undefined;
+    const profiles = verb === 'apply' ? parsePolicyDocument(readFileSync(files[0], 'utf8'), files[0]).profiles : [];
     const targetId = resolveTargetId(String(args.flags.get('target') ?? process.env.BPF_LSM_TARGET ?? 'auto'));
     const kernel = vmKernelOf(targetId);
     if (kernel) {
@@ -62,7 +66,8 @@ export const policyCommand: Subcommand = {
     const target = createTarget(targetId);
     if (verb === 'clear') {
       const had = await clearPolicy(target);
-      console.log(had ? `policy cleared on ${targetId}: exec_block detached, its pins removed` : `no policy was in force on ${targetId}`);
+      const hadProfiles = await clearProfiles(target);
+      console.log(had || hadProfiles ? `policy cleared on ${targetId}: ${[had ? 'exec_block' : '', hadProfiles ? 'profile_guard' : ''].filter(Boolean).join(' and ')} detached, pins removed` : `no policy was in force on ${targetId}`);
       return 0;
     }
     if (verb === 'status') {
@@ -74,6 +79,7 @@ export const policyCommand: Subcommand = {
         for (const p of s.deny ?? []) console.log(`  deny ${p}`);
         if (s.link) console.log(`  link ${s.link.id} (program ${s.link.prog_id}) pinned at /sys/fs/bpf/bpf-lsm-studio/exec_block_link`);
       }
+      if (!args.flags.has('json') && (await profilesPinned(target))) console.log(`profiles in force on ${targetId} (profile_guard pinned under /sys/fs/bpf/bpf-lsm-studio)`);
       return 0;
     }
     const object = execBlockObject(findDist());
@@ -83,6 +89,11 @@ export const policyCommand: Subcommand = {
         const r = await applyPolicy(target, client, policy!, object, progress);
         for (const m of r.missing) progress(`warning: ${m} does not exist on ${targetId}: denied by path only (once it exists, re-apply to add its inode)`);
         console.log(`policy ${r.replaced ? 'replaced' : 'applied'} on ${targetId}: mode ${r.mode}, ${r.rules} rules${r.removed ? `, ${r.removed} removed` : ''}; in force until "bpf-lsm policy clear"`);
+        if (profiles.length) {
+          const p = await applyProfiles(target, client, profiles, profileGuardObject(findDist()), progress);
+          for (const m of p.missingSubjects) progress(`warning: subject ${m} does not exist on ${targetId}: its profile confines nothing (re-apply once it exists)`);
+          console.log(`profiles ${p.replaced ? 'replaced' : 'applied'} on ${targetId}: ${profiles.map((x) => `${x.name} (${x.mode})`).join(', ')}; ${p.rules} rules as ${p.entries} map entries${p.removed ? `, ${p.removed} removed` : ''}`);
+        } else if (await clearProfiles(target)) console.log(`profiles removed on ${targetId} (the file has none)`);
         return 0;
       }
       // events: open the pinned maps (no program is loaded) and follow the event ring.
