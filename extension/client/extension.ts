@@ -11,6 +11,7 @@ import { registerVm } from './vm';
 import { registerTraceExecutable } from './traceExecutable';
 import { registerBuild } from './build';
 import { registerPolicy } from './policy';
+import { registerPolicyFromTrace } from './policyFromTrace';
 import { registerProgramsView } from './programsView';
 import { registerTestExplorer } from './testExplorer';
 
@@ -27,6 +28,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Studio
   registerTraceExecutable(studio, targets);
   registerProgramsView(studio, targets, registerBuild(studio, targets));
   registerPolicy(studio, targets);
+  registerPolicyFromTrace(studio);
   registerTestExplorer(studio);
   // Last: commands whose feature has not landed yet get an honest "not available yet" handler.
   registerPendingCommands(studio);

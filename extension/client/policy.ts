@@ -17,6 +17,9 @@ import { applyPolicy, clearPolicy, EVENTS_MAP, execBlockObject, parsePolicy, Pol
 import { execEventDecoder } from '../core/policy/events';
 import { policyHookEvent } from '../core/policy/traceEvents';
 import { iterateRecords } from '../shared/helperProtocol';
+import { parsePolicyDocument, type Profile } from '../core/policy/profile';
+import { applyProfiles, clearProfiles, profileGuardObject, PROFILE_EVENTS_MAP } from '../core/policy/profileApply';
+import { profileEventDecoder, profileHookEvent } from '../core/policy/profileEvents';
 
 export const POLICY_FILE = 'bpf-lsm.policy.json';
 
@@ -46,8 +49,10 @@ class PolicyFeature implements vscode.Disposable {
   async apply(uri: vscode.Uri, quiet = false): Promise<void> {
     const text = (await vscode.workspace.openTextDocument(uri)).getText();
     let policy;
+    let profiles: readonly Profile[];
     try {
       policy = parsePolicy(text, vscode.workspace.asRelativePath(uri));
+      profiles = parsePolicyDocument(text, vscode.workspace.asRelativePath(uri)).profiles;
       this.problems.delete(uri);
     } catch (err) {
       if (!(err instanceof PolicyError)) throw err;
@@ -66,10 +71,36 @@ class PolicyFeature implements vscode.Disposable {
     void vscode.commands.executeCommand('setContext', 'bpfLsm.policyApplied', true);
     if (!quiet) void vscode.window.setStatusBarMessage(`$(shield) BPF-LSM: ${msg}`, 8000);
     await this.followEvents(client, object, policy.mode);
+    if (profiles.length) {
+      const p = await applyProfiles(target, client, profiles, profileGuardObject(findDist()), (m) => this.studio.log(`policy: ${m}`));
+      for (const m of p.missingSubjects) this.studio.output.warn(`policy: subject ${m} does not exist on ${this.targets.id}: its profile confines nothing`);
+      this.studio.log(`policy: profiles ${p.replaced ? 'updated' : 'applied'}: ${profiles.map((x) => `${x.name} (${x.mode})`).join(', ')}, ${p.rules} rules`);
+      this.profileNames = profiles.map((x) => x.name);
+      await this.followProfileEvents(client);
+    } else await clearProfiles(target);
     this.watch(uri);
   }
 
   private following = false;
+  private followingProfiles = false;
+  /** Names of the applied profiles, by index, for the rows of their events. */
+  private profileNames: string[] = [];
+
+  /** Profile denials (enforce) and would-be denials (audit) into the tracing panel, from the pinned ring. */
+  private async followProfileEvents(client: HelperClient): Promise<void> {
+    if (this.followingProfiles) return;
+    this.followingProfiles = true;
+    const object = profileGuardObject(findDist());
+    const decode = profileEventDecoder(object);
+    const loaded = await client.loadObject(object, { name: 'profile_guard', programs: [] });
+    const panel = TracingPanel.show(this.studio, { preserveFocus: true });
+    await client.startTrace({ objectId: loaded.objectId, ringBuffers: [PROFILE_EVENTS_MAP] }, (batch) => {
+      panel.append([...iterateRecords(batch.records)].map((r) => profileHookEvent(decode(r.data), this.profileNames)));
+    });
+    void client.closed.then(() => {
+      this.followingProfiles = false;
+    });
+  }
 
   /** Matched execs into the tracing panel, through the pinned event ring (no program is loaded for it). */
   private async followEvents(client: HelperClient, object: Buffer, mode: string): Promise<void> {
@@ -109,7 +140,8 @@ class PolicyFeature implements vscode.Disposable {
       void vscode.window.showInformationMessage('BPF-LSM: the built-in VM is not running, so no policy is in force there.');
       return;
     }
-    const had = await clearPolicy(this.targets.target);
+    const hadExec = await clearPolicy(this.targets.target);
+    const had = (await clearProfiles(this.targets.target)) || hadExec;
     await this.connection.reset();
     void vscode.commands.executeCommand('setContext', 'bpfLsm.policyApplied', false);
     const msg = had ? `policy cleared on ${id}` : `no policy was in force on ${id}`;

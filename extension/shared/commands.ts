@@ -28,6 +28,8 @@ export const COMMANDS = {
   releaseTracer: { id: 'bpfLsm.releaseTracer', title: 'Release Resident Tracer', trusted: true },
   applyPolicy: { id: 'bpfLsm.applyPolicy', title: 'Apply Enforcement Policy', trusted: true },
   clearPolicy: { id: 'bpfLsm.clearPolicy', title: 'Clear Enforcement Policy', trusted: true },
+  proposePolicy: { id: 'bpfLsm.proposePolicy', title: 'Propose Policy from Trace Session' },
+  replayPolicy: { id: 'bpfLsm.replayPolicy', title: 'Replay Policy on Trace Session…' },
   refreshPrograms: { id: 'bpfLsm.refreshPrograms', title: 'Refresh Loaded Programs', trusted: true },
   detachProgram: { id: 'bpfLsm.detachProgram', title: 'Detach Program', trusted: true },
   attachProgram: { id: 'bpfLsm.attachProgram', title: 'Attach Program', trusted: true },

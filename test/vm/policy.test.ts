@@ -3,7 +3,6 @@
 // in place: same program, same link), audit mode lets it run and reports an event on the pinned ring, the
 // policy outlives the CLI (pinned), and clear detaches it (bpftool agrees).
 import * as assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,19 +11,12 @@ import { vmTarget } from '../../extension/core/targets/vm';
 import { EVENTS_MAP, LINK_PIN, MAP_PINS } from '../../extension/core/policy/policy';
 import { execEventDecoder, type ExecPolicyEvent } from '../../extension/core/policy/events';
 import { iterateRecords } from '../../extension/shared/helperProtocol';
+import { bpfLsm } from './cli';
 
 const root = join(__dirname, '..', '..', '..');
-const cli = join(root, 'dist', 'cli.js');
 const BIN = '/tmp/bls-policy-test';
 const MOVED = '/tmp/bls-policy-moved';
 
-function bpfLsm(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { env: process.env, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe('exec enforcement policy in the BPF-LSM VM', function () {
   this.timeout(300_000);

@@ -4,7 +4,6 @@
 // pinned ring, `ls /root` fails with EPERM and the event names the path, `cat /etc/hostname` (no subject)
 // runs; saving an edited profile rewrites the rules in place (same links); clear leaves nothing of ours.
 import * as assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,17 +12,10 @@ import { vmTarget } from '../../extension/core/targets/vm';
 import { PROFILE_EVENTS_MAP, PROFILE_LINK_PINS, PROFILE_MAP_PINS } from '../../extension/core/policy/profileApply';
 import { profileEventDecoder, type ProfileEvent } from '../../extension/core/policy/profileEvents';
 import { iterateRecords } from '../../extension/shared/helperProtocol';
+import { bpfLsm } from './cli';
 
 const root = join(__dirname, '..', '..', '..');
-const cli = join(root, 'dist', 'cli.js');
 
-function bpfLsm(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { env: process.env, timeout: 180_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe('least-privilege profiles in the BPF-LSM VM', function () {
   this.timeout(600_000);

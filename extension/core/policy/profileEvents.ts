@@ -1,8 +1,7 @@
 // Events of bpf/profile_guard.bpf.c (struct profile_event): what a profile denied (enforce) or reported
 // (audit), decoded by member name from the object's own BTF, and shown in the tracing panel as the hook
 // call they were, returning -EPERM when denied, so "Denied only" finds them.
-import { Btf, BtfKind } from '../../shared/btf/btf';
-import { elfSection } from '../../shared/btf/elf';
+import { cString, eventLayout } from './eventLayout';
 import type { HookEvent } from '../../shared/traceEvent';
 import type { PolicyMode } from './policy';
 
@@ -31,23 +30,7 @@ export type ProfileEventDecoder = (record: Buffer) => ProfileEvent;
 const REQUEST = { 1: 'exec', 2: 'file', 3: 'connect' } as const;
 
 export function profileEventDecoder(object: Uint8Array): ProfileEventDecoder {
-  const raw = elfSection(object, '.BTF');
-  if (!raw) throw new Error('the profile_guard object has no BTF; rebuild it with clang -g');
-  const btf = new Btf(raw, 'profile_guard BTF');
-  const id = btf.find(BtfKind.Struct, 'profile_event');
-  if (id === undefined) throw new Error('the profile_guard object does not define struct profile_event');
-  const at = new Map(btf.members(id).map((m) => [m.name, (m.bitOffset ?? 0) / 8]));
-  const off = (name: string): number => {
-    const o = at.get(name);
-    if (o === undefined) throw new Error(`struct profile_event has no member ${name}`);
-    return o;
-  };
-  const o = Object.fromEntries(['time_ns', 'pid', 'uid', 'profile', 'request', 'mode', 'access', 'rule', 'port', 'family', 'proto', 'addr', 'comm', 'path'].map((n) => [n, off(n)]));
-  const cstr = (b: Buffer, start: number, max: number) => {
-    const s = b.subarray(start, Math.min(b.length, start + max));
-    const nul = s.indexOf(0);
-    return s.toString('utf8', 0, nul < 0 ? s.length : nul);
-  };
+  const o = eventLayout(object, 'profile_guard', 'profile_event', ['time_ns', 'pid', 'uid', 'profile', 'request', 'mode', 'access', 'rule', 'port', 'family', 'proto', 'addr', 'comm', 'path'] as const);
   return (b) => ({
     timeNs: b.readBigUInt64LE(o.time_ns),
     pid: b.readUInt32LE(o.pid),
@@ -61,8 +44,8 @@ export function profileEventDecoder(object: Uint8Array): ProfileEventDecoder {
     family: b.readUInt8(o.family),
     proto: b.readUInt8(o.proto),
     addr: Buffer.from(b.subarray(o.addr, o.addr + 16)),
-    comm: cstr(b, o.comm, 16),
-    path: cstr(b, o.path, 256),
+    comm: cString(b, o.comm, 16),
+    path: cString(b, o.path, 256),
   });
 }
 
