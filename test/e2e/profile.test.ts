@@ -57,7 +57,10 @@ describe('policy from the tracing panel', () => {
   });
 
   it('Replay Policy marks the would-be denials; "Denied only" shows them', async () => {
+    // Other suites may have left editors over the panel or the rows grouped: one flat list, the panel in view.
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     await vscode.commands.executeCommand(COMMANDS.openTraceSession.id, vscode.Uri.file(join(fixtures, 'ls-root-as-root.jsonl')));
+    await post({ type: 'setGrouping', grouping: 'none' });
     const file = vscode.Uri.file(join(dir, 'bpf-lsm.policy.json'));
     const r = await vscode.commands.executeCommand<{ denials: number; perRule: Array<{ rule: string; count: number }> }>(COMMANDS.replayPolicy.id, file);
     assert.equal(r.denials, 1);
@@ -65,10 +68,13 @@ describe('policy from the tracing panel', () => {
     const s = await post({ type: 'setFilter', filter: { deniedOnly: true } });
     assert.equal(s.total, 438, 'every event of the session is still there');
     assert.equal(s.matching, 1);
+    let last: RenderedPanel | undefined;
     const shown = await waitFor(async () => {
-      const x = await test<RenderedPanel>('rendered');
-      return x.rowsInDom === 1 && x.rows[0]?.denied ? x : undefined;
-    }, 'one denied row in the webview');
+      last = await test<RenderedPanel>('rendered');
+      return last.rowsInDom === 1 && last.rows[0]?.denied ? last : undefined;
+    }, 'one denied row in the webview').catch((err: Error) => {
+      throw new Error(`${err.message}; the webview last showed ${JSON.stringify(last && { ...last, details: '' })}`);
+    });
     assert.ok(shown.rows[0].cells.some((c) => c.includes('file_open')), JSON.stringify(shown.rows[0].cells));
   });
 });
