@@ -6,7 +6,7 @@
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { readScenarioFile } from '../extension/core/testing/discover';
-import { runScenarioFiles } from '../extension/core/testing/runner';
+import { runScenarioFiles, type KernelTimings } from '../extension/core/testing/runner';
 import { BuiltinVm } from '../extension/core/vm/vm';
 import { vmKernels } from '../extension/core/vm/kernels';
 
@@ -25,12 +25,13 @@ async function main(): Promise<void> {
       // VM check, the helper's start and the step agents' start (node in the guest).
       const run = async () => {
         const t = Date.now();
-        const results = await runScenarioFiles([file], { kernels: [kernel] });
+        let parts: KernelTimings | undefined;
+        const results = await runScenarioFiles([file], { kernels: [kernel], onTimings: (_, x) => (parts = x) });
         const failed = results.filter((r) => !r.passed);
         if (failed.length) throw new Error(`${failed.length} scenario(s) failed on ${kernel}: ${failed[0].message}`);
         const total = Date.now() - t;
         const inScenarios = results.reduce((a, r) => a + r.durationMs, 0);
-        return { total, connect: total - inScenarios, first: results[0].durationMs, rest: inScenarios - results[0].durationMs };
+        return { total, connect: total - inScenarios, first: results[0].durationMs, rest: inScenarios - results[0].durationMs, parts: parts! };
       };
       const cold = (await run()).total;
       const warm: Array<Awaited<ReturnType<typeof run>>> = [];
@@ -41,6 +42,8 @@ async function main(): Promise<void> {
         `${kernel.padEnd(5)} warm VM: ${s(w)} for ${file.scenarios.length} scenarios (median of ${runs}: ${warm.map((x) => s(x.total)).join(', ')}); ` +
           `of the median run: helper + step agents ${s(mid.connect)}, build + load + 1st scenario ${s(mid.first)}, the other ${file.scenarios.length - 1} scenarios ${s(mid.rest)}`,
       );
+      const p = mid.parts;
+      console.log(`${kernel.padEnd(5)}   ready after: VM check ${s(p.vmMs)}, helper ${s(p.helperMs)}, step agents ${s(p.agentsMs)}, tracer ${s(p.tracerMs)}, probe built ${s(p.buildMs)}; load + snapshot ${s(p.loadMs)}`);
       console.log(`${kernel.padEnd(5)} cold VM: ${s(cold)} (the VM start adds ${s(cold - w)})`);
     } finally {
       if (!wasRunning) await vm.down();

@@ -46,6 +46,18 @@ export interface RunOptions {
   readonly onResult?: (r: CaseResult) => void;
   readonly progress?: (message: string) => void;
   readonly signal?: AbortSignal;
+  /** Where a kernel's run spent its time, once it is over (benchmarks print it). */
+  readonly onTimings?: (kernel: VmKernel, t: KernelTimings) => void;
+}
+
+/** Milliseconds from the start of a kernel's run until each part was ready (builds: the last one), and the probes' load total. */
+export interface KernelTimings {
+  vmMs: number;
+  helperMs: number;
+  agentsMs: number;
+  tracerMs: number;
+  buildMs: number;
+  loadMs: number;
 }
 
 /** A built probe per kernel, or why it could not be built. */
@@ -198,7 +210,7 @@ async function runScenario(client: HelperClient, target: Target, agent: StepAgen
         seen = untraced(tracer);
       } else {
         const who = agent.performer(step);
-        ({ result: outcome, seen } = await tracer.observe(who.pid, who.skipTgid, () => agent.step(step)));
+        ({ result: outcome, seen } = await tracer.observe(who.pid, who.skipTgid, 'exec' in step, () => agent.step(step)));
       }
       const wrong = outcomeMatches(step.expect, outcome) ? undefined : `expected ${describeExpectation(step.expect)}, got ${describeOutcome(outcome)}`;
       const missing = step.events?.length ? unmatchedEvents(step.events, seen) : undefined;
@@ -228,43 +240,72 @@ export async function runScenarioFiles(files: readonly ScenarioFile[], opts: Run
     const cases = files.flatMap((f) => f.scenarios.filter((s) => include(f.path, s.name, kernel)).map((s) => ({ f, s })));
     if (!cases.length) continue;
     if (opts.signal?.aborted) break;
+    const mine = files.map((f) => ({ f, scenarios: cases.filter((c) => c.f === f).map((c) => c.s) })).filter((x) => x.scenarios.length);
     const vm = BuiltinVm.of(kernel);
     let client: HelperClient | undefined;
     let agent: StepAgent | undefined;
     // One tracer for the kernel's whole run, on the hooks its files name; without it steps still run, unlisted.
     let tracer: StepTracer | string = 'no hooks to trace';
-    let tracerStarting: Promise<StepTracer | string> | undefined;
-    let target: Target;
+    let target: Target | undefined;
     let setupError: string | undefined;
+    // Resolves when the step agents and the tracer are up (the probes load before: they only need the helper).
+    let ready: Promise<string | undefined> = Promise.resolve(undefined);
+    let builds = new Map<ScenarioFile, Promise<Built>>();
+    const t0 = Date.now();
+    const timings: KernelTimings = { vmMs: 0, helperMs: 0, agentsMs: 0, tracerMs: 0, buildMs: 0, loadMs: 0 };
+    const mark = <T>(p: Promise<T>, key: 'helperMs' | 'agentsMs' | 'tracerMs'): Promise<T> => p.finally(() => (timings[key] = Date.now() - t0));
     try {
       if (!vm.running()) progress(`starting the ${kernel} VM`);
       await vm.up((m) => progress(`vm ${kernel}: ${m}`));
+      timings.vmMs = Date.now() - t0;
       const remote = vmTarget(vm.paths);
-      // The agent (and its child agents for other uids) start while the helper connects.
+      // Everything starts at once: node in the guest (helper, step agents) is what takes seconds, and the
+      // probes build on this machine meanwhile. The tracer shares the helper connection (no second helper).
       const uids = [...new Set(cases.flatMap((c) => c.s.steps.map((st) => uidOf(st.as))))];
-      const agentStarting = StepAgent.start(remote, uids);
-      const hooks = tracedHooks([...new Set(cases.map((c) => c.f))]);
-      tracerStarting = hooks.length ? StepTracer.start(remote, hooks).catch((err: Error) => `the tracer did not load on ${kernel}: ${err.message}`) : undefined;
-      client = await HelperClient.connect(await remote.startHelper(), { client: 'bpf-lsm test' });
-      agent = await agentStarting;
-      if (tracerStarting) tracer = await tracerStarting;
-      const a = agent;
-      // Setup, inode lookups and cleanup go through the agent: no ssh round trip per command.
-      target = { id: remote.id, kind: remote.kind, exec: (p, args, o) => a.exec(p, args, o), copyTo: (f) => remote.copyTo(f), startHelper: () => remote.startHelper() };
+      const agentStarting = mark(StepAgent.start(remote, uids), 'agentsMs');
+      agentStarting.catch(() => undefined); // awaited below; no unhandled rejection while the helper starts
+      const clientStarting = mark(remote.startHelper().then((t) => HelperClient.connect(t, { client: 'bpf-lsm test' })), 'helperMs');
+      const hooks = tracedHooks(mine.map((x) => x.f));
+      const tracerStarting = hooks.length ? mark(clientStarting.then((c) => StepTracer.start(remote, c, hooks)), 'tracerMs').catch((err: Error) => `the tracer did not load on ${kernel}: ${(err as Error).message}`) : undefined;
+      const btf = kernelAssetsAt(vm.paths.kernel, kernel)?.vmlinux;
+      builds = new Map(mine.map(({ f }) => [f, (btf ? buildProbes(f, kernel, btf, remote) : Promise.resolve<Built>({ ok: false, message: `the ${kernel} kernel's BTF is missing from the VM cache` })).finally(() => (timings.buildMs = Math.max(timings.buildMs, Date.now() - t0)))]));
+      try {
+        client = await clientStarting;
+      } catch (err) {
+        void agentStarting.then((a) => a.close(), () => undefined);
+        void tracerStarting?.then((t) => (typeof t === 'string' ? undefined : t.close()));
+        throw err;
+      }
+      ready = (async () => {
+        try {
+          agent = await agentStarting;
+        } catch (err) {
+          return `the ${kernel} VM could not be used: ${(err as Error).message}`;
+        } finally {
+          if (tracerStarting) tracer = await tracerStarting;
+        }
+        const a = agent;
+        // Setup, inode lookups and cleanup go through the agent: no ssh round trip per command.
+        target = { id: remote.id, kind: remote.kind, exec: (p, args, o) => a.exec(p, args, o), copyTo: (f) => remote.copyTo(f), startHelper: () => remote.startHelper() };
+        return undefined;
+      })();
     } catch (err) {
       setupError = `the ${kernel} VM could not be used: ${(err as Error).message}`;
-      void tracerStarting?.then((t) => (typeof t === 'string' ? undefined : t.close()));
     }
     try {
-      const btf = kernelAssetsAt(vm.paths.kernel, kernel)?.vmlinux;
-      for (const f of files) {
-        const mine = cases.filter((c) => c.f === f);
-        if (!mine.length) continue;
+      for (const { f, scenarios } of mine) {
         let started = Date.now();
-        const built: Built = setupError ? { ok: false, message: setupError } : btf ? await buildProbes(f, kernel, btf, target!) : { ok: false, message: `the ${kernel} kernel's BTF is missing from the VM cache` };
-        const loaded = setupError ? setupError : await loadProbes(client!, kernel, built).catch((err: Error) => `loading the probes on ${kernel} failed: ${err.message}`);
+        const built: Built = setupError ? { ok: false, message: setupError } : await builds.get(f)!;
+        const loadStart = Date.now();
+        let loaded = setupError ? setupError : await loadProbes(client!, kernel, built).catch((err: Error) => `loading the probes on ${kernel} failed: ${err.message}`);
+        timings.loadMs += Date.now() - loadStart;
+        const notReady = setupError ? undefined : await ready;
+        if (notReady && typeof loaded !== 'string') {
+          await unloadProbes(client!, loaded);
+          loaded = notReady;
+        }
         try {
-          for (const { s } of mine) {
+          for (const s of scenarios) {
             if (opts.signal?.aborted) break;
             let message: string | undefined;
             try {
@@ -281,9 +322,13 @@ export async function runScenarioFiles(files: readonly ScenarioFile[], opts: Run
         }
       }
     } finally {
-      if (typeof tracer !== 'string') await tracer.close();
+      await ready.catch(() => undefined);
+      await Promise.allSettled(builds.values());
+      const t = tracer as StepTracer | string; // assigned inside `ready`
+      if (typeof t !== 'string') await t.close();
       await agent?.close();
       await client?.close();
+      opts.onTimings?.(kernel, timings);
     }
   }
   return results;

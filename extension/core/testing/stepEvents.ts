@@ -6,9 +6,10 @@
 import { readFileSync } from 'node:fs';
 import type { HookEvent, TraceValue } from '../../shared/traceEvent';
 import { formatValue } from '../trace/format';
-import { kernelDrops } from '../../shared/tracer/control';
+import { kernelDrops, type TracerCounters } from '../../shared/tracer/control';
 import { TracerSession } from '../trace/tracerSession';
 import type { Target } from '../target';
+import type { HelperClient } from '../helperClient';
 import type { ExpectedEvent, ScenarioFile, Step } from './scenarioFile';
 import { dirname, resolve } from 'node:path';
 
@@ -120,7 +121,7 @@ async function until(check: () => Promise<boolean> | boolean, timeoutMs: number)
 }
 
 /**
- * The run's tracer on one kernel: a TracerSession on its own helper connection with fexit programs on the
+ * The run's tracer on one kernel: a TracerSession on the runner's helper connection with fexit programs on the
  * given hooks and no syscall events. `observe` traces one process (and what it starts) around a step.
  */
 export class StepTracer {
@@ -130,8 +131,8 @@ export class StepTracer {
   ) {}
 
   /** Loads the tracer; hooks this kernel does not have are left out (an expectation naming one fails with that reason). */
-  static async start(target: Target, hooks: readonly string[]): Promise<StepTracer> {
-    const session = await TracerSession.connect(target);
+  static async start(target: Target, client: HelperClient, hooks: readonly string[]): Promise<StepTracer> {
+    const session = TracerSession.over(target, client);
     try {
       const state = await session.prepare({ hooks, attach: 'fexit', syscalls: false, skipUnknown: true });
       const reasons = new Map(state.notTraced.map((n) => [n.hook, n.reason]));
@@ -143,8 +144,14 @@ export class StepTracer {
     }
   }
 
-  /** Runs `action` with process `pid` traced; events of `skipTgid` (the agent itself, for steps it only starts) are left out. */
-  async observe<T>(pid: number, skipTgid: number | undefined, action: () => Promise<T>): Promise<{ result: T; seen: StepEvents }> {
+  /** The slot's counters after the last step: no process of this slot is traced between steps, so they are the next step's start. */
+  private last: TracerCounters | undefined;
+
+  /**
+   * Runs `action` with process `pid` traced; events of `skipTgid` (the agent itself, for steps it only
+   * starts) are left out. `children`: the step may start processes, which are waited for until they exit.
+   */
+  async observe<T>(pid: number, skipTgid: number | undefined, children: boolean, action: () => Promise<T>): Promise<{ result: T; seen: StepEvents }> {
     const s = this.session;
     const events: HookEvent[] = [];
     let records = 0;
@@ -157,7 +164,7 @@ export class StepTracer {
       for (const e of batch) if (e.kind === 'hook' && e.tgid !== skipTgid) events.push(e);
     });
     try {
-      const before = await s.counters();
+      const before = this.last ?? (await s.counters());
       await s.traceProcess(pid);
       let result: T;
       try {
@@ -166,8 +173,9 @@ export class StepTracer {
         await s.untraceProcess(pid);
       }
       // Children the step started and left running are dropped from the filter as they exit.
-      await until(async () => (await s.tracedCount()) === 0, 2_000);
+      if (children) await until(async () => (await s.tracedCount()) === 0, 2_000);
       const after = await s.counters();
+      this.last = after;
       const produced = after.records - before.records;
       await until(() => records + helperDropped >= produced, 5_000);
       const kernel = kernelDrops(before, after);
@@ -177,7 +185,7 @@ export class StepTracer {
     }
   }
 
-  /** Ends the connection and releases the tracer, so the run leaves no program attached. */
+  /** Stops the trace and releases the tracer, so the run leaves no program attached (the connection is the runner's). */
   async close(): Promise<void> {
     const key = this.session.residentKey;
     await this.session.client.call('tracerRelease', key ? { key } : {}).catch(() => undefined);

@@ -100,6 +100,11 @@ export function parseIdentity(stdout: string): KernelIdentity | undefined {
   return banner.startsWith('Linux version ') && Number.isSafeInteger(btfSize) && btfSize > 0 ? { banner, btfSize } : undefined;
 }
 
+/** The kernel's identity, asked over the target's exec channel (undefined when it cannot say). */
+function askIdentity(target: Target): Promise<KernelIdentity | undefined> {
+  return target.exec('sh', ['-c', IDENTITY_SCRIPT]).then((r) => (r.exitCode === 0 ? parseIdentity(r.stdout) : undefined), () => undefined);
+}
+
 function identityIndexFile(root: string, id: KernelIdentity): string {
   return join(root, 'btf', `kernel-${createHash('sha256').update(`${id.banner}\n${id.btfSize}`).digest('hex').slice(0, 24)}.json`);
 }
@@ -175,12 +180,22 @@ export class TracerSession {
     private readonly cacheDir: string,
     private readonly identity: Promise<KernelIdentity | undefined>,
     private readonly idleMs: number,
+    private readonly ownsClient = true,
   ) {}
+
+  /**
+   * A session on a helper connection the caller already has and keeps (e.g. the test runner's): no second
+   * helper is started. Disposing it stops its trace; closing the connection stays the caller's.
+   */
+  static over(target: Target, client: HelperClient, options: TracerSessionOptions = {}): TracerSession {
+    const identity = askIdentity(target);
+    return new TracerSession(target, client, options.cacheDir ?? cacheRoot(), identity, tracerIdleMs(target, options.idleMs), false);
+  }
 
   static async connect(target: Target, progress: Progress = () => {}, options: TracerSessionOptions = {}): Promise<TracerSession> {
     progress(`starting the helper on ${target.id}`);
     // Asked over the target's exec channel while the helper starts, so the BTF cache lookup costs no round trip.
-    const identity = target.exec('sh', ['-c', IDENTITY_SCRIPT]).then((r) => (r.exitCode === 0 ? parseIdentity(r.stdout) : undefined), () => undefined);
+    const identity = askIdentity(target);
     const transport = await target.startHelper();
     const client = await HelperClient.connect(transport, { client: 'bpf-lsm trace' });
     const caps = client.capabilities;
@@ -261,7 +276,9 @@ export class TracerSession {
     const follow = selection.follow !== false;
     const syscalls = selection.syscalls !== false;
     const key = `${plan.objectKey.slice(0, 32)}-f${follow ? 1 : 0}${syscalls ? '' : '-s0'}`;
-    const programs = [...plan.hooks.map((h) => h.program), ...plan.fixedPrograms];
+    // Without syscall events the syscall programs stay unloaded: they would run on every syscall of the system.
+    const fixed = syscalls ? plan.fixedPrograms : plan.fixedPrograms.filter((p) => p !== 'tr_sys_enter' && p !== 'tr_sys_exit');
+    const programs = [...plan.hooks.map((h) => h.program), ...fixed];
     const params = { key, programs, globals: { [KNOBS.followForks]: follow, [KNOBS.syscalls]: syscalls }, idleMs: this.idleMs };
     let acquired: ResultOf<'tracerAcquire'>;
     try {
@@ -369,6 +386,7 @@ export class TracerSession {
   /** Ends the connection; the helper gives the trace slot back (the resident tracer stays). */
   async dispose(): Promise<void> {
     this.batchSink = undefined;
-    await this.client.close().catch(() => undefined);
+    if (this.ownsClient) await this.client.close().catch(() => undefined);
+    else if (this.sessionId !== undefined) await this.client.call('stopTrace', { sessionId: this.sessionId }).catch(() => undefined);
   }
 }
