@@ -354,7 +354,7 @@ int BPF_PROG(profile_connect, struct socket *sock, struct sockaddr *address, int
 		if (bpf_probe_read_kernel(&sa, sizeof(sa), address))
 			return 0;
 		key.family = 4;
-		key.prefixlen = 40 + 32;
+		key.prefixlen = 64 + 32;
 		__builtin_memcpy(key.addr, &sa.sin_addr, 4);
 		port = bpf_ntohs(sa.sin_port);
 	} else if (family == AF_INET6 && addrlen >= sizeof(struct sockaddr_in6)) {
@@ -363,7 +363,7 @@ int BPF_PROG(profile_connect, struct socket *sock, struct sockaddr *address, int
 		if (bpf_probe_read_kernel(&sa, sizeof(sa), address))
 			return 0;
 		key.family = 6;
-		key.prefixlen = 40 + 128;
+		key.prefixlen = 64 + 128;
 		__builtin_memcpy(key.addr, &sa.sin6_addr, 16);
 		port = bpf_ntohs(sa.sin6_port);
 	} else {
@@ -388,6 +388,6 @@ int BPF_PROG(profile_connect, struct socket *sock, struct sockaddr *address, int
 	denied = conf->default_deny ? !matched : matched;
 	if (!denied)
 		return 0;
-	emit(profile, PROFILE_REQ_CONNECT, conf->mode, 0, rule, 0, key.family, proto, port, key.addr);
+	emit(profile, PROFILE_REQ_CONNECT, conf->mode, 0, rule, 0, key.family, proto, port, (const __u8 *)key.addr);
 	return conf->mode == PROFILE_ENFORCE ? -EPERM : 0;
 }

@@ -55,12 +55,16 @@ struct profile_path_rule {
 	__u32 rule;   /* index of the rule in its list, for events */
 };
 
-/* bls_prof_net (LPM trie): prefixlen counts the bits after itself: 32 (profile) + 8 (family) + address bits */
+/*
+ * bls_prof_net (LPM trie): prefixlen counts the bits after itself: 32 (profile) + 32 (family) + address
+ * bits. addr holds the address bytes in network order (words, not chars, so the loader reads keys back
+ * as numbers).
+ */
 struct profile_net_key {
 	__u32 prefixlen;
 	__u32 profile; /* big-endian, so it is matched whole before the address */
-	__u8 family;   /* 4 or 6 */
-	__u8 addr[16];
+	__u32 family;  /* 4 or 6 */
+	__u32 addr[4];
 };
 
 struct profile_port {

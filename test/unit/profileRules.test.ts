@@ -40,10 +40,10 @@ describe('profile map entries', () => {
   it('gives each connect prefix the ports of every rule covering it, so one longest-prefix lookup decides', () => {
     const p: Profile = { ...base, connect: [{ proto: 'udp', addr: '10.0.0.0/8', port: 53 }, { proto: 'tcp', addr: '10.1.0.0/16', port: 443 }, { proto: 'any', addr: 'any' }] };
     const net = profileEntries([p], []).entries.filter((e) => e.map === 'bls_prof_net');
-    const byPrefix = Object.fromEntries(net.map((e) => [(e.key as { prefixlen: number; family: number }).family + '/' + ((e.key as { prefixlen: number }).prefixlen - 40), (e.value as { ports: Array<{ rule: number }> }).ports.map((x) => x.rule)]));
+    const byPrefix = Object.fromEntries(net.map((e) => [(e.key as { prefixlen: number; family: number }).family + '/' + ((e.key as { prefixlen: number }).prefixlen - 64), (e.value as { ports: Array<{ rule: number }> }).ports.map((x) => x.rule)]));
     assert.deepEqual(byPrefix, { '4/8': [0, 2], '4/16': [0, 1, 2], '4/0': [2], '6/0': [2] });
-    const k16 = net.find((e) => (e.key as { prefixlen: number }).prefixlen === 56)!.key as { profile: number; addr: number[] };
-    assert.deepEqual(k16.addr.slice(0, 4), [10, 1, 0, 0]);
+    const k16 = net.find((e) => (e.key as { prefixlen: number }).prefixlen === 80)!.key as { profile: number; addr: number[] };
+    assert.deepEqual(k16.addr, [Buffer.from([10, 1, 0, 0]).readUInt32LE(0), 0, 0, 0], 'address bytes in network order, as words');
     assert.equal(k16.profile, 0);
     const second = profileEntries([base, p], []).entries.find((e) => e.map === 'bls_prof_net')!.key as { profile: number };
     assert.equal(second.profile, 0x01000000, 'the profile index is big-endian in the trie key');

@@ -100,6 +100,15 @@ describe('least-privilege profiles in the BPF-LSM VM', function () {
     assert.match(again.stdout, /profiles replaced on vm/);
     assert.equal((await asRoot('/usr/bin/ls /root')).exitCode, 0);
     assert.deepEqual(await linkIds(), before);
+    // Applying the same file again changes nothing: every entry read back is recognised as wanted
+    // (connect prefixes included), so none is deleted and rewritten.
+    doc.profiles[0].connect = [{ proto: 'tcp', addr: '10.0.2.0/24', port: 22 }, { proto: 'udp', addr: 'fd00::/8' }];
+    writeFileSync(policy, JSON.stringify(doc));
+    assert.match((await bpfLsm('policy', 'apply', '--target', 'vm', '--quiet', policy)).stdout, /profiles replaced on vm: ls \(enforce\); 6 rules as \d+ map entries$/m);
+    const same = await bpfLsm('policy', 'apply', '--target', 'vm', '--quiet', policy);
+    assert.match(same.stdout, /profiles replaced on vm: ls \(enforce\); 6 rules as \d+ map entries$/m, 'no entry removed');
+    const net = JSON.parse((await asRoot('bpftool --json map dump pinned /sys/fs/bpf/bls_prof_net')).stdout) as unknown[];
+    assert.equal(net.length, 2);
 
     const cleared = await bpfLsm('policy', 'clear', '--target', 'vm');
     assert.match(cleared.stdout, /profile_guard detached/);

@@ -126,7 +126,7 @@ function netEntries(profiles: readonly Profile[]): MapEntry[] {
     if (unique.length > PORTS_MAX) throw new PolicyError(`profile "${profiles[r.profile].name}": ${unique.length} protocol/port pairs apply to ${r.bytes.toString('hex')}/${r.prefix}; the probe holds ${PORTS_MAX} per address prefix (use fewer ports or leave "port" out)`);
     out.set(id, {
       map: 'bls_prof_net',
-      key: { prefixlen: 40 + r.prefix, profile: htonl(r.profile), family: r.family, addr: [...r.bytes] },
+      key: { prefixlen: 64 + r.prefix, profile: htonl(r.profile), family: r.family, addr: [0, 4, 8, 12].map((o) => r.bytes.readUInt32LE(o)) },
       value: { count: unique.length, pad: 0, ports: unique },
     });
   }
