@@ -3,6 +3,7 @@
 // (the open of /root, naming the rule), apply it in enforce mode: `ls /home` runs with no event on the
 // pinned ring, `ls /root` fails with EPERM and the event names the path, `cat /etc/hostname` (no subject)
 // runs; saving an edited profile rewrites the rules in place (same links); clear leaves nothing of ours.
+// And a deny-list profile with a connect rule: the named TCP destination gets EPERM, others do not.
 import * as assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -115,5 +116,24 @@ describe('least-privilege profiles in the BPF-LSM VM', function () {
     assert.deepEqual(await ourPrograms(), [], 'bpftool lists none of our programs');
     for (const p of [...PROFILE_LINK_PINS, ...PROFILE_MAP_PINS]) assert.notEqual((await vm.exec('test', ['-e', p])).exitCode, 0, `${p} removed`);
     assert.equal((await asRoot('/usr/bin/ls /root')).exitCode, 0);
+  });
+
+  it('denies the connect a deny-list profile names and lets other connects through', async () => {
+    const file = join(dir, 'connect.json');
+    const profile = { name: 'bb', subject: { path: '/bin/busybox' }, mode: 'enforce', default: 'allow', connect: [{ proto: 'tcp', addr: '127.0.0.0/8', port: 22 }] };
+    writeFileSync(file, JSON.stringify({ profiles: [profile] }));
+    try {
+      const applied = await bpfLsm('policy', 'apply', '--target', 'vm', '--quiet', file);
+      assert.equal(applied.code, 0, applied.stderr);
+      const denied = await vm.exec('sh', ['-c', '/bin/busybox nc -w 1 127.0.0.1 22 </dev/null']);
+      assert.notEqual(denied.exitCode, 0);
+      assert.match(denied.stderr, /Operation not permitted/);
+      const other = await vm.exec('sh', ['-c', '/bin/busybox nc -w 1 127.0.0.1 23 </dev/null']);
+      assert.doesNotMatch(other.stderr, /Operation not permitted/, 'port 23 is not named: refused by the kernel, not by the profile');
+    } finally {
+      await bpfLsm('policy', 'clear', '--target', 'vm');
+    }
+    const after = await vm.exec('sh', ['-c', '/bin/busybox nc -w 1 127.0.0.1 22 </dev/null']);
+    assert.doesNotMatch(after.stderr, /Operation not permitted/);
   });
 });
