@@ -5,23 +5,19 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, UsageError } from './args';
 import { Subcommand } from './subcommand';
-import { createTarget, resolveTargetId, vmKernelOf } from '../core/targets';
-import { BuiltinVm } from '../core/vm/vm';
-import { buildBtfFor, connectForBuild, buildForTarget } from '../core/build/target';
+import { createTarget, resolveTargetId } from '../core/targets';
+import { connectForBuild, buildForTarget } from '../core/build/target';
 import { objectName, type ProbeBuild } from '../core/build/probe';
 import { checkSections, loadProbe } from '../core/build/load';
 import { formatVerifierDiagnostic } from '../core/verifier/diagnose';
-import { catalogFromFile } from '../shared/hooks/catalog';
 import type { HelperClient } from '../core/helperClient';
 import type { Target } from '../core/target';
 
 const targetHelp = `  --target T          local, vm, vm:6.12, ssh:<host> or auto (default: $BPF_LSM_TARGET, else auto)`;
 
 async function open(targetFlag: string | true | undefined, progress: (m: string) => void): Promise<{ client: HelperClient; btfPath: string; target: Target }> {
-  const targetId = resolveTargetId(String(targetFlag ?? process.env.BPF_LSM_TARGET ?? 'auto'));
-  const kernel = vmKernelOf(targetId);
-  if (kernel) await BuiltinVm.of(kernel).up(progress);
-  const target = createTarget(targetId);
+  const target = createTarget(resolveTargetId(String(targetFlag ?? process.env.BPF_LSM_TARGET ?? 'auto')));
+  await target.ensureUp(progress);
   return { ...(await connectForBuild(target)), target };
 }
 
@@ -42,14 +38,13 @@ async function compile(argv: string[], name: 'build' | 'load') {
   if (name === 'build') {
     // Compiling needs the target kernel's BTF only, not its helper (nor a running VM).
     const btfFlag = args.flags.get('btf');
-    const targetId = resolveTargetId(String(args.flags.get('target') ?? process.env.BPF_LSM_TARGET ?? 'auto'));
-    const target = createTarget(targetId);
-    const btf = typeof btfFlag === 'string' ? { path: btfFlag, what: btfFlag } : await buildBtfFor(targetId, target);
+    const target = createTarget(resolveTargetId(String(args.flags.get('target') ?? process.env.BPF_LSM_TARGET ?? 'auto')));
+    const btf = typeof btfFlag === 'string' ? { path: btfFlag, what: btfFlag } : await target.kernel.buildBtf();
     progress(`compiling for ${btf.what}`);
-    return { args, client: undefined, btfPath: btf.path, build: await buildForTarget(source, btf.path, { ...outOpt, fallbackTarget: target }), progress, source };
+    return { args, client: undefined, target, btfPath: btf.path, build: await buildForTarget(source, btf.path, { ...outOpt, fallbackTarget: target }), progress, source };
   }
   const { client, btfPath, target } = await open(args.flags.get('target'), progress);
-  return { args, client, btfPath, build: await buildForTarget(source, btfPath, { ...outOpt, fallbackTarget: target }), progress, source };
+  return { args, client, target, btfPath, build: await buildForTarget(source, btfPath, { ...outOpt, fallbackTarget: target }), progress, source };
 }
 
 export const buildCommand: Subcommand = {
@@ -83,12 +78,12 @@ ${targetHelp}
 The probe stays loaded only while this command runs (use bpf-lsm policy for enforcement that persists).
 Exit status: 0 loaded, 1 compile error or verifier rejection, 3 hooks missing on the target.`,
   async run(argv) {
-    const { args, client, btfPath, build, progress, source } = await compile(argv, 'load');
+    const { args, client, target, build, progress, source } = await compile(argv, 'load');
     if (!client) throw new Error('no helper connection');
     try {
       printBuild(build);
       if (!build.ok) return 1;
-      const warnings = checkSections(readFileSync(source, 'utf8'), catalogFromFile(btfPath));
+      const warnings = checkSections(readFileSync(source, 'utf8'), await target.kernel.catalog());
       for (const w of warnings) console.error(`${source}:${w.line}:1: warning: ${w.message}`);
       const r = await loadProbe(client, build.objectPath, { name: objectName(build.objectPath), attach: !args.flags.has('no-attach') });
       if (args.flags.has('json')) console.log(JSON.stringify(r));

@@ -1,7 +1,7 @@
 // `bpf-lsm check [--target T] [--json]`: whether a target can run BPF-LSM programs, each failure with its remedy.
 import { parseArgs, UsageError } from './args';
 import { Subcommand } from './subcommand';
-import { checkTarget, formatReport } from '../core/check';
+import { checkTarget, formatReport } from '../core/targets/check';
 import { createTarget, resolveTargetId } from '../core/targets';
 
 const usage = `usage: bpf-lsm check [--target local|vm|ssh:<host>|auto] [--no-attach] [--json]

@@ -2,8 +2,7 @@
 // policy is pinned on the target's bpffs and stays in force after this command exits, until cleared.
 import { parseArgs, UsageError } from './args';
 import { Subcommand } from './subcommand';
-import { createTarget, resolveTargetId, vmKernelOf } from '../core/targets';
-import { BuiltinVm } from '../core/vm/vm';
+import { createTarget, resolveTargetId } from '../core/targets';
 import { findDist } from '../core/targets/deploy';
 import { HelperClient } from '../core/helperClient';
 import { applyPolicy, clearPolicy, EVENTS_MAP, execBlockObject, policyStatus, readPolicyFile } from '../core/policy/policy';
@@ -52,18 +51,12 @@ export const policyCommand: Subcommand = {
     const policy = verb === 'apply' ? readPolicyFile(files[0]) : undefined;
     const profiles = verb === 'apply' ? parsePolicyDocument(readFileSync(files[0], 'utf8'), files[0]).profiles : [];
     const targetId = resolveTargetId(String(args.flags.get('target') ?? process.env.BPF_LSM_TARGET ?? 'auto'));
-    const kernel = vmKernelOf(targetId);
-    if (kernel) {
-      const vm = BuiltinVm.of(kernel);
-      if (!vm.running()) {
-        if (verb !== 'apply') {
-          console.log(args.flags.has('json') ? JSON.stringify({ active: false }) : 'no policy in force (the built-in VM is not running)');
-          return 0;
-        }
-        await vm.up((m) => progress(`vm: ${m}`));
-      }
-    }
     const target = createTarget(targetId);
+    if (target.stopped() && verb !== 'apply') {
+      console.log(args.flags.has('json') ? JSON.stringify({ active: false }) : `no policy in force: ${target.description} is not running`);
+      return 0;
+    }
+    await target.ensureUp(progress);
     if (verb === 'clear') {
       const had = await clearPolicy(target);
       const hadProfiles = await clearProfiles(target);

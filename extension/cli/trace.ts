@@ -4,8 +4,7 @@
 // with decoded arguments inside its syscall, then a summary. Exits with PROGRAM's exit status.
 import { parseArgs, UsageError } from './args';
 import { Subcommand } from './subcommand';
-import { createTarget, resolveTargetId, vmKernelOf } from '../core/targets';
-import { BuiltinVm } from '../core/vm/vm';
+import { createTarget, resolveTargetId } from '../core/targets';
 import { TracerSession } from '../core/trace/tracerSession';
 import { traceProgram } from '../core/trace/traceProgram';
 import { formatEvent, formatSummary } from '../core/trace/format';
@@ -43,14 +42,8 @@ export const traceCommand: Subcommand = {
     const progress = (m: string) => {
       if (!quiet) process.stderr.write(`bpf-lsm trace: ${m} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
     };
-    const targetId = resolveTargetId(String(args.flags.get('target') ?? process.env.BPF_LSM_TARGET ?? 'auto'));
-    const kernel = vmKernelOf(targetId);
-    if (kernel) {
-      const vm = BuiltinVm.of(kernel);
-      if (!vm.running()) progress('starting the built-in BPF-LSM VM');
-      await vm.up((m) => progress(`vm: ${m}`));
-    }
-    const target = createTarget(targetId);
+    const target = createTarget(resolveTargetId(String(args.flags.get('target') ?? process.env.BPF_LSM_TARGET ?? 'auto')));
+    await target.ensureUp(progress);
     const session = await TracerSession.connect(target, progress);
     const controller = new AbortController();
     const onSignal = () => {
@@ -84,7 +77,7 @@ export const traceCommand: Subcommand = {
         process.stdout.write(out.join('\n') + '\n');
         out.length = 0;
       };
-      const local = target.kind === 'local';
+      const local = target.sharesThisMachine;
       const summary = await traceProgram(
         session,
         {

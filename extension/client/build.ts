@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { Studio } from './studio';
 import { TargetService } from './targets';
 import { ProbeSessions } from './loadSession';
-import { buildBtfFor, buildForTarget } from '../core/build/target';
+import { buildForTarget } from '../core/build/target';
 import { objectName, type CompileDiagnostic } from '../core/build/probe';
 import { checkSections, loadProbe } from '../core/build/load';
 import { formatVerifierDiagnostic } from '../core/verifier/diagnose';
-import { catalogFromFile } from '../shared/hooks/catalog';
+import { catalogFromFile, type HookCatalog } from '../shared/hooks/catalog';
 import { offerToStartVm } from './vm';
 
 const SEVERITY: Record<CompileDiagnostic['severity'], vscode.DiagnosticSeverity> = {
@@ -28,7 +28,13 @@ const SEVERITY: Record<CompileDiagnostic['severity'], vscode.DiagnosticSeverity>
 async function btfForBuild(targets: TargetService): Promise<{ path: string; what: string }> {
   const configured = vscode.workspace.getConfiguration('bpfLsm').get<string>('btfPath');
   if (configured) return { path: configured, what: `bpfLsm.btfPath (${configured})` };
-  return buildBtfFor(targets.id, targets.target);
+  return targets.target.kernel.buildBtf();
+}
+
+/** The hooks a probe's sections are checked against: the target kernel's catalog (or the override's). */
+async function catalogForLoad(targets: TargetService, btf: { path: string }): Promise<HookCatalog> {
+  const configured = vscode.workspace.getConfiguration('bpfLsm').get<string>('btfPath');
+  return configured ? catalogFromFile(btf.path) : targets.target.kernel.catalog();
 }
 
 function probeUri(arg: unknown): vscode.Uri | undefined {
@@ -92,7 +98,7 @@ export function registerBuild(studio: Studio, targets: TargetService): ProbeSess
     const { uri, objectPath } = built;
     const source = readFileSync(uri.fsPath, 'utf8');
     const btf = await btfForBuild(targets);
-    const warnings = checkSections(source, catalogFromFile(btf.path)).map((w) => {
+    const warnings = checkSections(source, await catalogForLoad(targets, btf)).map((w) => {
       const d = new vscode.Diagnostic(new vscode.Range(w.line - 1, 0, w.line - 1, Number.MAX_SAFE_INTEGER), w.message, vscode.DiagnosticSeverity.Warning);
       d.source = 'bpf-lsm';
       return d;

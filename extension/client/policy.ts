@@ -10,7 +10,6 @@ import { TargetService } from './targets';
 import { TracingPanel } from './panel/host';
 import { HelperClient } from '../core/helperClient';
 import { findDist } from '../core/targets/deploy';
-import { BuiltinVm } from '../core/vm/vm';
 import { offerToStartVm } from './vm';
 import { TargetConnection } from './targetConnection';
 import { applyPolicy, clearPolicy, EVENTS_MAP, execBlockObject, parsePolicy, PolicyError } from '../core/policy/policy';
@@ -136,12 +135,13 @@ class PolicyFeature implements vscode.Disposable {
     this.watcher?.dispose();
     this.watcher = undefined;
     const id = this.targets.id;
-    if (id === 'vm' && !new BuiltinVm().running()) {
-      void vscode.window.showInformationMessage('BPF-LSM: the built-in VM is not running, so no policy is in force there.');
+    const target = this.targets.target;
+    if (target.stopped()) {
+      void vscode.window.showInformationMessage(`BPF-LSM: ${target.description} is not running, so no policy is in force there.`);
       return;
     }
-    const hadExec = await clearPolicy(this.targets.target);
-    const had = (await clearProfiles(this.targets.target)) || hadExec;
+    const hadExec = await clearPolicy(target);
+    const had = (await clearProfiles(target)) || hadExec;
     await this.connection.reset();
     void vscode.commands.executeCommand('setContext', 'bpfLsm.policyApplied', false);
     const msg = had ? `policy cleared on ${id}` : `no policy was in force on ${id}`;

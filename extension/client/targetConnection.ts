@@ -2,10 +2,8 @@
 // the target), shared by the feature's commands, and dropped when the target changes or the helper goes
 // away, so the next use reconnects to whatever target is current. Load Probe, enforcement policies and
 // Trace Executable each keep one (each owns what its helper loaded, and closing it tears that down).
-import { vmKernelOf } from '../core/targets';
 import * as vscode from 'vscode';
 import { Target } from '../core/target';
-import { BuiltinVm } from '../core/vm/vm';
 import { Studio } from './studio';
 import { TargetService } from './targets';
 
@@ -40,9 +38,9 @@ export class TargetConnection<T> implements vscode.Disposable {
     if (this.current?.id === id) return this.current.connection;
     void this.reset('the target changed');
     const connection = (async () => {
-      const kernel = vmKernelOf(id);
-      if (kernel) await BuiltinVm.of(kernel).up((m) => progress(`vm: ${m}`));
-      const c = await this.kind.open(this.targets.target, progress);
+      const target = this.targets.target;
+      await target.ensureUp(progress);
+      const c = await this.kind.open(target, progress);
       void this.kind.closed(c).then((e) => {
         if (this.current?.connection !== connection) return;
         this.current = undefined;

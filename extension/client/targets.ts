@@ -9,9 +9,8 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Target } from '../core/target';
-import { createTarget, parseTargetId, resolveTargetId, sshConfigHosts } from '../core/targets';
-import { checkTarget, formatReport, quickStatus } from '../core/check';
-import { BuiltinVm } from '../core/vm/vm';
+import { createTarget, isVmTarget, parseTargetId, resolveTargetId, sshConfigHosts, VM_TARGET, vmTargetChoices } from '../core/targets';
+import { checkTarget, formatReport, quickStatus } from '../core/targets/check';
 import { Studio } from './studio';
 
 export class TargetService implements vscode.Disposable {
@@ -37,7 +36,7 @@ export class TargetService implements vscode.Disposable {
     try {
       return resolveTargetId(this.configuredId);
     } catch {
-      return 'vm';
+      return VM_TARGET;
     }
   }
 
@@ -64,7 +63,14 @@ export class TargetService implements vscode.Disposable {
   async refresh(): Promise<void> {
     const ticket = ++this.refreshing;
     const id = this.id;
-    const label = id === 'vm' ? 'VM' : id;
+    let target: Target | undefined;
+    try {
+      // Only built here (nothing is contacted), for its label; an invalid setting is reported below.
+      target = createTarget(id);
+    } catch {
+      target = undefined;
+    }
+    const label = target?.label ?? id;
     this.item.text = `$(server-environment) ${label} $(sync~spin)`;
     this.item.tooltip = `BPF-LSM target: ${id}${this.configuredId === 'auto' ? ' (auto)' : ''}. Click to change.`;
     let text: string;
@@ -75,9 +81,9 @@ export class TargetService implements vscode.Disposable {
         // Probing the target runs ssh (or sudo) with the user's credentials: not for an untrusted workspace.
         text = `$(server-environment) ${label} $(shield) restricted`;
         tooltip = `BPF-LSM target ${id}: not contacted in Restricted Mode. Trust this workspace to build, load and trace.`;
-      } else if (id === 'vm' && !new BuiltinVm().running()) {
-        text = `$(server-environment) VM $(debug-stop) stopped`;
-        tooltip = 'The built-in BPF-LSM VM is not running. Run "BPF-LSM: Start VM".';
+      } else if (target?.stopped()) {
+        text = `$(server-environment) ${label} $(debug-stop) stopped`;
+        tooltip = `BPF-LSM target ${id}: ${target.description} is not running. Run "BPF-LSM: Start VM".`;
       } else {
         const s = await quickStatus(this.target);
         ready = s.ready;
@@ -135,11 +141,10 @@ export function registerTargets(studio: Studio): TargetService {
 
   studio.command('selectTarget', async () => {
     const current = service.configuredId;
-    const vm = new BuiltinVm().running();
     const mark = (id: string) => (id === current ? ' $(check)' : '');
     const picks: TargetPick[] = [
       { label: `Auto${mark('auto')}`, description: `now ${resolveTargetId('auto')}`, detail: 'This machine when its kernel runs BPF-LSM programs, else the built-in VM', id: 'auto' },
-      { label: `$(vm) Built-in VM${mark('vm')}`, description: vm ? `running, kernel ${vm.kernelRelease}` : 'stopped', detail: 'A QEMU VM with a BPF-LSM kernel, prepared and started by BPF-LSM Studio', id: 'vm' },
+      ...vmTargetChoices().map((vm) => ({ label: `$(vm) ${vm.label}${mark(vm.id)}`, description: vm.description, detail: vm.detail, id: vm.id })),
       { label: `$(device-desktop) This machine${mark('local')}`, description: 'local', detail: 'The kernel the extension runs on (under Remote-SSH: the remote host); the helper runs via sudo -n', id: 'local' },
     ];
     const hosts = sshConfigHosts(readSshConfig());
@@ -184,10 +189,10 @@ export function registerTargets(studio: Studio): TargetService {
       void vscode.window.showInformationMessage(`BPF-LSM: target ${report.target} (kernel ${report.kernelRelease}) can run BPF-LSM programs.`, 'Show Output').then((p) => p && studio.output.show());
     } else {
       const first = failed[0] ?? report.checks.find((c) => c.status !== 'ok');
-      const actions = report.target === 'vm' ? ['Show Output'] : ['Show Output', 'Use Built-in VM'];
+      const actions = isVmTarget(report.target) ? ['Show Output'] : ['Show Output', 'Use Built-in VM'];
       void vscode.window.showWarningMessage(`BPF-LSM: target ${report.target} is not ready: ${first ? `${first.title}: ${first.detail}. ${first.remedy ?? ''}` : ''}`, ...actions).then(async (p) => {
         if (p === 'Show Output') studio.output.show();
-        if (p === 'Use Built-in VM') await service.select('vm');
+        if (p === 'Use Built-in VM') await service.select(VM_TARGET);
       });
     }
     return report;
@@ -196,4 +201,3 @@ export function registerTargets(studio: Studio): TargetService {
   void service.refresh();
   return service;
 }
-

@@ -1,19 +1,22 @@
 // Feature: the built-in BPF-LSM VM from the editor.
-// Commands: bpfLsm.startVm (prepares assets once with progress, boots, waits for ssh), bpfLsm.stopVm.
+// Commands: bpfLsm.startVm (prepares assets once with progress, boots, waits for ssh), bpfLsm.stopVm. Both act
+// on the VM of the current target (`vm:6.12` -> the 6.12 VM), or the default VM when the target is no VM.
 // Context key: bpfLsm.vmRunning. A VM this window started is stopped when the extension shuts down; one
 // started elsewhere (`bpf-lsm vm up`) is left alone.
 import * as vscode from 'vscode';
-import { BuiltinVm } from '../core/vm/vm';
+import { isVmTarget, VM_TARGET, vmForTarget } from '../core/targets';
 import { Studio } from './studio';
 import { TargetService } from './targets';
 
 export function registerVm(studio: Studio, targets: TargetService): void {
-  const vm = new BuiltinVm();
-  let startedHere: number | undefined;
+  const vmOfTarget = () => vmForTarget(targets.id);
+  /** The VMs this window booted, by qemu pid: stopped at shutdown when that same process still runs. */
+  const startedHere = new Map<number, ReturnType<typeof vmForTarget>>();
   const setRunning = (running: boolean) => void vscode.commands.executeCommand('setContext', 'bpfLsm.vmRunning', running);
-  setRunning(!!vm.running());
+  setRunning(!!vmOfTarget().running());
 
   studio.command('startVm', async () => {
+    const vm = vmOfTarget();
     const result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: 'BPF-LSM VM', cancellable: false },
       (progress) =>
@@ -22,14 +25,14 @@ export function registerVm(studio: Studio, targets: TargetService): void {
           progress.report({ message });
         }),
     );
-    if (!result.reused) startedHere = result.pid;
+    if (!result.reused) startedHere.set(result.pid, vm);
     setRunning(true);
     const how = result.reused ? 'already running' : `ready in ${(result.totalMs / 1000).toFixed(1)} s`;
     studio.log(`VM ${how}: ssh port ${result.port}, kernel ${result.kernelRelease}, LSMs ${result.lsm.join(',')}`);
     void targets.refresh();
     const message = `BPF-LSM VM ${how} (kernel ${result.kernelRelease}).`;
-    if (targets.id !== 'vm') {
-      void vscode.window.showInformationMessage(message, 'Use as Target').then((p) => p && targets.select('vm'));
+    if (!isVmTarget(targets.id)) {
+      void vscode.window.showInformationMessage(message, 'Use as Target').then((p) => p && targets.select(VM_TARGET));
     } else {
       void vscode.window.showInformationMessage(message);
     }
@@ -37,8 +40,9 @@ export function registerVm(studio: Studio, targets: TargetService): void {
   });
 
   studio.command('stopVm', async () => {
+    const vm = vmOfTarget();
     const r = await vm.down();
-    startedHere = undefined;
+    for (const [pid, v] of startedHere) if (v.paths.root === vm.paths.root) startedHere.delete(pid);
     setRunning(false);
     void targets.refresh();
     void vscode.window.showInformationMessage(r.wasRunning ? 'BPF-LSM VM stopped.' : 'The BPF-LSM VM was not running.');
@@ -46,8 +50,7 @@ export function registerVm(studio: Studio, targets: TargetService): void {
   });
 
   studio.ownAsync(async () => {
-    const running = vm.running();
-    if (startedHere !== undefined && running?.pid === startedHere) await vm.down().catch(() => undefined);
+    for (const [pid, vm] of startedHere) if (vm.running()?.pid === pid) await vm.down().catch(() => undefined);
   });
 }
 
@@ -57,11 +60,12 @@ export function registerVm(studio: Studio, targets: TargetService): void {
  * takes a while, so it only happens on the user's word). Returns true when the command should stop here.
  */
 export function offerToStartVm(targets: TargetService, why: string, button: string, command: string, arg?: unknown): boolean {
-  if (targets.id !== 'vm' || new BuiltinVm().running()) return false;
-  void vscode.window.showWarningMessage(`BPF-LSM: the built-in VM is not running; ${why}.`, button).then(async (pick) => {
+  const target = targets.target;
+  if (!target.stopped()) return false;
+  void vscode.window.showWarningMessage(`BPF-LSM: ${target.description} is not running; ${why}.`, button).then(async (pick) => {
     if (!pick) return;
     await vscode.commands.executeCommand('bpfLsm.startVm');
-    if (new BuiltinVm().running()) await vscode.commands.executeCommand(command, arg);
+    if (!target.stopped()) await vscode.commands.executeCommand(command, arg);
   });
   return true;
 }

@@ -8,7 +8,7 @@ import { parseSha256sum } from '../../extension/core/targets/deploy';
 import { runProgram, sshFailure } from '../../extension/core/targets/process';
 import { sshTarget } from '../../extension/core/targets/remote';
 import { sudoersLine } from '../../extension/core/targets/local';
-import { evaluateProbe, formatReport, lsmWithBpf, parseProbe, PROBE_SCRIPT } from '../../extension/core/check';
+import { evaluateProbe, formatReport, lsmWithBpf, parseProbe, PROBE_SCRIPT } from '../../extension/core/targets/check';
 
 describe('remote shell quoting', () => {
   const tricky = ['plain', 'a b', "it's", '"dq"', '$HOME', '`id`', '$(id)', '', ';ls', 'a\nb', '*', '~', '-n', 'A=b', 'ü €', '\\', "'"];

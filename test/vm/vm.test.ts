@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { vmTarget } from '../../extension/core/targets/vm';
 import { sshTarget } from '../../extension/core/targets/remote';
-import { checkTarget } from '../../extension/core/check';
+import { checkTarget } from '../../extension/core/targets/check';
 import { HelperClient } from '../../extension/core/helperClient';
 import { BuiltinVm } from '../../extension/core/vm/vm';
 import { isQemu } from '../../extension/core/vm/machine';

@@ -3,7 +3,7 @@
 // into structured records for the Problems view and the CLI.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readBtfFile } from '../../shared/btf/readFile';
 import { vmlinuxHeader } from '../../shared/tracer/compile';
@@ -64,19 +64,6 @@ export function parseClangDiagnostics(text: string): CompileDiagnostic[] {
 
 export function defaultObjectPath(source: string): string {
   return source.replace(/\.c$/, '') + '.o';
-}
-
-/** Keeps a target's BTF under the cache, named by its digest (what vmlinux.h and compiled objects key on). */
-export function cacheTargetBtf(btf: Buffer, cacheDir: string): { path: string; digest: string } {
-  const digest = createHash('sha256').update(btf).digest('hex');
-  const dir = join(cacheDir, 'btf');
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, `${digest.slice(0, 24)}.btf`);
-  if (!existsSync(path)) {
-    writeFileSync(`${path}.tmp${process.pid}`, btf);
-    renameSync(`${path}.tmp${process.pid}`, path);
-  }
-  return { path, digest };
 }
 
 function run(cmd: string, args: string[]): Promise<{ code: number; output: string; missing: boolean }> {

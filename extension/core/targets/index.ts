@@ -5,25 +5,20 @@ import { Target } from '../target';
 import { LocalTarget } from './local';
 import { sshTarget } from './remote';
 import { isSafeSshHost } from './sshHost';
+import { isVmTarget, VM_TARGET, vmKernelOfTarget, vmTargetFor } from './vm';
+
+import { VmKernel, vmKernels } from '../vm/kernels';
 
 export { isSafeSshHost };
-import { vmTarget } from './vm';
-import { DEFAULT_VM_KERNEL, parseVmKernel, VmKernel, vmKernels } from '../vm/kernels';
-import { vmPaths } from '../vm/paths';
 
 export type TargetSpec = { kind: 'local' } | { kind: 'vm'; kernel: VmKernel } | { kind: 'ssh'; host: string } | { kind: 'auto' };
+
+export { isVmTarget, vmForTarget, vmTargetChoices, VM_TARGET } from './vm';
 
 export function parseTargetId(id: string): TargetSpec {
   const t = id.trim();
   if (t === 'local' || t === 'auto') return { kind: t };
-  if (t === 'vm') return { kind: 'vm', kernel: DEFAULT_VM_KERNEL };
-  if (t.startsWith('vm:')) {
-    try {
-      return { kind: 'vm', kernel: parseVmKernel(t.slice(3)) };
-    } catch {
-      throw new Error(`"${id}" names no kernel of the built-in VM; use ${['vm', ...vmKernels().map((k) => `vm:${k}`)].join(', ')}`);
-    }
-  }
+  if (isVmTarget(t)) return { kind: 'vm', kernel: vmKernelOfTarget(t) };
   if (t.startsWith('ssh:')) {
     const host = t.slice(4);
     if (!isSafeSshHost(host)) throw new Error(`"${id}" names no usable ssh host; use ssh:<host> with a host from your ~/.ssh/config (letters, digits, '.', '-', '_', an optional user@)`);
@@ -55,16 +50,17 @@ export function localKernelRunsBpfLsm(lsmFile = '/sys/kernel/security/lsm'): boo
 export function resolveTargetId(id: string): string {
   const spec = parseTargetId(id);
   if (spec.kind !== 'auto') return id.trim();
-  return process.platform === 'linux' && localKernelRunsBpfLsm() ? 'local' : 'vm';
+  return process.platform === 'linux' && localKernelRunsBpfLsm() ? 'local' : VM_TARGET;
 }
 
 export function createTarget(id: string): Target {
-  const spec = parseTargetId(resolveTargetId(id));
+  const resolved = resolveTargetId(id);
+  const spec = parseTargetId(resolved);
   switch (spec.kind) {
     case 'local':
       return new LocalTarget();
     case 'vm':
-      return vmTarget(vmPaths(process.env, spec.kernel));
+      return vmTargetFor(resolved);
     case 'ssh':
       return sshTarget(spec.host);
     case 'auto':

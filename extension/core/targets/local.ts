@@ -3,6 +3,7 @@
 import { copyFileSync, mkdirSync, statSync, chmodSync, renameSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { ExecResult, HelperTransport, Target } from '../target';
+import { TargetKernel, thisMachineBtf } from './kernel';
 import { hostNode } from '../vm/image';
 import { helperBundle } from './deploy';
 import { checkInstalledHelper } from './install';
@@ -15,6 +16,17 @@ export function isRoot(): boolean {
 export class LocalTarget implements Target {
   readonly id = 'local';
   readonly kind = 'local' as const;
+  readonly label = 'local';
+  readonly description = 'this machine';
+  readonly sharesThisMachine = true;
+  readonly ownedMachine = false;
+  readonly kernel = new TargetKernel({ targetId: this.id, name: 'local', btfAdvice: 'this kernel has no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF=y is needed)', exec: (program, args, options) => this.exec(program, args, options), localBtf: thisMachineBtf });
+
+  stopped(): boolean {
+    return false;
+  }
+
+  async ensureUp(): Promise<void> {}
 
   exec(program: string, args: readonly string[], options: { input?: string | Buffer; timeoutMs?: number; root?: boolean } = {}): Promise<ExecResult> {
     if (options.root && !isRoot()) return runProgram('sudo', ['-n', program, ...args], options);

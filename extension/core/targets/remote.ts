@@ -7,7 +7,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { execa } from 'execa';
 import { cacheRoot, privateDir, socketPath } from '../vm/paths';
-import { ExecResult, HelperTransport, Target, TargetKind } from '../target';
+import { ExecResult, HelperTransport, Progress, Target, TargetKind } from '../target';
+import { TargetKernel, type KernelBtf } from './kernel';
 import { deployHelper, helperBundle } from './deploy';
 import { runProgram, spawnTransport, sshFailure } from './process';
 import { remoteCommand } from './quote';
@@ -43,6 +44,17 @@ export interface RemoteTargetOptions {
   readonly helperChannels?: () => Pick<ChannelOptions, 'sockets' | 'name'> | undefined;
   /** More about why the target does not answer over ssh (the VM's console), added to a connection error. */
   readonly unreachable?: () => string;
+  /** In sentences: "the built-in VM", "ssh host box". */
+  readonly description: string;
+  /** Short, for the status bar. */
+  readonly label: string;
+  /** A machine this product starts (the built-in VM): whether it runs, and how to bring it up. */
+  readonly machine?: { running(): boolean; up(progress: Progress): Promise<void> };
+  /** This kernel's BTF as a file on this machine (the VM's kernel image). */
+  readonly localBtf?: () => KernelBtf | undefined;
+  /** How diagnostics name this kernel next to others, and what makes its BTF available here (see TargetKernel). */
+  readonly kernelName: string;
+  readonly btfAdvice: string;
 }
 
 /** Copies stdin to a temp file next to the destination, then renames it: a broken copy is never left in place. */
@@ -51,6 +63,11 @@ const COPY_SCRIPT = 'set -e; d=$(dirname "$1"); mkdir -p "$d"; t="$1.tmp.$$"; ca
 export class RemoteTarget implements Target {
   readonly id: string;
   readonly kind: TargetKind;
+  readonly label: string;
+  readonly description: string;
+  readonly sharesThisMachine = false;
+  readonly ownedMachine: boolean;
+  readonly kernel: TargetKernel;
 
   private loginIsRoot: boolean | undefined;
   private prepared: Promise<void> | undefined;
@@ -58,7 +75,19 @@ export class RemoteTarget implements Target {
   constructor(private readonly opts: RemoteTargetOptions) {
     this.id = opts.id;
     this.kind = opts.kind;
+    this.label = opts.label;
+    this.description = opts.description;
+    this.ownedMachine = opts.machine !== undefined;
     this.loginIsRoot = opts.loginIsRoot;
+    this.kernel = new TargetKernel({ targetId: opts.id, name: opts.kernelName, btfAdvice: opts.btfAdvice, exec: (program, args, options) => this.exec(program, args, options), localBtf: opts.localBtf });
+  }
+
+  stopped(): boolean {
+    return this.opts.machine ? !this.opts.machine.running() : false;
+  }
+
+  async ensureUp(progress: Progress = () => {}): Promise<void> {
+    await this.opts.machine?.up(progress);
   }
 
   private prepare(): Promise<void> {
@@ -137,7 +166,7 @@ export class RemoteTarget implements Target {
   }
 
   describe(): string {
-    return this.kind === 'vm' ? 'the built-in VM' : `ssh host ${this.id.slice('ssh:'.length)}`;
+    return this.description;
   }
 }
 
@@ -154,6 +183,10 @@ export function sshTarget(host: string): RemoteTarget {
   return new RemoteTarget({
     id: `ssh:${host}`,
     kind: 'ssh',
+    label: `ssh:${host}`,
+    description: `ssh host ${host}`,
+    kernelName: host,
+    btfAdvice: `select ssh:${host} as the target once (BPF-LSM: Select Target) so its BTF is read`,
     // Commands share one connection (a check or a helper deployment is a dozen commands). "no": use the
     // master when it is there, else connect directly, so a dead master never breaks a command.
     connect: () => ({ options: [...base, '-o', 'ControlMaster=no'], destination: host }),

@@ -286,7 +286,8 @@ export async function runScenarioFiles(files: readonly ScenarioFile[], opts: Run
         }
         const a = agent;
         // Setup, inode lookups and cleanup go through the agent: no ssh round trip per command.
-        target = { id: remote.id, kind: remote.kind, exec: (p, args, o) => a.exec(p, args, o), copyTo: (f) => remote.copyTo(f), startHelper: () => remote.startHelper() };
+        // The VM target in all else (kernel, labels, helper), its commands through the agent.
+        target = Object.assign(Object.create(remote) as Target, { exec: (p: string, args: readonly string[], o?: Parameters<Target['exec']>[2]) => a.exec(p, args, o) });
         return undefined;
       })();
     } catch (err) {

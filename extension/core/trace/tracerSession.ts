@@ -5,10 +5,10 @@
 // its own trace slot with its own ring buffer and counters, and only adds its process to the filter map.
 // Disposing closes the helper stream: the slot is given back, the tracer stays for the next trace.
 import { readBtfFile } from '../../shared/btf/readFile';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Target } from '../target';
+import type { KernelIdentity } from '../targets/kernel';
 import { HelperClient } from '../helperClient';
 import type { EventBatch, ResultOf } from '../../shared/helperProtocol';
 import { HelperRequestError } from '../helperClient';
@@ -68,63 +68,6 @@ export function tracerHeadersDir(): string {
   return found;
 }
 
-export function cachedBtfFile(btf: Buffer, root: string): string {
-  const dir = join(root, 'btf');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${createHash('sha256').update(btf).digest('hex').slice(0, 24)}.btf`);
-  if (!existsSync(file)) writeAtomic(file, btf);
-  return file;
-}
-
-function writeAtomic(file: string, data: Buffer | string): void {
-  writeFileSync(`${file}.tmp${process.pid}`, data);
-  renameSync(`${file}.tmp${process.pid}`, file);
-}
-
-/**
- * What identifies a running kernel's BTF without reading it: /proc/version (release, build number, compiler
- * and build time) plus the size of /sys/kernel/btf/vmlinux. Reading the BTF itself through the helper is
- * seconds on a TCG VM or a slow link (0.9-4.6 s measured for 4.3 MB from the built-in VM); this is one command.
- */
-export interface KernelIdentity {
-  readonly banner: string;
-  readonly btfSize: number;
-}
-
-const IDENTITY_SCRIPT = 'cat /proc/version && stat -c %s /sys/kernel/btf/vmlinux';
-
-export function parseIdentity(stdout: string): KernelIdentity | undefined {
-  const lines = stdout.trim().split('\n');
-  const btfSize = Number(lines.pop());
-  const banner = lines.join('\n').trim();
-  return banner.startsWith('Linux version ') && Number.isSafeInteger(btfSize) && btfSize > 0 ? { banner, btfSize } : undefined;
-}
-
-/** The kernel's identity, asked over the target's exec channel (undefined when it cannot say). */
-function askIdentity(target: Target): Promise<KernelIdentity | undefined> {
-  return target.exec('sh', ['-c', IDENTITY_SCRIPT]).then((r) => (r.exitCode === 0 ? parseIdentity(r.stdout) : undefined), () => undefined);
-}
-
-function identityIndexFile(root: string, id: KernelIdentity): string {
-  return join(root, 'btf', `kernel-${createHash('sha256').update(`${id.banner}\n${id.btfSize}`).digest('hex').slice(0, 24)}.json`);
-}
-
-/** The cached BTF file of a kernel seen before, when it is still there with the size the kernel reports. */
-export function lookupBtf(root: string, id: KernelIdentity): string | undefined {
-  try {
-    const entry = JSON.parse(readFileSync(identityIndexFile(root, id), 'utf8')) as { btf?: unknown };
-    if (typeof entry.btf !== 'string') return undefined;
-    const file = join(root, 'btf', entry.btf);
-    return statSync(file).size === id.btfSize ? file : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export function rememberBtf(root: string, id: KernelIdentity, btfFile: string): void {
-  writeAtomic(identityIndexFile(root, id), JSON.stringify({ banner: id.banner, btfSize: id.btfSize, btf: btfFile.slice(join(root, 'btf').length + 1) }));
-}
-
 /** The build machine's syscall table does not change while the extension runs (clang -E: ~0.1 s). */
 let syscallTable: Record<number, string> | undefined;
 
@@ -162,7 +105,7 @@ export function tracerIdleMs(target: Target, configured?: number): number {
   const env = process.env.BPF_LSM_TRACER_IDLE_MS;
   if (env !== undefined && env !== '' && Number.isFinite(Number(env))) return Math.max(0, Math.round(Number(env)));
   if (configured !== undefined) return Math.max(0, Math.round(configured));
-  return target.kind === 'vm' ? 0 : DEFAULT_IDLE_MS;
+  return target.ownedMachine ? 0 : DEFAULT_IDLE_MS;
 }
 
 export class TracerSession {
@@ -188,14 +131,14 @@ export class TracerSession {
    * helper is started. Disposing it stops its trace; closing the connection stays the caller's.
    */
   static over(target: Target, client: HelperClient, options: TracerSessionOptions = {}): TracerSession {
-    const identity = askIdentity(target);
+    const identity = target.kernel.identity();
     return new TracerSession(target, client, options.cacheDir ?? cacheRoot(), identity, tracerIdleMs(target, options.idleMs), false);
   }
 
   static async connect(target: Target, progress: Progress = () => {}, options: TracerSessionOptions = {}): Promise<TracerSession> {
     progress(`starting the helper on ${target.id}`);
     // Asked over the target's exec channel while the helper starts, so the BTF cache lookup costs no round trip.
-    const identity = askIdentity(target);
+    const identity = target.kernel.identity();
     const transport = await target.startHelper();
     const client = await HelperClient.connect(transport, { client: 'bpf-lsm trace' });
     const caps = client.capabilities;
@@ -220,7 +163,7 @@ export class TracerSession {
     if (this.state) return this.state;
     const t0 = Date.now();
     const identity = await this.identity;
-    let btfPath = identity && lookupBtf(this.cacheDir, identity);
+    let btfPath = identity && this.target.kernel.cachedBtf(identity, this.cacheDir);
     const btfFromCache = btfPath !== undefined;
     const banner = identity?.banner;
     const headersDir = tracerHeadersDir();
@@ -234,11 +177,9 @@ export class TracerSession {
       if (btfPath) {
         btf = readBtfFile(btfPath);
       } else {
-        progress('reading the target kernel\'s BTF');
-        btf = await this.client.readBtf();
-        btfPath = cachedBtfFile(btf, this.cacheDir);
-        // Only a BTF whose size matches what the kernel reported is remembered under its identity.
-        if (identity && btf.length === identity.btfSize) rememberBtf(this.cacheDir, identity, btfPath);
+        const read = await this.target.kernel.btf({ identity: Promise.resolve(identity), read: () => this.client.readBtf(), cacheDir: this.cacheDir, progress });
+        btf = read.bytes;
+        btfPath = read.path;
       }
       const catalog: HookCatalog = catalogFromBuffer(btf, banner ? { kernel: banner } : {}, 'the target kernel\'s BTF');
       t1 = Date.now();

@@ -1,11 +1,11 @@
 // "Check Target" / `bpf-lsm check`: can this target run BPF-LSM programs, and if not, exactly what to do.
 // One shell probe runs on the target (a single ssh round trip), its sections are parsed here, and each
 // check is judged by pure functions so every remedy is unit-tested without a kernel.
-import { catalogFromBuffer } from '../shared/hooks/catalog';
-import { Target } from './target';
-import { runProgram } from './targets/process';
-import { localPrivilegeSetup, type LocalPrivilegeSetup } from './targets/local';
-import { countAttachableHooks } from './attachCount';
+import { catalogFromBuffer } from '../../shared/hooks/catalog';
+import { Target } from '../target';
+import { runProgram } from './process';
+import { localPrivilegeSetup, type LocalPrivilegeSetup } from './local';
+import { countAttachableHooks } from '../attachCount';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'unknown';
 
