@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { buildProbe } from '../../extension/core/build/probe';
+import { buildProbe } from '../../extension/core/probes/probe';
 import { diagnose } from '../../extension/server/diagnostics';
 import { parseProbeDocument } from '../../extension/server/probeDocument';
 import { catalogFromFile, Hook, HookCatalog } from '../../extension/shared/hooks/catalog';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { explain, parseVerifierLog } from '../../extension/core/verifier/log';
 import { objectLineInfo, programSections } from '../../extension/core/verifier/lineInfo';
 import { diagnoseRejection, formatVerifierDiagnostic } from '../../extension/core/verifier/diagnose';
-import { buildProbe } from '../../extension/core/build/probe';
+import { buildProbe } from '../../extension/core/probes/probe';
 
 const root = join(__dirname, '..', '..', '..');
 const probes = join(root, 'test', 'fixtures', 'probes');

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HelperClient } from '../../extension/core/helperClient';
 import { vmTarget } from '../../extension/core/targets/vm';
-import { buildForTarget, connectForBuild } from '../../extension/core/build/target';
-import { loadProbe } from '../../extension/core/build/load';
+import { buildForTarget, connectForBuild } from '../../extension/core/probes/target';
+import { loadProbe } from '../../extension/core/probes/load';
 
 const root = join(__dirname, '..', '..', '..');
 const probes = join(root, 'test', 'fixtures', 'probes');
