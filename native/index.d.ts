@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Types of the libbpf binding (native/src/binding.cc). Hand-written: the addon is the only source of truth,
-// so keep this file in step with binding.cc.
+// so keep this file in step with binding.cc. Program and map listings are the helper protocol's ProgramInfo
+// and MapInfo (declared once, in extension/shared/helperProtocol.ts), which the addon fills field for field.
+import type { MapInfo, ProgramInfo } from '../extension/shared/helperProtocol';
 
 /** Errors thrown or rejected by the addon carry the errno and its symbolic name. */
 export interface NativeError extends Error {
@@ -15,32 +17,12 @@ export interface LoadError extends NativeError {
   truncated: boolean;
 }
 
-export interface NativeProgram {
-  name: string;
-  section: string;
-  /** libbpf's name of the program type, e.g. "lsm". */
-  type: string;
-  attachType: string;
-  /** What the section names after its first slash: for lsm/file_open, the hook "file_open". */
-  attachTarget: string;
-  autoload: boolean;
-  loaded: boolean;
-  attached: boolean;
-  pinned: boolean;
-  instructions: number;
-}
+export type NativeProgram = ProgramInfo;
 
-export interface NativeMap {
-  name: string;
-  type: string;
-  keySize: number;
-  valueSize: number;
-  maxEntries: number;
-  flags: number;
+/** A map as the wire describes it, plus its BTF type ids (meaningful only with this object's BTF). */
+export interface NativeMap extends MapInfo {
   btfKeyTypeId: number;
   btfValueTypeId: number;
-  /** Backs global variables (.rodata, .bss, .data, .kconfig). */
-  internal: boolean;
 }
 
 export interface NativeAttachResult {
@@ -65,11 +47,11 @@ export declare class BpfObject {
   readonly loaded: boolean;
   programs(): NativeProgram[];
   maps(): NativeMap[];
-  /** JSON array of { name, section, offset, size, type } where type is a BTF type description. */
-  globalsJson(): string;
-  /** JSON { key, value } BTF type descriptions (null when the map has no BTF for it). */
-  mapTypesJson(map: string): string;
-  /** The object's raw BTF blob. */
+  /**
+   * The object's raw BTF blob (as libbpf finalised it at open: section sizes and variable offsets filled in);
+   * TypeScript describes globals and map types from it (extension/shared/btf/describe.ts). Throws ENOENT
+   * when the object has no BTF.
+   */
   btf(): Buffer;
   setAutoload(program: string, autoload: boolean): void;
   /** Before load: any global. After load: only .bss/.data (written live into the kernel map). */

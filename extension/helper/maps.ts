@@ -1,5 +1,6 @@
 // Map entries and globals of an owned object, coded between the wire's JSON values and the kernel's bytes
 // by the object's BTF types (mapLookup, mapUpdate, mapDelete, mapEntries, getGlobal, setGlobal).
+import { mapTypes } from '../shared/btf/describe';
 import type { BtfTypeDesc, GlobalInfo } from '../shared/helperProtocol';
 import { decodeValue, encodeValue } from '../shared/helperValues';
 import { serial, type ObjectTable, type OwnedObject } from './objects';
@@ -17,7 +18,7 @@ function mapCoding(o: OwnedObject, map: string): MapCoding {
   if (!info) throw new HelperError('not-found', `object ${o.name} has no map "${map}" (maps: ${o.bpf.maps().map((m) => m.name).join(', ')})`);
   let types = o.mapTypes.get(map);
   if (!types) {
-    types = JSON.parse(o.bpf.mapTypesJson(map)) as { key: BtfTypeDesc | null; value: BtfTypeDesc | null };
+    types = o.btf ? mapTypes(o.btf, info) : { key: null, value: null };
     o.mapTypes.set(map, types);
   }
   const perCpu = /percpu/.test(info.type);

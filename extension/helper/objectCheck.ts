@@ -12,6 +12,8 @@
 // { ok: true } or { ok: false, message }. `node helper.js --check-objects` is the child.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { NativeBinding } from '../../native/index';
+import { Btf } from '../shared/btf/btf';
+import { mapTypes, objectGlobals } from '../shared/btf/describe';
 
 export const CHECK_OBJECTS_FLAG = '--check-objects';
 
@@ -32,8 +34,17 @@ export function runObjectCheckChild(loadNative: () => NativeBinding): void {
       try {
         const o = native.BpfObject.openBuffer(Buffer.from(bytes), 'object');
         o.programs();
-        for (const m of o.maps()) o.mapTypesJson(m.name);
-        for (const g of JSON.parse(o.globalsJson()) as Array<{ name: string }>) o.setGlobal(g.name, o.getGlobal(g.name));
+        const maps = o.maps();
+        let btf: Btf | undefined;
+        try {
+          btf = new Btf(o.btf());
+        } catch {
+          // No BTF, or BTF the parser refuses: the helper reports that itself; only a crash matters here.
+        }
+        if (btf) {
+          for (const m of maps) mapTypes(btf, m);
+          for (const g of objectGlobals(btf, maps)) o.setGlobal(g.name, o.getGlobal(g.name));
+        }
         void o.close();
         answer = { ok: true };
       } catch (err) {

@@ -3,8 +3,10 @@
 // (ObjectTable.closeAll); only links the user pinned explicitly survive.
 import { realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { BpfObject, NativeBinding, NativeMap, NativeProgram } from '../../native/index';
-import type { AttachResult, BtfTypeDesc, Capabilities, GlobalInfo, LoadedObjectInfo, MapInfo, ProgramInfo } from '../shared/helperProtocol';
+import type { BpfObject, NativeBinding, NativeError } from '../../native/index';
+import { Btf, BtfError } from '../shared/btf/btf';
+import { objectGlobals } from '../shared/btf/describe';
+import type { AttachResult, BtfTypeDesc, Capabilities, GlobalInfo, JsonValue, LoadedObjectInfo } from '../shared/helperProtocol';
 import { encodeValue } from '../shared/helperValues';
 import type { ObjectChecker } from './objectCheck';
 import { HelperError, type Handlers } from './request';
@@ -13,6 +15,8 @@ export interface OwnedObject {
   id: number;
   name: string;
   bpf: BpfObject;
+  /** The object's BTF, parsed once: globals and map types are described from it. */
+  btf: Btf | undefined;
   globals: GlobalInfo[];
   mapTypes: Map<string, { key: BtfTypeDesc | null; value: BtfTypeDesc | null }>;
   /** Operations on one object run one after another (the addon refuses concurrent use). */
@@ -22,14 +26,6 @@ export interface OwnedObject {
   /** Runs on each map update: a resident tracer counts its idle time from the last trace started. */
   used?: () => void;
 }
-
-/**
- * ProgramInfo and MapInfo (the wire contract, extension/shared) mirror the addon's NativeProgram and
- * NativeMap (minus the BTF ids, which only mean something on the target). A field added on one side
- * only fails the type check here instead of going over the wire untyped or missing.
- */
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-export const wireTypesInStep: [Same<ProgramInfo, NativeProgram>, Same<MapInfo, Omit<NativeMap, 'btfKeyTypeId' | 'btfValueTypeId'>>] = [true, true];
 
 const KERNEL_REFUSALS = new Set(['EPERM', 'EACCES', 'EOPNOTSUPP', 'ENOTSUPP']);
 const ERRNO_NOT_SUPP = 524; // ENOTSUPP: kernel-internal, returned by BPF for unsupported attach types
@@ -70,8 +66,8 @@ export class ObjectTable {
     return this.objects.get(id);
   }
 
-  add(name: string, bpf: BpfObject, globals: GlobalInfo[], hooks: Pick<OwnedObject, 'release' | 'used'> = {}): OwnedObject {
-    const o: OwnedObject = { id: this.nextObjectId++, name, bpf, globals, mapTypes: new Map(), queue: Promise.resolve(), ...hooks };
+  add(name: string, bpf: BpfObject, btf: Btf | undefined, globals: GlobalInfo[], hooks: Pick<OwnedObject, 'release' | 'used'> = {}): OwnedObject {
+    const o: OwnedObject = { id: this.nextObjectId++, name, bpf, btf, globals, mapTypes: new Map(), queue: Promise.resolve(), ...hooks };
     this.objects.set(o.id, o);
     return o;
   }
@@ -146,7 +142,7 @@ export function objectHandlers(ctx: ObjectContext): Handlers<'loadObject' | 'att
             remedy: 'split the programs over several objects',
           });
         }
-        const globals = JSON.parse(bpf.globalsJson()) as GlobalInfo[];
+        const { btf, globals } = describeObject(bpf, params.name);
         if (params.programs) {
           const wanted = new Set(params.programs);
           const known = bpf.programs().map((p) => p.name);
@@ -154,11 +150,7 @@ export function objectHandlers(ctx: ObjectContext): Handlers<'loadObject' | 'att
           if (unknown.length) throw new HelperError('not-found', `${params.name} has no program(s) ${unknown.join(', ')}`);
           for (const p of known) bpf.setAutoload(p, wanted.has(p));
         }
-        for (const [name, value] of Object.entries(params.globals ?? {})) {
-          const g = globals.find((x) => x.name === name);
-          if (!g) throw new HelperError('not-found', `${params.name} has no global "${name}" (globals: ${globals.map((x) => x.name).join(', ') || 'none'})`);
-          bpf.setGlobal(name, encodeValue(g.type, value, `globals.${name}`));
-        }
+        setGlobals(bpf, globals, params.globals ?? {}, (name) => `${params.name} has no global "${name}" (globals: ${globals.map((x) => x.name).join(', ') || 'none'})`);
         let loaded;
         try {
           loaded = await bpf.load(params.logLevel ?? 0, params.logSize ?? 1 << 20);
@@ -168,7 +160,7 @@ export function objectHandlers(ctx: ObjectContext): Handlers<'loadObject' | 'att
         // A load cannot be interrupted; if the client gave up meanwhile, nobody will ever know this
         // object's id, so it is closed here rather than kept until the session ends.
         if (signal.aborted) throw new HelperError('cancelled', `loading ${params.name} was cancelled`);
-        const o = objects.add(params.name, bpf, globals);
+        const o = objects.add(params.name, bpf, btf, globals);
         owned = true;
         return { result: { ...objects.describe(o), logs: loaded.logs, logTruncated: loaded.truncated } };
       } finally {
@@ -214,6 +206,40 @@ export function objectHandlers(ctx: ObjectContext): Handlers<'loadObject' | 'att
       return { result: {} };
     },
   };
+}
+
+/** Sets globals before load, each coded by its BTF type; `missing` says what to tell about an unknown name. */
+export function setGlobals(bpf: BpfObject, globals: readonly GlobalInfo[], values: { [name: string]: JsonValue }, missing: (name: string) => string): void {
+  for (const [name, value] of Object.entries(values)) {
+    const g = globals.find((x) => x.name === name);
+    if (!g) throw new HelperError('not-found', missing(name));
+    bpf.setGlobal(name, encodeValue(g.type, value, `globals.${name}`));
+  }
+}
+
+/** The object's BTF and globals, or no BTF and no globals when it was built without; BTF the parser refuses fails the request. */
+export function describeObject(bpf: BpfObject, name: string): { btf: Btf | undefined; globals: GlobalInfo[] } {
+  try {
+    const btf = objectBtf(bpf, name);
+    return { btf, globals: btf ? objectGlobals(btf, bpf.maps()) : [] };
+  } catch (err) {
+    if (!(err instanceof BtfError)) throw err;
+    throw new HelperError('invalid-params', `${name} has BTF the helper cannot read: ${err.message}`, {
+      remedy: 'rebuild it with clang -g -O2 -target bpf',
+    });
+  }
+}
+
+/** The object's BTF, or undefined when it was built without (then it has no globals or typed maps). */
+function objectBtf(bpf: BpfObject, name: string): Btf | undefined {
+  let raw: Buffer;
+  try {
+    raw = bpf.btf();
+  } catch (err) {
+    if ((err as NativeError).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  return new Btf(raw, `the BTF of ${name}`);
 }
 
 export function loadFailure(err: unknown, name: string, caps: Capabilities): HelperError {

@@ -15,7 +15,6 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   type Capabilities,
-  type GlobalInfo,
   type HelperMethod,
   type HelperNotification,
   type HelperNotifications,
@@ -26,7 +25,7 @@ import { ValueError } from '../shared/helperValues';
 import { probeCapabilities } from './capabilities';
 import { mapHandlers } from './maps';
 import type { ObjectChecker } from './objectCheck';
-import { loadFailure, objectHandlers, ObjectTable, openFailure } from './objects';
+import { describeObject, loadFailure, objectHandlers, ObjectTable, openFailure, setGlobals } from './objects';
 import { processHandlers, ProcessTable } from './processes';
 import { HelperError, type Handler, type Handlers } from './request';
 import { TraceTable } from './traces';
@@ -108,7 +107,11 @@ export class HelperSession {
         },
         fail: (code, message, extra) => new HelperError(code, message, extra),
         loadFailure: (err) => loadFailure(err, 'the tracer', this.capabilities ?? this.probe()),
-        own: (bpf, hooks) => this.objects.add('bpf-lsm-tracer', bpf, JSON.parse(bpf.globalsJson()) as GlobalInfo[], hooks).id,
+        setGlobals: (bpf, values) => setGlobals(bpf, describeObject(bpf, 'the tracer').globals, values, (name) => `the tracer has no global "${name}"`),
+        own: (bpf, hooks) => {
+          const { btf, globals } = describeObject(bpf, 'the tracer');
+          return this.objects.add('bpf-lsm-tracer', bpf, btf, globals, hooks).id;
+        },
       }),
       ...processHandlers(this.processes),
     };

@@ -2,8 +2,7 @@
 // with residentTracer.ts. The session owns the object a session gets (its id, its request queue, its close
 // at teardown, which first gives the trace slot back).
 import type { BpfObject, NativeBinding } from '../../native/index';
-import type { GlobalInfo, HelperErrorCode, JsonValue, ParamsOf, ResultOf } from '../shared/helperProtocol';
-import { encodeValue } from '../shared/helperValues';
+import type { HelperErrorCode, JsonValue, ParamsOf, ResultOf } from '../shared/helperProtocol';
 import { acquireResident, releaseResident, residentStatus, TracerNeedsObject } from './residentTracer';
 
 export interface TracerHandlerDeps {
@@ -13,6 +12,8 @@ export interface TracerHandlerDeps {
   fail(code: HelperErrorCode, message: string, extra?: { data?: { [k: string]: JsonValue } }): Error;
   /** The helper error for a rejected load (verifier log attached). */
   loadFailure(err: unknown): Error;
+  /** Sets the tracer's globals before load, each coded by its type in the object's BTF. */
+  setGlobals(bpf: BpfObject, values: { [name: string]: JsonValue }): void;
   /** Takes the object into the session; returns its objectId. */
   own(bpf: BpfObject, hooks: { release: () => void; used: () => void }): number;
 }
@@ -32,14 +33,7 @@ export function tracerHandlers(deps: TracerHandlerDeps): { tracerAcquire: Answer
             mapsObject: params.mapsObject === undefined ? undefined : Buffer.from(params.mapsObject, 'base64'),
             programs: params.programs,
             idleMs: params.idleMs,
-            setup: (bpf) => {
-              const globals = JSON.parse(bpf.globalsJson()) as GlobalInfo[];
-              for (const [name, value] of Object.entries(params.globals ?? {})) {
-                const g = globals.find((x) => x.name === name);
-                if (!g) throw deps.fail('not-found', `the tracer has no global "${name}"`);
-                bpf.setGlobal(name, encodeValue(g.type, value, `globals.${name}`));
-              }
-            },
+            setup: (bpf) => deps.setGlobals(bpf, params.globals ?? {}),
           },
           deps.check,
         );

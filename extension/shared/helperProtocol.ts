@@ -120,11 +120,14 @@ export interface Capabilities {
 // ---------------------------------------------------------------------------------------------------------
 // Models carried by requests
 
+/** A program of a loaded object (the addon's listing, field for field: native/index.d.ts uses this type). */
 export interface ProgramInfo {
   name: string;
   section: string;
+  /** libbpf's name of the program type, e.g. "lsm". */
   type: string;
   attachType: string;
+  /** What the section names after its first slash: for lsm/file_open, the hook "file_open". */
   attachTarget: string;
   autoload: boolean;
   loaded: boolean;
@@ -133,6 +136,7 @@ export interface ProgramInfo {
   instructions: number;
 }
 
+/** A map of a loaded object (the addon adds only its BTF type ids: native/index.d.ts extends this type). */
 export interface MapInfo {
   name: string;
   type: string;
@@ -140,10 +144,11 @@ export interface MapInfo {
   valueSize: number;
   maxEntries: number;
   flags: number;
+  /** Backs global variables (.rodata, .bss, .data, .kconfig). */
   internal: boolean;
 }
 
-/** A BTF type as the addon describes it (modifiers and typedefs resolved). */
+/** A BTF type as the helper describes it from the object's BTF (modifiers and typedefs resolved; shared/btf/describe.ts). */
 export type BtfTypeDesc =
   | { kind: 'int'; name: string; size: number; signed: boolean; bool: boolean; char: boolean }
   | { kind: 'enum'; name: string; size: number; signed: boolean; values: Record<string, number> }

@@ -144,8 +144,6 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
                            InstanceAccessor("loaded", &BpfObject::Loaded, nullptr),
                            InstanceMethod("programs", &BpfObject::Programs),
                            InstanceMethod("maps", &BpfObject::Maps),
-                           InstanceMethod("globalsJson", &BpfObject::GlobalsJson),
-                           InstanceMethod("mapTypesJson", &BpfObject::MapTypesJson),
                            InstanceMethod("btf", &BpfObject::Btf),
                            InstanceMethod("setAutoload", &BpfObject::SetAutoload),
                            InstanceMethod("setGlobal", &BpfObject::SetGlobal),
@@ -249,20 +247,6 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
       out.Set(i, m);
     }
     return out;
-  }
-
-  Napi::Value GlobalsJson(const Napi::CallbackInfo& info) {
-    auto guard = Hold(info.Env());
-    return Napi::String::New(info.Env(), object_->GlobalsJson());
-  }
-
-  Napi::Value MapTypesJson(const Napi::CallbackInfo& info) {
-    std::string map = StringArg(info, 0, "map");
-    auto guard = Hold(info.Env());
-    Failure f;
-    std::string json = object_->MapTypesJson(map, f);
-    if (f) throw ToError(info.Env(), f);
-    return Napi::String::New(info.Env(), json);
   }
 
   Napi::Value Btf(const Napi::CallbackInfo& info) {

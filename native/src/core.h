@@ -91,10 +91,6 @@ class Object : public std::enable_shared_from_this<Object> {
 
   std::vector<ProgramInfo> Programs();
   std::vector<MapInfo> Maps();
-  /** JSON: global variables of .rodata/.bss/.data with their BTF type descriptions. */
-  std::string GlobalsJson();
-  /** JSON: BTF descriptions of a map's key and value types. */
-  std::string MapTypesJson(const std::string& map, Failure& failure);
   /** Raw BTF of the object (the .BTF section as libbpf finalised it). */
   std::vector<uint8_t> RawBtf(Failure& failure);
 

@@ -32,8 +32,8 @@ function pinRecordingNative(pins: string[]): NativeBinding {
     maps() {
       return [];
     }
-    globalsJson() {
-      return '[]';
+    btf(): Buffer {
+      throw Object.assign(new Error('object has no BTF'), { code: 'ENOENT' });
     }
     async load() {
       return { logs: {}, truncated: false };

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { bpfObjectWithPrograms } from '../fixtures/malformed/elf';
 import { loadNative, type NativeBinding, type LoadError } from '../../native/index';
 import type { GlobalInfo } from '../../extension/shared/helperProtocol';
+import { Btf } from '../../extension/shared/btf/btf';
+import { mapTypes, objectGlobals } from '../../extension/shared/btf/describe';
 import { decodeValue } from '../../extension/shared/helperValues';
 
 const root = join(__dirname, '..', '..', '..');
@@ -63,7 +65,8 @@ describe('native libbpf binding (unprivileged)', () => {
   it('describes globals and map types from the object BTF, including the event anchor', async () => {
     const o = native.BpfObject.openBuffer(readFileSync(probe), 'helper_test');
     try {
-      const globals = JSON.parse(o.globalsJson()) as GlobalInfo[];
+      const btf = new Btf(o.btf());
+      const globals = objectGlobals(btf, o.maps());
       const byName = Object.fromEntries(globals.map((g) => [g.name, g]));
       assert.equal(byName.filter_tgid.section, '.rodata');
       assert.deepEqual(byName.filter_tgid.type, { kind: 'int', name: 'unsigned int', size: 4, signed: false, bool: false, char: false });
@@ -71,11 +74,11 @@ describe('native libbpf binding (unprivileged)', () => {
       const anchor = byName.helper_test_event_anchor.type;
       assert.equal(anchor.kind, 'struct');
       assert.deepEqual(anchor.kind === 'struct' && anchor.members.map((m) => [m.name, m.offset]), [['cookie', 0], ['seq', 8], ['tgid', 16], ['hook', 20], ['comm', 24]]);
-      const types = JSON.parse(o.mapTypesJson('helper_test_watch'));
+      const types = mapTypes(btf, o.maps().find((m) => m.name === 'helper_test_watch')!) as { key: { size: number }; value: { members: Array<{ name: string }> } };
       assert.equal(types.key.size, 4);
       assert.deepEqual(types.value.members.map((m: { name: string }) => m.name), ['hits', 'deny', 'flags']);
-      const btf = o.btf();
-      assert.equal(btf.readUInt16LE(0), 0xeb9f, 'BTF magic');
+      const raw = o.btf();
+      assert.equal(raw.readUInt16LE(0), 0xeb9f, 'BTF magic');
     } finally {
       await o.close();
     }
@@ -87,7 +90,7 @@ describe('native libbpf binding (unprivileged)', () => {
       const v = Buffer.alloc(8);
       v.writeBigUInt64LE(0x1122334455667788n);
       o.setGlobal('cookie', v);
-      const globals = JSON.parse(o.globalsJson()) as GlobalInfo[];
+      const globals = objectGlobals(new Btf(o.btf()), o.maps());
       const cookie = globals.find((g) => g.name === 'cookie') as GlobalInfo;
       assert.equal(decodeValue(cookie.type, o.getGlobal('cookie')), '1234605616436508552');
       assert.throws(() => o.setGlobal('cookie', Buffer.alloc(3)), (e: Error & { code: string }) => e.code === 'EINVAL' && /8 bytes, got 3/.test(e.message));

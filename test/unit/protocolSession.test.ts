@@ -56,8 +56,8 @@ function fakeNative(created: FakeObject[]): NativeBinding {
     maps() {
       return [];
     }
-    globalsJson() {
-      return '[]';
+    btf(): Buffer {
+      throw Object.assign(new Error('object has no BTF'), { code: 'ENOENT' });
     }
     async load() {
       await this.loadGate;

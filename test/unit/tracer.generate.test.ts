@@ -6,6 +6,7 @@ import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Btf, BtfKind } from '../../extension/shared/btf/btf';
+import { objectGlobals } from '../../extension/shared/btf/describe';
 import { catalogFromFile, Hook, HookCatalog } from '../../extension/shared/hooks/catalog';
 import { buildTracer, compileTracer, CompiledTracer, hostSyscallTable } from '../../extension/shared/tracer/compile';
 import { decodeTracedValue, KNOBS, sumCounters, tracedKey, tracedValue, TRACED_MAP, EVENTS_MAP, COUNTERS_MAP, RINGS_MAP } from '../../extension/shared/tracer/control';
@@ -236,7 +237,7 @@ describe('tracer object controls', function () {
         assert.ok(b, `${name} is missing from the maps object`);
         for (const f of ['type', 'keySize', 'valueSize', 'maxEntries', 'flags'] as const) assert.equal(b[f], a[f], `${name}.${f}`);
       }
-      const globals = JSON.parse(obj.globalsJson()) as Array<{ name: string; size: number; section: string }>;
+      const globals = objectGlobals(new Btf(obj.btf()), obj.maps());
       for (const knob of Object.values(KNOBS)) assert.equal(globals.find((g) => g.name === knob)?.size, 1, knob);
       // Knobs are set before load; the value must be what the C reads as a bool.
       obj.setGlobal(KNOBS.followForks, Buffer.from([0]));

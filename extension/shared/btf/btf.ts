@@ -241,6 +241,80 @@ export class Btf {
     }
   }
 
+  /** Enumerators of an ENUM or ENUM64 with their values (signed when the kind flag says so). */
+  enumValues(id: number): Array<{ name: string; value: number }> {
+    const kind = this.kind(id);
+    const n = this.vlen(id);
+    const o = this.offsets[id] + 12;
+    const signed = this.kindFlag(id);
+    const out: Array<{ name: string; value: number }> = [];
+    if (kind === BtfKind.Enum) {
+      for (let i = 0; i < n; i++) {
+        const raw = this.u32(o + i * 8 + 4);
+        out.push({ name: this.str(this.u32(o + i * 8)), value: signed ? raw | 0 : raw });
+      }
+    } else if (kind === BtfKind.Enum64) {
+      for (let i = 0; i < n; i++) {
+        const value = (BigInt(this.u32(o + i * 12 + 8)) << 32n) | BigInt(this.u32(o + i * 12 + 4));
+        out.push({ name: this.str(this.u32(o + i * 12)), value: Number(BigInt.asIntN(64, value)) });
+      }
+    } else {
+      throw new BtfError(`BTF type ${id} is a ${kindName(kind)}, not an enum`);
+    }
+    return out;
+  }
+
+  /** The variables of a DATASEC: each VAR's type id, offset and size in the section. */
+  datasecVars(id: number): Array<{ type: number; offset: number; size: number }> {
+    const kind = this.kind(id);
+    if (kind !== BtfKind.Datasec) throw new BtfError(`BTF type ${id} is a ${kindName(kind)}, not a DATASEC`);
+    const n = this.vlen(id);
+    const o = this.offsets[id] + 12;
+    const out: Array<{ type: number; offset: number; size: number }> = [];
+    for (let i = 0; i < n; i++) out.push({ type: this.u32(o + i * 12), offset: this.u32(o + i * 12 + 4), size: this.u32(o + i * 12 + 8) });
+    return out;
+  }
+
+  /**
+   * Size in bytes of a value of type `id` (libbpf's btf__resolve_size): typedefs, qualifiers and VARs are
+   * looked through, arrays multiply; undefined for types without a size (void, functions, forward decls).
+   */
+  byteSize(id: number, pointerSize = 8): number | undefined {
+    let cur = id;
+    let count = 1;
+    for (let guard = 0; guard < 64; guard++) {
+      switch (this.kind(cur)) {
+        case BtfKind.Int:
+        case BtfKind.Struct:
+        case BtfKind.Union:
+        case BtfKind.Enum:
+        case BtfKind.Enum64:
+        case BtfKind.Datasec:
+        case BtfKind.Float:
+          return count * this.sizeOrType(cur);
+        case BtfKind.Ptr:
+          return count * pointerSize;
+        case BtfKind.Typedef:
+        case BtfKind.Volatile:
+        case BtfKind.Const:
+        case BtfKind.Restrict:
+        case BtfKind.TypeTag:
+        case BtfKind.Var:
+          cur = this.ref(cur);
+          break;
+        case BtfKind.Array: {
+          const a = this.arrayInfo(cur);
+          count *= a.count;
+          cur = a.type;
+          break;
+        }
+        default:
+          return undefined;
+      }
+    }
+    return undefined;
+  }
+
   /** Ids of every FUNC whose name starts with `prefix`. */
   funcsWithPrefix(prefix: string): number[] {
     return this.funcIds.filter((id) => this.nameStartsWith(id, prefix));
