@@ -2,12 +2,15 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { remoteCommand, shellQuote } from '../../extension/core/targets/quote';
-import { parseTargetId, sshConfigHosts, localKernelRunsBpfLsm, vmKernelOf } from '../../extension/core/targets';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTarget, parseTargetId, sshConfigHosts, localKernelRunsBpfLsm, vmForTarget, vmKernelOf, vmTargetChoices } from '../../extension/core/targets';
 import { vmTargetId } from '../../extension/core/vm/kernels';
 import { parseSha256sum } from '../../extension/core/targets/deploy';
 import { runProgram, sshFailure } from '../../extension/core/targets/process';
 import { sshTarget } from '../../extension/core/targets/remote';
-import { sudoersLine } from '../../extension/core/targets/local';
+import { LocalTarget, sudoersLine } from '../../extension/core/targets/local';
 import { evaluateProbe, formatReport, lsmWithBpf, parseProbe, PROBE_SCRIPT } from '../../extension/core/targets/check';
 
 describe('remote shell quoting', () => {
@@ -57,6 +60,35 @@ describe('target ids', () => {
     assert.equal(vmKernelOf('local'), undefined);
     assert.equal(vmTargetId('6.1'), 'vm');
     assert.equal(vmTargetId('6.12'), 'vm:6.12');
+  });
+
+  it('maps every VM target id to its own VM and kernel, and says it is stopped without booting it', () => {
+    const saved = process.env.BPF_LSM_CACHE;
+    const cache = mkdtempSync(join(tmpdir(), 'bpf-lsm-targets-'));
+    process.env.BPF_LSM_CACHE = cache;
+    try {
+      const v61 = createTarget('vm');
+      const v612 = createTarget('vm:6.12');
+      assert.deepEqual([v61.id, v61.label, v61.kernel.name, v61.ownedMachine, v61.sharesThisMachine], ['vm', 'VM', '6.1', true, false]);
+      assert.deepEqual([v612.id, v612.label, v612.kernel.name], ['vm:6.12', 'VM 6.12', '6.12']);
+      assert.equal(createTarget('vm:6.1').id, 'vm', 'vm:6.1 is the default VM');
+      assert.equal(vmForTarget('vm:6.12').paths.root, join(cache, 'vm-6.12'));
+      assert.equal(vmForTarget('vm').paths.root, join(cache, 'vm'));
+      assert.equal(vmForTarget('ssh:box').paths.root, join(cache, 'vm'), 'a target that is no VM: the default VM');
+      assert.deepEqual(vmTargetChoices().map((c) => [c.id, c.description]), [['vm', 'stopped'], ['vm:6.12', 'stopped']]);
+      // Nothing runs in an empty cache: both say so, and neither has a kernel image to read BTF from yet.
+      assert.equal(v612.stopped(), true);
+      assert.equal(v612.kernel.localBtf(), undefined);
+      assert.match(v612.kernel.btfAdvice, /bpf-lsm vm up --kernel 6\.12/);
+      assert.match(v612.description, /6\.12/);
+      const box = createTarget('ssh:box');
+      assert.deepEqual([box.label, box.kernel.name, box.ownedMachine, box.stopped()], ['ssh:box', 'box', false, false]);
+      assert.deepEqual([new LocalTarget().sharesThisMachine, new LocalTarget().stopped()], [true, false]);
+    } finally {
+      if (saved === undefined) delete process.env.BPF_LSM_CACHE;
+      else process.env.BPF_LSM_CACHE = saved;
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 
   it('accepts only host names of a strict character set (a workspace can set the target)', () => {
