@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
 import { Studio } from './studio';
 import { MatrixKernel, ServerSettings } from '../shared/hooks/serverSettings';
+import { HookReferenceRequest, type HookReferenceResult, type ParamsOf } from '../shared/lspExt';
 import { createTarget, parseTargetId, resolveTargetId } from '../core/targets';
 import type { Target } from '../core/target';
 import { existsSync } from 'node:fs';
@@ -77,12 +78,34 @@ export function resolveKernelMatrix(entries: readonly string[], warn: (m: string
   return out;
 }
 
+/** What other features ask the language server, which owns hooks (the tracing panel's hook reference). */
+export interface LanguageServer {
+  /** The hook's reference on the server's kernel: exactly what hover says on the hook, and it as a C header. */
+  hookReference(hook: string): Promise<HookReferenceResult>;
+}
+
+const servers = new WeakMap<Studio, LanguageServer>();
+
+/** The language server of this extension instance, once registerLanguageClient ran. */
+export function languageServer(studio: Studio): LanguageServer | undefined {
+  return servers.get(studio);
+}
+
 export async function registerLanguageClient(studio: Studio): Promise<void> {
   let client: LanguageClient | undefined;
+  /** The current start (or restart), so a request made meanwhile waits for the server instead of failing. */
+  let starting: Promise<void> | undefined;
+  servers.set(studio, {
+    hookReference: async (hook) => {
+      await starting?.catch(() => undefined);
+      if (!client) throw new Error('the BPF-LSM language server is not running (its output channel says why); run "BPF-LSM: Restart Language Server"');
+      return client.sendRequest<HookReferenceResult>(HookReferenceRequest.method, { hook } satisfies ParamsOf<typeof HookReferenceRequest>);
+    },
+  });
   /** Targets whose BTF was already read in this session: one round trip per target, not per restart. */
   const fetched = new Set<string>();
 
-  const start = async (): Promise<void> => {
+  const startServer = async (): Promise<void> => {
     const module = studio.context.asAbsolutePath('dist/server.js');
     const serverOptions: ServerOptions = {
       run: { module, transport: TransportKind.stdio },
@@ -113,6 +136,7 @@ export async function registerLanguageClient(studio: Studio): Promise<void> {
       void refreshTargetBtf(choice.fetchFrom, choice.btfPath);
     }
   };
+  const start = (): Promise<void> => (starting = startServer());
 
   /** Reads a remote target's BTF and restarts the server on it when it differs from the copy in use. */
   const refreshTargetBtf = async (target: Target, inUse: string | undefined): Promise<void> => {

@@ -1,7 +1,8 @@
 // Feature: the tracing panel, where users look at what the kernel did during a trace session.
 // Commands: bpfLsm.showTracingPanel, bpfLsm.openTraceSession, bpfLsm.exportTraceSession, and the test-only
 // bpfLsm._panelTest (registered only when BPF_LSM_TEST is set or VS Code runs extension tests).
-// Virtual documents: `bpf-lsm-hook:/<hook>.h`, the reference of a hook (signature, return rule, kernel docs).
+// Virtual documents: `bpf-lsm-hook:/<hook>.h`, the reference of a hook (signature, return rule, kernel docs),
+// as the language server renders it (the same text as hover).
 //
 // Wired here from its parts in panel/: host.ts (the TracingPanel and its webview), sessionFiles.ts (saved
 // sessions), hookReference.ts (hook reference documents), testCommand.ts (the e2e suites' handle).
@@ -9,12 +10,13 @@ import * as vscode from 'vscode';
 import type { Studio } from './studio';
 import { TracingPanel } from './panel/host';
 import { registerHookReference } from './panel/hookReference';
+import { languageServer } from './languageClient';
 import { basename } from 'node:path';
 import { asUri, pickSavedSession } from './panel/sessionFiles';
 import { registerTestCommand } from './panel/testCommand';
 
 export function registerTracingPanel(studio: Studio): void {
-  studio.own(registerHookReference(), { dispose: () => TracingPanel.current?.dispose() });
+  studio.own(registerHookReference(() => languageServer(studio)), { dispose: () => TracingPanel.current?.dispose() });
 
   studio.command('showTracingPanel', () => {
     TracingPanel.show(studio);

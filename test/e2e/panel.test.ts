@@ -12,6 +12,7 @@ import type { PanelState, RenderedPanel, PanelRow, WebviewToHost } from '../../e
 import type { TraceEvent } from '../../extension/shared/traceEvent';
 import { extensionUnderTest, waitFor } from './util';
 import { syntheticSession } from '../fixtures/sessions/synthetic';
+import { headerComment, plainText } from '../../extension/shared/hooks/reference';
 
 const root = join(__dirname, '..', '..', '..');
 const sessions = join(root, 'test', 'fixtures', 'sessions');
@@ -128,6 +129,29 @@ describe('tracing panel', () => {
       assert.match(text, /^int socket_connect\(struct socket \*sock, struct sockaddr \*address, int addrlen\);$/m);
       assert.match(text, /^SEC\("lsm\/socket_connect"\)$/m);
     }
+  });
+
+  it("the hook reference says what hover says, from the language server, for the same hook and kernel", async function () {
+    this.timeout(240_000);
+    const hook = 'bprm_check_security';
+    const source = `SEC("lsm/${hook}")\nint BPF_PROG(guard, struct linux_binprm *bprm)\n{\n\treturn 0;\n}\n`;
+    const doc = await vscode.workspace.openTextDocument({ language: 'c', content: source });
+    const at = new vscode.Position(0, 'SEC("lsm/'.length + 2);
+    // Until the server has started and, on a fresh cache, the kernel's documentation has arrived.
+    const hover = await waitFor(async () => {
+      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, at);
+      const text = hovers?.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n') ?? '';
+      return text.includes(`LSM hook \`${hook}\``) && !/being fetched/.test(text) ? text : undefined;
+    }, 'a hover on the hook name', 180_000);
+    await post({ type: 'openHookDoc', hook });
+    const editor = await waitFor(() => {
+      const e = vscode.window.activeTextEditor;
+      return e?.document.uri.scheme === 'bpf-lsm-hook' && e.document.uri.path === `/${hook}.h` ? e : undefined;
+    }, 'the hook reference to open');
+    const reference = editor.document.getText();
+    assert.match(reference, /^int bprm_check_security\(struct linux_binprm \*bprm\);$/m);
+    assert.equal(headerComment(reference), plainText(hover), "the reference's comment is hover's text");
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });
 
   it('shows the selected event in full with its syscall context', async () => {
