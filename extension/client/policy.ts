@@ -1,6 +1,5 @@
 // Feature: exec enforcement policy from the workspace's bpf-lsm.policy.json.
 // Commands: bpfLsm.applyPolicy (optional argument: the policy file's Uri), bpfLsm.clearPolicy.
-// Context key: bpfLsm.policyApplied (a policy applied from this window is in force).
 // After Apply, saving the policy file re-applies it (the pinned rule map changes in place, the program is
 // not reloaded), and matched execs stream into the tracing panel: in audit mode these are the would-be
 // denials. The policy itself is pinned on the target and stays in force after this window closes.
@@ -67,7 +66,6 @@ class PolicyFeature implements vscode.Disposable {
     for (const m of r.missing) this.studio.output.warn(`policy: ${m} does not exist on ${this.targets.id}: denied by path only`);
     const msg = `policy ${r.replaced ? 'updated' : 'applied'} on ${this.targets.id}: ${r.mode}, ${policy.deny.length} path(s), ${r.rules} rules; stays in force until "Clear Enforcement Policy"`;
     this.studio.log(msg);
-    void vscode.commands.executeCommand('setContext', 'bpfLsm.policyApplied', true);
     if (!quiet) void vscode.window.setStatusBarMessage(`$(shield) BPF-LSM: ${msg}`, 8000);
     await this.followEvents(client, object, policy.mode);
     if (profiles.length) {
@@ -143,7 +141,6 @@ class PolicyFeature implements vscode.Disposable {
     const hadExec = await clearPolicy(target);
     const had = (await clearProfiles(target)) || hadExec;
     await this.connection.reset();
-    void vscode.commands.executeCommand('setContext', 'bpfLsm.policyApplied', false);
     const msg = had ? `policy cleared on ${id}` : `no policy was in force on ${id}`;
     this.studio.log(msg);
     void vscode.window.setStatusBarMessage(`$(shield) BPF-LSM: ${msg}`, 5000);

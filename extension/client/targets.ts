@@ -1,7 +1,8 @@
 // Feature: the target (where probes load and traces run) and its status bar item.
 // Commands: bpfLsm.selectTarget (quick pick: auto, local, the built-in VM, ssh hosts from ~/.ssh/config),
 // bpfLsm.checkTarget (full check with remedies in the output channel).
-// Context keys: bpfLsm.targetReady (the selected target's kernel runs BPF-LSM programs).
+// Context keys: bpfLsm.targetReady (the selected target's kernel runs BPF-LSM programs; shows Load Probe in
+// the title bar of a *.bpf.c editor).
 // Setting: bpfLsm.target (`auto`, `local`, `vm`, `ssh:<host>`).
 // Other features get the current target from `targetService(studio)`.
 import * as vscode from 'vscode';

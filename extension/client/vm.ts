@@ -1,7 +1,8 @@
 // Feature: the built-in BPF-LSM VM from the editor.
 // Commands: bpfLsm.startVm (prepares assets once with progress, boots, waits for ssh), bpfLsm.stopVm. Both act
 // on the VM of the current target (`vm:6.12` -> the 6.12 VM), or the default VM when the target is no VM.
-// Context key: bpfLsm.vmRunning. A VM this window started is stopped when the extension shuts down; one
+// Context key: bpfLsm.vmRunning, whether that VM runs (Stop VM is in the command palette only then; refreshed
+// on start, stop and target changes). A VM this window started is stopped when the extension shuts down; one
 // started elsewhere (`bpf-lsm vm up`) is left alone.
 import * as vscode from 'vscode';
 import { isVmTarget, VM_TARGET, vmForTarget } from '../core/targets';
@@ -14,6 +15,7 @@ export function registerVm(studio: Studio, targets: TargetService): void {
   const startedHere = new Map<number, ReturnType<typeof vmForTarget>>();
   const setRunning = (running: boolean) => void vscode.commands.executeCommand('setContext', 'bpfLsm.vmRunning', running);
   setRunning(!!vmOfTarget().running());
+  studio.own(targets.onDidChange(() => setRunning(!!vmOfTarget().running())));
 
   studio.command('startVm', async () => {
     const vm = vmOfTarget();
