@@ -5,7 +5,6 @@
 import { parseArgs, UsageError } from './args';
 import { Subcommand } from './subcommand';
 import { createTarget, resolveTargetId } from '../core/targets';
-import { BuiltinVm } from '../core/vm/vm';
 import { HelperClient } from '../core/helperClient';
 import type { ResidentTracerInfo } from '../shared/helperProtocol';
 
@@ -33,13 +32,14 @@ export const tracerCommand: Subcommand = {
     if (action !== 'status' && action !== 'stop') throw new UsageError(action ? `unknown action "${action}"` : 'say status or stop');
     if (extra.length) throw new UsageError(`unexpected ${extra.join(' ')}`);
     const targetId = resolveTargetId(String(args.flags.get('target') ?? process.env.BPF_LSM_TARGET ?? 'auto'));
-    if (targetId === 'vm' && !new BuiltinVm().running()) {
+    const target = createTarget(targetId);
+    if (target.stopped()) {
       // Nothing can be resident in a VM that is not running: say so without booting it.
       if (args.flags.has('json')) console.log(JSON.stringify({ target: targetId, tracers: [], released: [] }));
-      else console.log('the built-in VM is not running: no tracer is resident there');
+      else console.log(`${target.description} is not running: no tracer is resident there`);
       return 0;
     }
-    const client = await HelperClient.connect(await createTarget(targetId).startHelper(), { client: 'bpf-lsm tracer' });
+    const client = await HelperClient.connect(await target.startHelper(), { client: 'bpf-lsm tracer' });
     try {
       if (action === 'stop') {
         const { released } = await client.call('tracerRelease', {});

@@ -8,7 +8,6 @@ import * as vscode from 'vscode';
 import type { Target } from '../core/target';
 import { HelperClient } from '../core/helperClient';
 import { DEFAULT_IDLE_MS, TracerSession, TracerState } from '../core/trace/tracerSession';
-import { BuiltinVm } from '../core/vm/vm';
 import { Studio } from './studio';
 import { TargetConnection } from './targetConnection';
 import { TargetService } from './targets';
@@ -17,7 +16,7 @@ const CONTEXT_KEY = 'bpfLsm.tracerResident';
 
 /** The idle time after which a tracer this window loads is released (never on the built-in VM). */
 export function configuredIdleMs(target: Target): number {
-  if (target.kind === 'vm') return 0;
+  if (target.ownedMachine) return 0;
   const minutes = vscode.workspace.getConfiguration('bpfLsm').get<number>('tracer.idleMinutes');
   return typeof minutes === 'number' && Number.isFinite(minutes) && minutes >= 0 ? Math.round(minutes * 60_000) : DEFAULT_IDLE_MS;
 }
@@ -52,9 +51,9 @@ export function registerResidentTracer(studio: Studio, targets: TargetService, w
   studio.own(item, targets.onDidChange(() => item.hidden()));
   studio.command('releaseTracer', async () => {
     const target = targets.target;
-    if (target.kind === 'vm' && !new BuiltinVm().running()) {
+    if (target.stopped()) {
       item.hidden();
-      void vscode.window.showInformationMessage('BPF-LSM: the built-in VM is not running, so no tracer is resident there.');
+      void vscode.window.showInformationMessage(`BPF-LSM: ${target.description} is not running, so no tracer is resident there.`);
       return { released: [] };
     }
     // This window's trace slot goes first, then the tracer itself, through a helper of its own.
