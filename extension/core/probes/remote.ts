@@ -10,7 +10,7 @@
 import { readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Target } from '../target';
-import { parseClangDiagnostics, type ProbeBuild } from './probe';
+import { parseClangDiagnostics, type ProbeBuild } from './result';
 
 const MARK = 'BPF-LSM-OBJECT:';
 
