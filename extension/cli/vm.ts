@@ -2,10 +2,10 @@
 import { execa } from 'execa';
 import { parseArgs, UsageError } from './args';
 import { Subcommand } from './subcommand';
-import { BuiltinVm } from '../core/vm/vm';
+import { vmForTarget } from '../core/targets';
 import { VM_SSH_DESTINATION, vmSshOptions } from '../core/vm/machine';
 import { remoteCommand } from '../core/targets/quote';
-import { DEFAULT_VM_KERNEL, parseVmKernel, vmKernels } from '../core/vm/kernels';
+import { DEFAULT_VM_KERNEL, parseVmKernel, vmKernels, vmTargetId } from '../core/vm/kernels';
 
 const usage = `usage: bpf-lsm vm <up|down|status|ssh> [--kernel K] [--json]
   up                 prepare the VM assets once (kernel, keys, image; cached) and boot the VM
@@ -38,7 +38,7 @@ export const vmCommand: Subcommand = {
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    const vm = BuiltinVm.of(kernel);
+    const vm = vmForTarget(vmTargetId(kernel));
     if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"${action === 'ssh' ? ' (put the command after --)' : ''}`);
     switch (action) {
       case 'up': {
@@ -70,7 +70,7 @@ export const vmCommand: Subcommand = {
       }
       case 'status': {
         // Without --kernel: every kernel's VM, one line (or one JSON object in `vms`) each.
-        const all = kernelFlag === undefined ? BuiltinVm.all() : [vm];
+        const all = kernelFlag === undefined ? vmKernels().map((k) => vmForTarget(vmTargetId(k))) : [vm];
         const statuses = all.map((v) => v.status());
         const asJson = (s: (typeof statuses)[number]) => ({ ...s, kernelRelease: s.vm?.kernelRelease ?? null, lsm: s.vm?.lsm ?? null, port: s.vm?.port ?? null });
         if (json) console.log(JSON.stringify(kernelFlag === undefined ? { ...asJson(statuses[0]), vms: statuses.map(asJson) } : asJson(statuses[0]), null, 2));

@@ -2,7 +2,7 @@
 // target the tracer stays loaded and attached there (extension/helper/residentTracer.ts), so later traces
 // start at once; a status bar item says so, and its click releases it (detached on the target in the
 // background). On the built-in VM it stays until the VM stops; elsewhere it goes after an idle time.
-// Commands: bpfLsm.releaseTracer. Context key: bpfLsm.tracerResident.
+// Commands: bpfLsm.releaseTracer (in the palette always: a tracer the CLI left resident can be released too).
 // Setting: bpfLsm.tracer.idleMinutes (local and ssh targets).
 import * as vscode from 'vscode';
 import type { Target } from '../core/target';
@@ -11,8 +11,6 @@ import { DEFAULT_IDLE_MS, TracerSession, TracerState } from '../core/trace/trace
 import { Studio } from './studio';
 import { TargetConnection } from './targetConnection';
 import { TargetService } from './targets';
-
-const CONTEXT_KEY = 'bpfLsm.tracerResident';
 
 /** The idle time after which a tracer this window loads is released (never on the built-in VM). */
 export function configuredIdleMs(target: Target): number {
@@ -34,12 +32,10 @@ export class ResidentTracerItem implements vscode.Disposable {
     const until = idleMs ? `until ${Math.round(idleMs / 60_000)} min without a trace` : 'until the VM stops';
     this.item.tooltip = `The BPF-LSM tracer stays attached on ${target.id} (${state.attached.length} hooks, kernel ${state.kernel}) ${until}, so traces start at once. Click to release it.`;
     this.item.show();
-    void vscode.commands.executeCommand('setContext', CONTEXT_KEY, true);
   }
 
   hidden(): void {
     this.item.hide();
-    void vscode.commands.executeCommand('setContext', CONTEXT_KEY, false);
   }
 
   dispose(): void {

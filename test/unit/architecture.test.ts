@@ -43,8 +43,16 @@ describe('architecture', () => {
   });
 
   it('constructs the built-in VM only inside core', () => {
-    const outside = product.filter((f) => f.endsWith('.ts') && !f.startsWith('extension/core/') && /new BuiltinVm\(/.test(read(f)));
+    const outside = product.filter((f) => f.endsWith('.ts') && !f.startsWith('extension/core/') && /new BuiltinVm\(|BuiltinVm\.(?:of|all)\(/.test(read(f)));
     assert.deepEqual(outside, []);
+  });
+
+  it('uses every context key it sets in a when clause of the manifest', () => {
+    const set = new Set(product.filter((f) => f.endsWith('.ts')).flatMap((f) => [...read(f).matchAll(/'setContext',\s*'(bpfLsm\.[A-Za-z]+)'/g)].map((m) => m[1])));
+    const manifest = read('package.json');
+    const whens = [...manifest.matchAll(/"(?:when|enablement)":\s*"([^"]*)"/g)].map((m) => m[1]).join('\n');
+    assert.ok(set.size >= 2, `found the keys set: ${[...set].join(', ')}`);
+    assert.deepEqual([...set].filter((key) => !new RegExp(`\\b${key.replace('.', '\\.')}\\b`).test(whens)), [], 'set but never read');
   });
 
   it('keeps target kernels\' BTF in one identity-keyed cache', () => {
