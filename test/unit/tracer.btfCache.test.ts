@@ -1,7 +1,7 @@
 // The trace session's BTF cache: a kernel seen before (same /proc/version and BTF size) is traced without
 // reading its BTF over the helper again; anything that does not match exactly is read afresh.
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cachedBtfFile, lookupBtf, parseIdentity, rememberBtf } from '../../extension/core/targets/btfCache';
@@ -40,6 +40,16 @@ describe('trace session BTF cache', () => {
     const file = cachedBtfFile(btf, dir);
     rememberBtf(dir, id, file);
     writeFileSync(file, btf.subarray(0, 100));
+    assert.equal(lookupBtf(dir, id), undefined);
+  });
+
+  it('follows an index only to a file the cache named, not to a path an edited index names', () => {
+    const outside = join(dir, 'outside.bin');
+    writeFileSync(outside, Buffer.alloc(4096, 1));
+    const id = { banner: BANNER, btfSize: 4096 };
+    rememberBtf(dir, id, cachedBtfFile(Buffer.alloc(4096, 7), dir));
+    const index = readdirSync(join(dir, 'btf')).find((f) => f.startsWith('kernel-'))!;
+    writeFileSync(join(dir, 'btf', index), JSON.stringify({ banner: BANNER, btfSize: 4096, btf: '../outside.bin' }));
     assert.equal(lookupBtf(dir, id), undefined);
   });
 });

@@ -49,7 +49,8 @@ function identityIndexFile(root: string, id: KernelIdentity): string {
 export function lookupBtf(root: string, id: KernelIdentity): string | undefined {
   try {
     const entry = JSON.parse(readFileSync(identityIndexFile(root, id), 'utf8')) as { btf?: unknown };
-    if (typeof entry.btf !== 'string') return undefined;
+    // Only a file this cache named (<digest>.btf), never a path an edited index points elsewhere with.
+    if (typeof entry.btf !== 'string' || !/^[0-9a-f]{24}\.btf$/.test(entry.btf)) return undefined;
     const file = join(root, 'btf', entry.btf);
     return statSync(file).size === id.btfSize ? file : undefined;
   } catch {
