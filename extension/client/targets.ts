@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Target } from '../core/target';
-import { createTarget, isVmTarget, parseTargetId, resolveTargetId, sshConfigHosts, VM_TARGET, vmTargetChoices } from '../core/targets';
+import { createTarget, parseTargetId, resolveTargetId, sshConfigHosts, VM_TARGET, vmTargetChoices } from '../core/targets';
 import { checkTarget, formatReport, quickStatus } from '../core/targets/check';
 import { Studio } from './studio';
 
@@ -190,7 +190,7 @@ export function registerTargets(studio: Studio): TargetService {
       void vscode.window.showInformationMessage(`BPF-LSM: target ${report.target} (kernel ${report.kernelRelease}) can run BPF-LSM programs.`, 'Show Output').then((p) => p && studio.output.show());
     } else {
       const first = failed[0] ?? report.checks.find((c) => c.status !== 'ok');
-      const actions = isVmTarget(report.target) ? ['Show Output'] : ['Show Output', 'Use Built-in VM'];
+      const actions = target.ownedMachine ? ['Show Output'] : ['Show Output', 'Use Built-in VM'];
       void vscode.window.showWarningMessage(`BPF-LSM: target ${report.target} is not ready: ${first ? `${first.title}: ${first.detail}. ${first.remedy ?? ''}` : ''}`, ...actions).then(async (p) => {
         if (p === 'Show Output') studio.output.show();
         if (p === 'Use Built-in VM') await service.select(VM_TARGET);
