@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { readScenarioFile } from '../../extension/core/testing/discover';
 import { runScenarioFiles } from '../../extension/core/testing/runner';
 import { vmTarget } from '../../extension/core/targets/vm';
+import { createTarget } from '../../extension/core/targets';
 import { BuiltinVm } from '../../extension/core/vm/vm';
 import { until } from './until';
 
@@ -24,6 +25,18 @@ describe('scenario runner on the 6.1 and 6.12 VMs', function () {
   });
   after(async () => {
     if (startedHere) await vm612.down();
+  });
+
+  it('the vm:6.12 target is this VM (its kernel, its BTF), and vm is still the 6.1 VM', async () => {
+    const target = createTarget('vm:6.12');
+    assert.equal(target.stopped(), false);
+    const pid = vm612.running()?.pid;
+    await target.ensureUp();
+    assert.equal(vm612.running()?.pid, pid, 'ensureUp on a running VM boots nothing');
+    assert.match((await target.kernel.identity())!.banner, /^Linux version 6\.12\./);
+    assert.match((await target.exec('uname', ['-r'])).stdout, /^6\.12\./);
+    assert.ok(target.kernel.localBtf()?.path.startsWith(vm612.paths.root), "its BTF is its own kernel image's");
+    assert.match((await createTarget('vm').exec('uname', ['-r'])).stdout, /^6\.1\./);
   });
 
   it('fails only the kernel a probe does not build for, with the compiler message and line', async () => {
