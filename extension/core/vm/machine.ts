@@ -3,14 +3,7 @@
 // of a running VM (pid, forwarded ssh port, kernel, LSM list) is kept in run/state.json.
 //
 // Why TCG and not KVM: on the machines this was measured on, KVM only ran special guests (a stock kernel hung
-// or needed ~27 s to early boot) while TCG boots to ssh in a few seconds.
-//
-// Why one TCG thread for both vCPUs (`thread=single`): the kernel patches its own code while the other CPU
-// runs it (static keys at boot, ftrace call sites for every BPF trampoline attached or detached), and with
-// one host thread per vCPU that went wrong now and then: an int3 Oops in early boot of 6.12 (about 1 boot in
-// 10 on a loaded host), and a guest whose CPUs were reported stuck for 26-183 s right after a full tracer was
-// detached, after which sshd never answered (2 VM-tier runs of about 12). With a single thread each vCPU
-// sees the other's code changes before it runs again; the VM tier took 432 s instead of ~330 s.
+// or needed ~27 s to early boot) while TCG with `thread=multi` boots to ssh in a few seconds.
 import { execa } from 'execa';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -252,10 +245,9 @@ export interface BootOptions {
 
 /**
  * Starts the VM (or returns the one already running) and waits until a command runs in it over ssh. A guest
- * kernel that crashes while booting is booted once more: under TCG with thread=multi (BPF_LSM_VM_ACCEL),
- * Debian's 6.12 kernel now and then took an int3 Oops in early boot (seen in sched_clock_cpu while static
- * keys are patched with text_poke_bp, about 1 boot in 10 on a loaded host), which a second boot did not
- * repeat.
+ * kernel that crashes while booting is booted once more: under TCG with thread=multi, Debian's 6.12 kernel
+ * now and then takes an int3 Oops in early boot (seen in sched_clock_cpu while static keys are patched with
+ * text_poke_bp, about 1 boot in 10 on a loaded host), which a second boot does not repeat.
  */
 export async function bootVm(paths: VmPaths, assets: PreparedAssets, opts: BootOptions = {}): Promise<VmState & { reused: boolean }> {
   try {
@@ -289,7 +281,7 @@ async function bootVmOnce(paths: VmPaths, assets: PreparedAssets, opts: BootOpti
     pidFile: paths.pidFile,
     memoryMb: opts.memoryMb ?? Number(process.env.BPF_LSM_VM_MEMORY_MB || 2048),
     cpus: opts.cpus ?? Number(process.env.BPF_LSM_VM_CPUS || 2),
-    accel: opts.accel ?? process.env.BPF_LSM_VM_ACCEL ?? 'tcg,thread=single',
+    accel: opts.accel ?? process.env.BPF_LSM_VM_ACCEL ?? 'tcg,thread=multi',
     helperChannels: paths.helperChannels,
     name: paths.kernelName === DEFAULT_VM_KERNEL ? 'bpf-lsm-vm' : `bpf-lsm-vm-${paths.kernelName}`,
   });
