@@ -265,7 +265,13 @@ scroller.addEventListener('scroll', () => {
 new ResizeObserver(() => {
   measure();
   setTotal(total);
-  renderRows();
+  // More rows fit now (or fewer): the first row drawn moves with them, else a list following the tail
+  // would keep its old first row and draw the last few rows above blank space.
+  if (state?.follow) scrollToFirst(maxFirst());
+  else {
+    first = Math.min(first, maxFirst());
+    renderRows();
+  }
 }).observe(scroller);
 
 function requestRows(): void {

@@ -25,6 +25,21 @@ export default async function (page, ctx) {
   const inDom = await panel.locator('#rows .row').count();
   if (inDom > 120) throw new Error(`${inDom} rows in the DOM for ${demo.length} events: the list is not virtualized`);
 
+  // Following the tail while the list grows taller: the rows drawn fill the taller list and end with the
+  // last event (they used to stay as many as fitted before, above blank space).
+  const follow = panel.locator('#follow');
+  if ((await follow.getAttribute('aria-pressed')) !== 'true') await follow.click();
+  const size = page.viewportSize();
+  await page.setViewportSize({ width: size.width, height: size.height - 300 });
+  await until(async () => (await panel.locator('#scroller').evaluate((el) => el.clientHeight)) < 400, 'a shorter list');
+  await page.setViewportSize(size);
+  await until(async () => {
+    const height = await panel.locator('#scroller').evaluate((el) => el.clientHeight);
+    const drawn = await panel.locator('#rows .row').evaluateAll((els) => els.map((el) => Number(el.getAttribute('aria-rowindex'))));
+    const count = Number(await panel.locator('#list').getAttribute('aria-rowcount'));
+    return height >= 400 && drawn.length >= Math.floor(height / 22) - 1 && Math.max(...drawn) === count;
+  }, 'the taller list filled with rows down to the last event');
+
   // Walk down the list with the keyboard until an event with a source is selected, so the details pane
   // is filled, then take the picture.
   const list = panel.locator('#list');
