@@ -20,6 +20,10 @@ async function runMocha(opts) {
     runner.on('pass', () => counts.passed++);
     runner.on('fail', () => counts.failed++);
     runner.on('pending', () => counts.skipped++);
+    // A tier that retries (the VM tier, after a guest stopped answering) decides with the first error.
+    runner.on('retry', (test, err) => {
+      (test.retriedTest() ?? test).firstAttemptError = err;
+    });
   });
   log(`${opts.tier}: ${counts.passed} passed, ${counts.failed} failed` + (counts.skipped ? `, ${counts.skipped} skipped` : ''));
   if (counts.passed + counts.failed === 0) {
