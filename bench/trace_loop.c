@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Syscall-heavy workload for bench/trace.bench.ts: N rounds of open/read/close on one file. It times its
-// own loop (CLOCK_MONOTONIC), so traced, untraced and strace'd runs are compared on the loop alone, without
+// Syscall-heavy workload for bench/trace.bench.ts and bench/profile.bench.ts: N rounds of open/read/close on
+// one file. It times its own loop (CLOCK_MONOTONIC, and the process's CPU time: user + system, which load
+// on the machine disturbs less than wall time), so traced, untraced and strace'd runs are compared on the loop alone, without
 // exec, the loader or the tracer's spawn/resume steps. Prints one JSON line on stdout.
 // Built on the host with cc -O2 -static, so it runs in the VM's busybox image without a libc there.
 #include <fcntl.h>
@@ -19,8 +20,9 @@ int main(int argc, char **argv)
 	const char *path = argv[2];
 	char buf[64];
 	long bytes = 0;
-	struct timespec t0, t1;
+	struct timespec t0, t1, c0, c1;
 
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (long i = 0; i < n; i++) {
 		int fd = open(path, O_RDONLY);
@@ -34,7 +36,9 @@ int main(int argc, char **argv)
 		close(fd);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
 	long long ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
-	printf("{\"iterations\":%ld,\"bytes\":%ld,\"ns\":%lld}\n", n, bytes, ns);
+	long long cpu_ns = (c1.tv_sec - c0.tv_sec) * 1000000000LL + (c1.tv_nsec - c0.tv_nsec);
+	printf("{\"iterations\":%ld,\"bytes\":%ld,\"ns\":%lld,\"cpu_ns\":%lld}\n", n, bytes, ns, cpu_ns);
 	return 0;
 }
