@@ -13,8 +13,9 @@
  *
  * Paths are matched by 64-bit FNV-1a of the resolved path (bpf_d_path, so lsm.s): the whole path for
  * exact rules, and the path up to each '/' for directory rules. The task's own /proc/<pid>/ is hashed as
- * /proc/self/. Connects are looked up in an LPM trie by profile and address; the value lists the
- * protocols and ports of every rule covering that prefix.
+ * /proc/self/; a prefix is looked up only at the depths the profile's directory rules have. Connects
+ * are looked up in an LPM trie by profile and address; the value lists the protocols and ports of every
+ * rule covering that prefix.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -85,17 +86,6 @@ struct {
 	__type(value, struct task_profile);
 } bls_prof_task SEC(".maps");
 
-struct scratch {
-	char path[PROFILE_PATH_MAX];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} bls_prof_scratch SEC(".maps");
-
 /* Anchors the event type in the object's BTF: the loader decodes events by member name from it. */
 struct profile_event *profile_event_type __attribute__((unused));
 
@@ -103,9 +93,12 @@ struct profile_event *profile_event_type __attribute__((unused));
 __u64 events_dropped;
 
 struct walk {
+	char path[PROFILE_PATH_MAX]; /* bpf_d_path's output, on the stack: the walk reads it without a lookup */
 	__u64 hash;
 	__u32 len;
 	__u32 start;
+	__u32 depth; /* '/' seen so far */
+	__u32 dirs;  /* depths with directory rules (profile_conf) */
 	__u32 profile;
 	__u32 prefix_kind;
 	__u32 want;
@@ -128,20 +121,27 @@ static __always_inline int path_rule_matches(struct walk *w, __u32 kind, __u64 h
 	return 1;
 }
 
+/* At a '/': a prefix lookup only when some directory rule of the profile ends at this depth. */
+static __always_inline int dir_matches(struct walk *w)
+{
+	__u32 d = ++w->depth;
+
+	if (!(w->dirs & (1U << (d > 32 ? 31 : d - 1))))
+		return 0;
+	return path_rule_matches(w, w->prefix_kind, w->hash);
+}
+
 static long walk_step(__u32 i, void *data)
 {
 	struct walk *w = data;
-	struct scratch *s;
-	__u32 zero = 0;
 	__u32 at = w->start + i;
 	unsigned char c;
 
-	s = bpf_map_lookup_elem(&bls_prof_scratch, &zero);
-	if (!s || at >= w->len)
+	if (at >= w->len)
 		return 1;
-	c = s->path[at & (PROFILE_PATH_MAX - 1)];
+	c = w->path[at & (PROFILE_PATH_MAX - 1)];
 	w->hash = (w->hash ^ c) * FNV_PRIME;
-	if (c == '/' && path_rule_matches(w, w->prefix_kind, w->hash))
+	if (c == '/' && dir_matches(w))
 		return 1;
 	return 0;
 }
@@ -154,31 +154,34 @@ static __always_inline __u64 fnv_str(__u64 h, const char *s, int n)
 }
 
 /* "/proc/<own tgid>" at the start of the path: hash it as "/proc/self" and walk on from after the digits. */
-static __always_inline void proc_self(struct walk *w, struct scratch *s)
+static __always_inline void proc_self(struct walk *w)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u32 v = 0, j;
 
-	if (w->len < 7 || s->path[0] != '/' || s->path[1] != 'p' || s->path[2] != 'r' || s->path[3] != 'o' ||
-	    s->path[4] != 'c' || s->path[5] != '/')
+	if (w->len < 7 || w->path[0] != '/' || w->path[1] != 'p' || w->path[2] != 'r' || w->path[3] != 'o' ||
+	    w->path[4] != 'c' || w->path[5] != '/')
 		return;
 	for (j = 6; j < 17; j++) {
-		char c = s->path[j];
+		char c = w->path[j];
 
 		if (c < '0' || c > '9')
 			break;
 		v = v * 10 + (c - '0');
 	}
-	if (j == 6 || v != tgid || (j < w->len && s->path[j] != '/'))
+	if (j == 6 || v != tgid || (j < w->len && w->path[j] != '/'))
 		return;
-	w->hash = fnv_str(FNV_OFFSET, "/proc/", 6);
-	if (path_rule_matches(w, w->prefix_kind, w->hash))
+	w->hash = fnv_str(FNV_OFFSET, "/", 1);
+	if (dir_matches(w))
+		return;
+	w->hash = fnv_str(w->hash, "proc/", 5);
+	if (dir_matches(w))
 		return;
 	w->hash = fnv_str(w->hash, "self", 4);
 	w->start = j;
 }
 
-static __always_inline void emit(__u32 profile, __u32 request, __u32 mode, __u32 access, __s32 rule, struct scratch *s,
+static __always_inline void emit(__u32 profile, __u32 request, __u32 mode, __u32 access, __s32 rule, const char *path,
 				 __u8 family, __u8 proto, __u16 port, const __u8 *addr)
 {
 	struct profile_event *e = bpf_ringbuf_reserve(&bls_prof_events, sizeof(*e), 0);
@@ -203,8 +206,8 @@ static __always_inline void emit(__u32 profile, __u32 request, __u32 mode, __u32
 	else
 		__builtin_memset(e->addr, 0, 16);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	if (s)
-		bpf_probe_read_kernel_str(e->path, sizeof(e->path), s->path);
+	if (path)
+		bpf_probe_read_kernel_str(e->path, sizeof(e->path), path);
 	else
 		e->path[0] = 0;
 	bpf_ringbuf_submit(e, 0);
@@ -214,33 +217,35 @@ static __always_inline void emit(__u32 profile, __u32 request, __u32 mode, __u32
 static __always_inline int check_path(__u32 profile, __u32 exact, __u32 prefix, struct path *path, __u32 want, __u32 request)
 {
 	struct profile_conf *conf = bpf_map_lookup_elem(&bls_prof_profiles, &profile);
-	struct walk w = { .hash = FNV_OFFSET, .profile = profile, .prefix_kind = prefix, .want = want, .rule = -1 };
-	struct scratch *s;
-	__u32 zero = 0;
+	struct walk w;
 	long len;
 	int denied;
 
 	if (!conf || conf->mode == PROFILE_OFF)
 		return 0;
-	s = bpf_map_lookup_elem(&bls_prof_scratch, &zero);
-	if (!s)
-		return 0;
+	__builtin_memset(&w, 0, sizeof(w));
+	w.hash = FNV_OFFSET;
+	w.profile = profile;
+	w.prefix_kind = prefix;
+	w.dirs = prefix == PROFILE_EXEC_PREFIX ? conf->exec_dirs : conf->file_dirs;
+	w.want = want;
+	w.rule = -1;
 	w.allow_list = conf->default_deny;
-	len = bpf_d_path(path, s->path, sizeof(s->path));
+	len = bpf_d_path(path, w.path, sizeof(w.path));
 	if (len > 1) {
 		w.len = len - 1;
-		proc_self(&w, s);
+		proc_self(&w);
 		if (!w.matched && w.start < w.len)
 			bpf_loop(w.len - w.start, walk_step, &w, 0);
 		if (!w.matched)
 			path_rule_matches(&w, exact, w.hash);
 	} else {
-		s->path[0] = 0;
+		w.path[0] = 0;
 	}
 	denied = w.allow_list ? !w.matched : w.matched;
 	if (!denied)
 		return 0;
-	emit(profile, request, conf->mode, want, w.matched ? w.rule : -1, s, 0, 0, 0, 0);
+	emit(profile, request, conf->mode, want, w.matched ? w.rule : -1, w.path, 0, 0, 0, 0);
 	return conf->mode == PROFILE_ENFORCE ? -EPERM : 0;
 }
 

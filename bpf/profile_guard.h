@@ -35,6 +35,13 @@ struct profile_conf {
 	__u32 mode;         /* enum profile_mode; OFF: the slot is free */
 	__u32 default_deny; /* 1: rules are an allow-list */
 	__u32 descendants;  /* 1: what the subject execs stays under the profile */
+	/*
+	 * Depths of the profile's directory rules, exec and file: bit d-1 when a prefix rule ends at the
+	 * path's d-th '/' ("/" is depth 1, "/etc/" 2), bit 31 for 32 and deeper. The walk looks up a prefix
+	 * only at the depths some rule has.
+	 */
+	__u32 exec_dirs;
+	__u32 file_dirs;
 	__u32 pad;
 };
 

@@ -4,7 +4,7 @@
 import * as assert from 'node:assert/strict';
 import { fnv1a64 } from '../../extension/core/policy/policy';
 import type { Profile } from '../../extension/core/policy/profile';
-import { canonicalKey, pathsToResolve, profileEntries, PROFILE_EXEC_EXACT, PROFILE_FILE_EXACT, PROFILE_FILE_PREFIX } from '../../extension/core/policy/profileRules';
+import { canonicalKey, depthBit, pathsToResolve, profileEntries, PROFILE_EXEC_EXACT, PROFILE_FILE_EXACT, PROFILE_FILE_PREFIX } from '../../extension/core/policy/profileRules';
 
 const base: Profile = { name: 'ls', subject: { path: '/usr/bin/ls', descendants: true }, mode: 'enforce', default: 'deny', exec: [], files: [], connect: [] };
 
@@ -14,9 +14,9 @@ describe('profile map entries', () => {
     const slots = entries.filter((e) => e.map === 'bls_prof_profiles');
     assert.equal(slots.length, 64);
     assert.deepEqual(slots.slice(0, 3).map((s) => s.value), [
-      { mode: 2, default_deny: 1, descendants: 1, pad: 0 },
-      { mode: 1, default_deny: 0, descendants: 0, pad: 0 },
-      { mode: 0, default_deny: 0, descendants: 0, pad: 0 },
+      { mode: 2, default_deny: 1, descendants: 1, exec_dirs: 0, file_dirs: 0, pad: 0 },
+      { mode: 1, default_deny: 0, descendants: 0, exec_dirs: 0, file_dirs: 0, pad: 0 },
+      { mode: 0, default_deny: 0, descendants: 0, exec_dirs: 0, file_dirs: 0, pad: 0 },
     ]);
     assert.deepEqual(entries.filter((e) => e.map === 'bls_prof_subjects'), [{ map: 'bls_prof_subjects', key: { ino: '26', dev: '2' }, value: 0 }]);
     assert.deepEqual(missingSubjects, ['/opt/missing']);
@@ -35,6 +35,15 @@ describe('profile map entries', () => {
       [PROFILE_FILE_PREFIX, fnv1a64('/usr/lib/').toString(), { access: 1, rule: 2 }],
       [PROFILE_FILE_EXACT, fnv1a64('/proc/self/status').toString(), { access: 1, rule: 3 }],
     ]);
+  });
+
+  it('marks the depths of directory rules (written and resolved) so the probe looks prefixes up only there', () => {
+    const p: Profile = { ...base, exec: ['/usr/local/bin/', '/usr/bin/ls'], files: [{ path: '/', access: 'read' }, { path: '/lib/', access: 'read' }, { path: '/etc/hostname', access: 'read' }] };
+    const { entries } = profileEntries([p], [{ path: '/lib/', resolved: '/usr/lib' }]);
+    const slot = entries.find((e) => e.map === 'bls_prof_profiles' && e.key === 0)!.value as { exec_dirs: number; file_dirs: number };
+    assert.equal(slot.exec_dirs, 1 << 3, '/usr/local/bin/ ends at the 4th "/"');
+    assert.equal(slot.file_dirs, (1 << 0) | (1 << 1) | (1 << 2), '"/" depth 1, "/lib/" depth 2, its resolved "/usr/lib/" depth 3');
+    assert.equal(depthBit(`/${'a/'.repeat(40)}`), 2 ** 31, 'deeper than 32 shares the last bit');
   });
 
   it('gives each connect prefix the ports of every rule covering it, so one longest-prefix lookup decides', () => {

@@ -42,17 +42,22 @@ export interface ProfileEntries {
   readonly rules: number;
 }
 
+/** profile_conf's depth bit of a directory prefix ("/" depth 1, "/etc/" 2, ...; 32 and deeper share bit 31). */
+export function depthBit(prefix: string): number {
+  const depth = [...prefix].filter((c) => c === '/').length;
+  return (1 << (Math.min(depth, 32) - 1)) >>> 0;
+}
+
 export function profileEntries(profiles: readonly Profile[], resolved: readonly ResolvedPath[]): ProfileEntries {
   if (profiles.length > MAX_PROFILES) throw new PolicyError(`${profiles.length} profiles; the probe holds at most ${MAX_PROFILES}`);
   const real = new Map(resolved.map((r) => [r.path, r]));
   const entries: MapEntry[] = [];
   const missingSubjects: string[] = [];
-  for (let i = 0; i < MAX_PROFILES; i++) {
-    const p = profiles[i];
-    entries.push({ map: 'bls_prof_profiles', key: i, value: { mode: p ? MODE[p.mode] : 0, default_deny: p?.default === 'deny' ? 1 : 0, descendants: p?.subject.descendants ? 1 : 0, pad: 0 } });
-  }
+  const dirs = profiles.map(() => ({ exec: 0, file: 0 }));
   const paths = new Map<string, MapEntry & { value: { access: number; rule: number } }>();
   const addPath = (profile: number, kind: number, path: string, access: number, rule: number) => {
+    if (kind === PROFILE_EXEC_PREFIX) dirs[profile].exec |= depthBit(path);
+    if (kind === PROFILE_FILE_PREFIX) dirs[profile].file |= depthBit(path);
     const key = { profile, kind, hash: fnv1a64(path).toString() };
     const id = `${profile}:${kind}:${key.hash}`;
     const had = paths.get(id);
@@ -80,6 +85,10 @@ export function profileEntries(profiles: readonly Profile[], resolved: readonly 
     });
     rules += p.exec.length + p.files.length + p.connect.length;
   });
+  for (let i = 0; i < MAX_PROFILES; i++) {
+    const p = profiles[i];
+    entries.push({ map: 'bls_prof_profiles', key: i, value: { mode: p ? MODE[p.mode] : 0, default_deny: p?.default === 'deny' ? 1 : 0, descendants: p?.subject.descendants ? 1 : 0, exec_dirs: dirs[i]?.exec ?? 0, file_dirs: dirs[i]?.file ?? 0, pad: 0 } });
+  }
   return { entries: [...entries, ...subjects.values(), ...paths.values(), ...netEntries(profiles)], missingSubjects, rules };
 }
 
