@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseTraceJsonl, observedAccesses } from '../../extension/core/policy/access';
 import { parsePolicyDocument, type Profile } from '../../extension/core/policy/profile';
 import { proposeProfile } from '../../extension/core/policy/propose';
-import { markDenials, replay } from '../../extension/core/policy/replay';
+import { describeRequest, formatReplay, markDenials, replay } from '../../extension/core/policy/replay';
 import { judge } from '../../extension/core/policy/match';
 import { formatPolicyJson, lineDiff, mergeProfile } from '../../extension/core/policy/policyText';
 import type { HookEvent } from '../../extension/shared/traceEvent';
@@ -66,10 +66,13 @@ describe('policy propose and replay', () => {
     assert.deepEqual(profile.connect, [{ proto: 'tcp', addr: '127.0.0.1', port: 22 }]);
     assert.deepEqual(notes, ["the process's own /proc/<pid>/ as /proc/self/ (1 open)", 'temporary files by directory: /tmp/ (1 open)']);
     assert.equal(replay(parsePolicyDocument(mergeProfile(undefined, profile)), events).denials.length, 0);
-    // Without descendants the children that exec busybox leave the profile: only sh's own opens are judged.
+    // Without descendants a child that execs another file leaves the profile. On the VM /bin/sh is busybox,
+    // and so are the applets the children exec: the subject's own inode, so the probe keeps them under the
+    // profile, and replay, which knows subjects by the inode the trace shows, judges their opens too.
     const alone = { ...profile, subject: { path: '/bin/sh', descendants: false }, files: [], connect: [] };
     const r = replay(parsePolicyDocument(mergeProfile(undefined, alone)), events);
-    assert.deepEqual(r.denials.map((d) => d.request.kind === 'file' && d.request.path), ['/tmp/w18-out.txt', '/dev/null']);
+    assert.deepEqual(r.denials.map((d) => d.request.kind === 'file' && d.request.path), ['/tmp/w18-out.txt', '/proc/self/status', '/dev/null', false, '/etc/hostname']);
+    assert.equal(r.subjectMatching.byInodeOnly, r.subjectMatching.subjectExecs - 1, 'every exec after sh itself is busybox under another name');
     // A narrower connect rule denies the connect, and the rule says which list decided.
     const narrow = { ...profile, connect: [{ proto: 'udp' as const, addr: '127.0.0.0/8' }] };
     const c = replay(parsePolicyDocument(mergeProfile(undefined, narrow)), events);
@@ -101,6 +104,25 @@ describe('policy propose and replay', () => {
     assert.equal(judge(p, { kind: 'connect', proto: 'udp', family: 6, addr: 'fd12::1', port: 53 }).denied, false);
     assert.equal(judge(p, { kind: 'connect', proto: 'udp', family: 6, addr: 'fe80::1', port: 53 }).denied, true);
     assert.equal(judge(p, { kind: 'connect', proto: 'udp', family: 4, addr: '10.0.0.1', port: 53 }).denied, true);
+  });
+
+  it('knows subjects by the inode the trace shows, as the probe does: a hard link of the subject is the subject', () => {
+    let time = 0;
+    const hook = (pid: number, hookName: string, args: HookEvent['args']): HookEvent => ({ kind: 'hook', time: ++time, pid, tgid: pid, comm: 'x', hook: hookName, args, ret: 0 });
+    const run = (pid: number, path: string, ino: number | undefined, opens: string) => [
+      hook(pid, 'file_open', { file: { path, f_mode: 'FMODE_READ', f_flags: 'O_RDONLY|__FMODE_EXEC', ...(ino !== undefined ? { ino } : {}) } }),
+      hook(pid, 'bprm_check_security', { bprm: { filename: path } }),
+      hook(pid, 'file_open', { file: { path: opens, f_mode: 'FMODE_READ', f_flags: 'O_RDONLY' } }),
+    ];
+    const doc = docOf({ name: 'ls', subject: { path: '/usr/bin/ls', descendants: false }, mode: 'enforce', default: 'deny', exec: [], files: [{ path: '/home', access: 'read' }], connect: [] });
+    // ls itself, ls as /usr/bin/dir (same inode 26), cat (another inode), and ls again with no inode recorded.
+    const events = [...run(10, '/usr/bin/ls', 26, '/root'), ...run(11, '/usr/bin/dir', 26, '/root'), ...run(12, '/usr/bin/cat', 30, '/root'), ...run(13, '/usr/bin/ls', undefined, '/etc')];
+    const r = replay(doc, events);
+    assert.deepEqual(r.denials.map((d) => [d.event.pid, describeRequest(d.request)]), [[10, 'open /root (read)'], [11, 'open /root (read)'], [13, 'open /etc (read)']]);
+    assert.deepEqual(r.subjectMatching, { subjectExecs: 3, byInodeOnly: 1, withoutInode: 1 });
+    const text = formatReplay(r, 'replay');
+    assert.match(text, /^subjects: 3 execs of a subject, matched by the executable's inode as the trace shows it \(the probe also compares the device, which traces do not record\); 1 of them under another name \(a hard link/m);
+    assert.match(text, /1 by path only \(the trace shows no inode for them/);
   });
 
   it('says what is wrong with a trace or a trace without the program', () => {

@@ -71,15 +71,73 @@ export function requestOf(e: HookEvent, execPath?: string): AccessRequest | unde
   return undefined;
 }
 
+/** How a replay or proposal told subjects' execs apart (said in replay's output). */
+export interface SubjectMatching {
+  /** Execs that made a process a subject. */
+  subjectExecs: number;
+  /** Of those, execs of the subject's file under another name (a hard link): found by inode only. */
+  byInodeOnly: number;
+  /** Execs whose opened file showed no inode number, so only their path could be compared. */
+  withoutInode: number;
+}
+
+interface ExecOpen {
+  readonly path: string;
+  readonly ino?: number;
+}
+
+/** The executable (or interpreter) execve opens: a file_open with __FMODE_EXEC. */
+function execOpenOf(e: HookEvent): ExecOpen | undefined {
+  if (e.hook !== 'file_open') return undefined;
+  const file = rec(e.args.file);
+  const path = str(file?.path);
+  if (!path || !str(file?.f_flags)?.includes('__FMODE_EXEC')) return undefined;
+  return { path, ...(typeof file?.ino === 'number' && file.ino > 0 ? { ino: file.ino } : {}) };
+}
+
+/** The executable each exec opened (file_open with __FMODE_EXEC just before bprm_check_security), in order. */
+function* execsOf(events: readonly TraceEvent[]): Generator<{ index: number; event: HookEvent; opened?: ExecOpen }> {
+  const opened = new Map<number, ExecOpen>();
+  for (let index = 0; index < events.length; index++) {
+    const e = events[index];
+    if (e.kind !== 'hook') continue;
+    const exe = execOpenOf(e);
+    if (exe) opened.set(e.pid, exe);
+    else if (e.hook === 'bprm_check_security') {
+      yield { index, event: e, opened: opened.get(e.pid) };
+      opened.delete(e.pid);
+    }
+  }
+}
+
+/**
+ * The inode numbers the trace shows for each subject's executable (the files its path was exec'd as). The
+ * probe knows subjects by inode and device; traces carry the inode of an opened file but not its device.
+ */
+function subjectInodes(events: readonly TraceEvent[], subjects: readonly SubjectSpec[]): Array<Set<number>> {
+  const out = subjects.map(() => new Set<number>());
+  for (const x of execsOf(events)) {
+    const r = requestOf(x.event, x.opened?.path);
+    if (r?.kind !== 'exec' || x.opened?.ino === undefined) continue;
+    subjects.forEach((s, i) => {
+      if (s.path === r.path || s.path === r.filename) out[i].add(x.opened!.ino!);
+    });
+  }
+  return out;
+}
+
 /**
  * Walks a trace in order and reports each governed request with the profile its process was under.
- * `subjects[i]` is profile i's subject; a process matches when its exec names the subject's path
- * (as written or resolved).
+ * `subjects[i]` is profile i's subject. A process becomes a subject at the exec of the subject's file,
+ * judged as the probe judges it where the trace allows: by the opened file's inode when the trace shows
+ * one for the subject's path (so a hard link of the subject is the subject too), by the path (as written
+ * or resolved) otherwise. `matching`, when given, counts how subjects were found.
  */
-export function* observedAccesses(events: readonly TraceEvent[], subjects: readonly SubjectSpec[]): Generator<ObservedAccess> {
+export function* observedAccesses(events: readonly TraceEvent[], subjects: readonly SubjectSpec[], matching?: SubjectMatching): Generator<ObservedAccess> {
+  const inodes = subjectInodes(events, subjects);
   const under = new Map<number, number>();
-  // The last executable execve opened per thread: bprm_check_security's resolved path.
-  const execOpened = new Map<number, string>();
+  // The last executable execve opened per thread: bprm_check_security's resolved path and its inode.
+  const execOpened = new Map<number, ExecOpen>();
   for (let index = 0; index < events.length; index++) {
     const e = events[index];
     if (e.kind === 'process') {
@@ -90,19 +148,26 @@ export function* observedAccesses(events: readonly TraceEvent[], subjects: reado
       continue;
     }
     if (e.kind !== 'hook') continue;
-    if (e.hook === 'file_open') {
-      const file = rec(e.args.file);
-      if (str(file?.f_flags)?.includes('__FMODE_EXEC') && str(file?.path)) execOpened.set(e.pid, str(file?.path)!);
-    }
-    const request = requestOf(e, e.hook === 'bprm_check_security' ? execOpened.get(e.pid) : undefined);
+    const exe = execOpenOf(e);
+    if (exe) execOpened.set(e.pid, exe);
+    const opened = e.hook === 'bprm_check_security' ? execOpened.get(e.pid) : undefined;
+    const request = requestOf(e, opened?.path);
     if (!request) continue;
     const subject = under.get(e.tgid);
     yield { event: e, index, request, ...(subject !== undefined ? { subject } : {}) };
     if (request.kind === 'exec') {
       execOpened.delete(e.pid);
-      const next = subjects.findIndex((s) => s.path === request.path || s.path === request.filename);
-      if (next >= 0) under.set(e.tgid, next);
-      else if (subject !== undefined && !subjects[subject].descendants) under.delete(e.tgid);
+      const byPath = (i: number) => subjects[i].path === request.path || subjects[i].path === request.filename;
+      const ino = opened?.ino;
+      const next = subjects.findIndex((_, i) => (ino !== undefined && inodes[i].has(ino)) || byPath(i));
+      if (next >= 0) {
+        if (matching) {
+          matching.subjectExecs++;
+          if (ino === undefined) matching.withoutInode++;
+          else if (!byPath(next)) matching.byInodeOnly++;
+        }
+        under.set(e.tgid, next);
+      } else if (subject !== undefined && !subjects[subject].descendants) under.delete(e.tgid);
     }
   }
 }

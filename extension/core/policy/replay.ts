@@ -2,7 +2,7 @@
 // as the probe would judge it; the result lists each event the policy would deny (or, for audit-mode
 // profiles, report) with the deciding rule, and counts per rule. Pure: no target involved.
 import type { HookEvent, TraceEvent } from '../../shared/traceEvent';
-import { observedAccesses, type AccessRequest } from './access';
+import { observedAccesses, type AccessRequest, type SubjectMatching } from './access';
 import { judge, judgeExecDenyList, type Verdict } from './match';
 import type { PolicyDocument } from './profile';
 
@@ -22,6 +22,8 @@ export interface ReplayResult {
   readonly denials: readonly ReplayDenial[];
   /** Would-be denials per deciding rule, most first. */
   readonly perRule: ReadonlyArray<{ rule: string; mode: string; count: number }>;
+  /** How subjects' execs were recognised (by inode where the trace shows it, else by path). */
+  readonly subjectMatching: SubjectMatching;
 }
 
 export function replay(doc: PolicyDocument, events: readonly TraceEvent[]): ReplayResult {
@@ -29,7 +31,8 @@ export function replay(doc: PolicyDocument, events: readonly TraceEvent[]): Repl
   let requests = 0;
   let bySubjects = 0;
   const subjects = doc.profiles.map((p) => p.subject);
-  for (const a of observedAccesses(events, subjects)) {
+  const subjectMatching: SubjectMatching = { subjectExecs: 0, byInodeOnly: 0, withoutInode: 0 };
+  for (const a of observedAccesses(events, subjects, subjectMatching)) {
     requests++;
     let verdict = judgeExecDenyList(doc.exec, a.request);
     if (a.subject !== undefined) {
@@ -45,7 +48,15 @@ export function replay(doc: PolicyDocument, events: readonly TraceEvent[]): Repl
     c.count++;
     counts.set(d.verdict.rule, c);
   }
-  return { events: events.length, requests, bySubjects, denials, perRule: [...counts.values()].sort((a, b) => b.count - a.count || a.rule.localeCompare(b.rule)) };
+  return { events: events.length, requests, bySubjects, denials, subjectMatching, perRule: [...counts.values()].sort((a, b) => b.count - a.count || a.rule.localeCompare(b.rule)) };
+}
+
+/** What replay assumed about subjects: the probe knows them by inode and device, traces only show inodes. */
+export function describeMatching(m: SubjectMatching): string {
+  const parts = [`subjects: ${m.subjectExecs} exec${m.subjectExecs === 1 ? '' : 's'} of a subject, matched by the executable's inode as the trace shows it (the probe also compares the device, which traces do not record)`];
+  if (m.byInodeOnly) parts.push(`${m.byInodeOnly} of them under another name (a hard link of the subject: the probe confines it too)`);
+  if (m.withoutInode) parts.push(`${m.withoutInode} by path only (the trace shows no inode for them; a hard link or bind mount of a subject would be missed)`);
+  return parts.join('; ');
 }
 
 export function describeRequest(r: AccessRequest): string {
@@ -70,6 +81,7 @@ export function markDenials(events: readonly TraceEvent[], result: ReplayResult)
 
 export function formatReplay(r: ReplayResult, what: string): string {
   const lines = [`${what}: ${r.events} events, ${r.requests} execs/opens/connects (${r.bySubjects} by a profile's subjects), ${r.denials.length} would-be denial${r.denials.length === 1 ? '' : 's'}`];
+  lines.push(describeMatching(r.subjectMatching));
   if (r.perRule.length) {
     lines.push('per rule:');
     for (const c of r.perRule) lines.push(`  ${String(c.count).padStart(6)}  ${c.rule} [${c.mode}]`);
