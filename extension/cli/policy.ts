@@ -10,13 +10,14 @@ import { execEventDecoder } from '../core/policy/events';
 import { iterateRecords } from '../shared/helperProtocol';
 import { runPropose, runReplay } from './policyProfiles';
 import { parsePolicyDocument } from '../core/policy/profile';
-import { applyProfiles, clearProfiles, profileGuardObject, profilesPinned } from '../core/policy/profileApply';
+import { applyProfiles, clearProfiles, linkedSubjectWarning, profileGuardObject, PROFILE_EVENTS_MAP, profileStatus } from '../core/policy/profileApply';
+import { profileEventDecoder, profileHookEvent } from '../core/policy/profileEvents';
 import { readFileSync } from 'node:fs';
 
 const usage = `usage: bpf-lsm policy apply [--target T] FILE
        bpf-lsm policy clear [--target T]
        bpf-lsm policy status [--target T] [--json]
-       bpf-lsm policy events [--target T]       (prints matched execs as they happen, until Ctrl-C)
+       bpf-lsm policy events [--target T]       (prints matched execs and profile denials/audits as they happen, until Ctrl-C)
        bpf-lsm policy replay [--json] POLICY TRACE.jsonl
        bpf-lsm policy propose [--out FILE] [--force] [--enforce] [--subject PATH] [--from TRACE.jsonl | [--target T] [--as-root] [--save-trace T.jsonl] -- PROGRAM ARGS...]
   --target T   local, vm, ssh:<host> or auto (default: $BPF_LSM_TARGET, else auto)
@@ -65,14 +66,23 @@ export const policyCommand: Subcommand = {
     }
     if (verb === 'status') {
       const s = await policyStatus(target);
-      if (args.flags.has('json')) console.log(JSON.stringify(s));
-      else if (!s.active) console.log(`no policy in force on ${targetId}`);
+      const profiles = await profileStatus(target);
+      if (args.flags.has('json')) console.log(JSON.stringify({ ...s, profiles }));
       else {
-        console.log(`policy in force on ${targetId}: mode ${s.mode ?? 'unknown'}, ${s.rules ?? '?'} rules, applied ${s.appliedAt ?? 'at an unknown time'}`);
-        for (const p of s.deny ?? []) console.log(`  deny ${p}`);
-        if (s.link) console.log(`  link ${s.link.id} (program ${s.link.prog_id}) pinned at /sys/fs/bpf/bpf-lsm-studio/exec_block_link`);
+        if (!s.active) console.log(`no exec deny list in force on ${targetId}`);
+        else {
+          console.log(`exec deny list in force on ${targetId}: mode ${s.mode ?? 'unknown'}, ${s.rules ?? '?'} rules, applied ${s.appliedAt ?? 'at an unknown time'}`);
+          for (const p of s.deny ?? []) console.log(`  deny ${p}`);
+          if (s.link) console.log(`  link ${s.link.id} (program ${s.link.prog_id}) pinned at /sys/fs/bpf/bpf-lsm-studio/exec_block_link`);
+        }
+        if (!profiles.active) console.log(`no profiles in force on ${targetId}`);
+        else {
+          console.log(`profiles in force on ${targetId}: ${profiles.rules ?? '?'} rules as ${profiles.entries ?? '?'} map entries, applied ${profiles.appliedAt ?? 'at an unknown time'}`);
+          for (const p of profiles.profiles ?? []) console.log(`  ${p.name} (${p.mode}, default ${p.default}): subject ${p.subject}${p.descendants ? ' and what it starts' : ''}`);
+          const missing = (profiles.links ?? []).filter((l) => !l.pinned).map((l) => l.program);
+          if (missing.length) console.log(`  not attached: ${missing.join(', ')} (apply the file again, or clear)`);
+        }
       }
-      if (!args.flags.has('json') && (await profilesPinned(target))) console.log(`profiles in force on ${targetId} (profile_guard pinned under /sys/fs/bpf/bpf-lsm-studio)`);
       return 0;
     }
     const object = execBlockObject(findDist());
@@ -81,28 +91,43 @@ export const policyCommand: Subcommand = {
       if (verb === 'apply') {
         const r = await applyPolicy(target, client, policy!, object, progress);
         for (const m of r.missing) progress(`warning: ${m} does not exist on ${targetId}: denied by path only (once it exists, re-apply to add its inode)`);
-        console.log(`policy ${r.replaced ? 'replaced' : 'applied'} on ${targetId}: mode ${r.mode}, ${r.rules} rules${r.removed ? `, ${r.removed} removed` : ''}; in force until "bpf-lsm policy clear"`);
+        if (r.loaded) console.log(`policy ${r.replaced ? 'replaced' : 'applied'} on ${targetId}: mode ${r.mode}, ${r.rules} rules${r.removed ? `, ${r.removed} removed` : ''}; in force until "bpf-lsm policy clear"`);
+        else if (!profiles.length) console.log(`nothing to enforce on ${targetId}: the file denies no executable and has no profiles`);
         if (profiles.length) {
           const p = await applyProfiles(target, client, profiles, profileGuardObject(findDist()), progress);
           for (const m of p.missingSubjects) progress(`warning: subject ${m} does not exist on ${targetId}: its profile confines nothing (re-apply once it exists)`);
+          for (const l of p.linkedSubjects) progress(`warning: ${linkedSubjectWarning(l)}`);
           console.log(`profiles ${p.replaced ? 'replaced' : 'applied'} on ${targetId}: ${profiles.map((x) => `${x.name} (${x.mode})`).join(', ')}; ${p.rules} rules as ${p.entries} map entries${p.removed ? `, ${p.removed} removed` : ''}`);
         } else if (await clearProfiles(target)) console.log(`profiles removed on ${targetId} (the file has none)`);
         return 0;
       }
-      // events: open the pinned maps (no program is loaded) and follow the event ring.
-      if (!(await policyStatus(target)).active) {
+      // events: open the pinned maps (no program is loaded) and follow the event rings.
+      const execActive = (await policyStatus(target)).active;
+      const inForce = await profileStatus(target);
+      if (!execActive && !inForce.active) {
         console.error(`no policy in force on ${targetId}; apply one first`);
         return 1;
       }
-      const loaded = await client.loadObject(object, { name: 'exec_block', programs: [] });
-      const decode = execEventDecoder(object);
-      await client.startTrace({ objectId: loaded.objectId, ringBuffers: [EVENTS_MAP] }, (batch) => {
-        for (const r of iterateRecords(batch.records)) {
-          const e = decode(r.data);
-          console.log(JSON.stringify({ ...e, timeNs: String(e.timeNs), ino: String(e.ino), dev: String(e.dev) }));
-        }
-      });
-      progress('following matched execs (Ctrl-C to stop)');
+      if (execActive) {
+        const loaded = await client.loadObject(object, { name: 'exec_block', programs: [] });
+        const decode = execEventDecoder(object);
+        await client.startTrace({ objectId: loaded.objectId, ringBuffers: [EVENTS_MAP] }, (batch) => {
+          for (const r of iterateRecords(batch.records)) {
+            const e = decode(r.data);
+            console.log(JSON.stringify({ ...e, timeNs: String(e.timeNs), ino: String(e.ino), dev: String(e.dev) }));
+          }
+        });
+      }
+      if (inForce.active) {
+        const guard = profileGuardObject(findDist());
+        const names = (inForce.profiles ?? []).map((p) => p.name);
+        const loaded = await client.loadObject(guard, { name: 'profile_guard', programs: [] });
+        const decode = profileEventDecoder(guard);
+        await client.startTrace({ objectId: loaded.objectId, ringBuffers: [PROFILE_EVENTS_MAP] }, (batch) => {
+          for (const r of iterateRecords(batch.records)) console.log(JSON.stringify(profileHookEvent(decode(r.data), names)));
+        });
+      }
+      progress(`following ${[execActive ? 'matched execs' : '', inForce.active ? 'profile denials and audits' : ''].filter(Boolean).join(' and ')} (Ctrl-C to stop)`);
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
       return 0;
     } finally {

@@ -16,7 +16,7 @@ import { execEventDecoder } from '../core/policy/events';
 import { policyHookEvent } from '../core/policy/traceEvents';
 import { iterateRecords } from '../shared/helperProtocol';
 import { parsePolicyDocument, type Profile } from '../core/policy/profile';
-import { applyProfiles, clearProfiles, profileGuardObject, PROFILE_EVENTS_MAP } from '../core/policy/profileApply';
+import { applyProfiles, clearProfiles, linkedSubjectWarning, profileGuardObject, PROFILE_EVENTS_MAP } from '../core/policy/profileApply';
 import { profileEventDecoder, profileHookEvent } from '../core/policy/profileEvents';
 
 export const POLICY_FILE = 'bpf-lsm.policy.json';
@@ -64,13 +64,16 @@ class PolicyFeature implements vscode.Disposable {
     const client = await this.connection.get();
     const r = await applyPolicy(target, client, policy, object, (m) => this.studio.log(`policy: ${m}`));
     for (const m of r.missing) this.studio.output.warn(`policy: ${m} does not exist on ${this.targets.id}: denied by path only`);
-    const msg = `policy ${r.replaced ? 'updated' : 'applied'} on ${this.targets.id}: ${r.mode}, ${policy.deny.length} path(s), ${r.rules} rules; stays in force until "Clear Enforcement Policy"`;
-    this.studio.log(msg);
-    if (!quiet) void vscode.window.setStatusBarMessage(`$(shield) BPF-LSM: ${msg}`, 8000);
-    await this.followEvents(client, object, policy.mode);
+    if (r.loaded) {
+      const msg = `policy ${r.replaced ? 'updated' : 'applied'} on ${this.targets.id}: ${r.mode}, ${policy.deny.length} path(s), ${r.rules} rules; stays in force until "Clear Enforcement Policy"`;
+      this.studio.log(msg);
+      if (!quiet) void vscode.window.setStatusBarMessage(`$(shield) BPF-LSM: ${msg}`, 8000);
+      await this.followEvents(client, object, policy.mode);
+    } else if (!profiles.length) this.studio.log(`policy: nothing to enforce on ${this.targets.id}: the file denies no executable and has no profiles`);
     if (profiles.length) {
       const p = await applyProfiles(target, client, profiles, profileGuardObject(findDist()), (m) => this.studio.log(`policy: ${m}`));
       for (const m of p.missingSubjects) this.studio.output.warn(`policy: subject ${m} does not exist on ${this.targets.id}: its profile confines nothing`);
+      for (const l of p.linkedSubjects) this.studio.output.warn(`policy: ${linkedSubjectWarning(l)}`);
       this.studio.log(`policy: profiles ${p.replaced ? 'updated' : 'applied'}: ${profiles.map((x) => `${x.name} (${x.mode})`).join(', ')}, ${p.rules} rules`);
       this.profileNames = profiles.map((x) => x.name);
       await this.followProfileEvents(client);

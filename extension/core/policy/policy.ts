@@ -195,6 +195,11 @@ export function execBlockObject(distDir: string): Buffer {
 export interface ApplyResult {
   /** false: first apply (program loaded, attached, pinned); true: rules replaced in place. */
   readonly replaced: boolean;
+  /**
+   * false: the deny list is empty and no exec policy was in force, so exec_block was not loaded (a file
+   * with only profiles attaches no exec program that would judge every exec against nothing).
+   */
+  readonly loaded: boolean;
   readonly rules: number;
   readonly removed: number;
   readonly missing: string[];
@@ -206,9 +211,10 @@ export interface ApplyResult {
  * enforces is pinned. `client` may be shared with the caller (it is not closed here).
  */
 export async function applyPolicy(target: Target, client: HelperClient, policy: Policy, object: Buffer, progress: (m: string) => void = () => undefined): Promise<ApplyResult> {
+  const replaced = await linkPinned(target);
+  if (!policy.deny.length && !replaced) return { replaced, loaded: false, rules: 0, removed: 0, missing: [], mode: policy.mode };
   const resolved = await resolveOnTarget(target, policy.deny, policy.byContent);
   const entries = ruleEntries(policy, resolved);
-  const replaced = await linkPinned(target);
   progress(replaced ? 'a policy is in force: replacing its rules in place' : 'loading and attaching the exec_block probe');
   // With every program left out, loading only opens the maps, and the pinned ones are reused by name.
   const loaded = await client.loadObject(object, { name: OBJECT_NAME, ...(replaced ? { programs: [] } : {}) });
@@ -233,7 +239,7 @@ export async function applyPolicy(target: Target, client: HelperClient, policy: 
     }
     const copy = JSON.stringify({ mode: policy.mode, deny: policy.deny, byContent: policy.byContent ?? false, appliedAt: new Date().toISOString(), rules: entries.length }, null, 2);
     await rootExec(target, 'sh', ['-c', `mkdir -p /run/bpf-lsm-studio && cat > ${POLICY_COPY}`], copy);
-    return { replaced, rules: entries.length, removed, missing: resolved.filter((r) => !r.resolved).map((r) => r.path), mode: policy.mode };
+    return { replaced, loaded: true, rules: entries.length, removed, missing: resolved.filter((r) => !r.resolved).map((r) => r.path), mode: policy.mode };
   } finally {
     // The link (if any) is pinned and the maps are pinned: closing the object keeps enforcement in place.
     await client.call('unloadObject', { objectId: loaded.objectId }).catch(() => undefined);

@@ -36,11 +36,23 @@ export interface ProfileApplyResult {
   readonly entries: number;
   readonly removed: number;
   readonly missingSubjects: string[];
+  /**
+   * Subjects whose path is a link to another file (such as busybox): the probe knows subjects by inode, so
+   * every name of that file is the subject, e.g. every busybox applet.
+   */
+  readonly linkedSubjects: Array<{ path: string; file: string }>;
+}
+
+/** The warning for a subject that is a link (see ProfileApplyResult.linkedSubjects). */
+export function linkedSubjectWarning(s: { path: string; file: string }): string {
+  return `subject ${s.path} is ${s.file}: the probe knows subjects by inode, so every program that is ${s.file} (under any name) is under this profile`;
 }
 
 export async function applyProfiles(target: Target, client: HelperClient, profiles: readonly Profile[], object: Buffer, progress: (m: string) => void = () => undefined): Promise<ProfileApplyResult> {
   const resolved = await resolveOnTarget(target, pathsToResolve(profiles));
   const { entries, missingSubjects, rules } = profileEntries(profiles, resolved);
+  const subjectPaths = new Set(profiles.map((p) => p.subject.path));
+  const linkedSubjects = resolved.filter((r) => subjectPaths.has(r.path) && r.resolved && r.resolved !== r.path).map((r) => ({ path: r.path, file: r.resolved! }));
   const replaced = await profilesPinned(target);
   progress(replaced ? 'profiles are in force: rewriting their rules in place' : `loading and attaching the profile_guard probe (${PROFILE_PROGRAMS.length} programs)`);
   const loaded = await client.loadObject(object, { name: OBJECT_NAME, ...(replaced ? { programs: [] } : {}) });
@@ -70,7 +82,7 @@ export async function applyProfiles(target: Target, client: HelperClient, profil
     }
     const copy = JSON.stringify({ profiles, appliedAt: new Date().toISOString(), rules, entries: entries.length }, null, 2);
     await rootExec(target, 'sh', ['-c', `mkdir -p /run/bpf-lsm-studio && cat > ${PROFILES_COPY}`], copy);
-    return { replaced, profiles: profiles.length, rules, entries: entries.length, removed, missingSubjects };
+    return { replaced, profiles: profiles.length, rules, entries: entries.length, removed, missingSubjects, linkedSubjects };
   } finally {
     await client.call('unloadObject', { objectId: loaded.objectId }).catch(() => undefined);
   }
@@ -82,4 +94,31 @@ export async function clearProfiles(target: Target): Promise<boolean> {
   const r = await rootExec(target, 'rm', ['-f', ...PROFILE_LINK_PINS, ...PROFILE_MAP_PINS, PROFILES_COPY]);
   if (r.exitCode !== 0) throw new PolicyError(`removing the profiles' pins on ${target.id} failed: ${r.stderr.trim()}`);
   return had;
+}
+
+export interface ProfileStatus {
+  readonly active: boolean;
+  readonly appliedAt?: string;
+  readonly rules?: number;
+  /** Map entries the rules became (paths by hash and by directory prefix, subjects by inode+device, ...). */
+  readonly entries?: number;
+  readonly profiles?: ReadonlyArray<{ name: string; mode: string; subject: string; descendants: boolean; default: string }>;
+  /** Which of profile_guard's programs have their link pinned (attached). */
+  readonly links?: ReadonlyArray<{ program: string; pinned: boolean }>;
+}
+
+/** What profiles are in force on the target: the copy apply left next to the pins, and which links are pinned. */
+export async function profileStatus(target: Target): Promise<ProfileStatus> {
+  const pins = await rootExec(target, 'sh', ['-c', PROFILE_LINK_PINS.map((p) => `test -e ${p} && echo 1 || echo 0`).join('; ')]);
+  const pinned = pins.stdout.trim().split('\n').map((l) => l.trim() === '1');
+  if (!pinned.some(Boolean)) return { active: false };
+  const links = PROFILE_PROGRAMS.map((program, i) => ({ program, pinned: !!pinned[i] }));
+  const copy = await rootExec(target, 'cat', [PROFILES_COPY]);
+  try {
+    const recorded = JSON.parse(copy.stdout) as { appliedAt?: string; rules?: number; entries?: number; profiles?: Profile[] };
+    const profiles = (recorded.profiles ?? []).map((p) => ({ name: p.name, mode: p.mode, subject: p.subject.path, descendants: p.subject.descendants, default: p.default }));
+    return { active: true, appliedAt: recorded.appliedAt, rules: recorded.rules, entries: recorded.entries, profiles, links };
+  } catch {
+    return { active: true, links };
+  }
 }
