@@ -3,12 +3,13 @@
 // expectations, map encoders and JUnit output.
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseScenarioFile } from '../../extension/core/testing/scenarioFile';
 import { findScenarioFiles, readScenarioFile } from '../../extension/core/testing/discover';
 import { setupScript } from '../../extension/core/testing/runner';
+import { ScenarioPolicy } from '../../extension/core/testing/scenarioPolicy';
 import { describeOutcome, describeStep, outcomeMatches } from '../../extension/core/testing/steps';
 import { encodeValue, inodePaths } from '../../extension/core/testing/encoders';
 import { junitXml } from '../../extension/core/testing/junit';
@@ -22,7 +23,7 @@ const minimal = (scenarios: unknown[], extra: object = {}) => JSON.stringify({ p
 describe('scenario files', () => {
   it('parses the examples, with the line each scenario starts on', () => {
     const files = findScenarioFiles([join(root, 'examples')]);
-    assert.deepEqual(files.map((f) => f.slice(root.length + 1)), ['examples/exec-blocker/exec-blocker.lsmtest.json', 'examples/open-guard/open-guard.lsmtest.json']);
+    assert.deepEqual(files.map((f) => f.slice(root.length + 1)), ['examples/exec-blocker/exec-blocker.lsmtest.json', 'examples/open-guard/open-guard.lsmtest.json', 'examples/profile-ls/profile-ls.lsmtest.json']);
     const f = readScenarioFile(files[0]);
     assert.equal(f.scenarios.length, 7);
     const lines = readFileSync(files[0], 'utf8').split('\n');
@@ -57,12 +58,39 @@ describe('scenario files', () => {
     assert.deepEqual(ok.scenarios[0].steps[0].events, [{ hook: 'file_open', args: { 'file.path': '/x' }, ret: 0 }]);
   });
 
+  it('takes a policy file to enforce, with or without probes, and reads it as policy apply does', () => {
+    const steps = [{ name: 'a', steps: [{ exec: ['/usr/bin/ls', '/root'], expect: { exit: 2 } }] }];
+    const only = parseScenarioFile(JSON.stringify({ policy: 'p.policy.json', scenarios: steps }), 'x.lsmtest.json');
+    assert.deepEqual([only.policy, only.probes], ['p.policy.json', []]);
+    assert.equal(parseScenarioFile(minimal(steps, { policy: 'p.policy.json' }), 'x.lsmtest.json').policy, 'p.policy.json');
+    assert.equal(parseScenarioFile(minimal(steps), 'x.lsmtest.json').policy, undefined);
+    assert.throws(() => parseScenarioFile(JSON.stringify({ policy: 3, scenarios: steps }), 'x.lsmtest.json'), /"policy" is a policy file/);
+    assert.throws(() => parseScenarioFile(JSON.stringify({ probes: [], scenarios: steps }), 'x.lsmtest.json'), /"probes" lists the probe sources .* \(or give a "policy" file to enforce\)/);
+
+    const example = readScenarioFile(join(root, 'examples', 'profile-ls', 'profile-ls.lsmtest.json'));
+    const policy = ScenarioPolicy.read(example)!;
+    assert.ok(policy, 'the example names its policy');
+    assert.equal(ScenarioPolicy.read(parseScenarioFile(minimal(steps), 'x.lsmtest.json')), undefined);
+    const dir = mkdtempSync(join(tmpdir(), 'bls-policy-'));
+    try {
+      const missing = parseScenarioFile(JSON.stringify({ policy: 'none.policy.json', scenarios: steps }), join(dir, 'x.lsmtest.json'));
+      assert.throws(() => ScenarioPolicy.read(missing), /the policy file none.policy.json cannot be read: ENOENT/);
+      writeFileSync(join(dir, 'bad.policy.json'), '{"profiles": [{"subject": {"path": "ls"}}]}');
+      const bad = parseScenarioFile(JSON.stringify({ policy: 'bad.policy.json', scenarios: steps }), join(dir, 'x.lsmtest.json'));
+      assert.throws(() => ScenarioPolicy.read(bad), /bad.policy.json/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('has a schema for VS Code that knows the same steps and fields', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
     assert.deepEqual(pkg.contributes.jsonValidation.filter((v: { url: string }) => v.url.includes('lsmtest')), [{ fileMatch: '*.lsmtest.json', url: './schemas/lsmtest.schema.json' }]);
     const schema = JSON.parse(readFileSync(join(root, 'schemas', 'lsmtest.schema.json'), 'utf8'));
     assert.deepEqual(schema.definitions.step.oneOf.map((s: { required: string[] }) => s.required[0]), ['exec', 'open', 'connect', 'rename']);
-    assert.deepEqual(Object.keys(schema.properties).sort(), ['$schema', 'description', 'kernels', 'maps', 'probes', 'scenarios', 'setup']);
+    assert.deepEqual(Object.keys(schema.properties).sort(), ['$schema', 'description', 'kernels', 'maps', 'policy', 'probes', 'scenarios', 'setup']);
+    assert.deepEqual(schema.required, ['scenarios']);
+    assert.deepEqual(schema.anyOf, [{ required: ['probes'] }, { required: ['policy'] }]);
     assert.deepEqual(schema.properties.kernels.items.enum, ['6.1', '6.12']);
     for (const step of schema.definitions.step.oneOf) assert.deepEqual(step.properties.events, { $ref: '#/definitions/events' });
     assert.deepEqual(Object.keys(schema.definitions.events.items.properties), ['hook', 'args', 'ret']);

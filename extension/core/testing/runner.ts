@@ -3,7 +3,8 @@
 // for the file, and run every scenario from a clean state: the probes' hash maps emptied and their arrays and
 // globals back to their values at load (probeState.ts), setup applied, maps set, steps run, then the maps and
 // globals reset again and every path the scenario created deleted, so no scenario
-// sees another's leftovers; after the file its objects are unloaded (which detaches their programs). Loading
+// sees another's leftovers; after the file its objects are unloaded (which detaches their programs). A file's
+// policy (scenarioPolicy.ts) is applied after each scenario's setup and cleared after the file. Loading
 // once per file and not per scenario matters: the verifier takes seconds per load in a TCG guest. A probe
 // that does not build or load on one kernel fails that kernel's scenarios with the compiler's or verifier's
 // message; the others still run.
@@ -26,6 +27,7 @@ import { describeExpectation, describeOutcome, describeStep, outcomeMatches, Ste
 import { ProbeState } from './probeState';
 import type { LoadedObjectInfo } from '../../shared/helperProtocol';
 import { listEvents, StepTracer, tracedHooks, unmatchedEvents, untraced, type StepEvents } from './stepEvents';
+import { ScenarioPolicy } from './scenarioPolicy';
 
 export interface CaseResult {
   readonly file: string;
@@ -179,8 +181,18 @@ async function unloadProbes(client: HelperClient, loaded: LoadedProbes): Promise
   for (const id of [...loaded.ids].reverse()) await client.call('unloadObject', { objectId: id }).catch(() => undefined);
 }
 
+/** The file's policy, ready to apply on the target, or why its scenarios cannot run. */
+async function usePolicy(file: ScenarioFile, target: Target): Promise<ScenarioPolicy | string | undefined> {
+  try {
+    const policy = ScenarioPolicy.read(file);
+    return policy && ((await policy.conflict(target)) ?? policy);
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 /** Runs one scenario on one kernel from a clean state and leaves nothing behind. */
-async function runScenario(client: HelperClient, target: Target, agent: StepAgent, tracer: StepTracer | string, kernel: VmKernel, file: ScenarioFile, loaded: LoadedProbes | string, scenario: Scenario): Promise<string | undefined> {
+async function runScenario(client: HelperClient, target: Target, agent: StepAgent, tracer: StepTracer | string, kernel: VmKernel, file: ScenarioFile, loaded: LoadedProbes | string, scenario: Scenario, policy: ScenarioPolicy | undefined): Promise<string | undefined> {
   if (typeof loaded === 'string') return loaded;
   const setup = [...file.setup, ...(scenario.setup ?? [])];
   const created = createdPaths(setup, scenario);
@@ -202,6 +214,8 @@ async function runScenario(client: HelperClient, target: Target, agent: StepAgen
         return `setting map "${name}" key ${JSON.stringify(e.key)} failed: ${(err as Error).message}`;
       }
     }
+    const notApplied = await policy?.apply(target, client);
+    if (notApplied) return notApplied;
     for (const step of scenario.steps) {
       let outcome;
       let seen: StepEvents;
@@ -301,16 +315,18 @@ export async function runScenarioFiles(files: readonly ScenarioFile[], opts: Run
         let loaded = setupError ? setupError : await loadProbes(client!, kernel, built).catch((err: Error) => `loading the probes on ${kernel} failed: ${err.message}`);
         timings.loadMs += Date.now() - loadStart;
         const notReady = setupError ? undefined : await ready;
-        if (notReady && typeof loaded !== 'string') {
+        let policy: ScenarioPolicy | undefined;
+        const unusable = notReady ?? (typeof loaded === 'string' ? undefined : await usePolicy(f, target!).then((r) => (typeof r === 'string' ? r : ((policy = r), undefined))));
+        if (unusable && typeof loaded !== 'string') {
           await unloadProbes(client!, loaded);
-          loaded = notReady;
+          loaded = unusable;
         }
         try {
           for (const s of scenarios) {
             if (opts.signal?.aborted) break;
             let message: string | undefined;
             try {
-              message = await runScenario(client!, target!, agent!, tracer, kernel, f, loaded, s);
+              message = await runScenario(client!, target!, agent!, tracer, kernel, f, loaded, s, policy);
             } catch (err) {
               message = `${(err as Error).message}`;
             }
@@ -319,6 +335,7 @@ export async function runScenarioFiles(files: readonly ScenarioFile[], opts: Run
             started = Date.now();
           }
         } finally {
+          await policy?.clear(target!).catch((err: Error) => progress(`clearing ${f.policy} on ${kernel} failed: ${err.message} (run "bpf-lsm policy clear --target ${target!.id}")`));
           if (typeof loaded !== 'string') await unloadProbes(client!, loaded);
         }
       }

@@ -1,6 +1,7 @@
 // Scenario files (`*.lsmtest.json`): what `bpf-lsm test` and the Test Explorer run. A file names the probe
-// sources to build and load, map contents, setup and scenarios of steps with expected outcomes; the JSON
-// schema VS Code validates them with is schemas/lsmtest.schema.json. This module parses and checks a file
+// sources to build and load and/or a policy file to enforce (scenarioPolicy.ts), map contents, setup and
+// scenarios of steps with expected outcomes; the JSON schema VS Code validates them with is
+// schemas/lsmtest.schema.json. This module parses and checks a file
 // and remembers where each scenario starts (the Test Explorer shows failures there).
 import { isVmKernel, type VmKernel, vmKernels } from '../vm/kernels';
 
@@ -59,6 +60,8 @@ export interface Scenario {
 export interface ScenarioFile {
   readonly path: string;
   readonly probes: readonly string[];
+  /** A policy file (bpf-lsm.policy.json: exec deny list, profiles), relative to this file, enforced during its scenarios. */
+  readonly policy?: string;
   readonly kernels?: readonly VmKernel[];
   readonly maps: Readonly<Record<string, readonly MapEntry[]>>;
   readonly setup: readonly SetupStep[];
@@ -138,13 +141,15 @@ export function parseScenarioFile(text: string, path: string): ScenarioFile {
     throw new ScenarioFileError(path, line, message);
   };
   const root: Where = [];
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) fail(root, 'a scenario file is a JSON object with "probes" and "scenarios"');
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) fail(root, 'a scenario file is a JSON object with "probes" and/or "policy", and "scenarios"');
   const at = (...p: Where): Where => p;
-  const known = new Set(['$schema', 'probes', 'kernels', 'maps', 'setup', 'scenarios', 'description']);
+  const known = new Set(['$schema', 'probes', 'policy', 'kernels', 'maps', 'setup', 'scenarios', 'description']);
   for (const k of Object.keys(data)) if (!known.has(k)) fail(at(k), `unknown field "${k}" (known: ${[...known].join(', ')})`);
 
-  const probes = data.probes;
-  if (!Array.isArray(probes) || probes.length === 0 || !probes.every((p) => typeof p === 'string' && p.endsWith('.c'))) fail(at('probes') ?? root, '"probes" lists the probe sources (*.bpf.c, relative to this file) to build and load');
+  const policy = data.policy;
+  if (policy !== undefined && (typeof policy !== 'string' || !policy.endsWith('.json'))) fail(at('policy'), '"policy" is a policy file (a bpf-lsm.policy.json with "deny" and/or "profiles", relative to this file) to enforce during the scenarios');
+  const probes = data.probes ?? (policy !== undefined ? [] : undefined);
+  if (!Array.isArray(probes) || (probes.length === 0 && policy === undefined) || !probes.every((p) => typeof p === 'string' && p.endsWith('.c'))) fail(at('probes') ?? root, '"probes" lists the probe sources (*.bpf.c, relative to this file) to build and load (or give a "policy" file to enforce)');
   let kernels: VmKernel[] | undefined;
   if (data.kernels !== undefined) {
     if (!Array.isArray(data.kernels) || !data.kernels.every((k) => typeof k === 'string' && isVmKernel(k))) fail(at('kernels'), `"kernels" lists VM kernels: ${vmKernels().join(', ')}`);
@@ -214,5 +219,5 @@ export function parseScenarioFile(text: string, path: string): ScenarioFile {
       line: lines[i] ?? 1,
     };
   });
-  return { path, probes: probes as string[], ...(kernels ? { kernels } : {}), maps, setup, scenarios };
+  return { path, probes: probes as string[], ...(typeof policy === 'string' ? { policy } : {}), ...(kernels ? { kernels } : {}), maps, setup, scenarios };
 }
