@@ -11,6 +11,7 @@ import { buildCommand, loadCommand } from './build';
 import { policyCommand } from './policy';
 import { testCommand } from './test';
 import { installHelperCommand } from './installHelper';
+import { formatTimings, mark, timingsEnabled } from '../core/timings';
 
 const subcommands: Subcommand[] = [
   traceCommand,
@@ -37,6 +38,7 @@ function help(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  mark('node started, CLI loaded');
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(help());
@@ -67,7 +69,10 @@ async function main(argv: string[]): Promise<number> {
 // the background (its stream closes when we exit), and nothing else of ours should keep the process up.
 // stdout and stderr are synchronous for files and pipes on Linux, so nothing written is lost.
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => {
+    if (timingsEnabled()) process.stderr.write(`bpf-lsm: where the time went (BPF_LSM_TIMINGS=1):\n${formatTimings()}\n  ${performance.now().toFixed(0).padStart(6)} ms  exit\n`);
+    process.exit(code);
+  },
   (err) => {
     console.error(err);
     process.exit(1);

@@ -9,6 +9,7 @@ import { TracerSession } from '../core/trace/tracerSession';
 import { traceProgram } from '../core/trace/traceProgram';
 import { formatEvent, formatSummary } from '../core/trace/format';
 import type { TraceEvent } from '../shared/traceEvent';
+import { mark } from '../core/timings';
 
 const usage = `usage: bpf-lsm trace [options] -- PROGRAM [ARGS...]
   --target T          local, vm, ssh:<host> or auto (default: $BPF_LSM_TARGET, else auto: this machine when
@@ -43,7 +44,9 @@ export const traceCommand: Subcommand = {
       if (!quiet) process.stderr.write(`bpf-lsm trace: ${m} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
     };
     const target = createTarget(resolveTargetId(String(args.flags.get('target') ?? process.env.BPF_LSM_TARGET ?? 'auto')));
+    mark('target resolved');
     await target.ensureUp(progress);
+    mark('target up');
     const session = await TracerSession.connect(target, progress);
     const controller = new AbortController();
     const onSignal = () => {
@@ -92,6 +95,7 @@ export const traceCommand: Subcommand = {
       );
       const text = formatSummary(summary, state);
       (json ? process.stderr : process.stdout).write(`${text}\n`);
+      mark('summary printed');
       if (summary.drops.unaccounted > 0) {
         process.stderr.write(`bpf-lsm trace: ${summary.drops.unaccounted} records are unaccounted for (produced but neither delivered nor counted as dropped)\n`);
       }

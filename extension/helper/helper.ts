@@ -12,6 +12,8 @@ import { CHECK_OBJECTS_FLAG, ObjectChecker, runObjectCheckChild } from './object
 import { connectingUser } from './processes';
 import { KEEPER_FLAG, RELEASE_FLAG, runKeeper, unpinFolder } from './residentTracer';
 import { HelperSession } from './session';
+import { runDaemon } from './daemon';
+import { DAEMON_FLAG } from '../shared/helperDaemon';
 
 // stderr travels over the same ssh channel as the protocol. Once the connection is cut, every write to it
 // fails with EPIPE; unhandled, that error became an uncaught exception whose own log line failed again, a
@@ -100,7 +102,10 @@ function main(): void {
 
 if (process.argv[2] === CHECK_OBJECTS_FLAG) runObjectCheckChild(loadNative);
 else if (process.argv[2] === KEEPER_FLAG) void runKeeper(loadNative(), process.argv[3] ?? '').finally(() => process.exit(0));
-else if (process.argv[2] === RELEASE_FLAG) {
+else if (process.argv[2] === DAEMON_FLAG) {
+  process.env.UV_THREADPOOL_SIZE ??= '32';
+  runDaemon({ loadNative, helperJs: process.argv[1], user: connectingUser() });
+} else if (process.argv[2] === RELEASE_FLAG) {
   unpinFolder(process.argv[3] ?? '');
   process.exit(0);
 } else main();

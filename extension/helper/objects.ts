@@ -115,7 +115,7 @@ export interface ObjectContext {
   requireNative(): NativeBinding;
   /** The target's capabilities as last probed (probed now when they never were). */
   capabilities(): Capabilities;
-  objectChecker?: ObjectChecker;
+  objectChecker?: Pick<ObjectChecker, 'check'>;
   /** Stops the object's trace sessions before it is closed. */
   stopTracesOf(objectId: number): Promise<void>;
 }

@@ -45,7 +45,9 @@ export interface SessionOptions {
   /** Bytes buffered towards the client before trace sessions stop polling (the kernel ring then absorbs). */
   highWaterBytes?: number;
   /** Opens each object in a disposable process first, so a libbpf crash fails the request, not the session. */
-  objectChecker?: ObjectChecker;
+  objectChecker?: Pick<ObjectChecker, 'check' | 'warm' | 'close'>;
+  /** The helper daemon's number of this session (hello reports it); absent for a helper process of its own. */
+  sessionNumber?: number;
 }
 
 /** Bounds what one client can make the helper hold at once. */
@@ -268,7 +270,8 @@ export class HelperSession {
         }
         this.handshakeDone = true;
         this.opts.objectChecker?.warm();
-        return { result: { protocolVersion: PROTOCOL_VERSION, helperVersion: HELPER_VERSION, pid: process.pid, capabilities: this.probe() } };
+        const session = this.opts.sessionNumber;
+        return { result: { protocolVersion: PROTOCOL_VERSION, helperVersion: HELPER_VERSION, pid: process.pid, ...(session !== undefined ? { session } : {}), capabilities: this.probe() } };
       },
 
       capabilities: async () => ({ result: this.probe() }),

@@ -232,7 +232,11 @@ export interface HelperMethods {
   /** First request of a session: agree on a protocol version and learn what the target can do. */
   hello: {
     params: { protocolVersions: number[]; client: string };
-    result: { protocolVersion: number; helperVersion: string; pid: number; capabilities: Capabilities };
+    /**
+     * `pid` is the helper process; in the built-in VM that is the helper daemon serving every session, and
+     * `session` numbers this session among those it started (absent for a helper process of its own).
+     */
+    result: { protocolVersion: number; helperVersion: string; pid: number; session?: number; capabilities: Capabilities };
   };
   capabilities: { params: Record<string, never>; result: Capabilities };
   /** The target kernel's BTF (for the hook catalog), returned as the reply's blob. */

@@ -13,7 +13,9 @@ import { deployHelper, helperBundle } from './deploy';
 import { runProgram, spawnTransport, sshFailure } from './process';
 import { remoteCommand } from './quote';
 import { isSafeSshHost } from './sshHost';
-import { ChannelOptions, channelTransport } from './vmChannel';
+import { ChannelOptions, channelTransport, helperProcessLaunch } from './vmChannel';
+import { daemonTransport } from './vmDaemon';
+import { mark } from '../timings';
 
 export interface SshConnection {
   /** ssh options, without the destination. */
@@ -42,6 +44,8 @@ export interface RemoteTargetOptions {
   readonly prepare?: () => Promise<void>;
   /** A faster route for the helper's protocol than the ssh session (the VM's channels), when there is one now. */
   readonly helperChannels?: () => Pick<ChannelOptions, 'sockets' | 'name'> | undefined;
+  /** Helper sessions on the channels come from one resident helper daemon per boot (./vmDaemon.ts). */
+  readonly helperDaemon?: () => boolean;
   /** More about why the target does not answer over ssh (the VM's console), added to a connection error. */
   readonly unreachable?: () => string;
   /** In sentences: "the built-in VM", "ssh host box". */
@@ -151,15 +155,34 @@ export class RemoteTarget implements Target {
         );
       }
     }
-    const remoteHelper = await deployHelper(this, await this.opts.helperRoot(this), bundle);
+    let deployed: Promise<string> | undefined;
+    const deploy = () => (deployed ??= (async () => deployHelper(this, await this.opts.helperRoot(this), bundle))());
     const user = this.opts.invokingUser;
-    const [program, ...args] = [...(user ? ['env', `SUDO_UID=${user.uid}`, `SUDO_GID=${user.gid}`] : []), this.opts.node, remoteHelper];
     const channels = this.opts.helperChannels?.();
     let fallback = '';
-    if (channels) {
+    let daemonFailure = '';
+    if (channels && this.opts.helperDaemon?.()) {
+      const r = await daemonTransport({
+        ...channels,
+        target: this,
+        what: this.describe(),
+        sshArgs: (p, a) => this.sshArgs(p, a, sudo),
+        version: bundle.version,
+        deploy,
+        user: user ?? { uid: 0, gid: 0 },
+        onStart: (ms) => mark(`helper daemon started in the guest in ${ms} ms`),
+      });
+      if (r.transport) return { ...r.transport, route: `${r.transport.route} (helper daemon)` };
+      // Every channel taken: the ssh session carries the helper (below). Otherwise a helper process of its own.
+      if (r.allBusy) fallback = ` (no helper channel: ${r.reason})`;
+      else daemonFailure = ` (no helper daemon: ${r.reason})`;
+    }
+    const remoteHelper = await deploy();
+    const [program, ...args] = [...(user ? ['env', `SUDO_UID=${user.uid}`, `SUDO_GID=${user.gid}`] : []), this.opts.node, remoteHelper];
+    if (channels && !fallback) {
       const command = [program, ...args];
-      const r = await channelTransport({ ...channels, sshArgs: (p, a) => this.sshArgs(p, a, sudo), command, what: this.describe() });
-      if (r.transport) return r.transport;
+      const r = await channelTransport({ ...channels, launch: helperProcessLaunch((p, a) => this.sshArgs(p, a, sudo), command), what: this.describe() });
+      if (r.transport) return { ...r.transport, route: `${r.transport.route}${daemonFailure}` };
       fallback = ` (no helper channel: ${r.reason})`;
     }
     return { ...spawnTransport('ssh', this.sshArgs(program, args, sudo), this.describe()), route: `ssh${fallback}` };

@@ -95,6 +95,8 @@ export function vmTarget(paths: VmPaths = vmPaths()): RemoteTarget {
       if (!count || process.env.BPF_LSM_VM_CHANNELS === '0') return undefined;
       return { sockets: paths.helperChannels.slice(0, count), name: helperChannelName };
     },
+    // BPF_LSM_VM_DAEMON=0: a helper process per session instead of the VM's helper daemon (to compare).
+    helperDaemon: () => process.env.BPF_LSM_VM_DAEMON !== '0',
     machine: {
       running: () => readState(paths) !== undefined,
       up: async (progress) => {

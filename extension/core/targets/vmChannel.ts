@@ -2,7 +2,8 @@
 // qemuArgs). A helper in the VM still speaks only over its stdin and stdout, but both are one of these
 // ports instead of the ssh session, so its event stream leaves the guest without sshd's encryption, which
 // is what limits it under TCG (~6 MB/s over ssh against ~100 MB/s over a port, measured in the 6.1 VM).
-// ssh still starts the helper, carries its stderr, and its exit tells us the helper is gone.
+// ssh still starts the helper (or asks the VM's helper daemon for a session, ./vmDaemon.ts), carries its
+// stderr, and its exit tells us the helper session is gone.
 //
 // Sharing: each channel is taken by one client at a time through a lock file next to its socket. A guest
 // port opens once at a time, and a helper whose client has gone may still hold its port for a while
@@ -18,9 +19,10 @@ import { PassThrough } from 'node:stream';
 import type { HelperTransport } from '../target';
 import { carrierExit, endHelper } from './process';
 import { claimPidFile } from '../../shared/pidFile';
+import { PORT_BUSY } from '../../shared/helperDaemon';
 
 /** The guest script's exit status when the port is still held by an earlier helper. */
-export const CHANNEL_BUSY = 98;
+export const CHANNEL_BUSY = PORT_BUSY;
 
 /**
  * Runs in the guest: finds the port by name, makes it stdin and stdout, writes the token and starts the
@@ -41,10 +43,11 @@ export interface ChannelOptions {
   readonly sockets: readonly string[];
   /** The guest name of channel i. */
   readonly name: (i: number) => string;
-  /** ssh arguments that run `program args` in the guest. */
-  readonly sshArgs: (program: string, args: readonly string[]) => string[];
-  /** The helper command in the guest (node, helper.js). */
-  readonly command: readonly string[];
+  /**
+   * ssh arguments of the command that starts a helper session on the port named `port` once the host is
+   * connected: it writes `token` and a newline on the port first, exits CHANNEL_BUSY when the port is held.
+   */
+  readonly launch: (port: string, token: string) => string[];
   readonly what: string;
   readonly graceMs?: number;
   /** How long the guest may take to start the helper and write the token. */
@@ -96,14 +99,28 @@ export function tokenScanner(token: string): (chunk: Buffer) => Buffer | undefin
   };
 }
 
+/** ssh arguments of CHANNEL_SCRIPT: a helper process of its own on the port. */
+export function helperProcessLaunch(sshArgs: (program: string, args: readonly string[]) => string[], command: readonly string[]): ChannelOptions['launch'] {
+  return (port, token) => sshArgs('sh', ['-c', CHANNEL_SCRIPT, 'helper-channel', port, token, ...command]);
+}
+
+export interface ChannelResult {
+  readonly transport?: HelperTransport;
+  readonly reason?: string;
+  /** The launch command's exit status when it ended before the session started. */
+  readonly exitCode?: number | null;
+  /** True when every channel was taken (by this machine's clients or by earlier sessions). */
+  readonly allBusy?: boolean;
+}
+
 /** Starts the helper on a free channel; resolves without a transport (with the reason) when none can carry it. */
-export async function channelTransport(opts: ChannelOptions): Promise<{ transport?: HelperTransport; reason?: string }> {
+export async function channelTransport(opts: ChannelOptions): Promise<ChannelResult> {
   const busy = new Set<number>();
   const first = Math.floor(Math.random() * opts.sockets.length);
   for (;;) {
     const lock = lockChannel(opts.sockets, first, busy);
     if (!lock) {
-      return { reason: busy.size ? `all ${opts.sockets.length} helper channels are in use (${busy.size} still held by earlier helpers)` : `all ${opts.sockets.length} helper channels are in use` };
+      return { allBusy: true, reason: busy.size ? `all ${opts.sockets.length} helper channels are in use (${busy.size} still held by earlier helpers)` : `all ${opts.sockets.length} helper channels are in use` };
     }
     const r = await startOnChannel(opts, lock);
     if (r !== 'busy') return r;
@@ -111,7 +128,7 @@ export async function channelTransport(opts: ChannelOptions): Promise<{ transpor
   }
 }
 
-async function startOnChannel(opts: ChannelOptions, lock: { index: number; release: () => void }): Promise<{ transport?: HelperTransport; reason?: string } | 'busy'> {
+async function startOnChannel(opts: ChannelOptions, lock: { index: number; release: () => void }): Promise<ChannelResult | 'busy'> {
   const socket = await new Promise<Socket | Error>((resolve) => {
     const s = connect(opts.sockets[lock.index]);
     s.once('connect', () => resolve(s));
@@ -123,7 +140,7 @@ async function startOnChannel(opts: ChannelOptions, lock: { index: number; relea
   }
   socket.on('error', () => undefined);
   const token = randomBytes(16).toString('hex');
-  const child = spawn('ssh', opts.sshArgs('sh', ['-c', CHANNEL_SCRIPT, 'helper-channel', opts.name(lock.index), token, ...opts.command]), {
+  const child = spawn('ssh', opts.launch(opts.name(lock.index), token), {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const exited = carrierExit(child, 'ssh', opts.what);
@@ -139,12 +156,12 @@ async function startOnChannel(opts: ChannelOptions, lock: { index: number; relea
   });
 
   const scan = tokenScanner(token);
-  const started = await new Promise<{ rest: Buffer } | { failed: string }>((resolve) => {
+  const started = await new Promise<{ rest: Buffer } | { failed: string; code?: number | null }>((resolve) => {
     let stderr = '';
     const onStderr = (b: Buffer) => {
       stderr = (stderr + b.toString('utf8')).slice(-2000);
     };
-    const finish = (r: { rest: Buffer } | { failed: string }) => {
+    const finish = (r: { rest: Buffer } | { failed: string; code?: number | null }) => {
       clearTimeout(timer);
       socket.off('data', onData);
       child.stderr.off('data', onStderr);
@@ -158,13 +175,13 @@ async function startOnChannel(opts: ChannelOptions, lock: { index: number; relea
     const timer = setTimeout(() => finish({ failed: `the helper did not start on channel ${lock.index} within ${timeoutMs / 1000} s` }), timeoutMs);
     socket.on('data', onData);
     child.stderr.on('data', onStderr);
-    void exited.then((code) => finish({ failed: `the helper on channel ${lock.index} ended before it started (exit ${code}): ${stderr.trim()}` }));
+    void exited.then((code) => finish({ failed: `the helper on channel ${lock.index} ended before it started (exit ${code}): ${stderr.trim()}`, code }));
   });
   if ('failed' in started) {
     child.kill('SIGTERM');
     const code = await exited;
     // The lock goes with the socket once ssh has exited (above); the next client may then try this channel.
-    return code === CHANNEL_BUSY ? 'busy' : { reason: started.failed };
+    return code === CHANNEL_BUSY ? 'busy' : { reason: started.failed, exitCode: 'code' in started ? started.code : undefined };
   }
   // The token's reader took the socket's first bytes; the client reads what follows them.
   const output = new PassThrough();

@@ -2,6 +2,7 @@
 // tracer's filter, resume it, stream decoded events until it and every descendant have exited, then
 // reconcile the counts: every record the kernel wrote is either delivered or counted as dropped where
 // it was lost.
+import { mark } from '../timings';
 import type { TraceEvent } from '../../shared/traceEvent';
 import { kernelDrops } from '../../shared/tracer/control';
 import { TracerSession } from './tracerSession';
@@ -97,6 +98,7 @@ export async function traceProgram(
   });
 
   // The program is spawned stopped, so nothing it does can land between the two: one round trip, not two.
+  mark('trace: counters read, program spawning');
   const [before, { pid }] = await Promise.all([
     session.counters(),
     client.call('spawn', { argv: [...options.argv], cwd: options.cwd, env: options.env, asRoot: options.asRoot }),
@@ -112,10 +114,13 @@ export async function traceProgram(
   const kill = () => void client.call('kill', { pid, signal: 'SIGKILL' }).catch(() => undefined);
   options.signal?.addEventListener('abort', kill, { once: true });
   try {
+    mark(`trace: program spawned stopped (pid ${pid})`);
     await session.traceProcess(pid);
     const resumedAt = Date.now();
     await client.call('resume', { pid });
+    mark('trace: program in the filter and resumed');
     const exit = await Promise.race([exited, client.closed.then((e) => Promise.reject(e))]);
+    mark(`trace: program exited (first event ${firstEventAt === undefined ? 'none yet' : `${firstEventAt - resumedAt} ms after resume`})`);
     // Descendants may outlive the program (strace -f waits for them too); the kernel drops each from
     // the filter map as it exits.
     await until(async () => (await session.tracedCount()) === 0, Number.MAX_SAFE_INTEGER, options.signal);
@@ -123,6 +128,7 @@ export async function traceProgram(
     const produced = after.records - before.records;
     // Everything the kernel wrote is in the ring buffer by now; wait until it has all come through.
     await until(() => records + helperDropped >= produced, 10_000);
+    mark(`trace: descendants gone, ${produced} records drained`);
     const undecodable = (session.decodeStats?.malformed ?? 0) - undecodableAtStart;
     const kernel = kernelDrops(before, after);
     return {

@@ -20,6 +20,7 @@ import { planFile, readPlan, writePlan } from './tracerPlan';
 import { TraceDecoder } from '../../shared/tracer/decoder';
 import { COUNTERS_MAP, EVENTS_MAP, KNOBS, TRACED_MAP, TracerCounters, tracedKey, tracedValue } from '../../shared/tracer/control';
 import { cacheRoot } from '../vm/paths';
+import { mark } from '../timings';
 import type { TraceEvent } from '../../shared/traceEvent';
 
 export type Progress = (message: string) => void;
@@ -139,8 +140,11 @@ export class TracerSession {
     progress(`starting the helper on ${target.id}`);
     // Asked over the target's exec channel while the helper starts, so the BTF cache lookup costs no round trip.
     const identity = target.kernel.identity();
+    void identity.then(() => mark('kernel identity read (ssh, in parallel)'));
     const transport = await target.startHelper();
+    mark(`helper session started (${transport.route ?? 'route unknown'})`);
     const client = await HelperClient.connect(transport, { client: 'bpf-lsm trace' });
+    mark(`hello answered (helper pid ${client.helper?.pid}${client.helper?.session !== undefined ? `, daemon session ${client.helper.session}` : ''})`);
     const caps = client.capabilities;
     if (caps && !caps.canRunLsm) {
       const missing = [caps.bpfLsmActive, caps.btf, caps.root, caps.libbpf].filter((c) => !c.ok);
@@ -211,6 +215,7 @@ export class TracerSession {
       writePlan(cachedPlan ?? planFile(tracerCache, btfPath, banner, selection, headersDir), plan);
     }
     const t2 = Date.now();
+    mark(`tracer plan ready (${compiled ? 'generated and compiled' : 'cached'})`);
 
     // The compiled object's digest names the resident tracer: another hook set, kernel or tracer version
     // is another key, and the helper replaces the old one. Knobs are part of what was loaded.
@@ -231,6 +236,7 @@ export class TracerSession {
       const mapsObject = compiled?.mapsObject ?? readFileSync(plan.mapsPath);
       acquired = await this.client.tracerAcquire(object, { ...params, mapsObject: mapsObject.toString('base64') });
     }
+    mark(`tracer acquired (${acquired.reused ? 'resident, reopened' : 'loaded and attached'}, slot ${acquired.slot})`);
     this.objectId = acquired.objectId;
     this.slot = acquired.slot;
     this.key = key;
@@ -248,6 +254,7 @@ export class TracerSession {
     this.decoder = new TraceDecoder(plan.tables);
     const started = await this.client.startTrace({ objectId: acquired.objectId, ringBuffers: [EVENTS_MAP] }, (batch) => this.batchSink?.(batch));
     this.sessionId = started.sessionId;
+    mark('trace session started on the ring buffer');
     this.state = {
       kernel: plan.kernel,
       hookCount: plan.hookCount,
