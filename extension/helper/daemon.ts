@@ -27,6 +27,7 @@ import { HelperSession } from './session';
 
 const CTL = join(DAEMON_DIR, 'ctl');
 const PID = join(DAEMON_DIR, 'pid');
+const READY = join(DAEMON_DIR, 'ready');
 
 function writeAtomic(file: string, text: string): void {
   writeFileSync(`${file}.tmp`, text, { mode: 0o600 });
@@ -106,7 +107,7 @@ export class HelperDaemon {
       this.log(`another daemon (pid ${readPidFile(PID)}) serves this VM`);
       return false;
     }
-    rmSync(join(DAEMON_DIR, 'version'), { force: true });
+    rmSync(READY, { force: true });
     rmSync(CTL, { force: true });
     sweepSessionFifos();
     // Node cannot make a FIFO itself.
@@ -126,7 +127,7 @@ export class HelperDaemon {
       if (pending.length > 4096) pending = '';
     });
     writeAtomic(join(DAEMON_DIR, 'sessions'), '0\n');
-    writeAtomic(join(DAEMON_DIR, 'version'), `${this.version}\n`);
+    writeAtomic(READY, `${this.version} ${process.pid}\n`);
     this.log(`serving helper sessions of version ${this.version}`);
     return true;
   }
@@ -211,7 +212,7 @@ export class HelperDaemon {
       await Promise.all([...this.sessions].map((s) => s.teardown(`the helper daemon is stopping (${reason})`)));
       this.checker.close();
       if (readPidFile(PID) === process.pid) {
-        rmSync(join(DAEMON_DIR, 'version'), { force: true });
+        rmSync(READY, { force: true });
         rmSync(CTL, { force: true });
         rmSync(PID, { force: true });
       }

@@ -5,7 +5,8 @@
 //
 // The daemon listens on nothing but the virtio ports and a FIFO in a root-only folder:
 //   <DAEMON_DIR>/pid       the daemon's pid (a pid file: a dead daemon's is taken over)
-//   <DAEMON_DIR>/version   the deployed helper version it runs, written once it reads requests
+//   <DAEMON_DIR>/ready     "<version> <pid>": the deployed helper version it runs, written once it reads
+//                          requests (a dead daemon's is stale: scripts check that the pid lives)
 //   <DAEMON_DIR>/ctl       the request FIFO (0600): one SessionRequest line per session
 //   <DAEMON_DIR>/s-<token> a session's stderr FIFO (0600), made by the session script, read by its `cat`
 //   <DAEMON_DIR>/s-<token>.rc   the session's exit status, written before its stderr FIFO closes

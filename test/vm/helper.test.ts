@@ -84,9 +84,13 @@ describe('privileged helper in the BPF-LSM VM', function () {
       const channels = routes.filter((r) => r.startsWith('VM channel ')).sort((a, b) => Number(a.slice(11)) - Number(b.slice(11)));
       assert.deepEqual(channels, Array.from({ length: HELPER_CHANNELS }, (_, i) => `VM channel ${i}`));
       assert.deepEqual(routes.filter((r) => r.startsWith('ssh')), [`ssh (no helper channel: all ${HELPER_CHANNELS} helper channels are in use)`]);
-      // Every one is a separate helper that answers on its own route.
-      const pids = await Promise.all(clients.map(async (c) => (await c.call('list', {}), c.helper!.pid)));
-      assert.equal(new Set(pids).size, HELPER_CHANNELS + 1);
+      // Every one is a separate session that answers on its own route: those on the channels come from the
+      // VM's one helper daemon (each its own session number), the one on ssh is a helper process of its own.
+      const who = await Promise.all(clients.map(async (c) => (await c.call('list', {}), `${c.helper!.pid}/${c.helper!.session ?? '-'}`)));
+      assert.equal(new Set(who).size, HELPER_CHANNELS + 1, who.join(' '));
+      const onChannels = clients.filter((_, i) => routes[i].startsWith('VM channel '));
+      assert.equal(new Set(onChannels.map((c) => c.helper!.pid)).size, 1, 'one daemon serves every channel');
+      assert.ok(onChannels.every((c) => c.helper!.session !== undefined));
     } finally {
       await Promise.all(clients.map((c) => c.close()));
     }

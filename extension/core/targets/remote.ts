@@ -172,7 +172,7 @@ export class RemoteTarget implements Target {
         user: user ?? { uid: 0, gid: 0 },
         onStart: (ms) => mark(`helper daemon started in the guest in ${ms} ms`),
       });
-      if (r.transport) return { ...r.transport, route: `${r.transport.route} (helper daemon)` };
+      if (r.transport) return r.transport;
       // Every channel taken: the ssh session carries the helper (below). Otherwise a helper process of its own.
       if (r.allBusy) fallback = ` (no helper channel: ${r.reason})`;
       else daemonFailure = ` (no helper daemon: ${r.reason})`;

@@ -16,7 +16,7 @@ import { ChannelOptions, ChannelResult, channelTransport } from './vmChannel';
  */
 export const SESSION_SCRIPT = [
   `v=$1; port=$2; token=$3; d=${DAEMON_DIR}; f=$d/s-$token; pid=; have=`,
-  '{ read -r pid < "$d/pid"; read -r have < "$d/version"; } 2>/dev/null',
+  '{ read -r have pid < "$d/ready"; } 2>/dev/null',
   `[ -n "$pid" ] && [ "$have" = "$v" ] && kill -0 "$pid" 2>/dev/null || { echo "no helper daemon of version $v runs in the VM" >&2; exit ${NO_DAEMON}; }`,
   'mkfifo -m 600 "$f" || exit 1',
   `{ exec 3<>"$d/ctl" && printf '%s %s\\n' "$port" "$token" >&3 && exec 3>&-; } || { rm -f "$f"; exit ${NO_DAEMON}; }`,
@@ -33,21 +33,26 @@ export const SESSION_SCRIPT = [
  * starts the daemon in its own session with no terminal and waits until it reads requests.
  */
 export const START_SCRIPT = [
-  `v=$1; helper=$2; d=${DAEMON_DIR}; pid=; have=`,
-  '{ read -r pid < "$d/pid"; read -r have < "$d/version"; } 2>/dev/null',
-  'if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then',
-  '  [ "$have" = "$v" ] && exit 0',
+  `v=$1; helper=$2; d=${DAEMON_DIR}; child=`,
+  'ready() { have=; rpid=; { read -r have rpid < "$d/ready"; } 2>/dev/null; [ "$have" = "$v" ] && [ -n "$rpid" ] && kill -0 "$rpid" 2>/dev/null; }',
+  'holder() { pid=; { read -r pid < "$d/pid"; } 2>/dev/null; [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }',
+  'ready && exit 0',
+  // A daemon of another version is stopped; one that is still starting (another client's) is waited for.
+  'if holder && [ "$rpid" = "$pid" ]; then',
   '  kill -TERM "$pid"; i=0',
   '  while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done',
   '  kill -KILL "$pid" 2>/dev/null',
   'fi',
-  'mkdir -p -m 700 "$d"',
-  `SUDO_UID=$3 SUDO_GID=$4 setsid /usr/bin/node "$helper" ${DAEMON_FLAG} </dev/null >>"$d/log" 2>&1 &`,
-  'child=$!; i=0',
+  'if ! holder; then',
+  '  mkdir -p -m 700 "$d"',
+  `  SUDO_UID=$3 SUDO_GID=$4 setsid /usr/bin/node "$helper" ${DAEMON_FLAG} </dev/null >>"$d/log" 2>&1 &`,
+  '  child=$!',
+  'fi',
+  'i=0',
   'while [ $i -lt 600 ]; do',
-  '  { read -r have < "$d/version"; } 2>/dev/null && [ "$have" = "$v" ] && exit 0',
-  // Lost the race to another client's daemon of the same version: that one writes the version file.
-  '  kill -0 "$child" 2>/dev/null || { read -r pid < "$d/pid"; kill -0 "$pid"; } 2>/dev/null || break',
+  '  ready && exit 0',
+  // Our daemon, or the one that won the race to the pid file, is still on its way.
+  '  holder || { [ -n "$child" ] && kill -0 "$child" 2>/dev/null; } || break',
   '  sleep 0.05; i=$((i+1))',
   'done',
   'echo "the helper daemon did not start:" >&2; tail -n 5 "$d/log" >&2; exit 1',
