@@ -3,7 +3,9 @@
 //   (a) time from command to first event: cold (new connection, no tracer resident: helper start, BTF,
 //       compile uncached and cached, load, attach, spawn) and warm (another trace on the same connection);
 //   (b) back-to-back CLI runs of `bpf-lsm trace --target vm --json -- /usr/bin/ls /home` with the tracer
-//       resident: whole-command wall time, first event after resume, file_open events of ls;
+//       resident: whole-command wall time, first event after resume, file_open events of ls, where the
+//       last run's time went (BPF_LSM_TIMINGS=1), and for comparison in the same run, runs with a helper
+//       process per session instead of the VM's helper daemon (BPF_LSM_VM_DAEMON=0);
 //   (c) events/s on a syscall-heavy loop (bench/trace_loop.c: open/read/close N times), with drops per hop
 //       and the reconciliation produced = delivered + drops;
 //   (d) the loop's slowdown when traced, vs untraced and vs `strace -f -o /dev/null`, all in this run.
@@ -12,7 +14,7 @@
 // filter (what every other process on the target pays).
 //   BENCH_TRACE_ITERATIONS  loop iterations (default 20000)     BENCH_TRACE_ROUNDS  rounds (default 3)
 //   BENCH_TRACE_STRACE=0    skip the strace runs (minutes each under TCG), for quick A/B runs of the tracer
-//   BENCH_TRACE_CLI_RUNS    back-to-back CLI runs (default 4)
+//   BENCH_TRACE_CLI_RUNS    back-to-back CLI runs (default 4)     BENCH_TRACE_NO_DAEMON_RUNS  (default 2; 0: none)
 //   BENCH_TRACE_COLD=0      skip the cold starts and CLI runs (one connection, loop figures only), for quick
 //                           A/B runs of the traced loop
 // Boots the VM when it is not running (and stops it again). Prints figures; never fails on speed.
@@ -42,6 +44,7 @@ import { withBenchVm } from './benchVm';
 const ITERATIONS = Number(process.env.BENCH_TRACE_ITERATIONS ?? 20000);
 const ROUNDS = Number(process.env.BENCH_TRACE_ROUNDS ?? 3);
 const CLI_RUNS = Number(process.env.BENCH_TRACE_CLI_RUNS ?? 4);
+const NO_DAEMON_RUNS = Number(process.env.BENCH_TRACE_NO_DAEMON_RUNS ?? 2);
 const REMOTE_DIR = '/tmp/bpf-lsm-bench';
 const LOOP = `${REMOTE_DIR}/trace_loop`;
 const LOOP_FILE = '/etc/hostname';
@@ -133,16 +136,18 @@ interface CliRun {
   fileOpens: number;
   resident: boolean;
   code: number | null;
+  /** The command's own account of its phases (BPF_LSM_TIMINGS=1). */
+  phases: string;
 }
 
 /** One `bpf-lsm trace` command, timed from outside as a user would (node start to exit). */
-function cliTrace(root: string): Promise<CliRun> {
+function cliTrace(root: string, env: Record<string, string> = {}): Promise<CliRun> {
   const t0 = Date.now();
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [join(root, 'dist', 'cli.js'), 'trace', '--target', 'vm', '--json', '--', '/usr/bin/ls', '/home'],
-      { env: process.env, maxBuffer: 64 << 20 },
+      { env: { ...process.env, BPF_LSM_TIMINGS: '1', ...env }, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => {
         const wallMs = Date.now() - t0;
         const events = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind?: string; hook?: string; comm?: string });
@@ -153,6 +158,7 @@ function cliTrace(root: string): Promise<CliRun> {
           fileOpens: events.filter((e) => e.kind === 'hook' && e.hook === 'file_open' && e.comm === 'ls').length,
           resident: /traced by the tracer resident on the target/.test(stderr),
           code: err ? ((err as { code?: number }).code ?? null) : 0,
+          phases: stderr.split('where the time went')[1]?.split('\n').slice(1).filter((l) => /^\s+\d+ ms/.test(l)).join('\n') ?? '',
         });
       },
     );
@@ -231,7 +237,17 @@ async function coldStarts(vm: Target, cacheDir: string, sessions: TracerSession[
     `back-to-back bpf-lsm trace --target vm --json -- /usr/bin/ls /home (${CLI_RUNS} runs, tracer resident): ` +
       cli.map((r, i) => `run ${i + 1} ${s(r.wallMs)} wall, first event ${r.firstEventMs ?? '?'} ms after resume, ${r.fileOpens} file_open of ls${r.resident ? '' : ' (NOT resident)'}${r.code === 0 ? '' : ` (exit ${r.code})`}`).join('; '),
   );
-  console.log(`  runs 2-${CLI_RUNS} median ${s(median(cli.slice(1).map((r) => r.wallMs)))} wall (before: ~35 s each, waiting for the previous run's detach; lsmtrace 33.5 s)`);
+  console.log(`  runs 2-${CLI_RUNS} median ${s(median(cli.slice(1).map((r) => r.wallMs)))} wall (before: ~35 s each, waiting for the previous run's detach; lsmtrace 33.5 s); host load ${load()}`);
+  console.log(`  where run ${CLI_RUNS}'s time went (ms since its node started, + since the previous phase):\n${cli[CLI_RUNS - 1].phases}`);
+  if (NO_DAEMON_RUNS > 0) {
+    const plainRuns: CliRun[] = [];
+    for (let i = 0; i < NO_DAEMON_RUNS; i++) plainRuns.push(await cliTrace(root, { BPF_LSM_VM_DAEMON: '0' }));
+    console.log(
+      `  the same with a helper process per session (BPF_LSM_VM_DAEMON=0, node started in the guest each run): ` +
+        plainRuns.map((r, i) => `run ${i + 1} ${s(r.wallMs)} wall, first event ${r.firstEventMs ?? '?'} ms after resume${r.code === 0 ? '' : ` (exit ${r.code})`}`).join('; ') +
+        `; host load ${load()}`,
+    );
+  }
   return b.session;
 }
 

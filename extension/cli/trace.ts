@@ -6,7 +6,7 @@ import { parseArgs, UsageError } from './args';
 import { Subcommand } from './subcommand';
 import { createTarget, resolveTargetId } from '../core/targets';
 import { TracerSession } from '../core/trace/tracerSession';
-import { traceProgram } from '../core/trace/traceProgram';
+import { spawnStopped, traceProgram } from '../core/trace/traceProgram';
 import { formatEvent, formatSummary } from '../core/trace/format';
 import type { TraceEvent } from '../shared/traceEvent';
 import { mark } from '../core/timings';
@@ -54,6 +54,16 @@ export const traceCommand: Subcommand = {
       controller.abort();
     };
     process.once('SIGINT', onSignal);
+    const local = target.sharesThisMachine;
+    const program = {
+      argv: args.rest,
+      cwd: typeof args.flags.get('cwd') === 'string' ? String(args.flags.get('cwd')) : local ? process.cwd() : undefined,
+      env: local ? (Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)) as Record<string, string>) : undefined,
+      asRoot: args.flags.has('as-root'),
+    };
+    // Spawned (stopped) while the tracer is reopened or loaded; if that fails, the helper kills it when we go.
+    const spawned = spawnStopped(session, program);
+    void spawned.then(() => mark('program spawned stopped (while the tracer is prepared)'), () => undefined);
     try {
       const state = await session.prepare(
         { categories: list(args.flags.get('category')), hooks: list(args.flags.get('hooks')), follow: !args.flags.has('no-follow') },
@@ -80,14 +90,11 @@ export const traceCommand: Subcommand = {
         process.stdout.write(out.join('\n') + '\n');
         out.length = 0;
       };
-      const local = target.sharesThisMachine;
       const summary = await traceProgram(
         session,
         {
-          argv: args.rest,
-          cwd: typeof args.flags.get('cwd') === 'string' ? String(args.flags.get('cwd')) : local ? process.cwd() : undefined,
-          env: local ? (Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)) as Record<string, string>) : undefined,
-          asRoot: args.flags.has('as-root'),
+          ...program,
+          spawned,
           signal: controller.signal,
           onOutput: (stream, text) => (json || stream === 'stderr' ? process.stderr : process.stdout).write(text),
         },

@@ -13,8 +13,18 @@ function onPath(tool: string): string | undefined {
   return undefined;
 }
 
-/** The kernel config: /proc/config.gz (CONFIG_IKCONFIG_PROC) or /boot/config-<release>. */
+/**
+ * The running kernel's config, read once per process: it cannot change while the kernel runs, and the VM's
+ * helper daemon answers every session's hello (gunzipping /proc/config.gz costs tens of ms under TCG).
+ */
+let configOf: { rel: string; text: string | undefined } | undefined;
 function kernelConfig(rel: string): string | undefined {
+  if (configOf?.rel !== rel) configOf = { rel, text: readKernelConfig(rel) };
+  return configOf.text;
+}
+
+/** The kernel config: /proc/config.gz (CONFIG_IKCONFIG_PROC) or /boot/config-<release>. */
+function readKernelConfig(rel: string): string | undefined {
   try {
     if (existsSync('/proc/config.gz')) return gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
   } catch {

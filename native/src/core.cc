@@ -461,8 +461,16 @@ Failure Object::MapEntries(const std::string& map, const std::vector<uint8_t>& s
 void Object::Close() {
   if (!obj_) return;
   for (auto& [name, link] : links_) {
-    // A pinned link belongs to its pin now: drop our reference without detaching it.
-    if (pinned_.count(name)) bpf_link__disconnect(link);
+    if (pinned_.count(name)) {
+      // A pinned link belongs to its pin now: drop our reference without detaching it. libbpf (1.1) frees a
+      // disconnected link without closing its descriptor, so close it here: a process that outlives its
+      // objects (the VM's helper daemon) would otherwise keep every pinned link attached after its unpin.
+      int fd = bpf_link__fd(link);
+      bpf_link__disconnect(link);
+      bpf_link__destroy(link);
+      if (fd >= 0) close(fd);
+      continue;
+    }
     bpf_link__destroy(link);
   }
   links_.clear();

@@ -17,6 +17,7 @@ import { traceProgram, type TraceSummary } from '../../extension/core/trace/trac
 import { BuiltinVm } from '../../extension/core/vm/vm';
 import { vmPaths } from '../../extension/core/vm/paths';
 import { buildFloodProgram, floodOpens } from '../fixtures/malformed/flood';
+import { DAEMON_DIR } from '../../extension/shared/helperDaemon';
 import { until } from './until';
 
 const root = join(__dirname, '..', '..', '..');
@@ -227,16 +228,27 @@ describe('hardening: fault cases of the trace path in the BPF-LSM VM', function 
     const session = await prepared(IDLE_MS);
     const marker = `bpf-lsm-hardening-cut-${process.pid}`;
     const { trace, helperPid } = await busyTrace(session, marker);
-    // The sshd process carrying the helper's connection: the helper's nearest sshd ancestor.
-    const r = await vm.exec('sh', ['-c', 'p=$1; while [ "$p" -gt 1 ]; do set -- $(cat /proc/$p/stat); p=$4; [ "$(cat /proc/$p/comm)" = sshd ] && { echo $p; exit 0; }; done; exit 1', 'sshd-of', String(helperPid)]);
-    assert.equal(r.exitCode, 0, `no sshd above the helper: ${r.stderr}`);
+    // The sshd process carrying the session's connection: the nearest sshd ancestor of the helper process,
+    // or, for a session of the VM's helper daemon, of the session script's `cat` of its stderr FIFO.
+    const daemonSession = session.client.helper!.session !== undefined;
+    const carrier = daemonSession ? (await pidsWith(`cat ${DAEMON_DIR}/s-`))[0] : helperPid;
+    assert.ok(carrier, 'the session script runs');
+    const r = await vm.exec('sh', ['-c', 'p=$1; while [ "$p" -gt 1 ]; do set -- $(cat /proc/$p/stat); p=$4; [ "$(cat /proc/$p/comm)" = sshd ] && { echo $p; exit 0; }; done; exit 1', 'sshd-of', String(carrier)]);
+    assert.equal(r.exitCode, 0, `no sshd above the helper session: ${r.stderr}`);
     const sshd = Number(r.stdout.trim());
     const t = Date.now();
     await vm.exec('kill', ['-KILL', String(sshd)]);
     const err = await trace.then(() => assert.fail('the trace outlived its connection'), (e: Error) => e);
     const reportedMs = Date.now() - t;
     assert.ok(err instanceof HelperGoneError, String(err));
-    await until('the helper to exit after losing its connection', 60_000, async () => ((await running(helperPid)) ? undefined : true));
+    if (daemonSession) {
+      // The daemon serves other sessions on: only this one ends (its script and its trace slot go).
+      await until('the session script to end after losing its connection', 60_000, async () => ((await running(carrier)) ? undefined : true));
+      await until('the session\'s trace slot to be given back', 60_000, async () => ((await tracesRunning()) === 0 ? true : undefined));
+      assert.equal(await running(helperPid), true, 'the helper daemon still runs');
+    } else {
+      await until('the helper to exit after losing its connection', 60_000, async () => ((await running(helperPid)) ? undefined : true));
+    }
     await until('the traced loop to be killed', 30_000, async () => ((await pidsWith(marker)).length === 0 ? true : undefined));
     await session.dispose();
     // No host-side action: the keeper on the target releases the idle tracer.

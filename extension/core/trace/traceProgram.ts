@@ -17,6 +17,22 @@ export interface TraceProgramOptions {
   readonly signal?: AbortSignal;
   /** The traced program's own output. */
   readonly onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
+  /**
+   * The program, already spawned stopped by spawnStopped() while the tracer was being prepared (a spawn
+   * costs a fork and two execs in the guest, which then overlap the tracer's reopen).
+   */
+  readonly spawned?: Promise<{ pid: number }>;
+}
+
+/**
+ * Starts the program stopped before its exec, before the session's tracer is ready; pass the result to
+ * traceProgram as `spawned`. Nothing it does is lost: it runs only once traceProgram has put it in the filter.
+ */
+export function spawnStopped(session: TracerSession, options: Pick<TraceProgramOptions, 'argv' | 'cwd' | 'env' | 'asRoot'>): Promise<{ pid: number }> {
+  const spawned = session.client.call('spawn', { argv: [...options.argv], cwd: options.cwd, env: options.env, asRoot: options.asRoot });
+  // Whoever awaits it sees the failure; until then it must not count as unhandled.
+  spawned.catch(() => undefined);
+  return spawned;
 }
 
 export interface TraceSummary {
@@ -101,7 +117,7 @@ export async function traceProgram(
   mark('trace: counters read, program spawning');
   const [before, { pid }] = await Promise.all([
     session.counters(),
-    client.call('spawn', { argv: [...options.argv], cwd: options.cwd, env: options.env, asRoot: options.asRoot }),
+    options.spawned ?? spawnStopped(session, options),
   ]);
   const subscriptions = [
     client.onNotification('processOutput', (p) => {

@@ -236,7 +236,7 @@ export class TracerSession {
       const mapsObject = compiled?.mapsObject ?? readFileSync(plan.mapsPath);
       acquired = await this.client.tracerAcquire(object, { ...params, mapsObject: mapsObject.toString('base64') });
     }
-    mark(`tracer acquired (${acquired.reused ? 'resident, reopened' : 'loaded and attached'}, slot ${acquired.slot})`);
+    mark(`tracer acquired (${acquired.reused ? 'resident, reopened' : 'loaded and attached'}; open+load in the helper ${acquired.loadMs} ms, slot ${acquired.slot})`);
     this.objectId = acquired.objectId;
     this.slot = acquired.slot;
     this.key = key;
