@@ -16,6 +16,7 @@
 // per configuration) taken off. Each measurement follows a short uncounted loop of the same binary. A last phase turns on kernel.bpf_stats_enabled and reads each program's run time per call,
 // which says where an overhead goes. Prints figures; never fails on speed.
 //   BENCH_PROFILE_ITERATIONS (default 50000)   BENCH_PROFILE_ROUNDS (default 12)   BENCH_PROFILE_STATS_RUNS (6)
+//   BENCH_PROFILE_SETTLE_MS (pause after each attach/detach, default 3000)
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -38,9 +39,19 @@ const GUEST_CPU = '1';
 // loop first, not counted, so that cost lands in no measurement.
 const WARMUP = 2000;
 const STATS_RUNS = Number(process.env.BENCH_PROFILE_STATS_RUNS ?? 6);
+// After an attach or detach the guest frees and patches in the background (trampolines, RCU grace periods):
+// a pause before measuring, so that work does not compete with the next configuration's loop.
+const SETTLE_MS = Number(process.env.BENCH_PROFILE_SETTLE_MS ?? 3000);
+const settle = () => new Promise((res) => setTimeout(res, SETTLE_MS));
 
 type Config = 'untraced' | 'outside' | 'profiled';
-interface Run { ns: number; cpuNs: number; hostNs: number }
+interface Run {
+  ns: number;
+  cpuNs: number;
+  hostNs: number;
+  /** Share of the time the guest's other CPU was busy while the loop ran (work there competes for the host). */
+  otherBusy: number;
+}
 
 /** The q-quantile (0..1) of xs, linearly interpolated. */
 function quantile(xs: number[], q: number): number {
@@ -65,15 +76,26 @@ function hostCpuNs(pid: number): number {
   return sum;
 }
 
+/** Busy and total jiffies of the guest's other CPU (cpu0: the loop runs on GUEST_CPU) from a /proc/stat line. */
+function otherCpu(line: string | undefined): { busy: number; total: number } {
+  const f = (line ?? '').trim().split(/\s+/).slice(1, 8).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
+}
+
 async function loop(target: Target, qemuPid: number, binary: string, iterations = ITERATIONS): Promise<Run> {
   const host0 = hostCpuNs(qemuPid);
-  const r = await target.exec('taskset', ['-c', GUEST_CPU, binary, String(iterations), LOOP_FILE], { timeoutMs: 30 * 60_000 });
+  const stat = "grep '^cpu0 ' /proc/stat";
+  const r = await target.exec('sh', ['-c', `${stat} && taskset -c ${GUEST_CPU} "$@" && ${stat}`, 'sh', binary, String(iterations), LOOP_FILE], { timeoutMs: 30 * 60_000 });
   const hostNs = hostCpuNs(qemuPid) - host0;
   if (r.exitCode !== 0) throw new Error(`${binary} failed (${r.exitCode}): ${r.stderr}`);
-  const line = r.stdout.split('\n').find((l) => l.startsWith('{"iterations"'));
+  const lines = r.stdout.split('\n');
+  const line = lines.find((l) => l.startsWith('{"iterations"'));
   if (!line) throw new Error(`the loop printed no result: ${r.stdout.slice(0, 200)}`);
   const j = JSON.parse(line) as { ns: number; cpu_ns: number };
-  return { ns: j.ns, cpuNs: j.cpu_ns, hostNs };
+  const [a, b] = lines.filter((l) => l.startsWith('cpu0 ')).map(otherCpu);
+  const otherBusy = b && b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : 0;
+  return { ns: j.ns, cpuNs: j.cpu_ns, hostNs, otherBusy };
 }
 
 /** A 100-rule allow-list profile for the subject: the loop's file among exact paths, directories and connects. */
@@ -135,8 +157,10 @@ async function main(): Promise<void> {
       for (let round = 0; round < ROUNDS; round++) {
         const attached = async (order: Config[]) => {
           await applyProfiles(vm, client, profiles, object);
+          await settle();
           for (const c of order) await measure(c);
           await clearProfiles(vm);
+          await settle();
         };
         if (round % 2 === 0) {
           await measure('untraced');
@@ -160,6 +184,7 @@ async function main(): Promise<void> {
         console.log(`  ${summary('outside every profile', over('outside'), '3%')}`);
         console.log(`  ${summary('profiled, 100 rules', over('profiled'), '15%')}`);
       }
+      console.log(`guest's other CPU busy during the loop, median: ${(['untraced', 'outside', 'profiled'] as const).map((c) => `${c} ${(quantile(runs[c].map((r) => r.otherBusy), 0.5) * 100).toFixed(1)}%`).join(', ')}`);
       console.log(`loop start over ssh (0 iterations), host CPU median: ${(['untraced', 'outside', 'profiled'] as const).map((c) => `${c} ${(fixed(c) / 1e6).toFixed(1)} ms`).join(', ')}`);
       for (const c of ['untraced', 'outside', 'profiled'] as const) console.log(`rounds ${c} (µs/iteration wall/cpu/host): ${runs[c].map((r) => [r.ns, r.cpuNs, r.hostNs - fixed(c)].map((x) => (x / ITERATIONS / 1000).toFixed(2)).join('/')).join(' ')}`);
       console.log(`rounds took ${((Date.now() - started) / 1000).toFixed(0)} s; load average at end: host ${load()}, guest ${await guestLoad()}`);
@@ -169,6 +194,7 @@ async function main(): Promise<void> {
       // one run (host preemption stretches the loop and the programs alike). Added time vs untraced is
       // bpf / (loop - bpf); it leaves out the trampoline's entry and exit, which the "outside" rounds show.
       await applyProfiles(vm, client, profiles, object);
+      await settle();
       await vm.exec('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1'], { root: true });
       try {
         const added: Record<'outside' | 'profiled', number[]> = { outside: [], profiled: [] };
