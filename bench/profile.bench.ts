@@ -122,6 +122,12 @@ async function progStats(target: Target): Promise<Map<string, { ns: number; cnt:
   return out;
 }
 
+/** How many of profile_guard's programs the guest kernel holds. */
+async function loadedGuards(target: Target): Promise<number> {
+  const r = await target.exec('bpftool', ['--json', 'prog', 'show'], { root: true });
+  return (JSON.parse(r.stdout || '[]') as Array<{ name?: string }>).filter((p) => PROFILE_PROGRAMS.some((n) => p.name && n.startsWith(p.name))).length;
+}
+
 function summary(label: string, overheads: number[], target: string): string {
   return `${label}: median ${pct(quantile(overheads, 0.5))} (p25 ${pct(quantile(overheads, 0.25))}, p75 ${pct(quantile(overheads, 0.75))}) vs untraced, target <= ${target}`;
 }
@@ -154,6 +160,7 @@ async function main(): Promise<void> {
       console.log(`load average at start: host ${load()} (2 host cores shared), guest ${await guestLoad()}`);
       console.log(`workload: taskset -c ${GUEST_CPU} trace_loop ${ITERATIONS} ${LOOP_FILE} (open/read/close per iteration); ${ROUNDS} rounds of all three configurations, ABBA order; profile: 100 rules (86 file, 5 exec, 9 connect), enforce, allow-list`);
       const started = Date.now();
+      let leftAfterClear = 0;
       for (let round = 0; round < ROUNDS; round++) {
         const attached = async (order: Config[]) => {
           await applyProfiles(vm, client, profiles, object);
@@ -161,6 +168,9 @@ async function main(): Promise<void> {
           for (const c of order) await measure(c);
           await clearProfiles(vm);
           await settle();
+          const left = await loadedGuards(vm);
+          if (left) console.log(`round ${round + 1}: after clear ${left} profile_guard programs are still loaded`);
+          leftAfterClear = Math.max(leftAfterClear, left);
         };
         if (round % 2 === 0) {
           await measure('untraced');
@@ -187,6 +197,7 @@ async function main(): Promise<void> {
       console.log(`guest's other CPU busy during the loop, median: ${(['untraced', 'outside', 'profiled'] as const).map((c) => `${c} ${(quantile(runs[c].map((r) => r.otherBusy), 0.5) * 100).toFixed(1)}%`).join(', ')}`);
       console.log(`loop start over ssh (0 iterations), host CPU median: ${(['untraced', 'outside', 'profiled'] as const).map((c) => `${c} ${(fixed(c) / 1e6).toFixed(1)} ms`).join(', ')}`);
       for (const c of ['untraced', 'outside', 'profiled'] as const) console.log(`rounds ${c} (µs/iteration wall/cpu/host): ${runs[c].map((r) => [r.ns, r.cpuNs, r.hostNs - fixed(c)].map((x) => (x / ITERATIONS / 1000).toFixed(2)).join('/')).join(' ')}`);
+      console.log(`programs left after each clear: ${leftAfterClear ? `up to ${leftAfterClear} (leaked)` : 'none'}`);
       console.log(`rounds took ${((Date.now() - started) / 1000).toFixed(0)} s; load average at end: host ${load()}, guest ${await guestLoad()}`);
 
       // Where the time goes, and a figure host load hardly moves: with kernel.bpf_stats_enabled each
