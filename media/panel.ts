@@ -95,6 +95,7 @@ let selectedSeq: number | undefined;
 let requestId = 0;
 let requestedFirst = -1;
 let requestedVersion = -1;
+let requestedCount = -1;
 let ignoreScroll = false;
 /** A selection made before its row arrived (keyboard paging, reveal): sent once the row is here. */
 let selectionPending = false;
@@ -276,10 +277,13 @@ new ResizeObserver(() => {
 
 function requestRows(): void {
   const version = state?.version ?? 0;
-  if (requestedFirst === first && requestedVersion === version) return;
+  const count = visible + 1;
+  // The count is part of what was asked: after a resize the same first row needs more rows than before.
+  if (requestedFirst === first && requestedVersion === version && requestedCount === count) return;
   requestedFirst = first;
   requestedVersion = version;
-  send({ type: 'viewport', requestId: ++requestId, first, count: visible + 1 });
+  requestedCount = count;
+  send({ type: 'viewport', requestId: ++requestId, first, count });
 }
 
 function rowAt(r: number): PanelRow | undefined {
