@@ -5,7 +5,53 @@ import { join } from 'node:path';
 import { COMMANDS, COMMAND_CATEGORY } from '../../extension/shared/commands';
 
 const root = join(__dirname, '..', '..', '..');
-const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const manifestText = readFileSync(join(root, 'package.json'), 'utf8');
+const manifest = JSON.parse(manifestText);
+
+/** Keys given twice in one object of a JSON text, as paths: JSON.parse (and VS Code) keep only the last. */
+function duplicateKeys(text: string): string[] {
+  const found: string[] = [];
+  let i = 0;
+  const space = () => {
+    while (i < text.length && /\s/.test(text[i])) i++;
+  };
+  const string = (): string => {
+    const start = i++;
+    while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    i++;
+    return JSON.parse(text.slice(start, i)) as string;
+  };
+  const value = (path: string): void => {
+    space();
+    if (text[i] === '{' || text[i] === '[') {
+      const object = text[i++] === '{';
+      const seen = new Set<string>();
+      space();
+      if (text[i] === (object ? '}' : ']')) {
+        i++;
+        return;
+      }
+      for (let n = 0; ; n++) {
+        let at = String(n);
+        if (object) {
+          space();
+          at = string();
+          if (seen.has(at)) found.push(`${path}/${at}`);
+          seen.add(at);
+          space();
+          i++; // ':'
+        }
+        value(`${path}/${at}`);
+        space();
+        if (text[i++] !== ',') return;
+      }
+    }
+    if (text[i] === '"') string();
+    else while (i < text.length && !/[,}\]\s]/.test(text[i])) i++;
+  };
+  value('');
+  return found;
+}
 
 describe('package.json manifest', () => {
   it('contributes exactly the commands of the catalogue, each with the BPF-LSM category', () => {
@@ -35,6 +81,11 @@ describe('package.json manifest', () => {
       const info = Object.values(COMMANDS).find((x) => x.id === c.command) as { trusted?: true };
       assert.equal(c.enablement === 'isWorkspaceTrusted', info.trusted === true, `${c.command}: enablement and the handler's trust check agree`);
     }
+  });
+
+  it('gives no key twice in one object (a second "editor/title" menu hid the first one\'s Load Probe button)', () => {
+    assert.deepEqual(duplicateKeys('{"menus": {"a": [1, {"b": "x\\"y", "b": 2}], "a": []}}'), ['/menus/a/1/b', '/menus/a']);
+    assert.deepEqual(duplicateKeys(manifestText), []);
   });
 
   it('names the bundled client as main and the CLI as bin bpf-lsm', () => {

@@ -16,7 +16,7 @@ describe('lsp: kernel matrix diagnostics', function () {
     const v612 = debian612Vmlinux();
     const client = await LspClient.start({ btfPath: v61, matrix: [{ label: '6.1', btfPath: v61 }, { label: '6.12', btfPath: v612 }] });
     try {
-      const uri = 'file:///work/matrix.bpf.c';
+      const uri = 'file:///project/matrix.bpf.c';
       const text =
         HEADER +
         'SEC("lsm/file_open")\nint BPF_PROG(a, struct file *file)\n{ return 0; }\n' +
