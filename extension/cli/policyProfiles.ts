@@ -1,7 +1,7 @@
 // `bpf-lsm policy replay POLICY TRACE.jsonl` and `bpf-lsm policy propose [--out FILE] [--from TRACE.jsonl |
 // -- PROGRAM ARGS...]`: profiles tried on recorded behaviour, and proposed from it. Replay needs no target;
 // propose records a fresh trace on the target when no --from is given.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { ParsedArgs } from './args';
 import { UsageError } from './args';
 import { parseTraceJsonl } from '../core/policy/access';
@@ -11,6 +11,7 @@ import { proposeProfile } from '../core/policy/propose';
 import { lineDiff, mergeProfile } from '../core/policy/policyText';
 import { recordTrace } from '../core/policy/record';
 import type { TraceEvent } from '../shared/traceEvent';
+import { writeFileAtomic } from '../shared/atomicWrite';
 
 function readText(path: string, what: string): string {
   try {
@@ -36,12 +37,6 @@ export function runReplay(args: ParsedArgs): number {
   return result.denials.length ? 3 : 0;
 }
 
-function writeAtomically(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
-
 export async function runPropose(args: ParsedArgs, targetId: string, progress: (m: string) => void): Promise<number> {
   if (args.positional.length > 1) throw new UsageError(`policy propose takes no positional arguments (got ${args.positional.slice(1).join(' ')}); put the program after --`);
   const from = args.flags.get('from');
@@ -53,7 +48,7 @@ export async function runPropose(args: ParsedArgs, targetId: string, progress: (
     events = recorded.events;
     progress(`${args.rest[0]} exited with ${recorded.exitCode ?? 'a signal'}; ${events.length} events recorded`);
     const save = args.flags.get('save-trace');
-    if (typeof save === 'string') writeAtomically(save, events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    if (typeof save === 'string') writeFileAtomic(save, events.map((e) => JSON.stringify(e)).join('\n') + '\n');
   }
   const subject = args.flags.get('subject');
   const { profile, notes } = proposeProfile(events, { mode: args.flags.has('enforce') ? 'enforce' : 'audit', ...(typeof subject === 'string' ? { subject } : {}) });
@@ -66,7 +61,7 @@ export async function runPropose(args: ParsedArgs, targetId: string, progress: (
   const existing = existsSync(out) ? readText(out, 'the policy') : undefined;
   const merged = mergeProfile(existing, profile, out);
   if (existing === undefined || args.flags.has('force')) {
-    writeAtomically(out, merged);
+    writeFileAtomic(out, merged);
     progress(`${existing === undefined ? 'wrote' : 'updated'} ${out}: profile "${profile.name}" (${profile.mode}), ${profile.exec.length} exec, ${profile.files.length} file and ${profile.connect.length} connect rules`);
     return 0;
   }

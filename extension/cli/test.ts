@@ -1,6 +1,5 @@
 // `bpf-lsm test`: runs scenario files (*.lsmtest.json) on the built-in VM's kernels; one line per scenario
 // and kernel, a summary, JUnit XML on request, exit status 1 on any failure.
-import { writeFileSync, renameSync } from 'node:fs';
 import { relative } from 'node:path';
 import { parseArgs, UsageError } from './args';
 import { Subcommand } from './subcommand';
@@ -9,6 +8,7 @@ import { runScenarioFiles, type CaseResult } from '../core/testing/runner';
 import { junitXml } from '../core/testing/junit';
 import { DEFAULT_VM_KERNEL, parseVmKernel, type VmKernel } from '../core/vm/kernels';
 import type { ScenarioFile } from '../core/testing/scenarioFile';
+import { writeFileAtomic } from '../shared/atomicWrite';
 
 const usage = `usage: bpf-lsm test [--kernel 6.1,6.12] [--junit FILE] [--grep TEXT] [--quiet] [PATH...]
   PATH               scenario files (*.lsmtest.json) or folders to search for them (default: .)
@@ -73,8 +73,7 @@ export const testCommand: Subcommand = {
     console.log(`${results.length - failed} passed, ${failed} failed (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     const junit = args.flags.get('junit');
     if (typeof junit === 'string') {
-      writeFileSync(`${junit}.tmp`, junitXml(results));
-      renameSync(`${junit}.tmp`, junit);
+      writeFileAtomic(junit, junitXml(results));
     }
     if (results.length === 0) {
       console.error('bpf-lsm test: no scenario ran (check --grep and --kernel)');

@@ -17,22 +17,20 @@
 // at once, so a port is opened only once its host is connected (the host connects before it asks); a second
 // open of a port fails with EBUSY; when the host disconnects, reads return 0 once buffered data is consumed.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, closeSync, constants, createReadStream, createWriteStream, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, createReadStream, createWriteStream, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { NativeBinding } from '../../native/index';
 import { DAEMON_DIR, NO_PORT, parseSessionRequest, PORT_BUSY, SessionRequest, sessionFifo } from '../shared/helperDaemon';
 import { claimPidFile, readPidFile } from '../shared/pidFile';
 import { CHECK_OBJECTS_FLAG, ObjectChecker } from './objectCheck';
 import { HelperSession } from './session';
+import { writeFileAtomic } from '../shared/atomicWrite';
 
 const CTL = join(DAEMON_DIR, 'ctl');
 const PID = join(DAEMON_DIR, 'pid');
 const READY = join(DAEMON_DIR, 'ready');
 
-function writeAtomic(file: string, text: string): void {
-  writeFileSync(`${file}.tmp`, text, { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
-}
+const writeAtomic = (file: string, text: string) => writeFileAtomic(file, text, 0o600);
 
 /** The guest device of the virtio port with this name, e.g. /dev/vport0p3. */
 function portDevice(name: string): string | undefined {

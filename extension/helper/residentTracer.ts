@@ -25,6 +25,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, r
 import { basename, join } from 'node:path';
 import type { BpfObject, NativeBinding } from '../../native/index';
 import { claimPidFile, pidAlive, readPidFile } from '../shared/pidFile';
+import { writeFileAtomic } from '../shared/atomicWrite';
 
 export const PIN_ROOT = '/sys/fs/bpf/bpf-lsm-studio/tracers';
 export const STATE_ROOT = '/run/bpf-lsm-studio/tracers';
@@ -88,10 +89,7 @@ export interface ResidentStatus {
 
 export class TracerNeedsObject extends Error {}
 
-function writeAtomic(file: string, data: Buffer | string): void {
-  writeFileSync(`${file}.tmp${process.pid}`, data, { mode: 0o600 });
-  renameSync(`${file}.tmp${process.pid}`, file);
-}
+const writeAtomic = (file: string, data: Buffer | string) => writeFileAtomic(file, data, 0o600);
 
 function readMeta(key: string): TracerMeta | undefined {
   try {

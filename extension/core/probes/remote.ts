@@ -7,10 +7,11 @@
 // each build gets its own folder from `mktemp -d` (mode 0700, checked to be ours and not a symlink before
 // anything is copied in), the probe's folder is searched for "quoted" includes only (`-iquote`, so a
 // planted bpf/bpf_helpers.h cannot shadow the system's), and the folder is removed when the build ends.
-import { readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Target } from '../target';
 import { parseClangDiagnostics, type ProbeBuild } from './result';
+import { writeFileAtomic } from '../../shared/atomicWrite';
 
 const MARK = 'BPF-LSM-OBJECT:';
 
@@ -42,8 +43,7 @@ export async function buildOnTarget(target: Target, source: string, objectPath: 
     if (!diagnostics.some((d) => d.severity === 'error')) diagnostics.push({ file: source, line: 1, column: 1, severity: 'error', message: `clang on ${target.id} failed: ${output.trim().split('\n').slice(-3).join(' ') || `exit code ${r.exitCode}`}` });
     return { ok: false, objectPath, diagnostics, output, command, vmlinuxDir: remote };
   }
-  writeFileSync(`${objectPath}.tmp${process.pid}`, Buffer.from(line.slice(MARK.length), 'base64'));
-  renameSync(`${objectPath}.tmp${process.pid}`, objectPath);
+  writeFileAtomic(objectPath, Buffer.from(line.slice(MARK.length), 'base64'));
   return { ok: true, objectPath, diagnostics, output, command, vmlinuxDir: remote };
 }
 

@@ -3,8 +3,9 @@
 // (the BTF bytes), kernel-<hash>.json (identity -> BTF file) and target-<hash>.json (target id -> the
 // identity last seen there, so the language server can answer for a remote target while it is offline).
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../shared/atomicWrite';
 
 /**
  * What identifies a running kernel's BTF without reading it: /proc/version (release, build number, compiler
@@ -25,11 +26,6 @@ export function parseIdentity(stdout: string): KernelIdentity | undefined {
   return banner.startsWith('Linux version ') && Number.isSafeInteger(btfSize) && btfSize > 0 ? { banner, btfSize } : undefined;
 }
 
-function writeAtomic(file: string, data: Buffer | string): void {
-  writeFileSync(`${file}.tmp${process.pid}`, data);
-  renameSync(`${file}.tmp${process.pid}`, file);
-}
-
 const hashed = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 24);
 
 /** Stores BTF bytes under their digest (once) and returns the file. */
@@ -37,7 +33,7 @@ export function cachedBtfFile(btf: Buffer, root: string): string {
   const dir = join(root, 'btf');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${createHash('sha256').update(btf).digest('hex').slice(0, 24)}.btf`);
-  if (!existsSync(file)) writeAtomic(file, btf);
+  if (!existsSync(file)) writeFileAtomic(file, btf);
   return file;
 }
 
@@ -59,7 +55,7 @@ export function lookupBtf(root: string, id: KernelIdentity): string | undefined 
 }
 
 export function rememberBtf(root: string, id: KernelIdentity, btfFile: string): void {
-  writeAtomic(identityIndexFile(root, id), JSON.stringify({ banner: id.banner, btfSize: id.btfSize, btf: btfFile.slice(join(root, 'btf').length + 1) }));
+  writeFileAtomic(identityIndexFile(root, id), JSON.stringify({ banner: id.banner, btfSize: id.btfSize, btf: btfFile.slice(join(root, 'btf').length + 1) }));
 }
 
 function targetIndexFile(root: string, targetId: string): string {
@@ -69,7 +65,7 @@ function targetIndexFile(root: string, targetId: string): string {
 /** Records that `targetId` last ran the kernel `id` (whose BTF is cached). */
 export function rememberTargetKernel(root: string, targetId: string, id: KernelIdentity): void {
   mkdirSync(join(root, 'btf'), { recursive: true });
-  writeAtomic(targetIndexFile(root, targetId), JSON.stringify({ target: targetId, banner: id.banner, btfSize: id.btfSize }));
+  writeFileAtomic(targetIndexFile(root, targetId), JSON.stringify({ target: targetId, banner: id.banner, btfSize: id.btfSize }));
 }
 
 /** The kernel `targetId` ran when it was last reached, with its cached BTF file. */

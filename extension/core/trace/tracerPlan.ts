@@ -4,10 +4,11 @@
 // (4-5 MB), building its hook catalog, generating the tracer and hashing it for the compile cache: about
 // half a second of the CLI's own time on each run, which a warm trace cannot afford.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { GENERATOR_VERSION, SkippedHook } from '../../shared/tracer/generate';
 import type { DecoderTables } from '../../shared/tracer/tables';
+import { writeFileAtomic } from '../../shared/atomicWrite';
 
 export interface TracerPlan {
   readonly generator: string;
@@ -62,6 +63,5 @@ export function readPlan(file: string): TracerPlan | undefined {
 }
 
 export function writePlan(file: string, plan: TracerPlan): void {
-  writeFileSync(`${file}.tmp${process.pid}`, JSON.stringify(plan));
-  renameSync(`${file}.tmp${process.pid}`, file);
+  writeFileAtomic(file, JSON.stringify(plan));
 }

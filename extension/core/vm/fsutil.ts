@@ -1,22 +1,12 @@
 // File writes for the VM cache. Every asset is written under a temporary name and renamed into place, so an
 // interrupted preparation never leaves a half-written file that a later run would trust.
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { writeFileAtomic } from '../../shared/atomicWrite';
 
-/** A name next to `path` that no other process will pick, on the same filesystem so rename is atomic. */
-export function tempSibling(path: string): string {
-  return `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-}
+export { tempSibling } from '../../shared/atomicWrite';
 
 export function atomicWrite(path: string, data: string | Buffer, mode = 0o644): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = tempSibling(path);
-  try {
-    writeFileSync(tmp, data, { mode });
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  writeFileAtomic(path, data, mode);
 }

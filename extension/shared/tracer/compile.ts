@@ -4,11 +4,12 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readBtfFile } from '../btf/readFile';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { catalogFromFile } from '../hooks/catalog';
 import { generateTracer, GenerateOptions, TracerGeneration } from './generate';
 import { parseSyscallDefines } from './syscalls';
+import { writeFileAtomic } from '../atomicWrite';
 
 export class TracerBuildError extends Error {}
 
@@ -59,18 +60,13 @@ function sha256(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-function writeAtomic(path: string, data: Buffer | string): void {
-  writeFileSync(`${path}.tmp${process.pid}`, data);
-  renameSync(`${path}.tmp${process.pid}`, path);
-}
-
 /** vmlinux.h for a BTF, kept per BTF digest (the dump of a full kernel takes a second or two). */
 export function vmlinuxHeader(btfPath: string, btfDigest: string, cacheDir: string, bpftool = 'bpftool'): string {
   const dir = join(cacheDir, `vmlinux-${btfDigest.slice(0, 16)}`);
   const header = join(dir, 'vmlinux.h');
   if (existsSync(header)) return dir;
   mkdirSync(dir, { recursive: true });
-  writeAtomic(header, tool(bpftool, ['btf', 'dump', 'file', btfPath, 'format', 'c'], `generating vmlinux.h from ${btfPath}`));
+  writeFileAtomic(header, tool(bpftool, ['btf', 'dump', 'file', btfPath, 'format', 'c'], `generating vmlinux.h from ${btfPath}`));
   return dir;
 }
 
@@ -112,8 +108,8 @@ export function compileTracer(gen: TracerGeneration, opts: CompileOptions): Comp
     if (strip) tool(strip, ['-g', out], 'stripping debug info from the tracer');
     const object = readFileSync(out);
     const mapsObject = readFileSync(mapsOut);
-    writeAtomic(mapsPath, mapsObject);
-    writeAtomic(objectPath, object);
+    writeFileAtomic(mapsPath, mapsObject);
+    writeFileAtomic(objectPath, object);
     return { object, mapsObject, cacheKey, fromCache: false, objectPath, mapsPath };
   } finally {
     rmSync(work, { recursive: true, force: true });
