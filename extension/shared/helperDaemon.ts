@@ -39,9 +39,11 @@ export interface SessionRequest {
   readonly token: string;
 }
 
-export function formatSessionRequest(r: SessionRequest): string {
-  return `${r.port} ${r.token}\n`;
-}
+/**
+ * The shell command that writes a request line from $port and $token (the session script runs it with the
+ * control FIFO as its stdout; the unit test runs it as it is and reads back what it wrote).
+ */
+export const REQUEST_PRINTF = `printf '%s %s\\n' "$port" "$token"`;
 
 /** A request line, or undefined for anything else (the FIFO is root-only, but a line is still checked). */
 export function parseSessionRequest(line: string): SessionRequest | undefined {

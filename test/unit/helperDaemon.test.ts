@@ -4,14 +4,18 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatSessionRequest, parseSessionRequest, sessionFifo, DAEMON_DIR } from '../../extension/shared/helperDaemon';
+import { parseSessionRequest, REQUEST_PRINTF, sessionFifo, DAEMON_DIR } from '../../extension/shared/helperDaemon';
+import { SESSION_SCRIPT } from '../../extension/core/targets/vmDaemon';
 import { claimPidFile } from '../../extension/shared/pidFile';
 
 describe('VM helper daemon', () => {
   const token = '0123456789abcdef0123456789abcdef';
 
   it('reads back the request line a session script writes, and nothing else', () => {
-    const line = formatSessionRequest({ port: 'org.bpf-lsm-studio.helper.3', token });
+    // The very command the session script writes the request with, run by a POSIX shell.
+    assert.ok(SESSION_SCRIPT.includes(`${REQUEST_PRINTF} >&3`), 'the session script writes the request with REQUEST_PRINTF');
+    const run = spawnSync('sh', ['-c', `port=$1; token=$2; ${REQUEST_PRINTF}`, 'sh', 'org.bpf-lsm-studio.helper.3', token], { encoding: 'utf8' });
+    const line = run.stdout;
     assert.equal(line, `org.bpf-lsm-studio.helper.3 ${token}\n`);
     assert.deepEqual(parseSessionRequest(line), { port: 'org.bpf-lsm-studio.helper.3', token });
     for (const bad of [

@@ -19,19 +19,19 @@ import { PassThrough } from 'node:stream';
 import type { HelperTransport } from '../target';
 import { carrierExit, endHelper } from './process';
 import { claimPidFile } from '../../shared/pidFile';
-import { PORT_BUSY } from '../../shared/helperDaemon';
+import { NO_PORT, PORT_BUSY } from '../../shared/helperDaemon';
 
 /** The guest script's exit status when the port is still held by an earlier helper. */
 export const CHANNEL_BUSY = PORT_BUSY;
 
 /**
  * Runs in the guest: finds the port by name, makes it stdin and stdout, writes the token and starts the
- * helper. Exit 97: no such port; 98: an earlier helper still holds it.
+ * helper. Exit NO_PORT: no such port; CHANNEL_BUSY: an earlier helper still holds it.
  */
 export const CHANNEL_SCRIPT = [
   'name=$1; token=$2; shift 2; dev=',
   'for p in /sys/class/virtio-ports/*; do [ "$(cat "$p/name" 2>/dev/null)" = "$name" ] && dev=/dev/${p##*/}; done',
-  '[ -n "$dev" ] || { echo "no virtio port named $name in the VM" >&2; exit 97; }',
+  `[ -n "$dev" ] || { echo "no virtio port named $name in the VM" >&2; exit ${NO_PORT}; }`,
   `(: <>"$dev") 2>/dev/null || { echo "$dev is still held by an earlier helper" >&2; exit ${CHANNEL_BUSY}; }`,
   'exec <>"$dev" >&0',
   'printf "%s\\n" "$token"',

@@ -5,7 +5,7 @@
 // checksummed when it was started. When no daemon of this version runs (first trace of a VM boot, a new
 // build, a killed daemon) the script says so at once; the helper is deployed, the daemon started (replacing
 // one of another version) and the session asked for again.
-import { DAEMON_DIR, DAEMON_FLAG, NO_DAEMON, DAEMON_GONE } from '../../shared/helperDaemon';
+import { DAEMON_DIR, DAEMON_FLAG, NO_DAEMON, DAEMON_GONE, REQUEST_PRINTF } from '../../shared/helperDaemon';
 import type { Target } from '../target';
 import { ChannelOptions, ChannelResult, channelTransport } from './vmChannel';
 
@@ -19,7 +19,7 @@ export const SESSION_SCRIPT = [
   '{ read -r have pid < "$d/ready"; } 2>/dev/null',
   `[ -n "$pid" ] && [ "$have" = "$v" ] && kill -0 "$pid" 2>/dev/null || { echo "no helper daemon of version $v runs in the VM" >&2; exit ${NO_DAEMON}; }`,
   'mkfifo -m 600 "$f" || exit 1',
-  `{ exec 3<>"$d/ctl" && printf '%s %s\\n' "$port" "$token" >&3 && exec 3>&-; } || { rm -f "$f"; exit ${NO_DAEMON}; }`,
+  `{ exec 3<>"$d/ctl" && ${REQUEST_PRINTF} >&3 && exec 3>&-; } || { rm -f "$f"; exit ${NO_DAEMON}; }`,
   'cat "$f" >&2',
   `rc=${DAEMON_GONE}; { read -r rc < "$f.rc"; } 2>/dev/null`,
   'rm -f "$f" "$f.rc"',
