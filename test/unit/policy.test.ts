@@ -1,7 +1,11 @@
 // Exec policy: the file format and its errors, the FNV-1a and device encodings the probe relies on, and the
 // rules a policy turns into.
 import * as assert from 'node:assert/strict';
-import { fnv1a64, kernelDev, parsePolicy, ruleEntries, ACTION_AUDIT, ACTION_DENY, KIND_CONTENT, KIND_CONTENT_ON, KIND_INODE, KIND_PATH } from '../../extension/core/policy/policy';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fnv1a64, kernelDev, parsePolicy, pathsExist, ruleEntries, ACTION_AUDIT, ACTION_DENY, KIND_CONTENT, KIND_CONTENT_ON, KIND_INODE, KIND_PATH } from '../../extension/core/policy/policy';
+import { LocalTarget } from '../../extension/core/targets/local';
 
 describe('exec policy', () => {
   it('parses the documented format, defaulting to enforce and dropping duplicates', () => {
@@ -59,5 +63,19 @@ describe('exec policy', () => {
     );
     const missing = ruleEntries({ mode: 'audit', deny: ['/opt/x'] }, [{ path: '/opt/x' }]);
     assert.deepEqual(missing.map((r) => [r.key.kind, r.value.action]), [[KIND_PATH, ACTION_AUDIT]]);
+  });
+
+  it('looks for several pins in one command, in order, names with spaces and quotes included', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bpf-lsm-pins-'));
+    try {
+      const odd = join(dir, `it's a "pin"`);
+      writeFileSync(odd, '');
+      writeFileSync(join(dir, 'b'), '');
+      const got = await pathsExist(new LocalTarget(), [join(dir, 'a'), odd, join(dir, 'b'), join(dir, '$(touch c)')]);
+      assert.deepEqual(got, [false, true, true, false]);
+      assert.deepEqual(await pathsExist(new LocalTarget(), [join(dir, 'c')]), [false], 'no name is run as a command');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

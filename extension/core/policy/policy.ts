@@ -180,8 +180,16 @@ export function ruleEntries(policy: Policy, resolved: readonly ResolvedPath[]): 
   return [...out.values()];
 }
 
-async function rootExec(target: Target, program: string, args: string[], input?: string) {
+export async function rootExec(target: Target, program: string, args: string[], input?: string) {
   return target.exec(program, args, { root: true, timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) });
+}
+
+/** Which of these paths exist on the target, in one round trip. */
+export async function pathsExist(target: Target, paths: readonly string[]): Promise<boolean[]> {
+  const r = await rootExec(target, 'sh', ['-c', 'for p; do if [ -e "$p" ]; then echo 1; else echo 0; fi; done', 'sh', ...paths]);
+  const lines = r.stdout.split('\n').filter(Boolean);
+  if (r.exitCode !== 0 || lines.length !== paths.length) throw new PolicyError(`could not look for pins on ${target.id}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+  return lines.map((l) => l === '1');
 }
 
 async function linkPinned(target: Target): Promise<boolean> {

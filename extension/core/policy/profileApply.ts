@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { HelperClient } from '../helperClient';
 import type { Target } from '../target';
 import type { JsonValue } from '../../shared/helperProtocol';
-import { PIN_DIR, PIN_ROOT, PolicyError, resolveOnTarget } from './policy';
+import { PIN_DIR, PIN_ROOT, PolicyError, resolveOnTarget, rootExec } from './policy';
 import type { Profile } from './profile';
 import { canonicalKey, pathsToResolve, profileEntries } from './profileRules';
 
@@ -19,10 +19,6 @@ const OBJECT_NAME = 'profile_guard';
 
 export function profileGuardObject(distDir: string): Buffer {
   return readFileSync(`${distDir}/bpf/profile_guard.bpf.o`);
-}
-
-async function rootExec(target: Target, program: string, args: string[], input?: string) {
-  return target.exec(program, args, { root: true, timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) });
 }
 
 export async function profilesPinned(target: Target): Promise<boolean> {

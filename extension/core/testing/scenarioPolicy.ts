@@ -8,9 +8,9 @@ import { dirname, resolve } from 'node:path';
 import type { HelperClient } from '../helperClient';
 import type { Target } from '../target';
 import { findDist } from '../targets/deploy';
-import { applyPolicy, clearPolicy, execBlockObject, policyStatus } from '../policy/policy';
+import { applyPolicy, clearPolicy, execBlockObject, LINK_PIN, pathsExist } from '../policy/policy';
 import { parsePolicyDocument, type PolicyDocument } from '../policy/profile';
-import { applyProfiles, clearProfiles, profileGuardObject, profilesPinned } from '../policy/profileApply';
+import { applyProfiles, clearProfiles, PROFILE_LINK_PINS, profileGuardObject } from '../policy/profileApply';
 import type { ScenarioFile } from './scenarioFile';
 
 export class ScenarioPolicy {
@@ -36,8 +36,8 @@ export class ScenarioPolicy {
 
   /** Why the policy cannot be applied on this target now (one is in force already), or undefined. */
   async conflict(target: Target): Promise<string | undefined> {
-    const exec = (await policyStatus(target)).active;
-    const profiles = await profilesPinned(target);
+    // The pins policy status and profilesPinned look at, in one round trip.
+    const [exec, profiles] = await pathsExist(target, [LINK_PIN, PROFILE_LINK_PINS[1]]);
     if (!exec && !profiles) return undefined;
     return `a policy is already in force on ${target.id} (${[exec ? 'exec deny list' : '', profiles ? 'profiles' : ''].filter(Boolean).join(' and ')}); the scenarios would replace it: run "bpf-lsm policy clear --target ${target.id}" first`;
   }
