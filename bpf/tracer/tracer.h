@@ -29,6 +29,8 @@
  * ring buffer (tr_rings[slot]) and counts them in its own counters (tr_counters[slot][cpu]).
  */
 #define TR_SLOTS 8
+/* Processes (tgid) below this have a flag in tr_maybe, the filter's fast path. */
+#define TR_TGID_FLAGS 65536
 
 enum tr_kind {
 	TR_KIND_HOOK = 1,

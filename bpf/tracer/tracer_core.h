@@ -82,7 +82,25 @@ static __always_inline __u64 tr_wakeup(void *ring)
 
 static __always_inline struct tr_task *tr_traced_task(__u32 tgid)
 {
+	if (tgid < TR_TGID_FLAGS) {
+		__u8 *maybe = bpf_map_lookup_elem(&tr_maybe, &tgid);
+
+		if (maybe && !*maybe)
+			return NULL;
+	}
 	return bpf_map_lookup_elem(&tr_traced, &tgid);
+}
+
+/* Sets or clears a process's tr_maybe flag (see tracer_maps.h). */
+static __always_inline void tr_set_maybe(__u32 tgid, __u8 on)
+{
+	__u8 *maybe;
+
+	if (tgid >= TR_TGID_FLAGS)
+		return;
+	maybe = bpf_map_lookup_elem(&tr_maybe, &tgid);
+	if (maybe)
+		*maybe = on;
 }
 
 /* The ring buffer of a trace slot; NULL once its session has gone (its records are then not written). */
@@ -468,6 +486,7 @@ int BPF_PROG(tr_fork, struct task_struct *parent, struct task_struct *child)
 		ct.root = pt->root;
 		ct.depth = pt->depth < 0xffff ? pt->depth + 1 : pt->depth;
 		ct.slot = pt->slot;
+		tr_set_maybe(ctgid, 1);
 		followed = bpf_map_update_elem(&tr_traced, &ctgid, &ct, BPF_NOEXIST) == 0;
 	}
 	r = tr_reserve(pt, &ring, sizeof(*r));
@@ -527,8 +546,10 @@ int BPF_PROG(tr_exit, struct task_struct *p)
 		r->group_dead = group_dead;
 		tr_submit(r, ring, t->slot);
 	}
-	if (group_dead)
+	if (group_dead) {
 		bpf_map_delete_elem(&tr_traced, &tgid);
+		tr_set_maybe(tgid, 0);
+	}
 	return 0;
 }
 

@@ -39,6 +39,23 @@ struct {
 	__type(value, struct tr_task);
 } tr_traced SEC(".maps");
 
+/*
+ * tgid -> 1 when the process may be in tr_traced, for tgids below TR_TGID_FLAGS (pid_max is 32768 on
+ * small machines, up to 4M on large ones; above the array every call asks tr_traced). Every hook and
+ * syscall of every process on the target asks the filter first: an array lookup is inlined by the
+ * verifier (no helper call, no hashing), so a process that is not traced pays a few loads instead of a
+ * hash lookup. A flag is set before its process enters tr_traced (user space for a trace's root, tr_fork
+ * for a followed child) and cleared by tr_exit; a flag left set (a process user space took out) only costs
+ * that process the hash lookup. One byte per element (each its own 8-byte slot): no read-modify-write
+ * shared between user space and BPF. Shared.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TR_TGID_FLAGS);
+	__type(key, __u32);
+	__type(value, __u8);
+} tr_maybe SEC(".maps");
+
 /* One trace slot's counters, one struct per CPU (CPUs above TR_MAX_CPUS share, the adds are atomic). */
 struct tr_slot_counters {
 	struct tr_counters cpu[TR_MAX_CPUS];

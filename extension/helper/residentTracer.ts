@@ -4,7 +4,7 @@
 //
 // What is kept, per tracer key (the compiled object's digest plus its knobs):
 //   /sys/fs/bpf/bpf-lsm-studio/tracers/<key>/   pinned links (link_<program>) and the shared maps
-//                                                (map_tr_traced, map_tr_rings, map_tr_counters)
+//                                                (map_tr_traced, map_tr_maybe, map_tr_rings, map_tr_counters)
 //   /run/bpf-lsm-studio/tracers/<key>/           maps.bpf.o (to reopen the maps), meta.json (what is
 //                                                attached, what the kernel refused, the idle time),
 //                                                slot-<n> (pid of the session that owns trace slot n),
@@ -34,7 +34,7 @@ export const KEEPER_FLAG = '--tracer-keeper';
 export const RELEASE_FLAG = '--tracer-release';
 
 /** Maps shared by every session of a resident tracer (bpf/tracer/tracer_maps.h). */
-const SHARED_MAPS = ['tr_traced', 'tr_rings', 'tr_counters'];
+const SHARED_MAPS = ['tr_traced', 'tr_maybe', 'tr_rings', 'tr_counters'];
 const RINGS_MAP = 'tr_rings';
 const TRACED_MAP = 'tr_traced';
 const SESSION_RING = 'tr_events';

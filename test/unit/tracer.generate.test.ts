@@ -9,7 +9,8 @@ import { Btf, BtfKind } from '../../extension/shared/btf/btf';
 import { objectGlobals } from '../../extension/shared/btf/describe';
 import { catalogFromFile, Hook, HookCatalog } from '../../extension/shared/hooks/catalog';
 import { buildTracer, compileTracer, CompiledTracer, hostSyscallTable } from '../../extension/shared/tracer/compile';
-import { decodeTracedValue, KNOBS, sumCounters, tracedKey, tracedValue, TRACED_MAP, EVENTS_MAP, COUNTERS_MAP, RINGS_MAP } from '../../extension/shared/tracer/control';
+import { decodeTracedValue, hasMaybeFlag, KNOBS, MAYBE_MAP, sumCounters, tracedKey, tracedValue, TRACED_MAP, EVENTS_MAP, COUNTERS_MAP, RINGS_MAP } from '../../extension/shared/tracer/control';
+import { TR_TGID_FLAGS } from '../../extension/shared/tracer/layout';
 import { FIXED_PROGRAMS, generateTracer, TracerGeneration } from '../../extension/shared/tracer/generate';
 import { FIXED_STRUCTS, HDR } from '../../extension/shared/tracer/layout';
 import { parseSyscallDefines } from '../../extension/shared/tracer/syscalls';
@@ -228,10 +229,15 @@ describe('tracer object controls', function () {
       assert.equal(maps.get(TRACED_MAP)?.valueSize, tracedValue(1).length);
       assert.equal(maps.get(COUNTERS_MAP)?.valueSize, 64 * 32);
       assert.equal(sumCounters(new Uint8Array(maps.get(COUNTERS_MAP)!.valueSize)).records, 0);
+      // The filter's fast path: one flag byte per tgid below TR_TGID_FLAGS, keyed like tr_traced.
+      assert.equal(maps.get(MAYBE_MAP)?.type, 'array');
+      assert.equal(maps.get(MAYBE_MAP)?.keySize, tracedKey(1).length);
+      assert.equal(maps.get(MAYBE_MAP)?.valueSize, 1);
+      assert.equal(maps.get(MAYBE_MAP)?.maxEntries, TR_TGID_FLAGS);
       // The maps-only object declares the shared maps in the very shape of the tracer's (libbpf reuses a
       // pinned map only when type, sizes, entries and flags match) and has no program.
       assert.equal(mapsOnly.programs().length, 0);
-      for (const name of [EVENTS_MAP, RINGS_MAP, TRACED_MAP, COUNTERS_MAP]) {
+      for (const name of [EVENTS_MAP, RINGS_MAP, TRACED_MAP, MAYBE_MAP, COUNTERS_MAP]) {
         const a = maps.get(name)!;
         const b = mapsOnly.maps().find((m) => m.name === name);
         assert.ok(b, `${name} is missing from the maps object`);
@@ -252,6 +258,8 @@ describe('tracer object controls', function () {
     assert.deepEqual([...tracedKey(0x01020304)], [4, 3, 2, 1]);
     assert.deepEqual(decodeTracedValue(tracedValue(1234, 5, 2)), { root: 1234, depth: 2, slot: 5 });
     assert.throws(() => tracedValue(1, 8), /out of range/);
+    assert.ok(hasMaybeFlag(1) && hasMaybeFlag(TR_TGID_FLAGS - 1));
+    assert.ok(!hasMaybeFlag(TR_TGID_FLAGS) && !hasMaybeFlag(-1) && !hasMaybeFlag(1.5));
     const bytes = new Uint8Array(64 * 32);
     const dv = new DataView(bytes.buffer);
     dv.setUint32(0, 10, true);

@@ -18,7 +18,7 @@ import { generateTracer, FIXED_PROGRAMS } from '../../shared/tracer/generate';
 import { CompiledTracer, compileTracer, hostSyscallTable } from '../../shared/tracer/compile';
 import { planFile, readPlan, writePlan } from './tracerPlan';
 import { TraceDecoder } from '../../shared/tracer/decoder';
-import { COUNTERS_MAP, EVENTS_MAP, KNOBS, TRACED_MAP, TracerCounters, tracedKey, tracedValue } from '../../shared/tracer/control';
+import { COUNTERS_MAP, EVENTS_MAP, hasMaybeFlag, KNOBS, MAYBE_MAP, TRACED_MAP, TracerCounters, tracedKey, tracedValue } from '../../shared/tracer/control';
 import { cacheRoot } from '../vm/paths';
 import { mark } from '../timings';
 import type { TraceEvent } from '../../shared/traceEvent';
@@ -278,6 +278,8 @@ export class TracerSession {
   /** Adds a process to the traced set (its children follow in the kernel). */
   async traceProcess(pid: number): Promise<void> {
     if (this.objectId === undefined) throw new Error('the tracer is not loaded');
+    // The fast path's flag first: the filter asks tr_traced only for flagged processes.
+    if (hasMaybeFlag(pid)) await this.client.call('mapUpdate', { objectId: this.objectId, map: MAYBE_MAP, key: hex(tracedKey(pid)), value: { hex: '01' } });
     await this.client.call('mapUpdate', { objectId: this.objectId, map: TRACED_MAP, key: hex(tracedKey(pid)), value: hex(tracedValue(pid, this.slot)) });
   }
 

@@ -1,7 +1,7 @@
 // What a trace session does with a loaded tracer object besides decoding its ring buffer: the names of
 // its maps, knobs and counters, and the bytes of their keys and values (struct tr_task, struct
 // tr_counters of bpf/tracer/tracer.h; offsets from layout.ts, which the generated C asserts).
-import { FIXED_STRUCTS, TR_MAX_CPUS, TR_SLOTS } from './layout';
+import { FIXED_STRUCTS, TR_MAX_CPUS, TR_SLOTS, TR_TGID_FLAGS } from './layout';
 
 /**
  * The session's own ring buffer (give it to the native RingConsumer). Records reach it only once it is
@@ -12,6 +12,11 @@ export const EVENTS_MAP = 'tr_events';
 export const RINGS_MAP = 'tr_rings';
 /** Hash map tgid -> struct tr_task: the processes being traced. */
 export const TRACED_MAP = 'tr_traced';
+/**
+ * Array map tgid -> u8, the filter's fast path (bpf/tracer/tracer_maps.h): a process's flag must be set
+ * before it enters TRACED_MAP, or its calls are not seen. Only tgids below TR_TGID_FLAGS have one.
+ */
+export const MAYBE_MAP = 'tr_maybe';
 /** Array map slot -> struct tr_slot_counters (one struct tr_counters per CPU). */
 export const COUNTERS_MAP = 'tr_counters';
 /** `const volatile bool` knobs, set before load (one byte each). */
@@ -25,6 +30,11 @@ export function tracedKey(tgid: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, tgid, true);
   return b;
+}
+
+/** Whether a process has a MAYBE_MAP flag (set it, with the value 1, before adding it to TRACED_MAP). */
+export function hasMaybeFlag(tgid: number): boolean {
+  return Number.isInteger(tgid) && tgid >= 0 && tgid < TR_TGID_FLAGS;
 }
 
 /** Value of TRACED_MAP for the root process of a trace (its children get root, slot and depth + 1 in BPF). */

@@ -77,6 +77,8 @@ export const TR_COMM_LEN = 16;
 export const TR_MAX_CPUS = 64;
 /** Traces at once on one tracer object (tr_rings slots, tr_counters rows). */
 export const TR_SLOTS = 8;
+/** Processes (tgid) below this have a flag in tr_maybe, the filter's fast path. */
+export const TR_TGID_FLAGS = 65536;
 
 /** enum tr_path_src. */
 export const PathSource = { none: 0, dpath: 1, mounts: 2, dentry: 3 } as const;
@@ -123,6 +125,7 @@ export const HEADER_CONSTANTS: Readonly<Record<string, number>> = {
   TR_COMM_LEN,
   TR_MAX_CPUS,
   TR_SLOTS,
+  TR_TGID_FLAGS,
   TR_PATH_NONE: PathSource.none,
   TR_PATH_DPATH: PathSource.dpath,
   TR_PATH_MOUNTS: PathSource.mounts,
