@@ -10,9 +10,15 @@
 //       and the reconciliation produced = delivered + drops;
 //   (d) the loop's slowdown when traced, vs untraced and vs `strace -f -o /dev/null`, all in this run.
 // Every slowdown is the loop's own CLOCK_MONOTONIC time (exec and tracer set-up excluded). Untraced runs
-// happen twice: before any tracer is loaded and while the tracer is attached but the process is not in its
-// filter (what every other process on the target pays).
+// happen before any tracer is in the kernel (a tracer left resident by an earlier run is released first:
+// without that, BENCH_TRACE_COLD=0 runs compared attached with attached and printed 1.03-1.05x), while the
+// tracer is attached with this session connected but the process not in its filter (what every other
+// process on the target pays), and again with no session connected. Each untraced run follows a CPU-only
+// spin (`trace_loop --spin`) and is reported over it: on a shared host TCG's vCPUs run as fast as the host
+// lets them, and raw times of one benchmark drifted 0.27 -> 0.85 s at load 4-5 while loop/spin stays
+// within 1.30-1.50 before any tracer. The same runs print the guest's CPU use outside the loop.
 //   BENCH_TRACE_ITERATIONS  loop iterations (default 20000)     BENCH_TRACE_ROUNDS  rounds (default 3)
+//   BENCH_TRACE_UNTRACED_ROUNDS  untraced runs per state (default 5)
 //   BENCH_TRACE_STRACE=0    skip the strace runs (minutes each under TCG), for quick A/B runs of the tracer
 //   BENCH_TRACE_CLI_RUNS    back-to-back CLI runs (default 4)     BENCH_TRACE_NO_DAEMON_RUNS  (default 2; 0: none)
 //   BENCH_TRACE_COLD=0      skip the cold starts and CLI runs (one connection, loop figures only), for quick
@@ -27,11 +33,31 @@
 //     object with it (2.89 against 2.91 s, and the other way round in 2 of 3 later pairs);
 //   - value readers with direct loads from the hook's BTF pointers instead of BPF_CORE_READ: per-program
 //     run time within the run-to-run spread (inode_permission 7.5 us against 8.0-8.7 us).
-// Where a traced iteration's time goes (kernel.bpf_stats_enabled, TSC clock): 14 records, ~76 us of BPF
-// programs per iteration against ~24 us for the whole untraced iteration. A record costs 3.4-5 us even
-// without a path (sys_enter/sys_exit, inode_permission); the file hooks 8-10 us (path walk or bpf_d_path).
+// Measured 2026-12 (load 0.8-1.4, tracer variants alternated v0 v1 v2 v2 v1 v0 in one period, loop only):
+//   - kept: the filter's fast path (tr_maybe, an inlined array lookup before the tr_traced hash): the tracer's
+//     programs during one untraced loop 83 and 78 ms (hash only) against 64, 63, 59, 72 ms; untraced over
+//     spin, attached and connected, 1.51x and 1.45x against 1.37-1.43x (no session: 1.43, 1.41 against
+//     1.32-1.44x). Per run, untraced: inode_permission 234/182 -> 145-164 ns, sys_enter 205/209 -> 134-190 ns.
+//   - dropped: bpf_get_current_pid_tgid once per record and the counters' CPU from the record header (2
+//     helper calls less per record): traced per-run times within the spread (sys_enter 773/933 ns against
+//     908-1055 ns; inode_permission 2258/2410 against 2215-2328 ns), traced loop over spin 7.03x and 7.75x
+//     against 5.99-7.09x.
+//   - not tried, with the figures that say why: a path cache so that file_permission/file_free_security
+//     skip the walk of a file whose path the trace has: a file record without a path (file_alloc_security,
+//     2.7 us) costs 1.3 us less than one with its 2-component walk (file_permission 4.0-4.1 us), so ~2.6 us
+//     of a ~95 us traced iteration. Detaching sys_enter/sys_exit while no trace runs: with the tracer
+//     resident and no session, loop/spin 1.80-2.10 with them and 1.69-1.82 with their links unpinned by
+//     hand (4 runs each; 1.40 with no tracer), so about 0.16x of the untraced 1.4x; the rest is the LSM
+//     trampolines of the ~14 hook calls per iteration (their programs' own time is ~3 us of 20 us).
+// Where a traced iteration's time goes (kernel.bpf_stats_enabled, TSC clock, load ~1.2): 14 records,
+// 35-41 us of BPF programs per iteration against ~14 us for a whole iteration with no tracer and ~20 us
+// untraced with the tracer attached. A record costs 0.8-1.0 us without a string (sys_enter/sys_exit, which
+// reserve in place), 1.8 us as a hook record without one (current_getsecid_subj: scratch buffer, memset,
+// copy), 2.2 us for an inode value (inode_permission), 4-5 us with a path. The loop's own CPU time is
+// 1.4-1.6 s of its 1.7-1.9 s; meanwhile the guest's other vCPU is busy ~1.7 s, nearly all the helper
+// daemon's ring consumer (0.89 of a vCPU in a 3 s sample at ~140k records/s: ~6 us of guest CPU per record).
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { vmTarget } from '../extension/core/targets/vm';
@@ -45,6 +71,8 @@ const ITERATIONS = Number(process.env.BENCH_TRACE_ITERATIONS ?? 20000);
 const ROUNDS = Number(process.env.BENCH_TRACE_ROUNDS ?? 3);
 const CLI_RUNS = Number(process.env.BENCH_TRACE_CLI_RUNS ?? 4);
 const NO_DAEMON_RUNS = Number(process.env.BENCH_TRACE_NO_DAEMON_RUNS ?? 2);
+const UNTRACED_ROUNDS = Number(process.env.BENCH_TRACE_UNTRACED_ROUNDS ?? 5);
+const SPIN = 100_000_000;
 const REMOTE_DIR = '/tmp/bpf-lsm-bench';
 const LOOP = `${REMOTE_DIR}/trace_loop`;
 const LOOP_FILE = '/etc/hostname';
@@ -70,6 +98,58 @@ async function runLoop(target: Target, wrapper: string[] = []): Promise<LoopResu
   if (r.exitCode !== 0) throw new Error(`${argv.join(' ')} failed (${r.exitCode}): ${r.stderr}`);
   return parseLoop(r.stdout);
 }
+
+/** Jiffies of the guest's CPUs (the first /proc/stat line): busy (all but idle and iowait) and total. */
+function cpuLine(line: string): { busy: number; total: number } {
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - f[3] - (f[4] ?? 0), total };
+}
+
+interface UntracedRun {
+  /** The loop's time divided by a CPU-only spin's just before it: the host's share of CPU cancels out. */
+  normalized: number;
+  loopNs: number;
+  spinNs: number;
+  /** Guest CPU time outside the loop during it, as a share of one CPU (the helper daemon, the session). */
+  otherCpu: number;
+}
+
+/**
+ * One untraced loop run preceded by a CPU-only spin (`trace_loop --spin`), with the guest's CPU use around
+ * the loop. On a TCG guest the vCPUs run as fast as the shared host lets them; the loop's time over the
+ * spin's moments before compares runs minutes apart far better than raw times (which drifted 0.3-0.85 s
+ * between runs of one benchmark at load 4-5).
+ */
+async function untracedRun(target: Target): Promise<UntracedRun> {
+  const script = `${LOOP} --spin ${SPIN}; head -1 /proc/stat; ${LOOP} ${ITERATIONS} ${LOOP_FILE}; head -1 /proc/stat`;
+  const r = await target.exec('sh', ['-c', script], { timeoutMs: 30 * 60_000 });
+  if (r.exitCode !== 0) throw new Error(`the untraced loop failed (${r.exitCode}): ${r.stderr}`);
+  const lines = r.stdout.split('\n');
+  const results = lines.filter((l) => l.startsWith('{"iterations"')).map((l) => JSON.parse(l) as LoopResult & { cpu_ns: number });
+  const stats = lines.filter((l) => l.startsWith('cpu ')).map(cpuLine);
+  if (results.length !== 2 || stats.length !== 2) throw new Error(`unexpected untraced run output: ${r.stdout.slice(0, 400)}`);
+  const [spin, loop] = results;
+  const hz = 100; // USER_HZ of /proc/stat
+  const busyNs = ((stats[1].busy - stats[0].busy) / hz) * 1e9;
+  return { normalized: loop.ns / spin.ns, loopNs: loop.ns, spinNs: spin.ns, otherCpu: Math.max(0, busyNs - loop.cpu_ns) / loop.ns };
+}
+
+/** CPU seconds the VM's qemu process has used on the host (all its threads: vCPUs, I/O). */
+function qemuCpuSeconds(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+const spread = (xs: number[], digits = 2) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return `${median(xs).toFixed(digits)} (${sorted[0].toFixed(digits)}-${sorted[sorted.length - 1].toFixed(digits)})`;
+};
 
 interface FirstEvent {
   /** From the start of the phase to the first decoded event of the traced program. */
@@ -166,8 +246,10 @@ function cliTrace(root: string, env: Record<string, string> = {}): Promise<CliRu
 }
 
 /**
- * (e) Where the traced loop's time goes: the kernel's own per-program run time (kernel.bpf_stats_enabled)
- * over one more traced round, per tracer program, against the loop's extra time over untraced.
+ * (e) Where the loop's time goes: the kernel's own per-program run time (kernel.bpf_stats_enabled) over one
+ * more traced round and one untraced round (the filter's cost for other processes), per tracer program,
+ * against the loop's time. Steadier than wall times on a shared host: host load slows the loop and its
+ * programs alike.
  */
 async function programCosts(target: Target, session: TracerSession): Promise<void> {
   type Prog = { id: number; name?: string; run_time_ns?: number; run_cnt?: number };
@@ -175,24 +257,30 @@ async function programCosts(target: Target, session: TracerSession): Promise<voi
     const r = await target.exec('bpftool', ['--json', 'prog', 'show']);
     return new Map((JSON.parse(r.stdout || '[]') as Prog[]).filter((p) => p.name?.startsWith('tr_')).map((p) => [p.id, p]));
   };
-  await target.exec('sh', ['-c', 'echo 1 > /proc/sys/kernel/bpf_stats_enabled']);
-  try {
-    const before = await snapshot();
-    const t = await traceOnce(session, [LOOP, String(ITERATIONS), LOOP_FILE]);
-    const after = await snapshot();
-    const loopNs = parseLoop(t.output).ns;
+  const report = (label: string, loopNs: number, before: Map<number, Prog>, after: Map<number, Prog>, top: number) => {
     const rows = [...after.values()]
       .map((p) => ({ name: p.name!, ns: (p.run_time_ns ?? 0) - (before.get(p.id)?.run_time_ns ?? 0), calls: (p.run_cnt ?? 0) - (before.get(p.id)?.run_cnt ?? 0) }))
       .filter((r) => r.calls > 0)
       .sort((a, b) => b.ns - a.ns);
     const total = rows.reduce((n, r) => n + r.ns, 0);
     console.log(
-      `tracer programs during one traced loop (${(loopNs / 1e6).toFixed(0)} ms, stats on): ${(total / 1e6).toFixed(0)} ms in BPF programs ` +
-        `(${((total / loopNs) * 100).toFixed(0)}% of the loop), per iteration ${(total / ITERATIONS / 1000).toFixed(1)} us in ${rows.reduce((n, r) => n + r.calls, 0) / ITERATIONS} program runs`,
+      `tracer programs during one ${label} loop (${(loopNs / 1e6).toFixed(0)} ms, stats on): ${(total / 1e6).toFixed(0)} ms in BPF programs ` +
+        `(${((total / loopNs) * 100).toFixed(0)}% of the loop), per iteration ${(total / ITERATIONS / 1000).toFixed(1)} us in ${(rows.reduce((n, r) => n + r.calls, 0) / ITERATIONS).toFixed(1)} program runs (all processes)`,
     );
-    for (const r of rows.slice(0, 12)) {
+    for (const r of rows.slice(0, top)) {
       console.log(`  ${r.name.padEnd(28)} ${String(r.calls).padStart(8)} runs ${(r.ns / r.calls).toFixed(0).padStart(7)} ns/run ${(r.ns / 1e6).toFixed(1).padStart(8)} ms`);
     }
+  };
+  await target.exec('sh', ['-c', 'echo 1 > /proc/sys/kernel/bpf_stats_enabled']);
+  try {
+    let before = await snapshot();
+    const t = await traceOnce(session, [LOOP, String(ITERATIONS), LOOP_FILE]);
+    let after = await snapshot();
+    report('traced', parseLoop(t.output).ns, before, after, 12);
+    before = await snapshot();
+    const u = await runLoop(target);
+    after = await snapshot();
+    report('untraced (tracer attached)', u.ns, before, after, 8);
   } finally {
     await target.exec('sh', ['-c', 'echo 0 > /proc/sys/kernel/bpf_stats_enabled']);
   }
@@ -272,44 +360,88 @@ async function main(): Promise<void> {
     const sessions: TracerSession[] = [];
     try {
       const vm = vmTarget();
+      let vmPid: number | undefined;
+      try {
+        vmPid = (JSON.parse(execFileSync(process.execPath, [join(root, 'dist', 'cli.js'), 'vm', 'status', '--json'], { encoding: 'utf8' })) as { vm?: { pid?: number } }).vm?.pid;
+      } catch {
+        vmPid = undefined;
+      }
       await vm.copyTo([{ local: loopBinary, remote: LOOP }]);
       await (await vm.startHelper()).close();
       const clock = (await vm.exec('cat', ['/sys/devices/system/clocksource/clocksource0/current_clocksource'])).stdout.trim();
       console.log(`host load average at start: ${load()} (2 host cores shared; TCG guest, clocksource ${clock || '?'})`);
       console.log(`workload: ${LOOP} ${ITERATIONS} ${LOOP_FILE} (open/read/close per iteration), ${ROUNDS} round(s) each`);
 
-      // Baselines before any tracer is in the kernel.
+      // Baselines before any tracer is in the kernel: a tracer left resident by an earlier run on this VM
+      // boot would otherwise be attached during them (and its detach must be over: it keeps a CPU busy).
+      const releasedMs = await releaseTracer(vm);
+      console.log(`(no tracer in the kernel for the baselines: a resident one was released and detached in ${s(releasedMs)})`);
       const plain: number[] = [];
       const strace: number[] = [];
       const hasStrace = process.env.BENCH_TRACE_STRACE !== '0' && (await vm.exec('strace', ['-V'])).exitCode === 0;
-      for (let i = 0; i < ROUNDS; i++) {
-        plain.push((await runLoop(vm)).ns);
-        if (hasStrace) strace.push((await runLoop(vm, ['strace', '-f', '-o', '/dev/null'])).ns);
-        console.log(`baseline round ${i + 1}: untraced ${(plain[i] / 1e6).toFixed(0)} ms${hasStrace ? `, strace -f ${(strace[i] / 1e6).toFixed(0)} ms` : ''}`);
+      const plainRuns: UntracedRun[] = [];
+      for (let i = 0; i < Math.max(ROUNDS, UNTRACED_ROUNDS); i++) {
+        const u = await untracedRun(vm);
+        plainRuns.push(u);
+        plain.push(u.loopNs);
+        if (hasStrace && i < ROUNDS) strace.push((await runLoop(vm, ['strace', '-f', '-o', '/dev/null'])).ns);
+        console.log(
+          `baseline round ${i + 1}: untraced ${(u.loopNs / 1e6).toFixed(0)} ms (spin ${(u.spinNs / 1e6).toFixed(0)} ms, loop/spin ${u.normalized.toFixed(2)}, ` +
+            `other guest CPU ${(u.otherCpu * 100).toFixed(0)}%)${strace[i] !== undefined ? `, strace -f ${(strace[i] / 1e6).toFixed(0)} ms` : ''}`,
+        );
       }
 
       const b = process.env.BENCH_TRACE_COLD === '0' ? await quickStart(vm, cacheDir, sessions) : await coldStarts(vm, cacheDir, sessions, root);
 
       // (c) + (d) on the attached tracer.
       const attachedIdle: number[] = [];
+      const attachedRuns: UntracedRun[] = [];
       const traced: number[] = [];
       const runs: Array<{ summary: TraceSummary; cpuMs: number }> = [];
-      for (let i = 0; i < ROUNDS; i++) {
-        attachedIdle.push((await runLoop(vm)).ns);
+      for (let i = 0; i < Math.max(ROUNDS, UNTRACED_ROUNDS); i++) {
+        const u = await untracedRun(vm);
+        attachedRuns.push(u);
+        attachedIdle.push(u.loopNs);
+        if (i >= ROUNDS) continue;
+        const guest0 = cpuLine((await vm.exec('head', ['-1', '/proc/stat'])).stdout);
+        const qemu0 = qemuCpuSeconds(vmPid);
         const cpu = process.cpuUsage();
+        const w0 = Date.now();
         const t = await traceOnce(b, [LOOP, String(ITERATIONS), LOOP_FILE]);
+        const wallS = (Date.now() - w0) / 1000;
         const used = process.cpuUsage(cpu);
-        traced.push(parseLoop(t.output).ns);
+        const qemuS = qemuCpuSeconds(vmPid) - qemu0;
+        const guestBusyS = (cpuLine((await vm.exec('head', ['-1', '/proc/stat'])).stdout).busy - guest0.busy) / 100;
+        const loop = parseLoop(t.output) as LoopResult & { cpu_ns: number };
+        traced.push(loop.ns);
         runs.push({ summary: t.summary, cpuMs: (used.user + used.system) / 1000 });
+        console.log(
+          `traced round ${i + 1} (${s(wallS * 1000)} from spawn to the trace's end, loop ${(loop.ns / 1e6).toFixed(0)} ms): the VM's qemu used ${(qemuS / wallS).toFixed(2)} host cores, ` +
+            `the guest's CPUs were busy ${(guestBusyS / wallS).toFixed(2)} of 2 (the loop's own CPU ${(loop.cpu_ns / 1e9).toFixed(2)} s, everything else ${(guestBusyS - loop.cpu_ns / 1e9).toFixed(2)} s: ` +
+            `the helper's ring consumer, the session), this client ${((used.user + used.system) / 1e6 / wallS).toFixed(2)} host cores; host load ${load()}`,
+        );
       }
       const ms = (ns: number) => `${(ns / 1e6).toFixed(0)} ms`;
       const base = median(plain);
       console.log(`loop untraced, no tracer loaded:        ${ms(base)} median (${plain.map(ms).join(', ')})`);
-      console.log(`loop untraced, tracer attached:         ${ms(median(attachedIdle))} median, ${(median(attachedIdle) / base).toFixed(2)}x (filter cost for other processes)`);
+      console.log(`loop untraced, tracer attached:         ${ms(median(attachedIdle))} median, ${(median(attachedIdle) / base).toFixed(2)}x (raw times minutes apart)`);
+      const plainNorm = plainRuns.map((u) => u.normalized);
+      const attachedNorm = attachedRuns.map((u) => u.normalized);
+      console.log(
+        `untraced with the tracer attached, each run over a CPU-only spin just before it (${plainRuns.length}+${attachedRuns.length} runs): ` +
+          `loop/spin ${spread(plainNorm)} before any tracer, ${spread(attachedNorm)} attached: ${(median(attachedNorm) / median(plainNorm)).toFixed(2)}x ` +
+          `(from the medians; every attached run over every unattached run spans ${spread(attachedNorm.flatMap((a) => plainNorm.map((p) => a / p)))}x)`,
+      );
+      console.log(
+        `  other guest CPU during the untraced loops (share of one CPU): ${spread(plainRuns.map((u) => u.otherCpu * 100), 0)}% before any tracer, ` +
+          `${spread(attachedRuns.map((u) => u.otherCpu * 100), 0)}% with the tracer attached and a session connected`,
+      );
       console.log(`loop traced (bpf-lsm trace):            ${ms(median(traced))} median, ${(median(traced) / base).toFixed(2)}x (lsmtrace: 5.7x)`);
       // The host is shared: a round's traced run against the untraced run just before it is steadier than
       // medians taken minutes apart.
       const paired = traced.map((t, i) => t / attachedIdle[i]);
+      // Also against the spin just before that round's untraced run (the traced run follows within seconds).
+      console.log(`loop traced / untraced before any tracer, each over its spin: ${spread(traced.map((t, i) => t / attachedRuns[i].spinNs / median(plainNorm)))}x`);
       console.log(`loop traced / untraced (tracer attached) of the same round: ${paired.map((r) => r.toFixed(2)).join(', ')} (median ${median(paired).toFixed(2)}x)`);
       if (hasStrace) {
         console.log(`loop under strace -f -o /dev/null:      ${ms(median(strace))} median, ${(median(strace) / base).toFixed(2)}x (elsewhere: 63x)`);
@@ -331,6 +463,17 @@ async function main(): Promise<void> {
       const lost = runs.map((r) => r.summary.drops.kernel + r.summary.drops.helper + r.summary.drops.undecodable + r.summary.drops.unaccounted);
       console.log(`events lost of produced, median: ${median(lost.map((l, i) => l / Math.max(1, runs[i].summary.produced + runs[i].summary.drops.kernel)) ).toFixed(4)} (lsmtrace silently loses ~0.18; libbpf C consumer: 550k events/s)`);
       await programCosts(vm, b);
+      // The same untraced loop with the tracer still resident but no session connected (as after a CLI
+      // trace): what an idle connected session (its helper polling the ring every 25 ms) adds.
+      await b.dispose();
+      sessions.splice(sessions.indexOf(b), 1);
+      const unconnected: UntracedRun[] = [];
+      for (let i = 0; i < UNTRACED_ROUNDS; i++) unconnected.push(await untracedRun(vm));
+      const unconnectedNorm = unconnected.map((u) => u.normalized);
+      console.log(
+        `untraced with the tracer resident and no session connected: loop/spin ${spread(unconnectedNorm)}, ${(median(unconnectedNorm) / median(plainNorm)).toFixed(2)}x ` +
+          `(connected: ${(median(attachedNorm) / median(plainNorm)).toFixed(2)}x); other guest CPU ${spread(unconnected.map((u) => u.otherCpu * 100), 0)}%`,
+      );
       console.log(`host load average at end: ${load()}`);
     } finally {
       for (const session of sessions) await session.dispose();
