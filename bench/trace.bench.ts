@@ -49,6 +49,11 @@
 //     resident and no session, loop/spin 1.80-2.10 with them and 1.69-1.82 with their links unpinned by
 //     hand (4 runs each; 1.40 with no tracer), so about 0.16x of the untraced 1.4x; the rest is the LSM
 //     trampolines of the ~14 hook calls per iteration (their programs' own time is ~3 us of 20 us).
+//   - kept: after a batch under 64 KiB the helper's next ring poll waits out the rest of its 25 ms (a ring
+//     holding any record is ready to epoll, so polls returned at once with a few records each): alternated
+//     twice, the guest's CPU beside the loop during the traced rounds 0.43-0.62 of a CPU (one round 0.30)
+//     against 0.46-0.74; in the quieter pair (load 1-2) the traced loop took 1.95-2.42 s against 2.37-2.81 s
+//     (over spin 6.80x against 8.22x); the second pair ran at load 4 and says little about the loop.
 // Where a traced iteration's time goes (kernel.bpf_stats_enabled, TSC clock, load ~1.2): 14 records,
 // 35-41 us of BPF programs per iteration against ~14 us for a whole iteration with no tracer and ~20 us
 // untraced with the tracer attached. A record costs 0.8-1.0 us without a string (sys_enter/sys_exit, which
