@@ -193,7 +193,8 @@ function coldLine(label: string, c: ColdStart): string {
   return (
     `${label}: ${s(c.toFirstEventMs)} to the first event (helper start ${c.connectMs} ms, ${btf}, ` +
     `compile ${c.state.fromCache ? 'cached ' : ''}${t.compileMs} ms, tracer request ${t.acquireMs} ms of which helper load ${t.loadMs} ms and attach+pin ${t.attachMs} ms, ` +
-    `spawn to first event ${c.toFirstEventMs - c.connectMs - t.btfMs - t.compileMs - t.acquireMs} ms)`
+    `spawn to first event ${c.toFirstEventMs - c.connectMs - t.btfMs - t.compileMs - t.acquireMs} ms)` +
+    (t.helperPhases?.length ? `\n  in the helper: ${t.helperPhases.map((p) => `${p.phase} ${p.ms} ms`).join(', ')}` : '')
   );
 }
 

@@ -70,6 +70,8 @@ export interface Acquired {
   readonly meta: TracerMeta;
   readonly loadMs: number;
   readonly attachMs: number;
+  /** Where the helper's time went, phase by phase (check, open, load, attach, pin, ...), for timings. */
+  readonly phases: ReadonlyArray<{ phase: string; ms: number }>;
   /** Frees the slot (the session's ring leaves tr_rings); the object itself is the caller's to close. */
   release(): void;
   /** A trace started: the idle time counts from now. */
@@ -88,6 +90,43 @@ export interface ResidentStatus {
 }
 
 export class TracerNeedsObject extends Error {}
+
+/**
+ * Where acquire's time goes: end(phase) closes the phase running since the previous end; time(phase, fn)
+ * adds fn's run time to a phase that is interleaved with another (pins between attach batches) and
+ * takes it out of the running one.
+ */
+class PhaseClock {
+  private last = Date.now();
+  private readonly sums = new Map<string, number>();
+  private readonly order: string[] = [];
+
+  private add(phase: string, ms: number): void {
+    if (!this.sums.has(phase)) this.order.push(phase);
+    this.sums.set(phase, (this.sums.get(phase) ?? 0) + ms);
+  }
+
+  end(phase: string): void {
+    const now = Date.now();
+    this.add(phase, now - this.last);
+    this.last = now;
+  }
+
+  time<T>(phase: string, fn: () => T): T {
+    const start = Date.now();
+    try {
+      return fn();
+    } finally {
+      const ms = Date.now() - start;
+      this.add(phase, ms);
+      this.last += ms;
+    }
+  }
+
+  list(): Array<{ phase: string; ms: number }> {
+    return this.order.map((phase) => ({ phase, ms: this.sums.get(phase)! }));
+  }
+}
 
 const writeAtomic = (file: string, data: Buffer | string) => writeFileAtomic(file, data, 0o600);
 
@@ -326,6 +365,7 @@ function openShared(open: () => BpfObject, pinDir: string, programs: readonly st
  */
 export async function acquireResident(native: NativeBinding, params: AcquireParams, check?: (object: Buffer) => Promise<void>): Promise<Acquired> {
   if (!KEY_PATTERN.test(params.key)) throw new Error(`"${params.key}" is not a tracer key`);
+  const phases = new PhaseClock();
   return withLock(async () => {
     sweepAbandoned();
     // A changed tracer (other hooks, kernel or tracer version) replaces the others once nothing runs on them.
@@ -343,21 +383,26 @@ export async function acquireResident(native: NativeBinding, params: AcquirePara
     let reused = true;
     const t0 = Date.now();
     let t1 = t0;
+    phases.end('lock');
     if (meta && missing.length) {
       if (!params.object) throw new TracerNeedsObject(`the tracer ${params.key} taken back from its release misses ${missing.length} program(s)`);
       await check?.(params.object);
+      phases.end('check');
       bpf = openShared(() => native.BpfObject.openBuffer(params.object!, 'bpf-lsm-tracer'), pinDir, missing, params.setup);
+      phases.end('open');
       try {
         await bpf.load(0, 1 << 20);
+        phases.end('load');
         t1 = Date.now();
         const refused = [...meta.refused];
         for (let i = 0; i < missing.length; i += 32) {
           for (const r of await bpf.attach(missing.slice(i, i + 32))) {
-            if (r.ok) bpf.pinLink(r.program, join(pinDir, `link_${r.program}`));
+            if (r.ok) phases.time('pin', () => bpf.pinLink(r.program, join(pinDir, `link_${r.program}`)));
             else refused.push({ program: r.program, message: r.message ?? r.code ?? 'refused' });
           }
         }
         const refusedNames = new Set(refused.map((r) => r.program));
+        phases.end('attach');
         meta = { ...meta, attached: meta.attached.filter((p) => !refusedNames.has(p)), refused };
         writeAtomic(join(stateDir, 'meta.json'), JSON.stringify(meta));
       } catch (err) {
@@ -374,15 +419,19 @@ export async function acquireResident(native: NativeBinding, params: AcquirePara
         throw err;
       }
       t1 = Date.now();
+      phases.end('reopen');
     } else {
       if (!params.object || !params.mapsObject) throw new TracerNeedsObject(`no tracer ${params.key} is resident on this target`);
       reused = false;
       await check?.(params.object);
+      phases.end('check');
       const building = join(PIN_ROOT, `new-${params.key}-${process.pid}`);
       mkdirSync(building, { recursive: true, mode: 0o700 });
       bpf = openShared(() => native.BpfObject.openBuffer(params.object!, 'bpf-lsm-tracer'), building, params.programs, params.setup);
+      phases.end('open');
       try {
         await bpf.load(0, 1 << 20);
+        phases.end('load');
         t1 = Date.now();
         const attached: string[] = [];
         const refused: Array<{ program: string; message: string }> = [];
@@ -392,16 +441,18 @@ export async function acquireResident(native: NativeBinding, params: AcquirePara
               refused.push({ program: r.program, message: r.message ?? r.code ?? 'refused' });
               continue;
             }
-            bpf.pinLink(r.program, join(building, `link_${r.program}`));
+            phases.time('pin', () => bpf.pinLink(r.program, join(building, `link_${r.program}`)));
             attached.push(r.program);
           }
         }
+        phases.end('attach');
         meta = { key: params.key, createdAt: Date.now(), attached, refused, idleMs: params.idleMs };
         rmSync(stateDir, { recursive: true, force: true });
         mkdirSync(stateDir, { recursive: true, mode: 0o700 });
         writeAtomic(join(stateDir, 'maps.bpf.o'), params.mapsObject);
         writeAtomic(join(stateDir, 'meta.json'), JSON.stringify(meta));
         renameSync(building, pinDir);
+        phases.end('state');
       } catch (err) {
         // Whatever was pinned goes with the folder; this session's links go when the object closes.
         void bpf.close();
@@ -426,6 +477,7 @@ export async function acquireResident(native: NativeBinding, params: AcquirePara
       const key = Buffer.alloc(4);
       key.writeUInt32LE(slot);
       bpf.setInnerMap(RINGS_MAP, key, SESSION_RING);
+      phases.end('slot');
     } catch (err) {
       void bpf.close();
       throw err;
@@ -440,6 +492,7 @@ export async function acquireResident(native: NativeBinding, params: AcquirePara
       meta: finalMeta,
       loadMs: t1 - t0,
       attachMs: reused ? 0 : t2 - t1,
+      phases: phases.list(),
       used() {
         if (existsSync(stateDir)) touch(join(stateDir, 'last-used'));
       },

@@ -43,9 +43,11 @@ export function tracerHandlers(deps: TracerHandlerDeps): { tracerAcquire: Answer
         throw err;
       }
       const { meta } = acquired;
+      const owning = Date.now();
       const objectId = deps.own(acquired.bpf, { release: () => acquired.release(), used: () => acquired.used() });
+      const phases = [...acquired.phases, { phase: 'own', ms: Date.now() - owning }];
       return {
-        result: { objectId, slot: acquired.slot, reused: acquired.reused, attached: meta.attached, refused: meta.refused, loadMs: acquired.loadMs, attachMs: acquired.attachMs },
+        result: { objectId, slot: acquired.slot, reused: acquired.reused, attached: meta.attached, refused: meta.refused, loadMs: acquired.loadMs, attachMs: acquired.attachMs, phases },
       };
     },
     tracerStatus: async () => ({ result: { tracers: residentStatus() } }),

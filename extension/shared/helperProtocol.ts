@@ -321,7 +321,10 @@ export interface HelperMethods {
       /** With the blob: the tracer's maps-only object (base64), kept on the target to reopen the maps. */
       mapsObject?: string;
     };
-    result: { objectId: number; slot: number; reused: boolean; attached: string[]; refused: Array<{ program: string; message: string }>; loadMs: number; attachMs: number };
+    result: { objectId: number; slot: number; reused: boolean; attached: string[]; refused: Array<{ program: string; message: string }>; loadMs: number; attachMs: number;
+      /** The helper's own phases (check, open, load, attach, pin, state, slot; reopen when reused), in order. */
+      phases?: Array<{ phase: string; ms: number }>;
+    };
   };
   /** Resident tracers on the target (and those being released). */
   tracerStatus: { params: Record<string, never>; result: { tracers: ResidentTracerInfo[] } };

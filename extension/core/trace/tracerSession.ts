@@ -52,7 +52,7 @@ export interface TracerState {
    * loadMs/attachMs: the helper's own load (or reopen) and attach of the tracer; acquireMs: the whole
    * request, round trips and the object's transfer included.
    */
-  readonly timings: { readonly btfMs: number; readonly compileMs: number; readonly loadMs: number; readonly attachMs: number; readonly acquireMs: number };
+  readonly timings: { readonly btfMs: number; readonly compileMs: number; readonly loadMs: number; readonly attachMs: number; readonly acquireMs: number; readonly helperPhases?: ReadonlyArray<{ phase: string; ms: number }> };
   readonly fromCache: boolean;
   /** The tracer was already resident on the target: nothing was loaded or attached for this trace. */
   readonly resident: boolean;
@@ -231,12 +231,14 @@ export class TracerSession {
       acquired = await this.client.call('tracerAcquire', params);
     } catch (err) {
       if (!(err instanceof HelperRequestError && err.data?.needObject)) throw err;
+      mark('tracer not resident on the target (helper asked for the object)');
       progress(`loading and attaching ${programs.length} programs (they stay attached for the next traces)`);
       const object = compiled?.object ?? readFileSync(plan.objectPath);
       const mapsObject = compiled?.mapsObject ?? readFileSync(plan.mapsPath);
       acquired = await this.client.tracerAcquire(object, { ...params, mapsObject: mapsObject.toString('base64') });
     }
-    mark(`tracer acquired (${acquired.reused ? 'resident, reopened' : 'loaded and attached'}; open+load in the helper ${acquired.loadMs} ms, slot ${acquired.slot})`);
+    const helperPhases = (acquired.phases ?? []).map((p) => `${p.phase} ${p.ms}`).join(', ');
+    mark(`tracer acquired (${acquired.reused ? 'resident, reopened' : 'loaded and attached'}; in the helper: ${helperPhases || `open+load ${acquired.loadMs}`} ms, slot ${acquired.slot})`);
     this.objectId = acquired.objectId;
     this.slot = acquired.slot;
     this.key = key;
@@ -260,7 +262,7 @@ export class TracerSession {
       hookCount: plan.hookCount,
       attached,
       notTraced,
-      timings: { btfMs: t1 - t0, compileMs: t2 - t1, loadMs: acquired.loadMs, attachMs: acquired.attachMs, acquireMs: t4 - t2 },
+      timings: { btfMs: t1 - t0, compileMs: t2 - t1, loadMs: acquired.loadMs, attachMs: acquired.attachMs, acquireMs: t4 - t2, ...(acquired.phases ? { helperPhases: acquired.phases } : {}) },
       fromCache: compiled?.fromCache ?? true,
       resident: acquired.reused,
       btfFromCache,
