@@ -11,11 +11,15 @@
 // Child protocol: the helper writes u32 LE length + object bytes; the child answers one JSON line
 // { ok: true } or { ok: false, message }. `node helper.js --check-objects` is the child.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import type { NativeBinding } from '../../native/index';
 import { Btf } from '../shared/btf/btf';
 import { mapTypes, objectGlobals } from '../shared/btf/describe';
 
 export const CHECK_OBJECTS_FLAG = '--check-objects';
+
+/** Digests of objects the child opened without crashing, remembered per checker (most recent last). */
+const REMEMBERED = 32;
 
 /** Opening the 10,000-program fuzz object takes ~2 s in the TCG VM; a check 15 times that long is stuck. */
 export const CHECK_TIMEOUT_MS = 30_000;
@@ -63,6 +67,12 @@ export class ObjectChecker {
   private closed = false;
   /** Set when the child cannot run at all (e.g. the addon is unreadable as the user): checks are skipped. */
   private unavailable = false;
+  /**
+   * Objects that passed, by SHA-256: libbpf's open is deterministic, so the same bytes need no second check.
+   * A resident tracer loaded again in one VM boot (after tracer stop or another selection) skips its check,
+   * which costs 140-230 ms in the TCG guest for the 1.2 MB tracer (hashing it: ~10 ms).
+   */
+  private readonly passed: string[] = [];
 
   constructor(
     private readonly command: { program: string; args: string[]; uid?: number; gid?: number },
@@ -71,7 +81,9 @@ export class ObjectChecker {
 
   /** Resolves when libbpf can open the object without crashing; rejects with the crash otherwise. */
   check(bytes: Buffer): Promise<void> {
-    const run = this.queue.then(() => this.checkOne(bytes));
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    if (this.passed.includes(digest)) return Promise.resolve();
+    const run = this.queue.then(() => this.checkOne(bytes, digest));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -99,7 +111,12 @@ export class ObjectChecker {
     return child;
   }
 
-  private checkOne(bytes: Buffer): Promise<void> {
+  /** Whether these bytes passed a check already (they are not checked again). */
+  remembers(bytes: Buffer): boolean {
+    return this.passed.includes(createHash('sha256').update(bytes).digest('hex'));
+  }
+
+  private checkOne(bytes: Buffer, digest: string): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the session is ending'));
     if (this.unavailable) return Promise.resolve();
     const child = this.start();
@@ -122,6 +139,8 @@ export class ObjectChecker {
         line += text;
         if (!line.includes('\n')) return;
         cleanup();
+        this.passed.push(digest);
+        if (this.passed.length > REMEMBERED) this.passed.shift();
         resolve();
       };
       const onExit = (_code: number | null, signal: NodeJS.Signals | null) => {

@@ -3,6 +3,7 @@
 // at teardown, which first gives the trace slot back).
 import type { BpfObject, NativeBinding } from '../../native/index';
 import type { HelperErrorCode, JsonValue, ParamsOf, ResultOf } from '../shared/helperProtocol';
+import { gunzipSync } from 'node:zlib';
 import { acquireResident, releaseResident, residentStatus, TracerNeedsObject } from './residentTracer';
 
 export interface TracerHandlerDeps {
@@ -20,16 +21,30 @@ export interface TracerHandlerDeps {
 
 type Answer<M extends 'tracerAcquire' | 'tracerStatus' | 'tracerRelease'> = (params: ParamsOf<M>, ctx: { blob?: Buffer }) => Promise<{ result: ResultOf<M> }>;
 
+/** The largest tracer object a gzipped blob may inflate to (the blob limit of an object sent as is). */
+const MAX_INFLATED = 64 << 20;
+
+function inflate(blob: Buffer, deps: TracerHandlerDeps): Buffer {
+  try {
+    return gunzipSync(blob, { maxOutputLength: MAX_INFLATED });
+  } catch (err) {
+    throw deps.fail('invalid-params', `the tracer object did not inflate (objectEncoding gzip): ${(err as Error).message}`);
+  }
+}
+
 export function tracerHandlers(deps: TracerHandlerDeps): { tracerAcquire: Answer<'tracerAcquire'>; tracerStatus: Answer<'tracerStatus'>; tracerRelease: Answer<'tracerRelease'> } {
   return {
     tracerAcquire: async (params, { blob }) => {
+      const inflating = Date.now();
+      const object = blob && params.objectEncoding === 'gzip' ? inflate(blob, deps) : blob;
+      const inflateMs = Date.now() - inflating;
       let acquired;
       try {
         acquired = await acquireResident(
           deps.native(),
           {
             key: params.key,
-            object: blob,
+            object,
             mapsObject: params.mapsObject === undefined ? undefined : Buffer.from(params.mapsObject, 'base64'),
             programs: params.programs,
             idleMs: params.idleMs,
@@ -45,7 +60,7 @@ export function tracerHandlers(deps: TracerHandlerDeps): { tracerAcquire: Answer
       const { meta } = acquired;
       const owning = Date.now();
       const objectId = deps.own(acquired.bpf, { release: () => acquired.release(), used: () => acquired.used() });
-      const phases = [...acquired.phases, { phase: 'own', ms: Date.now() - owning }];
+      const phases = [...(object !== blob ? [{ phase: 'inflate', ms: inflateMs }] : []), ...acquired.phases, { phase: 'own', ms: Date.now() - owning }];
       return {
         result: { objectId, slot: acquired.slot, reused: acquired.reused, attached: meta.attached, refused: meta.refused, loadMs: acquired.loadMs, attachMs: acquired.attachMs, phases },
       };

@@ -1,5 +1,5 @@
 // The object check process (extension/helper/objectCheck.ts): a check that never finishes fails the one
-// request after the timeout, and the next check gets a fresh child.
+// request after the timeout, and the next check gets a fresh child; bytes that passed are not checked twice.
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ describe('object check process', function () {
       const ms = Date.now() - t;
       assert.ok(ms >= 450 && ms < 5000, `${ms} ms`);
       await assert.rejects(stuck.check(Buffer.from('object')), /did not finish/, 'the next check runs (in a new child) and times out too');
+      assert.equal(stuck.remembers(Buffer.from('object')), false, 'a check that failed is not remembered');
       console.log(`      check: a hung check failed after ${ms} ms`);
     } finally {
       stuck.close();
@@ -30,7 +31,11 @@ describe('object check process', function () {
   it('passes a good object and an object with an out-of-range global through the real check child', async () => {
     const checker = new ObjectChecker({ program: process.execPath, args: [helperJs, CHECK_OBJECTS_FLAG] }, 15_000);
     try {
+      assert.equal(checker.remembers(probeObject()), false);
       await checker.check(probeObject());
+      assert.equal(checker.remembers(probeObject()), true, 'bytes that passed are remembered');
+      const other = withSymbolValue(probeObject(), 'cookie', 0xfffffff8n);
+      assert.equal(checker.remembers(other), false, 'other bytes are checked');
       // The child reads and writes every global it is offered: an out-of-range one is never offered.
       await checker.check(withSymbolValue(probeObject(), 'cookie', 0xfffffff8n));
       await checker.check(probeObject());
