@@ -61,6 +61,26 @@
 // copy), 2.2 us for an inode value (inode_permission), 4-5 us with a path. The loop's own CPU time is
 // 1.4-1.6 s of its 1.7-1.9 s; meanwhile the guest's other vCPU is busy ~1.7 s, nearly all the helper
 // daemon's ring consumer (0.89 of a vCPU in a 3 s sample at ~140k records/s: ~6 us of guest CPU per record).
+// Cold start, where the helper's time goes (6.1 VM, 2-core host at load 0.7-2.3; BPF_LSM_TIMINGS=1 cold CLI
+// traces, compile cached; the helper's phases are printed with the cold lines): object transfer 0.36 s (1.2 MB
+// through the helper channel at ~3.3 MB/s; gzipped 200 KB now, inflate 35-60 ms), object check 140-230 ms
+// (670-1100 ms when the daemon's check child starts; skipped now for bytes that passed before, 44 ms to
+// hash), open 50-120 ms, load 2.1-2.6 s, attach 1.5-1.8 s, pin 60-90 ms. Measured in the guest with small C
+// loaders linked to the same libbpf 1.1 (not kept in the tree):
+//   - libbpf's load: ~0.6 s before the first program (ELF and BTF, kernel BTF, maps, CO-RE relocations), then
+//     the programs; one program costs the kernel 3.5 ms at 146 instructions without subprograms, 7-9 ms at
+//     350-450 instructions with 4-6 subprograms (1.19 s for all 233, loaded with plain bpf_prog_load);
+//   - libbpf linked statically loads with 0.68-0.72 s of user CPU against 1.03-1.13 s for the shared
+//     libbpf.so the addon uses (2.0 against 2.3-2.5 s wall); not kept: Debian's libbpf.a is not PIC, so
+//     the addon cannot link it without building libbpf itself;
+//   - the 233 programs loaded from 2 threads: 0.64-0.71 s against 1.16 s from one; with each attached
+//     right after its load, 2.5 s against 2.7 s: attaching is serialised in the kernel (6.4 ms a link,
+//     the attach times' sum went 1.5 -> 3.2 s with two threads). Pipelining load and attach needs the
+//     programs' relocated instructions and func_info before libbpf 1.1 loads them, which its API does not
+//     give: not built yet.
+// Where a traced iteration's time goes (kernel.bpf_stats_enabled, TSC clock): 14 records, ~76 us of BPF
+// programs per iteration against ~24 us for the whole untraced iteration. A record costs 3.4-5 us even
+// without a path (sys_enter/sys_exit, inode_permission); the file hooks 8-10 us (path walk or bpf_d_path).
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
