@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
-export async function withBenchVm<T>(root: string, run: (vm: { kernelRelease?: string }) => Promise<T>): Promise<T> {
+export async function withBenchVm<T>(root: string, run: (vm: { kernelRelease?: string; pid?: number }) => Promise<T>): Promise<T> {
   const cli = join(root, 'dist', 'cli.js');
   const status = () => JSON.parse(execFileSync(process.execPath, [cli, 'vm', 'status', '--json'], { encoding: 'utf8' }));
   const bootedHere = status().state !== 'running';
@@ -12,7 +12,8 @@ export async function withBenchVm<T>(root: string, run: (vm: { kernelRelease?: s
     execFileSync(process.execPath, [cli, 'vm', 'up', '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
   }
   try {
-    return await run({ kernelRelease: status().vm?.kernelRelease });
+    const { vm } = status();
+    return await run({ kernelRelease: vm?.kernelRelease, pid: vm?.pid });
   } finally {
     if (bootedHere) execFileSync(process.execPath, [cli, 'vm', 'down', '--json'], { stdio: 'ignore' });
   }

@@ -377,7 +377,7 @@ async function main(): Promise<void> {
   // This file runs as out/bench/trace.bench.js.
   const root = join(__dirname, '..', '..');
   process.env.BPF_LSM_DIST ??= join(root, 'dist');
-  await withBenchVm(root, async () => {
+  await withBenchVm(root, async ({ pid: vmPid }) => {
     const loopBinary = join(root, 'out', 'bench', 'trace_loop');
     mkdirSync(join(root, 'out', 'bench'), { recursive: true });
     execFileSync('cc', ['-O2', '-static', '-o', loopBinary, join(root, 'bench', 'trace_loop.c')], { stdio: 'inherit' });
@@ -386,12 +386,6 @@ async function main(): Promise<void> {
     const sessions: TracerSession[] = [];
     try {
       const vm = vmTarget();
-      let vmPid: number | undefined;
-      try {
-        vmPid = (JSON.parse(execFileSync(process.execPath, [join(root, 'dist', 'cli.js'), 'vm', 'status', '--json'], { encoding: 'utf8' })) as { vm?: { pid?: number } }).vm?.pid;
-      } catch {
-        vmPid = undefined;
-      }
       await vm.copyTo([{ local: loopBinary, remote: LOOP }]);
       await (await vm.startHelper()).close();
       const clock = (await vm.exec('cat', ['/sys/devices/system/clocksource/clocksource0/current_clocksource'])).stdout.trim();
