@@ -21,6 +21,9 @@ export const CHECK_OBJECTS_FLAG = '--check-objects';
 /** Digests of objects the child opened without crashing, remembered per checker (most recent last). */
 const REMEMBERED = 32;
 
+/** What a checker remembers an object by. */
+const digestOf = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
 /** Opening the 10,000-program fuzz object takes ~2 s in the TCG VM; a check 15 times that long is stuck. */
 export const CHECK_TIMEOUT_MS = 30_000;
 
@@ -81,7 +84,7 @@ export class ObjectChecker {
 
   /** Resolves when libbpf can open the object without crashing; rejects with the crash otherwise. */
   check(bytes: Buffer): Promise<void> {
-    const digest = createHash('sha256').update(bytes).digest('hex');
+    const digest = digestOf(bytes);
     if (this.passed.includes(digest)) return Promise.resolve();
     const run = this.queue.then(() => this.checkOne(bytes, digest));
     this.queue = run.catch(() => undefined);
@@ -113,7 +116,7 @@ export class ObjectChecker {
 
   /** Whether these bytes passed a check already (they are not checked again). */
   remembers(bytes: Buffer): boolean {
-    return this.passed.includes(createHash('sha256').update(bytes).digest('hex'));
+    return this.passed.includes(digestOf(bytes));
   }
 
   private checkOne(bytes: Buffer, digest: string): Promise<void> {
