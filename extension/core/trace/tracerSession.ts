@@ -282,9 +282,13 @@ export class TracerSession {
   /** Adds a process to the traced set (its children follow in the kernel). */
   async traceProcess(pid: number): Promise<void> {
     if (this.objectId === undefined) throw new Error('the tracer is not loaded');
-    // The fast path's flag first: the filter asks tr_traced only for flagged processes.
-    if (hasMaybeFlag(pid)) await this.client.call('mapUpdate', { objectId: this.objectId, map: MAYBE_MAP, key: hex(tracedKey(pid)), value: { hex: '01' } });
-    await this.client.call('mapUpdate', { objectId: this.objectId, map: TRACED_MAP, key: hex(tracedKey(pid)), value: hex(tracedValue(pid, this.slot)) });
+    // The fast path's flag first (the filter asks tr_traced only for flagged processes), in the same round
+    // trip: requests leave in call order, and the helper runs one object's map requests in arrival order.
+    const key = hex(tracedKey(pid));
+    await Promise.all([
+      hasMaybeFlag(pid) ? this.client.call('mapUpdate', { objectId: this.objectId, map: MAYBE_MAP, key, value: { hex: '01' } }) : undefined,
+      this.client.call('mapUpdate', { objectId: this.objectId, map: TRACED_MAP, key, value: hex(tracedValue(pid, this.slot)) }),
+    ]);
   }
 
   /** Takes a process out of the traced set (the children it started stay until they exit). */
