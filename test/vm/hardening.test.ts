@@ -19,6 +19,7 @@ import { vmPaths } from '../../extension/core/vm/paths';
 import { buildFloodProgram, floodOpens } from '../fixtures/malformed/flood';
 import { DAEMON_DIR } from '../../extension/shared/helperDaemon';
 import { until } from './until';
+import { vmBefore } from './wedge';
 
 const root = join(__dirname, '..', '..', '..');
 const cli = join(root, 'dist', 'cli.js');
@@ -139,7 +140,7 @@ describe('hardening: fault cases of the trace path in the BPF-LSM VM', function 
     return { trace, helperPid: session.client.helper!.pid };
   }
 
-  before(async () => {
+  vmBefore(async () => {
     const flood = buildFloodProgram();
     await vm.copyTo([{ local: flood, remote: remoteFlood }]);
     // A tracer left resident by an earlier run of this suite would count as the VM's own.

@@ -10,9 +10,7 @@
 // first attempt's error. (Mocha decides on a retry before the afterEach hooks run, so every VM test is given
 // one retry here and the retry is cancelled when the guest was fine.)
 import type { Test } from 'mocha';
-import { vmTarget } from '../../extension/core/targets/vm';
-import { BuiltinVm } from '../../extension/core/vm/vm';
-import { readState, unreachableVmReason } from '../../extension/core/vm/machine';
+import { vmUnanswered, bootAgain } from './wedge';
 
 /** The harness keeps a failed attempt's error on the test (mocha's `retry` event). */
 type Attempt = Test & { firstAttemptError?: Error };
@@ -50,21 +48,11 @@ beforeEach(function () {
 afterEach(async function () {
   if (!process.env.BPF_LSM_VM_PORT) return;
   const test = this.currentTest!;
-  const vm = BuiltinVm.of();
-  // A test that stopped the VM on purpose brings it up itself when it needs it again.
-  if (!readState(vm.paths)) return;
   this.timeout(180_000);
-  const answered = await vmTarget(vm.paths)
-    .exec('true', [], { timeoutMs: 30_000 })
-    .then((r) => (r.exitCode === 0 ? undefined : `\`true\` exited ${r.exitCode}: ${r.stderr.trim()}`))
-    .catch((e: Error) => e.message);
-  if (answered === undefined) return;
-  const why = answered.includes('Last lines of the VM console') ? '' : `\n${unreachableVmReason(vm.paths)}`;
-  console.error(`vm: after "${test.fullTitle()}" the VM does not answer (${answered})${why}\nvm: booting it again for the tests that follow`);
+  const why = await vmUnanswered();
+  if (why === undefined) return;
   if (test.state !== 'passed' && attemptNumber(test) === 0) wedged.add(firstAttempt(test));
-  await vm.down();
-  const up = await vm.up();
-  process.env.BPF_LSM_VM_PORT = String(up.port);
+  await bootAgain(`after "${test.fullTitle()}"`, why);
 });
 
 after(function () {

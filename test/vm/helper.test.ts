@@ -15,6 +15,7 @@ import { HELPER_CHANNELS, vmPaths } from '../../extension/core/vm/paths';
 import { iterateRecords, type BtfTypeDesc, type EventBatch, type JsonValue } from '../../extension/shared/helperProtocol';
 import { decodeValue } from '../../extension/shared/helperValues';
 import { until } from './until';
+import { vmBefore } from './wedge';
 
 const root = join(__dirname, '..', '..', '..');
 const probeBytes = () => readFileSync(join(root, 'dist', 'bpf', 'helper_test.bpf.o'));
@@ -54,7 +55,7 @@ describe('privileged helper in the BPF-LSM VM', function () {
     return HelperClient.connect(await vm.startHelper(), { client: 'vm-test' });
   }
 
-  before(async () => {
+  vmBefore(async () => {
     // Earlier runs must not mask a leak in this one.
     await until('a VM without leftover test programs', 30_000, nothingLeft);
   });

@@ -12,6 +12,7 @@ import { EVENTS_MAP, LINK_PIN, MAP_PINS } from '../../extension/core/policy/poli
 import { execEventDecoder, type ExecPolicyEvent } from '../../extension/core/policy/events';
 import { iterateRecords } from '../../extension/shared/helperProtocol';
 import { bpfLsm } from './cli';
+import { vmBefore } from './wedge';
 
 const root = join(__dirname, '..', '..', '..');
 const BIN = '/tmp/bls-policy-test';
@@ -38,7 +39,7 @@ describe('exec enforcement policy in the BPF-LSM VM', function () {
     return r.exitCode === 0 ? JSON.parse(r.stdout) : undefined;
   }
 
-  before(async () => {
+  vmBefore(async () => {
     dir = mkdtempSync(join(tmpdir(), 'bpf-lsm-policy-'));
     await bpfLsm('policy', 'clear', '--target', 'vm');
     // A script, so the program runs under any name (a busybox copy picks its applet from its name).

@@ -8,6 +8,7 @@ import type { HelperClient } from '../../extension/core/helperClient';
 import { vmTarget } from '../../extension/core/targets/vm';
 import { buildForTarget, connectForBuild } from '../../extension/core/probes/target';
 import { loadProbe } from '../../extension/core/probes/load';
+import { vmBefore } from './wedge';
 
 const root = join(__dirname, '..', '..', '..');
 const probes = join(root, 'test', 'fixtures', 'probes');
@@ -22,7 +23,7 @@ describe('probe build and load in the BPF-LSM VM', function () {
   let client: HelperClient;
   let btfPath: string;
 
-  before(async () => {
+  vmBefore(async () => {
     ({ client, btfPath } = await connectForBuild(vm, 'vm-test probe'));
   });
   after(async () => client?.close());

@@ -20,6 +20,7 @@ import { PROFILE_EVENTS_MAP, PROFILE_LINK_PINS, PROFILE_MAP_PINS } from '../../e
 import { profileEventDecoder, type ProfileEvent } from '../../extension/core/policy/profileEvents';
 import { iterateRecords } from '../../extension/shared/helperProtocol';
 import { bpfLsm } from './cli';
+import { vmBefore } from './wedge';
 
 const root = join(__dirname, '..', '..', '..');
 
@@ -62,7 +63,7 @@ describe('least-privilege profiles in the BPF-LSM VM', function () {
     return ids;
   };
 
-  before(async () => {
+  vmBefore(async () => {
     dir = mkdtempSync(join(tmpdir(), 'bpf-lsm-profile-'));
     startedHere = !vm612.running();
     await bpfLsm('policy', 'clear', '--target', 'vm');

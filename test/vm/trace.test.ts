@@ -10,6 +10,7 @@ import { TracerSession, TracerState } from '../../extension/core/trace/tracerSes
 import { traceProgram, TraceSummary } from '../../extension/core/trace/traceProgram';
 import type { HookEvent, TraceEvent, TraceValue } from '../../extension/shared/traceEvent';
 import { until } from './until';
+import { vmBefore } from './wedge';
 
 const root = join(__dirname, '..', '..', '..');
 
@@ -42,7 +43,7 @@ describe('Trace Executable in the BPF-LSM VM', function () {
     return { summary, events, output };
   }
 
-  before(async () => {
+  vmBefore(async () => {
     session = await TracerSession.connect(vmTarget());
     state = await session.prepare();
   });
