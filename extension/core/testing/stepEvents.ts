@@ -165,13 +165,17 @@ export class StepTracer {
     });
     try {
       const before = this.last ?? (await s.counters());
-      await s.traceProcess(pid);
       let result: T;
       try {
+        await s.traceProcess(pid);
         result = await action();
-      } finally {
-        await s.untraceProcess(pid);
+      } catch (error) {
+        // A trace request that failed half way may still have put the process in the filter; the first
+        // error is the one that says what went wrong.
+        await s.untraceProcess(pid).catch(() => undefined);
+        throw error;
       }
+      await s.untraceProcess(pid);
       // Children the step started and left running are dropped from the filter as they exit.
       if (children) await until(async () => (await s.tracedCount()) === 0, 2_000);
       const after = await s.counters();

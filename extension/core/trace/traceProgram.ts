@@ -131,7 +131,12 @@ export async function traceProgram(
   options.signal?.addEventListener('abort', kill, { once: true });
   try {
     mark(`trace: program spawned stopped (pid ${pid})`);
-    await session.traceProcess(pid);
+    // A program that cannot be put in the filter is not resumed untraced: it is killed, and its exit takes
+    // it out of the filter if the request got that far.
+    await session.traceProcess(pid).catch((error: unknown) => {
+      kill();
+      throw error;
+    });
     const resumedAt = Date.now();
     await client.call('resume', { pid });
     mark('trace: program in the filter and resumed');
