@@ -96,6 +96,13 @@ export interface NativeBinding {
   libbpfVersion: string;
   recordHeaderSize: number;
   /**
+   * Indexes the kernel's LSM hooks (its bpf_lsm_* functions) once per process, off the main thread; every
+   * SEC("lsm/...") and SEC("lsm.s/...") load finds its target there (native/src/lsmattach.cc), and builds the
+   * index itself when nobody asked earlier. Resolves to the number of hooks; rejects when the kernel's BTF
+   * cannot be read.
+   */
+  indexLsmHooks(): Promise<number>;
+  /**
    * Ends the process with _exit(code), skipping exit handlers: for a helper whose stdin is the VM's helper
    * channel, where a thread-pool read blocked on the port would otherwise keep exit() from returning.
    */

@@ -271,7 +271,12 @@ export class HelperSession {
         this.handshakeDone = true;
         this.opts.objectChecker?.warm();
         const session = this.opts.sessionNumber;
-        return { result: { protocolVersion: PROTOCOL_VERSION, helperVersion: HELPER_VERSION, pid: process.pid, ...(session !== undefined ? { session } : {}), capabilities: this.probe() } };
+        const capabilities = this.probe();
+        // The kernel's LSM hooks are indexed on the thread pool while the client prepares its first load
+        // (~0.1-0.2 s under TCG, once per process); a load that needs the index and finds it missing builds
+        // it and reports why it could not.
+        this.native?.indexLsmHooks().catch(() => undefined);
+        return { result: { protocolVersion: PROTOCOL_VERSION, helperVersion: HELPER_VERSION, pid: process.pid, ...(session !== undefined ? { session } : {}), capabilities } };
       },
 
       capabilities: async () => ({ result: this.probe() }),

@@ -518,6 +518,35 @@ class RingConsumer : public Napi::ObjectWrap<RingConsumer> {
   bool closeRequested_ = false;
 };
 
+// Indexes the kernel's LSM hooks on the pool, so a helper can do it before its first load needs it.
+class IndexHooksJob : public Napi::AsyncWorker {
+ public:
+  explicit IndexHooksJob(Napi::Env env) : Napi::AsyncWorker(env, "bpflsm.indexLsmHooks"), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override { result_ = bpflsm::IndexLsmHooks(); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (result_ >= 0) {
+      deferred_.Resolve(Napi::Number::New(env, result_));
+      return;
+    }
+    deferred_.Reject(ToError(env, bpflsm::Fail(-result_, "cannot index the kernel's LSM hooks: " + bpflsm::ErrnoText(-result_))).Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  int result_ = 0;
+};
+
+Napi::Value IndexLsmHooks(const Napi::CallbackInfo& info) {
+  auto* job = new IndexHooksJob(info.Env());
+  Napi::Promise p = job->Promise();
+  job->Queue();
+  return p;
+}
+
 // Ends the process without exit()'s handlers. libuv joins its thread pool at exit, and a pool thread
 // blocked in read() on the VM's helper channel (a virtio-serial port, which only returns at the host's
 // end of the connection) would hold exit() up for ever.
@@ -535,6 +564,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("RingConsumer", RingConsumer::Define(env));
   exports.Set("libbpfVersion", Napi::String::New(env, bpflsm::LibbpfVersion()));
   exports.Set("recordHeaderSize", Napi::Number::New(env, bpflsm::RingBatcher::kHeader));
+  exports.Set("indexLsmHooks", Napi::Function::New(env, IndexLsmHooks, "indexLsmHooks"));
   exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));
   return exports;
 }

@@ -37,6 +37,10 @@ struct PrintInstaller {
 
 }  // namespace
 
+void NoteLibbpfMessage(const std::string& line) {
+  if (currentSink) currentSink->append(line.c_str());
+}
+
 Failure Fail(int err, const std::string& message) {
   Failure f;
   f.err = err < 0 ? -err : err;

@@ -34,6 +34,14 @@ std::string ErrnoText(int err);
 /** libbpf output minus its "libbpf: " prefixes and trailing newline, for one readable message. */
 std::string Tidy(const std::string& raw);
 
+/** Adds a line to the diagnostics of the operation running on this thread, as if libbpf had printed it. */
+void NoteLibbpfMessage(const std::string& line);
+/**
+ * Indexes the kernel's LSM hooks (bpf_lsm_* functions in its BTF) for SEC("lsm/...") loads, once per
+ * process (lsmattach.cc); later calls return at once. The number of hooks, or -errno.
+ */
+int IndexLsmHooks();
+
 /** Collects libbpf's printed diagnostics for the operation running on this thread. */
 class LibbpfMessages {
  public:

@@ -384,7 +384,7 @@ describe('hardening: protocol fuzzing of the helper process', function () {
       const output = new PassThrough();
       const replies: Buffer[] = [];
       output.on('data', (c: Buffer) => replies.push(c));
-      const session = new HelperSession({ input, output, loadNative: () => ({ libbpfVersion: '1.1' }) as unknown as NativeBinding });
+      const session = new HelperSession({ input, output, loadNative: () => ({ libbpfVersion: '1.1', indexLsmHooks: async () => 0 }) as unknown as NativeBinding });
       session.start();
       const junk = Buffer.alloc(8 + Math.floor(rnd() * 512));
       for (let k = 0; k < junk.length; k++) junk[k] = Math.floor(rnd() * 256);

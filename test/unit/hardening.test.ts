@@ -47,7 +47,7 @@ function pinRecordingNative(pins: string[]): NativeBinding {
     }
     async close() {}
   }
-  return { BpfObject, RingConsumer: class {}, libbpfVersion: '1.1', recordHeaderSize: 8, path: 'stand-in' } as unknown as NativeBinding;
+  return { BpfObject, RingConsumer: class {}, libbpfVersion: '1.1', recordHeaderSize: 8, indexLsmHooks: async () => 0, path: 'stand-in' } as unknown as NativeBinding;
 }
 
 describe('hardening: what the helper refuses to write or read for its client', function () {

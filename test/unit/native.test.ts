@@ -121,6 +121,31 @@ describe('native libbpf binding (unprivileged)', () => {
     assert.throws(() => o.programs(), /closed/);
   });
 
+  it('finds an LSM program\'s hook in its index of the kernel\'s BTF, and names a hook this kernel lacks', async function () {
+    this.timeout(60000);
+    assert.ok((await native.indexLsmHooks()) > 200, 'this kernel has over 200 LSM hooks');
+    const outcome = async (section: string) => {
+      const o = native.BpfObject.openBuffer(bpfObjectWithPrograms(1, { section }), 'lsm_index');
+      try {
+        return await o.load(0, 1 << 16).then(
+          () => undefined,
+          (e: LoadError) => e,
+        );
+      } finally {
+        await o.close();
+      }
+    };
+    const missing = await outcome('lsm/no_such_hook_7f3a');
+    assert.equal(missing?.code, 'ESRCH');
+    assert.match(missing!.message, /this kernel has no LSM hook no_such_hook_7f3a \(no function bpf_lsm_no_such_hook_7f3a in its BTF\)/);
+    // A hook the kernel has gets past the lookup: it loads, or the kernel itself refuses it (this host does).
+    for (const section of ['lsm/file_open', 'lsm.s/bprm_check_security']) {
+      const found = await outcome(section);
+      assert.ok(found === undefined || !/has no LSM hook|names no LSM hook/.test(found.message), found?.message);
+    }
+    assert.match((await outcome('lsm/'))?.message ?? '', /SEC\("lsm\/"\) names no LSM hook/);
+  });
+
   it('load either succeeds or rejects with an errno, a message naming the object and a log field', async function () {
     this.timeout(60000);
     const o = native.BpfObject.openFile(probe);

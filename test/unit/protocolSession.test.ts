@@ -75,7 +75,7 @@ function fakeNative(created: FakeObject[]): NativeBinding {
       this.state.closed = true;
     }
   }
-  return { BpfObject, RingConsumer: class {}, libbpfVersion: '1.1', recordHeaderSize: 8, path: 'fake' } as unknown as NativeBinding;
+  return { BpfObject, RingConsumer: class {}, libbpfVersion: '1.1', recordHeaderSize: 8, indexLsmHooks: async () => 0, path: 'fake' } as unknown as NativeBinding;
 }
 
 function inProcess(created: FakeObject[]) {
