@@ -70,6 +70,11 @@
 //   - libbpf's load: ~0.6 s before the first program (ELF and BTF, kernel BTF, maps, CO-RE relocations), then
 //     the programs; one program costs the kernel 3.5 ms at 146 instructions without subprograms, 7-9 ms at
 //     350-450 instructions with 4-6 subprograms (1.19 s for all 233, loaded with plain bpf_prog_load);
+//   - libbpf 1.1 finds each SEC("lsm/...") program's bpf_lsm_* function by scanning the kernel's BTF
+//     (~100k types): 0.46 s for the 233 lookups. Kept: the addon indexes the hooks once per process (at
+//     the helper's hello) and supplies the target itself (native/src/lsmattach.cc). The addon's load of the
+//     tracer in the guest, 5 alternated pairs: 1.44-2.11 s (user CPU 0.23-0.37 s) against 2.59-3.16 s
+//     (1.13-1.34 s), the index built beforehand in 88-140 ms;
 //   - libbpf linked statically loads with 0.68-0.72 s of user CPU against 1.03-1.13 s for the shared
 //     libbpf.so the addon uses (2.0 against 2.3-2.5 s wall); not kept: Debian's libbpf.a is not PIC, so
 //     the addon cannot link it without building libbpf itself;
