@@ -74,7 +74,10 @@
 //     (~100k types): 0.46 s for the 233 lookups. Kept: the addon indexes the hooks once per process (at
 //     the helper's hello) and supplies the target itself (native/src/lsmattach.cc). The addon's load of the
 //     tracer in the guest, 5 alternated pairs: 1.44-2.11 s (user CPU 0.23-0.37 s) against 2.59-3.16 s
-//     (1.13-1.34 s), the index built beforehand in 88-140 ms;
+//     (1.13-1.34 s), the index built beforehand in 88-140 ms. With the index, the tracer's programs split
+//     in two halves loaded by two processes at once (a C loader, one object each): 1.50-1.77 s for each
+//     half, against 1.51 s for all of them in one process and 0.95-1.26 s for one half alone, so loading
+//     in parallel buys nothing here while both vCPUs share the host's two cores;
 //   - libbpf linked statically loads with 0.68-0.72 s of user CPU against 1.03-1.13 s for the shared
 //     libbpf.so the addon uses (2.0 against 2.3-2.5 s wall); not kept: Debian's libbpf.a is not PIC, so
 //     the addon cannot link it without building libbpf itself;
