@@ -518,33 +518,12 @@ class RingConsumer : public Napi::ObjectWrap<RingConsumer> {
   bool closeRequested_ = false;
 };
 
-// Indexes the kernel's LSM hooks on the pool, so a helper can do it before its first load needs it.
-class IndexHooksJob : public Napi::AsyncWorker {
- public:
-  explicit IndexHooksJob(Napi::Env env) : Napi::AsyncWorker(env, "bpflsm.indexLsmHooks"), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
- protected:
-  void Execute() override { result_ = bpflsm::IndexLsmHooks(); }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (result_ >= 0) {
-      deferred_.Resolve(Napi::Number::New(env, result_));
-      return;
-    }
-    deferred_.Reject(ToError(env, bpflsm::Fail(-result_, "cannot index the kernel's LSM hooks: " + bpflsm::ErrnoText(-result_))).Value());
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  int result_ = 0;
-};
-
+// Indexes the kernel's LSM hooks on the pool (no object lock), so a helper can do it before its first load needs it.
 Napi::Value IndexLsmHooks(const Napi::CallbackInfo& info) {
-  auto* job = new IndexHooksJob(info.Env());
-  Napi::Promise p = job->Promise();
-  job->Queue();
-  return p;
+  return Job<int>::Start(
+      info.Env(), nullptr, [] { return bpflsm::IndexLsmHooks(); },
+      [](Napi::Env env, int& hooks) -> Napi::Value { return Napi::Number::New(env, hooks); },
+      [](int& hooks) { return hooks >= 0 ? Failure{} : bpflsm::Fail(-hooks, "cannot index the kernel's LSM hooks: " + bpflsm::ErrnoText(-hooks)); });
 }
 
 // Ends the process without exit()'s handlers. libuv joins its thread pool at exit, and a pool thread
