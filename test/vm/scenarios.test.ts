@@ -11,7 +11,7 @@ import { vmTarget } from '../../extension/core/targets/vm';
 import { createTarget } from '../../extension/core/targets';
 import { BuiltinVm } from '../../extension/core/vm/vm';
 import { until } from './until';
-import { vmBefore } from './wedge';
+import { rebootVm, vmBefore } from './wedge';
 
 const fixtures = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'scenarios');
 
@@ -29,9 +29,7 @@ describe('scenario runner on the 6.1 and 6.12 VMs', function () {
     // attached after a run must be that run's own. A fresh boot of the 6.1 VM clears it in ~5 s, where
     // releasing it waits out a background detach (~40 s for 230 programs on 6.1 under TCG), the moment the
     // guest has been seen to wedge (see wedge.ts).
-    const vm61 = BuiltinVm.of();
-    await vm61.down();
-    process.env.BPF_LSM_VM_PORT = String((await vm61.up()).port);
+    await rebootVm();
     assert.equal(await tracerPrograms(), 0);
   });
   after(async () => {

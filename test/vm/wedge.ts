@@ -21,13 +21,17 @@ export async function vmUnanswered(): Promise<string | undefined> {
   return answered.includes('Last lines of the VM console') ? answered : `${answered}\n${unreachableVmReason(vm.paths)}`;
 }
 
-/** Stops the unanswering VM and boots it again; the tests and hooks that follow reach it on its new port. */
-export async function bootAgain(where: string, why: string): Promise<void> {
-  console.error(`vm: ${where} the VM does not answer (${why})\nvm: booting it again for the tests that follow`);
+/** Stops the tier's VM and boots it again; the tests and hooks that follow reach it on its new port. */
+export async function rebootVm(): Promise<void> {
   const vm = BuiltinVm.of();
   await vm.down();
-  const up = await vm.up();
-  process.env.BPF_LSM_VM_PORT = String(up.port);
+  process.env.BPF_LSM_VM_PORT = String((await vm.up()).port);
+}
+
+/** Boots the unanswering VM again, saying where it stopped answering and why. */
+export async function bootAgain(where: string, why: string): Promise<void> {
+  console.error(`vm: ${where} the VM does not answer (${why})\nvm: booting it again for the tests that follow`);
+  await rebootVm();
 }
 
 /** A suite's `before` hook that runs once more on a freshly booted VM when it failed while the guest stopped
