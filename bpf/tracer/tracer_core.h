@@ -36,7 +36,8 @@ struct tr_layout {
 /* Where a hook record is built before it is copied into the ring buffer in one piece. */
 struct tr_scratch {
 	__u32 busy;
-	__u32 pad;
+	/* Records written on this CPU since the ring's fill level was last asked (see tr_wakeup). */
+	__u32 unchecked;
 	__u8 buf[TR_SCRATCH];
 };
 
@@ -64,9 +65,25 @@ struct tr_ctx {
  * own poll interval (tens of milliseconds) picks them up.
  */
 #define TR_WAKEUP_BYTES (256 * 1024)
+/*
+ * Asking the ring how much is waiting reads the consumer's position, a line the consumer writes after every
+ * record it takes: ~0.55 us of a ~1.2 us syscall record in the 6.1 VM while the helper drains the ring. So
+ * each CPU asks once every this many records (at most TR_WAKEUP_EVERY * TR_REC_MAX bytes in between, far
+ * below TR_RING_BYTES - TR_WAKEUP_BYTES).
+ */
+#define TR_WAKEUP_EVERY 32
 
-static __always_inline __u64 tr_wakeup(void *ring)
+static __always_inline __u64 tr_wakeup(void *ring, struct tr_scratch *s)
 {
+	__u32 zero = 0;
+
+	if (!s)
+		s = bpf_map_lookup_elem(&tr_scratch, &zero);
+	if (s) {
+		if (++s->unchecked < TR_WAKEUP_EVERY)
+			return BPF_RB_NO_WAKEUP;
+		s->unchecked = 0;
+	}
 	return bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= TR_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
@@ -199,7 +216,7 @@ static __always_inline void tr_end(struct tr_ctx *c)
 	h->flags = c->flags;
 	if (c->flags & TR_F_TRUNCATED)
 		tr_count(c->slot, truncated);
-	if (bpf_ringbuf_output(c->ring, c->rec, n, tr_wakeup(c->ring)))
+	if (bpf_ringbuf_output(c->ring, c->rec, n, tr_wakeup(c->ring, c->s)))
 		tr_count(c->slot, ringbuf_full);
 	else
 		tr_count(c->slot, records);
@@ -405,7 +422,7 @@ static __always_inline void *tr_reserve(struct tr_task *t, void **ring, __u32 si
 
 static __always_inline void tr_submit(void *r, void *ring, __u32 slot)
 {
-	bpf_ringbuf_submit(r, tr_wakeup(ring));
+	bpf_ringbuf_submit(r, tr_wakeup(ring, NULL));
 	tr_count(slot, records);
 }
 
