@@ -223,6 +223,43 @@ static __always_inline void tr_end(struct tr_ctx *c)
 	c->s->busy = 0;
 }
 
+/*
+ * A hook record with no tail (no argument appends a string) is written in place in the ring buffer:
+ * no scratch buffer, no copy. Nested calls need no guard either, each holds its own reservation.
+ */
+static __always_inline bool tr_begin_fixed(struct tr_ctx *c, __u16 hook, __s32 ret, __u32 fixed)
+{
+	struct tr_task *t;
+	__u8 *rec;
+
+	t = tr_traced_task(bpf_get_current_pid_tgid() >> 32);
+	if (!t || tr_in_interrupt())
+		return false;
+	c->slot = t->slot;
+	c->ring = tr_slot_ring(c->slot);
+	if (!c->ring)
+		return false;
+	rec = bpf_ringbuf_reserve(c->ring, fixed, 0);
+	if (!rec) {
+		tr_count(c->slot, ringbuf_full);
+		return false;
+	}
+	__builtin_memset(rec, 0, fixed);
+	tr_fill_hdr((struct tr_hdr *)rec, TR_KIND_HOOK, hook, ret);
+	((struct tr_hdr *)rec)->size = fixed;
+	c->s = NULL;
+	c->rec = rec;
+	c->len = fixed;
+	c->flags = 0;
+	return true;
+}
+
+static __always_inline void tr_end_fixed(struct tr_ctx *c)
+{
+	bpf_ringbuf_submit(c->rec, tr_wakeup(c->ring, NULL));
+	tr_count(c->slot, records);
+}
+
 /* Room for `max` more bytes in the tail? Otherwise the record is marked truncated. */
 static __always_inline bool tr_room(struct tr_ctx *c, __u32 max)
 {

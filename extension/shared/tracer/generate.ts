@@ -458,6 +458,9 @@ export function generateTracer(catalog: HookCatalog, options: GenerateOptions = 
       }
     }
     const hasRet = hook.returnRule !== 'void';
+    // No argument appends to the tail: the record is written in place in the ring (tr_begin_fixed).
+    const fixedSize = args.every((a) => a.how !== 'string' && (a.how !== 'value' || !a.value!.vt.fields.some((f) => f.store === 'str')));
+    const [begin, end] = fixedSize ? ['tr_begin_fixed', 'tr_end_fixed'] : ['tr_begin', 'tr_end'];
     const ret = hasRet ? `(int)ctx[${slot}]` : '0';
     hookC.push(
       [
@@ -469,11 +472,11 @@ export function generateTracer(catalog: HookCatalog, options: GenerateOptions = 
         '\tstruct tr_ctx c;',
         `\tstruct ${sname} *r;`,
         '',
-        `\tif (!tr_begin(&c, ${id}, ${ret}, sizeof(*r)))`,
+        `\tif (!${begin}(&c, ${id}, ${ret}, sizeof(*r)))`,
         '\t\treturn 0;',
         '\tr = (void *)c.rec;',
         ...body,
-        '\ttr_end(&c);',
+        `\t${end}(&c);`,
         // Never deny: 0 lets the hook's own result stand (a trampoline skips the rest once one program returns non-zero).
         '\treturn 0;',
         '}',
