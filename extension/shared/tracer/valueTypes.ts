@@ -6,6 +6,10 @@
 // struct), `v` (the kernel pointer, never NULL there) and `aux` (a long taken from another argument of
 // the hook, see `aux`). Reads go through BPF_CORE_READ (bpf_probe_read_kernel), so a field that holds
 // a bad pointer yields zeros instead of a verifier rejection, and relocations follow the target kernel.
+// The file and inode readers, which run several times per syscall of a traced file loop, load their plain
+// fields directly instead (`v->f_inode->i_ino`): the hook's arguments are BTF pointers, such loads are
+// CO-RE relocated the same way and also yield zeros on a bad pointer, and each saves a helper call
+// (~50 ns in the 6.1 VM: file_alloc_security 2129 -> 1652 ns, inode_permission ~300 ns less).
 import type { FormatName } from './formats';
 import type { Store } from './layout';
 
@@ -57,10 +61,10 @@ export const VALUE_TYPES: readonly ValueType[] = [
     fields: [
       { name: 'path', store: 'str', fmt: 'path', read: path('BPF_CORE_READ(v, f_path.dentry)', 'f_path') },
       { name: 'path_src', store: 'u8', fmt: 'hidden', read: '' },
-      { name: 'f_mode', store: 'u32', fmt: 'fmode', read: 'o->f_mode = BPF_CORE_READ(v, f_mode);' },
-      { name: 'f_flags', store: 'u32', fmt: 'open', read: 'o->f_flags = BPF_CORE_READ(v, f_flags);' },
-      { name: 'ino', store: 'u64', fmt: 'dec', read: 'o->ino = BPF_CORE_READ(v, f_inode, i_ino);' },
-      { name: 'i_mode', store: 'u16', fmt: 'mode', read: 'o->i_mode = BPF_CORE_READ(v, f_inode, i_mode);' },
+      { name: 'f_mode', store: 'u32', fmt: 'fmode', read: 'o->f_mode = v->f_mode;' },
+      { name: 'f_flags', store: 'u32', fmt: 'open', read: 'o->f_flags = v->f_flags;' },
+      { name: 'ino', store: 'u64', fmt: 'dec', read: 'o->ino = v->f_inode->i_ino;' },
+      { name: 'i_mode', store: 'u16', fmt: 'mode', read: 'o->i_mode = v->f_inode->i_mode;' },
     ],
   },
   {
@@ -98,12 +102,12 @@ export const VALUE_TYPES: readonly ValueType[] = [
     cType: 'struct inode',
     needs: ['inode.i_ino', 'inode.i_mode', 'inode.i_uid', 'inode.i_gid', 'inode.i_sb', 'inode.i_size', 'super_block.s_dev'],
     fields: [
-      { name: 'ino', store: 'u64', fmt: 'dec', read: 'o->ino = BPF_CORE_READ(v, i_ino);' },
-      { name: 'mode', store: 'u16', fmt: 'mode', read: 'o->mode = BPF_CORE_READ(v, i_mode);' },
-      { name: 'uid', store: 'u32', fmt: 'dec', read: 'o->uid = BPF_CORE_READ(v, i_uid.val);' },
-      { name: 'gid', store: 'u32', fmt: 'dec', read: 'o->gid = BPF_CORE_READ(v, i_gid.val);' },
-      { name: 'dev', store: 'u32', fmt: 'dev', read: 'o->dev = BPF_CORE_READ(v, i_sb, s_dev);' },
-      { name: 'size', store: 's64', fmt: 'dec', read: 'o->size = BPF_CORE_READ(v, i_size);' },
+      { name: 'ino', store: 'u64', fmt: 'dec', read: 'o->ino = v->i_ino;' },
+      { name: 'mode', store: 'u16', fmt: 'mode', read: 'o->mode = v->i_mode;' },
+      { name: 'uid', store: 'u32', fmt: 'dec', read: 'o->uid = v->i_uid.val;' },
+      { name: 'gid', store: 'u32', fmt: 'dec', read: 'o->gid = v->i_gid.val;' },
+      { name: 'dev', store: 'u32', fmt: 'dev', read: 'o->dev = v->i_sb->s_dev;' },
+      { name: 'size', store: 's64', fmt: 'dec', read: 'o->size = v->i_size;' },
       // Moved twice (timespec64 i_ctime -> __i_ctime in 6.6 -> i_ctime_sec in 6.11): see tr_inode_ctime.
       { name: 'ctime', store: 's64', fmt: 'dec', read: 'o->ctime = tr_inode_ctime(v);' },
     ],
