@@ -54,6 +54,23 @@
 //     twice, the guest's CPU beside the loop during the traced rounds 0.43-0.62 of a CPU (one round 0.30)
 //     against 0.46-0.74; in the quieter pair (load 1-2) the traced loop took 1.95-2.42 s against 2.37-2.81 s
 //     (over spin 6.80x against 8.22x); the second pair ran at load 4 and says little about the loop.
+// Measured 2026-12-02 (BENCH_TRACE_COLD=0 runs, one variant each, load 0.4-1.3; per-program figures from the
+// stats phase, compared with the same run's sys_enter/sys_exit, since whole runs drift by ~20%):
+//   - kept: bpf_ringbuf_query only every 32nd record per CPU (tr_wakeup): sys_exit without it 727 ns against
+//     sys_enter with it 1374 ns in one run; the counter's lookup and atomic add are ~0.1 us of the rest.
+//     BPF time per traced iteration 30.9 -> 23.5 us, traced loop 1387 -> 1072 ms.
+//   - kept: hook records without a string tail reserved in place (no scratch, memset of the scratch, copy):
+//     inode_permission 1.70 -> 1.49 and current_getsecid_subj 1.37 -> 1.15 times the run's sys_enter.
+//   - kept: direct loads in the file and inode readers: inode_permission ~300 ns less, file_alloc_security
+//     2129 -> 1652 ns, file_open 3118 -> 2632 ns.
+//   - dropped: the filter's tr_traced hash lookup skipped for flagged processes (slot from the flag): sys_enter
+//     1215 ns against 1254 ns, within the spread. Without ktime, comm and both pid lookups in sys_exit: 1243
+//     against 1254 ns. Helper calls cost little here; the ring query did.
+//   - dropped: the native consumer reading the rings itself and publishing its read position once per drain
+//     instead of libbpf's once per record (the query's cost looked like that line moving between vCPUs): all
+//     records delivered, programs no faster (sys_enter 946 ns, inode_permission 1323 ns, loop 1153 ms).
+//   - dropped: the helper pausing after every batch under 90% of its size (not 64 KiB): loop 1063 against
+//     1072 ms, consumer CPU 0.57-0.71 against 0.68-0.94 s, programs slower in that run.
 // Where a traced iteration's time goes (kernel.bpf_stats_enabled, TSC clock, load ~1.2): 14 records,
 // 35-41 us of BPF programs per iteration against ~14 us for a whole iteration with no tracer and ~20 us
 // untraced with the tracer attached. A record costs 0.8-1.0 us without a string (sys_enter/sys_exit, which
