@@ -420,7 +420,6 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
 Napi::FunctionReference BpfObject::constructor;
 
 struct PollResult {
-  std::vector<uint8_t> batch;
   int64_t count = 0;
   Failure failure;
 };
@@ -455,8 +454,7 @@ class RingConsumer : public Napi::ObjectWrap<RingConsumer> {
     }
     Napi::Promise Promise() { return deferred_.Promise(); }
     void Execute() override {
-      result_.batch.reserve(maxBytes_ + 4096);
-      result_.count = batcher_->Poll(timeout_, maxBytes_, result_.batch, result_.failure);
+      result_.count = batcher_->Poll(timeout_, maxBytes_, result_.failure);
     }
     void OnOK() override {
       Napi::Env env = Env();
@@ -468,7 +466,8 @@ class RingConsumer : public Napi::ObjectWrap<RingConsumer> {
       }
       Napi::Object out = Napi::Object::New(env);
       out.Set("count", Napi::Number::New(env, static_cast<double>(result_.count)));
-      out.Set("data", ToBuffer(env, std::move(result_.batch)));
+      // A copy on this thread: the batcher's buffer is reused by the next poll.
+      out.Set("data", Napi::Buffer<uint8_t>::Copy(env, batcher_->data(), batcher_->size()));
       deferred_.Resolve(out);
     }
     void OnError(const Napi::Error& e) override {

@@ -152,10 +152,14 @@ class RingBatcher {
   ~RingBatcher();
 
   /**
-   * Waits up to timeoutMs for records and drains what is there, stopping once the batch holds at least
-   * maxBytes (one record may overshoot). Returns the number of records appended to `batch`.
+   * Waits up to timeoutMs for records and drains what is there into the batcher's own buffer (data(),
+   * size()), stopping once it holds at least maxBytes (one record may overshoot). Returns the number of
+   * records. The buffer is kept from poll to poll: a fresh one per poll cost the helper a page fault per
+   * 4 KiB of every batch (~0.4 us a record in the 6.1 VM under TCG).
    */
-  int64_t Poll(int timeoutMs, size_t maxBytes, std::vector<uint8_t>& batch, Failure& failure);
+  int64_t Poll(int timeoutMs, size_t maxBytes, Failure& failure);
+  const uint8_t* data() const { return buf_.data(); }
+  size_t size() const { return used_; }
   void Free();
 
  private:
@@ -167,7 +171,8 @@ class RingBatcher {
   std::shared_ptr<Object> owner_;
   std::vector<std::unique_ptr<Ring>> rings_;
   ring_buffer* rb_ = nullptr;
-  std::vector<uint8_t>* batch_ = nullptr;
+  std::vector<uint8_t> buf_;
+  size_t used_ = 0;
   size_t maxBytes_ = 0;
   int64_t count_ = 0;
   uint16_t currentRing_ = 0;

@@ -4,6 +4,7 @@
 #include "core.h"
 
 #include <bpf/libbpf.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -12,21 +13,20 @@ namespace bpflsm {
 int RingBatcher::OnRecord(void* ctx, void* data, size_t size) {
   auto* rc = static_cast<Ring*>(ctx);
   RingBatcher* self = rc->batcher;
-  std::vector<uint8_t>& batch = *self->batch_;
-  static const uint8_t zeros[8] = {};
-  uint8_t header[kHeader] = {};
+  size_t padded = (size + 7) & ~size_t(7);
+  size_t end = self->used_ + kHeader + padded;
+  if (end > self->buf_.size()) self->buf_.resize(std::max(end, self->buf_.size() * 2));
+  uint8_t* at = self->buf_.data() + self->used_;
   uint32_t len = static_cast<uint32_t>(size);
-  uint16_t ring = rc->index;
-  memcpy(header, &len, 4);
-  memcpy(header + 4, &ring, 2);
-  // Appending (rather than resizing, which zero-fills first) writes each byte of the batch once.
-  const uint8_t* bytes = static_cast<const uint8_t*>(data);
-  batch.insert(batch.end(), header, header + kHeader);
-  batch.insert(batch.end(), bytes, bytes + size);
-  batch.insert(batch.end(), zeros, zeros + (((size + 7) & ~size_t(7)) - size));
+  memcpy(at, &len, 4);
+  memcpy(at + 4, &rc->index, 2);
+  memset(at + 6, 0, 2);
+  memcpy(at + kHeader, data, size);
+  memset(at + kHeader + size, 0, padded - size);
+  self->used_ = end;
   self->count_++;
   // Returning an error stops libbpf after this record; the record itself is already consumed and copied.
-  return batch.size() >= self->maxBytes_ ? -ECANCELED : 0;
+  return self->used_ >= self->maxBytes_ ? -ECANCELED : 0;
 }
 
 std::unique_ptr<RingBatcher> RingBatcher::Create(std::shared_ptr<Object> owner, const std::vector<std::string>& maps, Failure& failure) {
@@ -68,14 +68,15 @@ void RingBatcher::Free() {
   owner_.reset();
 }
 
-int64_t RingBatcher::Poll(int timeoutMs, size_t maxBytes, std::vector<uint8_t>& batch, Failure& failure) {
+int64_t RingBatcher::Poll(int timeoutMs, size_t maxBytes, Failure& failure) {
   if (!rb_) {
     failure = Fail(EBADF, "ring buffer consumer is closed");
     return -1;
   }
-  batch_ = &batch;
+  used_ = 0;
   maxBytes_ = maxBytes;
   count_ = 0;
+  if (buf_.size() < maxBytes + 4096) buf_.resize(maxBytes + 4096);
   // libbpf drains every ready ring before returning, so one call returns all that is ready (up to maxBytes).
   int err = ring_buffer__poll(rb_, timeoutMs);
   if (err == -EINTR) err = 0;
@@ -84,10 +85,8 @@ int64_t RingBatcher::Poll(int timeoutMs, size_t maxBytes, std::vector<uint8_t>& 
   if (err == 0) err = ring_buffer__consume(rb_);
   if (err < 0 && err != -ECANCELED) {
     failure = Fail(err, "polling ring buffers failed: " + ErrnoText(err));
-    batch_ = nullptr;
     return -1;
   }
-  batch_ = nullptr;
   return count_;
 }
 
