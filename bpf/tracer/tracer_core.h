@@ -167,6 +167,21 @@ static __always_inline void tr_fill_hdr(struct tr_hdr *h, __u16 kind, __u16 id, 
 }
 
 /*
+ * The trace slot and ring buffer of the current task's records into `c`; false when the task is not traced,
+ * when the call runs in interrupt context (not the task's doing), or when its trace has gone.
+ */
+static __always_inline bool tr_begin_task(struct tr_ctx *c)
+{
+	struct tr_task *t = tr_traced_task(bpf_get_current_pid_tgid() >> 32);
+
+	if (!t || tr_in_interrupt())
+		return false;
+	c->slot = t->slot;
+	c->ring = tr_slot_ring(c->slot);
+	return c->ring != NULL;
+}
+
+/*
  * Starts a hook record of `fixed` bytes (header plus the hook's argument struct, a constant).
  * False when the current process is not traced, when the call runs in interrupt context (not the
  * task's doing), or when it interrupted another record on the same CPU: the scratch buffer is in use,
@@ -176,15 +191,8 @@ static __always_inline bool tr_begin(struct tr_ctx *c, __u16 hook, __s32 ret, __
 {
 	__u32 zero = 0;
 	struct tr_scratch *s;
-	struct tr_task *t;
-	void *ring;
 
-	t = tr_traced_task(bpf_get_current_pid_tgid() >> 32);
-	if (!t || tr_in_interrupt())
-		return false;
-	c->slot = t->slot;
-	ring = tr_slot_ring(c->slot);
-	if (!ring)
+	if (!tr_begin_task(c))
 		return false;
 	s = bpf_map_lookup_elem(&tr_scratch, &zero);
 	if (!s)
@@ -199,7 +207,6 @@ static __always_inline bool tr_begin(struct tr_ctx *c, __u16 hook, __s32 ret, __
 	tr_fill_hdr((struct tr_hdr *)s->buf, TR_KIND_HOOK, hook, ret);
 	c->s = s;
 	c->rec = s->buf;
-	c->ring = ring;
 	c->len = fixed;
 	c->flags = 0;
 	return true;
@@ -229,15 +236,9 @@ static __always_inline void tr_end(struct tr_ctx *c)
  */
 static __always_inline bool tr_begin_fixed(struct tr_ctx *c, __u16 hook, __s32 ret, __u32 fixed)
 {
-	struct tr_task *t;
 	__u8 *rec;
 
-	t = tr_traced_task(bpf_get_current_pid_tgid() >> 32);
-	if (!t || tr_in_interrupt())
-		return false;
-	c->slot = t->slot;
-	c->ring = tr_slot_ring(c->slot);
-	if (!c->ring)
+	if (!tr_begin_task(c))
 		return false;
 	rec = bpf_ringbuf_reserve(c->ring, fixed, 0);
 	if (!rec) {
