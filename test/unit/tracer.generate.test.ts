@@ -93,7 +93,12 @@ for (const kernel of ['host 6.18', 'Debian 6.1'] as const) {
         assert.equal(/_dpath\(/.test(m[0]), h.dpath && hasPath, h.name);
         if (!catalog.get(h.name)!.sleepable) assert.doesNotMatch(m[0], /_dpath\(/, h.name);
         assert.match(m[0], /return 0;\n\}$/, `${h.name} never denies`);
+        // Written in place in the ring exactly when no argument appends a string to the record's tail.
+        const tail = table.args.some((a) => a.how === 'string' || (a.how === 'value' && gen.tables.values[a.value].fields.some((f) => f.store === 'str')));
+        assert.match(m[0], tail ? /tr_begin\(&c,[^]*tr_end\(&c\);/ : /tr_begin_fixed\(&c,[^]*tr_end_fixed\(&c\);/, h.name);
       }
+      const fixed = gen.hooks.filter((h) => gen.bpfSource.includes(`int tr_${h.name}(unsigned long long *ctx)\n{\n\tstruct tr_ctx c;\n\tstruct tr_h_${h.name} *r;\n\n\tif (!tr_begin_fixed(`));
+      assert.ok(fixed.some((h) => h.name === 'inode_permission') && !fixed.some((h) => h.name === 'file_open'), 'inode_permission in place, file_open (a path) through the scratch buffer');
     });
 
     it('compiles with clang against the kernel\'s own vmlinux.h', () => {
