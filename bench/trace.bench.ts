@@ -283,24 +283,22 @@ async function releaseTracer(target: Target): Promise<number> {
   const helper = await HelperClient.connect(await target.startHelper(), { client: 'trace bench' });
   try {
     await helper.call('tracerRelease', {});
+    const t0 = Date.now();
+    for (let delay = 200; ; delay = Math.min(delay * 2, 2000)) {
+      // bpftool only once tracer status lists none releasing (its detach is over): the guest lock-ups seen
+      // under TCG all had bpftool listing the tracer's programs beside a detach.
+      const { tracers } = await helper.call('tracerStatus', {});
+      const releasing = tracers.some((t) => t.state === 'releasing');
+      if (!releasing) {
+        const r = await target.exec('bpftool', ['--json', 'prog', 'show']);
+        const progs = JSON.parse(r.stdout || '[]') as Array<{ name?: string; type?: string }>;
+        if (!progs.some((p) => p.type === 'lsm' && p.name?.startsWith('tr_'))) return Date.now() - t0;
+      }
+      if (Date.now() - t0 > 10 * 60_000) throw new Error(`the released tracer is still ${releasing ? 'detaching' : 'loaded'} after 10 minutes`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
   } finally {
     await helper.close();
-  }
-  const t0 = Date.now();
-  for (let delay = 200; ; delay = Math.min(delay * 2, 2000)) {
-    // bpftool only once the released pin folders are gone (their detach is over): the guest lock-ups seen
-    // under TCG all had bpftool listing the tracer's programs beside a detach.
-    const releasing = await target.exec('sh', ['-c', 'ls -d /sys/fs/bpf/bpf-lsm-studio/tracers/release-* 2>/dev/null | wc -l']);
-    if (Number(releasing.stdout.trim()) > 0) {
-      if (Date.now() - t0 > 10 * 60_000) throw new Error('the released tracer is still detaching after 10 minutes');
-      await new Promise((r) => setTimeout(r, delay));
-      continue;
-    }
-    const r = await target.exec('bpftool', ['--json', 'prog', 'show']);
-    const progs = JSON.parse(r.stdout || '[]') as Array<{ name?: string; type?: string }>;
-    if (!progs.some((p) => p.type === 'lsm' && p.name?.startsWith('tr_'))) return Date.now() - t0;
-    if (Date.now() - t0 > 10 * 60_000) throw new Error('the released tracer is still loaded after 10 minutes');
-    await new Promise((r) => setTimeout(r, delay));
   }
 }
 

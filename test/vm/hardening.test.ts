@@ -18,6 +18,7 @@ import { BuiltinVm } from '../../extension/core/vm/vm';
 import { vmPaths } from '../../extension/core/vm/paths';
 import { buildFloodProgram, floodOpens } from '../fixtures/malformed/flood';
 import { DAEMON_DIR } from '../../extension/shared/helperDaemon';
+import { PIN_ROOT } from '../../extension/helper/residentTracer';
 import { until } from './until';
 import { vmBefore } from './wedge';
 
@@ -25,7 +26,6 @@ const root = join(__dirname, '..', '..', '..');
 const cli = join(root, 'dist', 'cli.js');
 const HOOKS = { hooks: ['file_open'] };
 const FLOOD_SECONDS = 5;
-const PIN_ROOT = '/sys/fs/bpf/bpf-lsm-studio/tracers';
 /** Idle time of the tracer in the cases where nothing on the host side is left to release it. */
 const IDLE_MS = 2000;
 
