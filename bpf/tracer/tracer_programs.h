@@ -28,21 +28,22 @@ static __always_inline void tr_submit(void *r, void *ring, __u32 slot)
 }
 
 /* The traced task a syscall record is for; NULL when syscall records are off or the task is not traced. */
-static __always_inline struct tr_task *tr_syscall_task(void)
+static __always_inline struct tr_task *tr_syscall_task(struct task_struct *task)
 {
-	return tr_syscalls ? tr_traced_task(bpf_get_current_pid_tgid() >> 32) : NULL;
+	return tr_syscalls ? tr_traced_task(task->tgid) : NULL;
 }
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(tr_sys_enter, struct pt_regs *regs, long nr)
 {
-	struct tr_task *t = tr_syscall_task();
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct tr_task *t = tr_syscall_task(task);
 	struct tr_sys_enter *r;
 	void *ring;
 
 	if (!t || !(r = tr_reserve(t, &ring, sizeof(*r))))
 		return 0;
-	tr_fill_hdr(&r->hdr, TR_KIND_SYS_ENTER, (__u16)nr, 0);
+	tr_fill_hdr(&r->hdr, task, TR_KIND_SYS_ENTER, (__u16)nr, 0);
 	r->hdr.size = sizeof(*r);
 	r->nr = nr;
 #if defined(__TARGET_ARCH_x86)
@@ -67,13 +68,14 @@ int BPF_PROG(tr_sys_enter, struct pt_regs *regs, long nr)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
 {
-	struct tr_task *t = tr_syscall_task();
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct tr_task *t = tr_syscall_task(task);
 	struct tr_sys_exit *r;
 	void *ring;
 
 	if (!t || !(r = tr_reserve(t, &ring, sizeof(*r))))
 		return 0;
-	tr_fill_hdr(&r->hdr, TR_KIND_SYS_EXIT, 0, 0);
+	tr_fill_hdr(&r->hdr, task, TR_KIND_SYS_EXIT, 0, 0);
 	r->hdr.size = sizeof(*r);
 #if defined(__TARGET_ARCH_x86)
 	/* The syscall number survives in orig_ax; ax already holds the return value. */
@@ -110,7 +112,7 @@ int BPF_PROG(tr_fork, struct task_struct *parent, struct task_struct *child)
 	r = tr_reserve(pt, &ring, sizeof(*r));
 	if (!r)
 		return 0;
-	tr_fill_hdr(&r->hdr, TR_KIND_FORK, 0, 0);
+	tr_fill_hdr(&r->hdr, bpf_get_current_task_btf(), TR_KIND_FORK, 0, 0);
 	r->hdr.size = sizeof(*r);
 	r->child_pid = BPF_CORE_READ(child, pid);
 	r->child_tgid = ctgid;
@@ -133,7 +135,7 @@ int BPF_PROG(tr_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	r = tr_reserve(t, &ring, sizeof(*r));
 	if (!r)
 		return 0;
-	tr_fill_hdr(&r->hdr, TR_KIND_EXEC, 0, 0);
+	tr_fill_hdr(&r->hdr, bpf_get_current_task_btf(), TR_KIND_EXEC, 0, 0);
 	r->hdr.size = sizeof(*r);
 	r->old_pid = old_pid;
 	if (bpf_probe_read_kernel_str(r->filename, sizeof(r->filename), BPF_CORE_READ(bprm, filename)) < 0)
@@ -158,7 +160,7 @@ int BPF_PROG(tr_exit, struct task_struct *p)
 	group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
 	r = tr_reserve(t, &ring, sizeof(*r));
 	if (r) {
-		tr_fill_hdr(&r->hdr, TR_KIND_EXIT, 0, 0);
+		tr_fill_hdr(&r->hdr, bpf_get_current_task_btf(), TR_KIND_EXIT, 0, 0);
 		r->hdr.size = sizeof(*r);
 		r->exit_code = BPF_CORE_READ(p, exit_code);
 		r->group_dead = group_dead;
