@@ -22,6 +22,7 @@ import { basename, dirname, join } from 'node:path';
 import type { NativeBinding } from '../../native/index';
 import { DAEMON_DIR, NO_PORT, parseSessionRequest, PORT_BUSY, SessionRequest, sessionFifo } from '../shared/helperDaemon';
 import { claimPidFile, readPidFile } from '../shared/pidFile';
+import { pinToLastCpu } from './cpuPlacement';
 import { CHECK_OBJECTS_FLAG, ObjectChecker } from './objectCheck';
 import { HelperSession } from './session';
 import { writeFileAtomic } from '../shared/atomicWrite';
@@ -109,6 +110,8 @@ export class HelperDaemon {
       this.log(`another daemon (pid ${readPidFile(PID)}) serves this VM`);
       return false;
     }
+    const pinned = pinToLastCpu();
+    if (pinned) this.log(pinned);
     rmSync(READY, { force: true });
     rmSync(CTL, { force: true });
     sweepSessionFifos();

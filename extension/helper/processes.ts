@@ -5,6 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import type { ProcessInfo } from '../shared/helperProtocol';
+import { widenAffinityShell } from './cpuPlacement';
 import { HelperError, type Handlers } from './request';
 
 export interface SpawnRequest {
@@ -87,7 +88,7 @@ export class ProcessTable {
     }
     const user = req.asRoot ? { uid: 0, gid: 0 } : connectingUser();
     const env = req.env ?? { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', LANG: 'C.UTF-8' };
-    const [program, ...args] = [...deathSignalPrefix(), '/bin/sh', '-c', 'kill -STOP $$ && exec "$@"', 'bpf-lsm-spawn', ...req.argv];
+    const [program, ...args] = [...deathSignalPrefix(), '/bin/sh', '-c', `${widenAffinityShell()}kill -STOP $$ && exec "$@"`, 'bpf-lsm-spawn', ...req.argv];
     const child = spawn(program, args, {
       cwd: req.cwd ?? '/',
       env,
