@@ -37,6 +37,8 @@ export interface NativeLoadResult {
   /** Program name -> verifier log; only filled when a log level above 0 was asked for. */
   logs: Record<string, string>;
   truncated: boolean;
+  /** One result per program of load's `attach` list (empty without one). */
+  attached: NativeAttachResult[];
 }
 
 export declare class BpfObject {
@@ -58,7 +60,12 @@ export declare class BpfObject {
   setGlobal(name: string, value: Buffer): void;
   getGlobal(name: string): Buffer;
   /** Rejects with a LoadError. logLevel 0 still captures the log of a rejected program. */
-  load(logLevel: 0 | 1 | 2, logSize: number): Promise<NativeLoadResult>;
+  /**
+   * `attach`: programs to attach as part of the load. LSM programs among them are attached on a second
+   * thread while later programs still load (the two kernel phases overlap); the others after the load.
+   * A failed load leaves none of them attached.
+   */
+  load(logLevel: 0 | 1 | 2, logSize: number, attach?: readonly string[]): Promise<NativeLoadResult>;
   /** Each program is attached independently; one failure does not undo the others. */
   attach(programs: string[]): Promise<NativeAttachResult[]>;
   detach(programs: string[]): Promise<NativeAttachResult[]>;

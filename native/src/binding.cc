@@ -289,11 +289,14 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     uint32_t size = UintArg(info, 1, "logSize");
     if (level > 2) throw Napi::RangeError::New(info.Env(), "logLevel must be 0, 1 or 2");
     if (size < 4096 || size > (1u << 30)) throw Napi::RangeError::New(info.Env(), "logSize must be from 4 KiB to 1 GiB");
+    std::vector<std::string> attach;
+    if (info.Length() > 2 && !info[2].IsUndefined()) attach = StringListArg(info, 2, "attach");
     auto obj = object_;
     return Job<bpflsm::LoadResult>::Start(
-        info.Env(), obj, [obj, level, size]() { return obj->Load(level, size); },
+        info.Env(), obj, [obj, level, size, attach]() { return obj->Load(level, size, attach); },
         [](Napi::Env env, bpflsm::LoadResult& r) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
+          out.Set("attached", AttachResults(env, r.attached));
           Napi::Object logs = Napi::Object::New(env);
           for (auto& [prog, log] : r.logs) logs.Set(prog, log);
           out.Set("logs", logs);

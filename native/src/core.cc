@@ -198,7 +198,7 @@ Failure Object::SetAutoload(const std::string& program, bool autoload) {
 constexpr size_t kTotalLogBudget = 256u << 20;
 constexpr size_t kMinProgramLog = 64u << 10;
 
-LoadResult Object::Load(uint32_t logLevel, size_t logSize) {
+LoadResult Object::Load(uint32_t logLevel, size_t logSize, const std::vector<std::string>& attach) {
   LoadResult result;
   if (!obj_) {
     result.failure = Fail(EBADF, "object is closed");
@@ -235,7 +235,12 @@ LoadResult Object::Load(uint32_t logLevel, size_t logSize) {
     }
   }
   LibbpfMessages messages;
-  int err = bpf_object__load(obj_);
+  AttachPipeline pipeline(obj_, attach);
+  int err;
+  {
+    AttachPipeline::Scope active(&pipeline);
+    err = bpf_object__load(obj_);
+  }
   std::string printed = Tidy(messages.text());
   if (err) {
     std::smatch m;
@@ -247,6 +252,18 @@ LoadResult Object::Load(uint32_t logLevel, size_t logSize) {
   } else {
     loaded_ = true;
     MapGlobalsLive();
+    // On a failed load the pipeline's destructor closes what it attached: the programs are gone too.
+    std::vector<std::string> rest;
+    std::set<std::string> made;
+    for (AttachPipeline::Made& m : pipeline.Finish()) {
+      made.insert(m.result.program);
+      if (m.linkFd >= 0) links_[m.result.program] = Link{nullptr, m.linkFd};
+      result.attached.push_back(std::move(m.result));
+    }
+    for (const std::string& name : attach) {
+      if (!made.count(name)) rest.push_back(name);
+    }
+    for (AttachResult& r : Attach(rest)) result.attached.push_back(std::move(r));
   }
   auto keep = [&](const std::string& prog, const std::vector<char>& buf) {
     size_t len = strnlen(buf.data(), buf.size());
@@ -306,7 +323,7 @@ std::vector<AttachResult> Object::Attach(const std::vector<std::string>& program
         r.message = "attaching " + name + " (" + bpf_program__section_name(p) + ") failed: " + ErrnoText(r.err) +
                     (printed.empty() ? "" : "\n" + printed);
       } else {
-        links_[name] = link;
+        links_[name] = Link{link, -1};
       }
     }
     out.push_back(r);
@@ -324,11 +341,17 @@ std::vector<AttachResult> Object::Detach(const std::vector<std::string>& program
       r.err = ENOENT;
       r.message = "program " + name + " is not attached";
     } else {
-      if (pinned_.count(name)) {
-        bpf_link__unpin(it->second);
-        pinned_.erase(name);
+      auto pin = pinned_.find(name);
+      if (pin != pinned_.end()) {
+        unlink(pin->second.c_str());
+        pinned_.erase(pin);
       }
-      int err = bpf_link__destroy(it->second);
+      int err = 0;
+      if (it->second.link) {
+        err = bpf_link__destroy(it->second.link);
+      } else if (close(it->second.fd) != 0) {
+        err = -errno;
+      }
       links_.erase(it);
       if (err) {
         r.err = -err;
@@ -344,9 +367,9 @@ Failure Object::PinLink(const std::string& program, const std::string& path) {
   auto it = links_.find(program);
   if (it == links_.end()) return Fail(ENOENT, "program " + program + " is not attached; attach it before pinning");
   LibbpfMessages messages;
-  int err = bpf_link__pin(it->second, path.c_str());
+  int err = it->second.link ? bpf_link__pin(it->second.link, path.c_str()) : (bpf_obj_pin(it->second.fd, path.c_str()) ? -errno : 0);
   if (err) return Fail(err, "pinning " + program + " at " + path + " failed: " + ErrnoText(err) + "\n" + Tidy(messages.text()));
-  pinned_[program] = true;
+  pinned_[program] = path;
   return {};
 }
 
@@ -464,18 +487,23 @@ Failure Object::MapEntries(const std::string& map, const std::vector<uint8_t>& s
 
 void Object::Close() {
   if (!obj_) return;
-  for (auto& [name, link] : links_) {
+  for (auto& [name, l] : links_) {
+    if (!l.link) {
+      // A bare link descriptor: closing it detaches the link unless a pin holds it.
+      close(l.fd);
+      continue;
+    }
     if (pinned_.count(name)) {
       // A pinned link belongs to its pin now: drop our reference without detaching it. libbpf (1.1) frees a
       // disconnected link without closing its descriptor, so close it here: a process that outlives its
       // objects (the VM's helper daemon) would otherwise keep every pinned link attached after its unpin.
-      int fd = bpf_link__fd(link);
-      bpf_link__disconnect(link);
-      bpf_link__destroy(link);
+      int fd = bpf_link__fd(l.link);
+      bpf_link__disconnect(l.link);
+      bpf_link__destroy(l.link);
       if (fd >= 0) close(fd);
       continue;
     }
-    bpf_link__destroy(link);
+    bpf_link__destroy(l.link);
   }
   links_.clear();
   pinned_.clear();

@@ -5,11 +5,15 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 struct bpf_object;
@@ -79,11 +83,19 @@ struct AttachResult {
 
 struct LoadResult {
   Failure failure;
+  /** Of the programs Load was asked to attach: each one's outcome (attached as it loaded, or after). */
+  std::vector<AttachResult> attached;
   std::string failedProgram;
   // Program name -> verifier log. On failure holds the failing program's log; on success only when
   // a log level was requested.
   std::map<std::string, std::string> logs;
   bool truncated = false;
+};
+
+/** An attachment: a libbpf link, or a bare link descriptor made by the load pipeline. */
+struct Link {
+  bpf_link* link = nullptr;
+  int fd = -1;
 };
 
 class Object : public std::enable_shared_from_this<Object> {
@@ -107,7 +119,11 @@ class Object : public std::enable_shared_from_this<Object> {
   Failure SetGlobal(const std::string& name, const void* data, size_t size);
   Failure GetGlobal(const std::string& name, std::vector<uint8_t>& out);
 
-  LoadResult Load(uint32_t logLevel, size_t logSize);
+  /**
+   * Loads every autoload program. Programs named in `attach` are attached too, LSM ones on a second thread
+   * while later programs load (attachpipeline.cc), the rest after the load; see LoadResult::attached.
+   */
+  LoadResult Load(uint32_t logLevel, size_t logSize, const std::vector<std::string>& attach = {});
   std::vector<AttachResult> Attach(const std::vector<std::string>& programs);
   std::vector<AttachResult> Detach(const std::vector<std::string>& programs);
   Failure PinLink(const std::string& program, const std::string& path);
@@ -137,10 +153,62 @@ class Object : public std::enable_shared_from_this<Object> {
   bpf_object* obj_;
   std::string name_;
   bool loaded_ = false;
-  std::map<std::string, bpf_link*> links_;
-  std::map<std::string, bool> pinned_;
+  std::map<std::string, Link> links_;
+  std::map<std::string, std::string> pinned_;  // program -> pin path
   std::mutex mutex_;
 };
+
+/**
+ * Attaches LSM programs on a second thread as libbpf loads the programs after them (attachpipeline.cc).
+ * Made by Object::Load around bpf_object__load; the loading thread reports each program it is about
+ * to load through BeforeProgramLoad.
+ */
+class AttachPipeline {
+ public:
+  struct Made {
+    AttachResult result;
+    int linkFd = -1;
+  };
+  /** Makes this pipeline the loading thread's active one for its lifetime. */
+  class Scope {
+   public:
+    explicit Scope(AttachPipeline* p);
+    ~Scope();
+
+   private:
+    AttachPipeline* previous_;
+  };
+
+  AttachPipeline(bpf_object* obj, const std::vector<std::string>& programs);
+  /** Closes (detaches) every link not taken by Finish. */
+  ~AttachPipeline();
+  static AttachPipeline* Active();
+  /** Loading thread: `next` is about to load, so every program before it is loaded. */
+  void BeforeLoad(const bpf_program* next);
+  /** Loading thread, after a successful load: hands the rest, waits, returns the links made. */
+  std::vector<Made> Finish();
+  /** Whether this pipeline attaches `p` (an LSM program it was asked for). */
+  bool Handles(const bpf_program* p) const;
+
+ private:
+  struct Item;
+  void Hand(const bpf_program* p);
+  void Run();
+  void Stop();
+
+  bpf_object* obj_;
+  std::set<std::string> wanted_;
+  bpf_program* cursor_ = nullptr;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_;
+  std::vector<Made> made_;
+  bool done_ = false;
+};
+
+/** Called by the LSM section handler right before libbpf loads `next` (lsmattach.cc). */
+void BeforeProgramLoad(const bpf_program* next);
 
 /** A set of BPF ring buffers drained into batches of framed records. */
 class RingBatcher {

@@ -53,6 +53,8 @@ const HookIndex& Index() {
 constexpr long kSleepable = 1;
 
 int PrepareLoad(bpf_program* prog, bpf_prog_load_opts* opts, long cookie) {
+  // Every program before this one is loaded now: a load that attaches as it goes can take them.
+  BeforeProgramLoad(prog);
   if (cookie == kSleepable) opts->prog_flags |= BPF_F_SLEEPABLE;
   // A target set with bpf_program__set_attach_target is already in the load attributes.
   if (opts->attach_btf_id) return 0;

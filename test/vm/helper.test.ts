@@ -203,6 +203,75 @@ describe('privileged helper in the BPF-LSM VM', function () {
     }
   });
 
+  /**
+   * Runs the deployed addon in the guest (as the helper does) on `object`: load(0, 1 MiB, attach), then how
+   * many links of the test programs the kernel holds while the object is still open, and after close().
+   */
+  async function loadAttachingInGuest(object: string, attach: string[]) {
+    await (await connect()).close(); // deploys this build's helper and addon
+    const addon = posix.join(GUEST_HELPER_ROOT, helperBundle(join(root, 'dist')).version, 'native', 'bpflsm.node');
+    const remote = `/tmp/${object}`;
+    await vm.copyTo([{ local: join(root, 'dist', 'bpf', object), remote }]);
+    const script = `
+      const b = require(process.argv[1]);
+      const { execFileSync } = require('node:child_process');
+      const show = (k) => JSON.parse(execFileSync('bpftool', ['--json', k, 'show'], { encoding: 'utf8' }) || '[]');
+      const links = () => {
+        const ours = new Set(show('prog').filter((p) => /^hl(pt|pr)_/.test(p.name || '')).map((p) => p.id));
+        return show('link').filter((l) => ours.has(l.prog_id)).length;
+      };
+      (async () => {
+        const o = b.BpfObject.openBuffer(require('node:fs').readFileSync(process.argv[2]), 'x');
+        const order = o.programs().map((p) => p.name);
+        let result;
+        try {
+          result = { ok: true, attached: (await o.load(0, 1 << 20, JSON.parse(process.argv[3]))).attached };
+        } catch (e) {
+          result = { ok: false, program: e.program, message: e.message };
+        }
+        const open = links();
+        const attachedNow = o.programs().filter((p) => p.attached).map((p) => p.name);
+        await o.close();
+        console.log(JSON.stringify({ order, result, open, attachedNow, closed: links() }));
+      })();`;
+    const r = await vm.exec('node', ['-e', script, addon, remote, JSON.stringify(attach)], { timeoutMs: 120_000 });
+    assert.equal(r.exitCode, 0, r.stderr);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+      order: string[];
+      result: { ok: boolean; program?: string; message?: string; attached?: Array<{ program: string; ok: boolean; code?: string }> };
+      open: number;
+      attachedNow: string[];
+      closed: number;
+    };
+  }
+
+  it('attaches the programs it is asked to while the object loads, each with its own result; the links go with the object', async () => {
+    const r = await loadAttachingInGuest('helper_test.bpf.o', ['hlpt_file_open', 'hlpt_bprm_check', 'no_such_prog']);
+    assert.ok(r.result.ok, r.result.message);
+    assert.deepEqual(
+      r.result.attached!.map((a) => [a.program, a.ok, a.code]).sort(),
+      [
+        ['hlpt_bprm_check', true, undefined],
+        ['hlpt_file_open', true, undefined],
+        ['no_such_prog', false, 'ENOENT'],
+      ],
+    );
+    assert.equal(r.open, 2, 'both LSM programs linked while the object is open');
+    assert.deepEqual(r.attachedNow.sort(), ['hlpt_bprm_check', 'hlpt_file_open']);
+    assert.equal(r.closed, 0, 'close() detached them');
+  });
+
+  it('leaves nothing attached when a later program of a load that attaches as it goes is rejected', async () => {
+    const r = await loadAttachingInGuest('helper_reject.bpf.o', ['hlpr_fine', 'hlpr_unchecked']);
+    // hlpr_fine loads (and is handed to the attaching thread) before the verifier rejects hlpr_unchecked.
+    assert.deepEqual(r.order, ['hlpr_fine', 'hlpr_unchecked']);
+    assert.equal(r.result.ok, false);
+    assert.equal(r.result.program, 'hlpr_unchecked');
+    assert.equal(r.open, 0, 'no link of the rejected object while it is still open');
+    assert.deepEqual(r.attachedNow, []);
+    await until('the guest process to release its programs', 30_000, nothingLeft);
+  });
+
   it('attaches each program independently: a failure is reported and the others stay attached', async () => {
     const client = await connect();
     try {
