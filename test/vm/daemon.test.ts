@@ -77,6 +77,24 @@ describe('helper daemon of the built-in VM', function () {
     console.log(`      daemon ${states[0].pid}: sessions ${runs.map((r) => r.session).join(', ')}; file_open of ls per run ${runs.map((r) => r.fileOpens).join(', ')}`);
   });
 
+  it('keeps every thread of its own on the last CPU, and gives a traced program every CPU back', async () => {
+    await cliTrace();
+    const { pid } = await daemon();
+    const cpus = Number((await vm.exec('nproc', [])).stdout.trim());
+    const threads = await vm.exec('sh', ['-c', 'for t in /proc/$1/task/*; do grep Cpus_allowed_list "$t/status"; done', 'threads', String(pid)]);
+    const lists = threads.stdout.trim().split('\n').map((l) => l.split(':')[1].trim());
+    const r = await bpfLsm('trace', '--target', 'vm', '--json', '--', '/bin/sh', '-c', 'grep Cpus_allowed_list /proc/self/status');
+    assert.equal(r.code, 0, r.stderr);
+    const traced = /Cpus_allowed_list:\s*(\S+)/.exec(`${r.stdout}\n${r.stderr}`)?.[1];
+    if (cpus < 2) {
+      assert.ok(lists.every((l) => l === '0'), lists.join(' '));
+    } else {
+      assert.ok(lists.length > 1 && lists.every((l) => l === String(cpus - 1)), `daemon threads: ${lists.join(' ')}`);
+      assert.equal(traced, `0-${cpus - 1}`, r.stderr);
+    }
+    console.log(`      ${cpus} vCPUs: ${lists.length} daemon threads on CPU ${lists[0]}; the traced program on CPUs ${traced}`);
+  });
+
   it('replaces a daemon killed with SIGKILL: its session ends, its stderr FIFO goes, the next trace works and leaves no ring buffer', async () => {
     const session = await TracerSession.connect(vm);
     await session.prepare();
