@@ -120,12 +120,19 @@
 //     the addon cannot link it without building libbpf itself;
 //   - the 233 programs loaded from 2 threads: 0.64-0.71 s against 1.16 s from one; with each attached
 //     right after its load, 2.5 s against 2.7 s: attaching is serialised in the kernel (6.4 ms a link,
-//     the attach times' sum went 1.5 -> 3.2 s with two threads). Pipelining load and attach needs the
-//     programs' relocated instructions and func_info before libbpf 1.1 loads them, which its API does not
-//     give: not built yet.
-// Where a traced iteration's time goes (kernel.bpf_stats_enabled, TSC clock): 14 records, ~76 us of BPF
-// programs per iteration against ~24 us for the whole untraced iteration. A record costs 3.4-5 us even
-// without a path (sys_enter/sys_exit, inode_permission); the file hooks 8-10 us (path walk or bpf_d_path).
+//     the attach times' sum went 1.5 -> 3.2 s with two threads). Kept since: the load pipeline (the section
+//     handler's prepare hook marks each earlier program loaded; native/src/attachpipeline.cc).
+// Measured 2026-12-02, guest 2-3x slower (loop 620-1160 ms, spin 365-786 ms apart from it): controls, pairs.
+//   - kept: the header by plain loads through bpf_get_current_task_btf (ids, comm): sys_enter 0.86 of a
+//     sys_exit kept on the old helper calls as control, against 0.92-0.99 in earlier runs.
+//   - kept: the VM daemon on the last vCPU, traced programs widened: the loop ran 0.96-0.97 of its wall time
+//     against 0.85-0.89 (pool threads had been scheduled onto its CPU).
+//   - kept: the load pipeline: load and attach 9.0, 5.9, 8.9, 10.1 s against 9.3, 9.7, 9.2, 8.1 s (pairs).
+//   - dropped: the path walk reading mnt_root once per mount and d_parent with d_name.name in one copy:
+//     file_open, file_permission over sys_exit 3.9/4.0, 3.7/3.3, 3.2/3.4 against 3.0/4.0, 3.4/3.9, 3.3/4.1.
+//   - dropped: port writes finished on one pool thread (a port takes 32 KiB a write): daemon CPU per traced
+//     loop 392-458 ticks against 381-405, its main thread 131-164 user ticks against 146-181.
+//   - daemon CPU profile: port writes, the poll's batch copy, an existsSync per pin (a listing now: 22-75 ms).
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
