@@ -32,12 +32,6 @@ namespace {
 thread_local AttachPipeline* activePipeline = nullptr;
 }  // namespace
 
-struct AttachPipeline::Item {
-  std::string program;
-  int progFd;
-  bpf_attach_type type;
-};
-
 AttachPipeline::AttachPipeline(bpf_object* obj, const std::vector<std::string>& programs)
     : obj_(obj), wanted_(programs.begin(), programs.end()) {
   if (!wanted_.empty()) thread_ = std::thread([this] { Run(); });
@@ -65,7 +59,7 @@ void AttachPipeline::Hand(const bpf_program* p) {
   if (dup < 0) return;  // left for the attach after the load
   {
     std::lock_guard<std::mutex> hold(mu_);
-    queue_.push_back(Item{bpf_program__name(p), dup, bpf_program__expected_attach_type(p)});
+    queue_.push_back(Item{bpf_program__name(p), dup, static_cast<int>(bpf_program__expected_attach_type(p))});
   }
   cv_.notify_one();
 }
@@ -88,7 +82,7 @@ void AttachPipeline::Run() {
       item = std::move(queue_.front());
       queue_.pop_front();
     }
-    int fd = bpf_link_create(item.progFd, 0, item.type, nullptr);
+    int fd = bpf_link_create(item.progFd, 0, static_cast<bpf_attach_type>(item.type), nullptr);
     // Kernels before 5.19 attach LSM programs only through BPF_RAW_TRACEPOINT_OPEN.
     if (fd < 0 && (fd == -EINVAL || errno == EINVAL)) fd = bpf_raw_tracepoint_open(nullptr, item.progFd);
     int err = fd < 0 ? (errno ? errno : EINVAL) : 0;

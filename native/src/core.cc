@@ -235,6 +235,7 @@ LoadResult Object::Load(uint32_t logLevel, size_t logSize, const std::vector<std
     }
   }
   LibbpfMessages messages;
+  // Attaches `attach`'s LSM programs as the load goes on; on a failed load its destructor closes them.
   AttachPipeline pipeline(obj_, attach);
   int err;
   {
@@ -252,7 +253,7 @@ LoadResult Object::Load(uint32_t logLevel, size_t logSize, const std::vector<std
   } else {
     loaded_ = true;
     MapGlobalsLive();
-    // On a failed load the pipeline's destructor closes what it attached: the programs are gone too.
+    // What the pipeline did not attach (programs other than LSM ones, or any it missed) is attached now.
     std::vector<std::string> rest;
     std::set<std::string> made;
     for (AttachPipeline::Made& m : pipeline.Finish()) {

@@ -169,6 +169,12 @@ class AttachPipeline {
     AttachResult result;
     int linkFd = -1;
   };
+  /** A loaded program handed to the attaching thread: its name, a duplicate of its fd, its attach type. */
+  struct Item {
+    std::string program;
+    int progFd = -1;
+    int type = 0;
+  };
   /** Makes this pipeline the loading thread's active one for its lifetime. */
   class Scope {
    public:
@@ -191,7 +197,6 @@ class AttachPipeline {
   bool Handles(const bpf_program* p) const;
 
  private:
-  struct Item;
   void Hand(const bpf_program* p);
   void Run();
   void Stop();
