@@ -15,8 +15,8 @@ import { availableParallelism } from 'node:os';
 
 const TASKSET = ['/usr/bin/taskset', '/bin/taskset'];
 
-/** The CPU list a spawned program gets back (`0-N`) once the daemon pinned itself; undefined otherwise. */
-let allCpus: string | undefined;
+/** The spawn shell's command that gives it every CPU back, once the daemon pinned itself; '' otherwise. */
+let widen = '';
 
 /**
  * Pins this process (all its threads; later ones inherit) to the last CPU. Returns what was done, for the
@@ -32,8 +32,8 @@ export function pinToLastCpu(): string | undefined {
   } catch {
     return undefined;
   }
-  allCpus = `0-${last}`;
-  return `threads kept on CPU ${last} of ${cpus}; traced programs get CPUs ${allCpus}`;
+  widen = `${taskset} -p -c 0-${last} $$ >/dev/null 2>&1; `;
+  return `threads kept on CPU ${last} of ${cpus}; traced programs get CPUs 0-${last}`;
 }
 
 /**
@@ -41,6 +41,5 @@ export function pinToLastCpu(): string | undefined {
  * it then execs (and that program's children) may run on every CPU. Empty when nothing was pinned.
  */
 export function widenAffinityShell(): string {
-  const taskset = TASKSET.find((p) => existsSync(p));
-  return allCpus && taskset ? `${taskset} -p -c ${allCpus} $$ >/dev/null 2>&1; ` : '';
+  return widen;
 }
