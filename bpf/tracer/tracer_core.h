@@ -38,6 +38,9 @@ struct tr_scratch {
 	__u32 busy;
 	/* Records written on this CPU since the ring's fill level was last asked (see tr_wakeup). */
 	__u32 unchecked;
+	/* The tail's length while a path walk runs (see tr_put_dentry_walk). */
+	__u32 walk_len;
+	__u32 pad;		/* keeps buf 8-byte aligned for the record header */
 	__u8 buf[TR_SCRATCH];
 };
 
@@ -350,13 +353,15 @@ static long tr_walk_step(__u32 i, void *arg)
 		return 1;
 	}
 	name = BPF_CORE_READ(d, d_name.name);
-	off = c->len;
-	if (!tr_room(c, TR_STR_MAX))
+	off = c->s->walk_len;
+	if (off > TR_REC_MAX - TR_STR_MAX) {
+		c->flags |= TR_F_TRUNCATED;
 		return 1;
-	n = bpf_probe_read_kernel_str(c->rec + (off & (TR_REC_MAX - 1)), TR_STR_MAX, name);
+	}
+	n = bpf_probe_read_kernel_str(c->rec + off, TR_STR_MAX, name);
 	if (n <= 0)
 		return 1;
-	c->len = off + n;
+	c->s->walk_len = off + n;
 	w->d = parent;
 	return 0;
 }
@@ -367,22 +372,31 @@ static long tr_walk_step(__u32 i, void *arg)
  * vfsmount), which gives the full path in the caller's mount namespace view without bpf_d_path.
  * The steps run under bpf_loop (5.17+) so the verifier checks one step per call site, not
  * TR_PATH_DEPTH unrolled ones: the walk is in most hook programs and their load time adds up.
+ * During the walk the tail's length lives in the scratch map, not in c->len on the stack: the verifier
+ * knows a stack value exactly, and since 6.8 it checks a callback until its states converge, so each
+ * step's longer length range was a new state. On the 6.12 VM that was 7.1 million instructions and
+ * ~200 s of verification for the whole tracer; read back from the map, 0.2 million and 6 s.
  */
 static __noinline void tr_put_dentry_walk(struct tr_ctx *c, struct tr_str *slot, struct dentry *d,
 					  struct vfsmount *vmnt)
 {
 	struct tr_walk w = { .c = c, .d = d, .mnt = NULL, .done = false };
-	__u32 start = c->len;
+	__u32 start = c->len, end;
 
-	if (!d)
+	if (!d || !c->s)
 		return;
 	if (vmnt)
 		w.mnt = (struct mount *)((unsigned long)vmnt - bpf_core_field_offset(struct mount, mnt));
+	c->s->walk_len = start;
 	bpf_loop(TR_PATH_DEPTH, tr_walk_step, &w, 0);
-	if (c->len == start && !w.done)
+	end = c->s->walk_len;
+	if (end > TR_REC_MAX || end < start)
+		return;
+	c->len = end;
+	if (end == start && !w.done)
 		return;
 	slot->off = start;
-	slot->len = (c->len - start) | (w.done ? 0 : TR_STR_CUT);
+	slot->len = (end - start) | (w.done ? 0 : TR_STR_CUT);
 }
 
 /* The kernel's own full path of `path`; only hooks on the bpf_d_path allow-list may call this. */
