@@ -1,5 +1,6 @@
 // For benchmarks on the real kernel: use the built-in VM when it runs, else boot it for this benchmark and
-// stop it afterwards, so a benchmark never leaves a VM behind that it did not find.
+// stop it afterwards, so a benchmark never leaves a VM behind that it did not find. Booted without the
+// background tracer load of `vm up` (a benchmark decides what is loaded when).
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -9,7 +10,7 @@ export async function withBenchVm<T>(root: string, run: (vm: { kernelRelease?: s
   const bootedHere = status().state !== 'running';
   if (bootedHere) {
     console.log('booting the VM for this benchmark...');
-    execFileSync(process.execPath, [cli, 'vm', 'up', '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(process.execPath, [cli, 'vm', 'up', '--json', '--no-tracer'], { stdio: ['ignore', 'ignore', 'inherit'] });
   }
   try {
     const { vm } = status();

@@ -10,7 +10,9 @@
 //       and the reconciliation produced = delivered + drops;
 //   (d) the loop's slowdown when traced, vs untraced and vs `strace -f -o /dev/null`, all in this run, and the
 //       untraced loop on one vCPU while a CPU-only spin keeps the other busy (what the helper's ring consumer,
-//       busy on the other vCPU during a trace, costs the loop by itself when the VM's vCPUs share 2 host cores).
+//       busy on the other vCPU during a trace, costs the loop by itself when the VM's vCPUs share 2 host cores);
+//   (f) last, the first CLI trace after a reboot with `bpf-lsm vm up`, which loads the tracer in the background
+//       after the boot (./cliTrace.ts): issued as vm up returns, and once the tracer is resident.
 // Every slowdown is the loop's own CLOCK_MONOTONIC time (exec and tracer set-up excluded). Untraced runs
 // happen before any tracer is in the kernel (a tracer left resident by an earlier run is released first:
 // without that, BENCH_TRACE_COLD=0 runs compared attached with attached and printed 1.03-1.05x), while the
@@ -25,6 +27,7 @@
 //   BENCH_TRACE_CLI_RUNS    back-to-back CLI runs (default 4)     BENCH_TRACE_NO_DAEMON_RUNS  (default 2; 0: none)
 //   BENCH_TRACE_COLD=0      skip the cold starts and CLI runs (one connection, loop figures only), for quick
 //                           A/B runs of the traced loop
+//   BENCH_TRACE_BOOT=0      skip (f): the first trace after `bpf-lsm vm up` (reboots the VM twice)
 // Boots the VM when it is not running (and stops it again). Prints figures; never fails on speed.
 //
 // Measured and not kept (6.1 VM, 2-core host at load 4-8, same VM, alternating):
@@ -133,7 +136,7 @@
 //   - dropped: port writes finished on one pool thread (a port takes 32 KiB a write): daemon CPU per traced
 //     loop 392-458 ticks against 381-405, its main thread 131-164 user ticks against 146-181.
 //   - daemon CPU profile: port writes, the poll's batch copy, an existsSync per pin (a listing now: 22-75 ms).
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -143,6 +146,7 @@ import { HelperClient } from '../extension/core/helperClient';
 import { traceProgram, TraceSummary } from '../extension/core/trace/traceProgram';
 import type { Target } from '../extension/core/target';
 import { withBenchVm } from './benchVm';
+import { afterBoot, CliRun, cliTrace } from './cliTrace';
 
 const ITERATIONS = Number(process.env.BENCH_TRACE_ITERATIONS ?? 20000);
 const ROUNDS = Number(process.env.BENCH_TRACE_ROUNDS ?? 3);
@@ -307,41 +311,6 @@ async function releaseTracer(target: Target): Promise<number> {
   } finally {
     await helper.close();
   }
-}
-
-interface CliRun {
-  wallMs: number;
-  firstEventMs: number | undefined;
-  fileOpens: number;
-  resident: boolean;
-  code: number | null;
-  /** The command's own account of its phases (BPF_LSM_TIMINGS=1). */
-  phases: string;
-}
-
-/** One `bpf-lsm trace` command, timed from outside as a user would (node start to exit). */
-function cliTrace(root: string, env: Record<string, string> = {}): Promise<CliRun> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(root, 'dist', 'cli.js'), 'trace', '--target', 'vm', '--json', '--', '/usr/bin/ls', '/home'],
-      { env: { ...process.env, BPF_LSM_TIMINGS: '1', ...env }, maxBuffer: 64 << 20 },
-      (err, stdout, stderr) => {
-        const wallMs = Date.now() - t0;
-        const events = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind?: string; hook?: string; comm?: string });
-        const first = /first event (\d+) ms after resume/.exec(stderr);
-        resolve({
-          wallMs,
-          firstEventMs: first ? Number(first[1]) : undefined,
-          fileOpens: events.filter((e) => e.kind === 'hook' && e.hook === 'file_open' && e.comm === 'ls').length,
-          resident: /traced by the tracer resident on the target/.test(stderr),
-          code: err ? ((err as { code?: number }).code ?? null) : 0,
-          phases: stderr.split('where the time went')[1]?.split('\n').slice(1).filter((l) => /^\s+\d+ ms/.test(l)).join('\n') ?? '',
-        });
-      },
-    );
-  });
 }
 
 /**
@@ -583,6 +552,8 @@ async function main(): Promise<void> {
         `untraced with the tracer resident and no session connected: loop/spin ${spread(unconnectedNorm)}, ${(median(unconnectedNorm) / median(plainNorm)).toFixed(2)}x ` +
           `(connected: ${(median(attachedNorm) / median(plainNorm)).toFixed(2)}x); other guest CPU ${spread(unconnected.map((u) => u.otherCpu * 100), 0)}%`,
       );
+      // (f) Last, as it reboots the VM: the first trace after `bpf-lsm vm up`, which loads the tracer.
+      if (process.env.BENCH_TRACE_COLD !== '0' && process.env.BENCH_TRACE_BOOT !== '0') await afterBoot(root);
       console.log(`host load average at end: ${load()}`);
     } finally {
       for (const session of sessions) await session.dispose();

@@ -1,4 +1,7 @@
 // `bpf-lsm vm up|down|status|ssh`: the built-in BPF-LSM VM from the command line.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { parseArgs, UsageError } from './args';
 import { Subcommand } from './subcommand';
@@ -8,7 +11,9 @@ import { remoteCommand } from '../core/targets/quote';
 import { DEFAULT_VM_KERNEL, parseVmKernel, vmKernels, vmTargetId } from '../core/vm/kernels';
 
 const usage = `usage: bpf-lsm vm <up|down|status|ssh> [--kernel K] [--json]
-  up                 prepare the VM assets once (kernel, keys, image; cached) and boot the VM
+  up                 prepare the VM assets once (kernel, keys, image; cached) and boot the VM; then load the
+                     tracer in the background (bpf-lsm tracer start), so that the first trace starts at once
+  --no-tracer        (up) boot only; the first trace loads the tracer (also: BPF_LSM_VM_TRACER=0)
   down               stop the VM (no qemu process is left behind)
   status             every VM by kernel: running or not, ssh port, kernel release, active LSM list
                      (with --kernel: that one only)
@@ -23,12 +28,29 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
+/**
+ * `bpf-lsm tracer start --target T` in a process of its own that outlives this one, its output in the VM's
+ * run folder (which goes with the next boot). It never boots the VM itself: after a `vm down` it fails
+ * and ends. A trace that comes while it loads waits for that load and then reuses it (the helper's lock).
+ */
+function startTracerInBackground(targetId: string, runDir: string): string {
+  const log = join(runDir, 'tracer-start.log');
+  const fd = openSync(log, 'w', 0o600);
+  try {
+    const child = spawn(process.execPath, [process.argv[1], 'tracer', 'start', '--target', targetId], { detached: true, stdio: ['ignore', fd, fd] });
+    child.unref();
+  } finally {
+    closeSync(fd);
+  }
+  return log;
+}
+
 export const vmCommand: Subcommand = {
   name: 'vm',
   summary: 'prepare, start, stop and reach the built-in BPF-LSM VM',
   usage,
   async run(argv) {
-    const args = parseArgs(argv, { json: {}, kernel: { value: true } });
+    const args = parseArgs(argv, { json: {}, kernel: { value: true }, 'no-tracer': {} });
     const [action, ...extra] = args.positional;
     const json = args.flags.has('json');
     const kernelFlag = args.flags.get('kernel');
@@ -54,11 +76,17 @@ export const vmCommand: Subcommand = {
           process.off('SIGINT', interrupted);
           process.off('SIGTERM', interrupted);
         });
-        if (json) console.log(JSON.stringify({ state: 'running', ...r }, null, 2));
+        // A VM that was running already has had its chance to get a tracer (or was told not to).
+        const preload = !r.reused && !args.flags.has('no-tracer') && process.env.BPF_LSM_VM_TRACER !== '0' && r.lsm.includes('bpf');
+        const tracerLog = preload ? startTracerInBackground(vmTargetId(kernel), vm.paths.run) : undefined;
+        if (json) console.log(JSON.stringify({ state: 'running', ...r, tracer: tracerLog ? { loading: true, log: tracerLog } : { loading: false } }, null, 2));
         else {
           const how = r.reused ? 'already running' : `ready in ${seconds(r.totalMs)} (prepare ${seconds(r.prepareMs)}, boot to ssh ${seconds(r.bootMs)})`;
           console.log(`VM ${how}: ssh port ${r.port} on 127.0.0.1, kernel ${r.kernelRelease}, LSMs ${r.lsm.join(',')}`);
           if (!r.lsm.includes('bpf')) console.log('warning: bpf is not in the active LSM list; LSM programs would attach but never run');
+          if (tracerLog) {
+            console.log(`loading the tracer in the VM in the background, so that the first trace starts at once (bpf-lsm tracer status${kernel === DEFAULT_VM_KERNEL ? '' : ` --target ${vmTargetId(kernel)}`} shows it; log ${tracerLog})`);
+          }
         }
         return 0;
       }

@@ -10,9 +10,12 @@ import { sshTarget } from '../../extension/core/targets/remote';
 import { checkTarget } from '../../extension/core/targets/check';
 import { HelperClient } from '../../extension/core/helperClient';
 import { BuiltinVm } from '../../extension/core/vm/vm';
+import { vmForTarget } from '../../extension/core/targets';
 import { isQemu } from '../../extension/core/vm/machine';
 import { VM_HOST_ALIAS } from '../../extension/core/vm/paths';
 import { helperBundle } from '../../extension/core/targets/deploy';
+import type { TraceEvent } from '../../extension/shared/traceEvent';
+import { bpfLsm } from './cli';
 
 const root = join(__dirname, '..', '..', '..');
 const cli = join(root, 'dist', 'cli.js');
@@ -173,8 +176,8 @@ describe('ssh target against the VM as a plain ssh host (the Remote-SSH path)', 
 });
 
 describe('VM lifecycle (runs last: restarts the shared VM)', () => {
-  it('vm down leaves no qemu process; a second vm up reuses the cache without rebuilding anything', async function () {
-    this.timeout(180_000);
+  it('vm down leaves no qemu process; `bpf-lsm vm up` reuses the cache, then loads the tracer so that the first trace finds it resident', async function () {
+    this.timeout(420_000);
     const builtin = new BuiltinVm();
     const before = builtin.running();
     assert.ok(before);
@@ -182,14 +185,50 @@ describe('VM lifecycle (runs last: restarts the shared VM)', () => {
     assert.equal(down.wasRunning, true);
     assert.equal(isQemu(before!.pid), false, 'qemu is gone after vm down');
     assert.equal(builtin.running(), undefined);
-    const up = await builtin.up();
+    const r = await bpfLsm('vm', 'up', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const up = JSON.parse(r.stdout) as { totalMs: number; prepareMs: number; bootMs: number; built: string[]; reused: boolean; port: number; tracer: { loading: boolean; log?: string } };
     console.log(`      warm vm up: ${up.totalMs} ms (prepare ${up.prepareMs} ms, boot to ssh ${up.bootMs} ms)`);
     assert.deepEqual(up.built, [], 'nothing is rebuilt on a warm start');
     assert.equal(up.reused, false);
+    assert.equal(up.tracer.loading, true, 'vm up starts loading the tracer after the boot');
     // How fast a warm start is depends on the host's load (TCG shares its cores): bench/vm.bench.ts
     // measures it; here the behaviour is checked: nothing was prepared again and the VM answers.
     process.env.BPF_LSM_VM_PORT = String(up.port);
-    const r = await vmTarget().exec('true', []);
-    assert.equal(r.exitCode, 0);
+    assert.equal((await vmTarget().exec('true', [])).exitCode, 0);
+
+    // The background load ends with the tracer resident (its own session gone), without any trace.
+    const t0 = Date.now();
+    let tracers: Array<{ state: string; tracesRunning: number; links: number }> = [];
+    while (Date.now() - t0 < 300_000) {
+      const status = await bpfLsm('tracer', 'status', '--target', 'vm', '--json');
+      tracers = (JSON.parse(status.stdout) as { tracers: typeof tracers }).tracers;
+      if (tracers.some((t) => t.state === 'resident' && t.tracesRunning === 0)) break;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+    console.log(`      tracer resident ${Date.now() - t0} ms after vm up returned`);
+    assert.equal(tracers.length, 1, `${JSON.stringify(tracers)}; the background load's log: ${up.tracer.log ? readFileSync(up.tracer.log, 'utf8') : '?'}`);
+    assert.equal(tracers[0].state, 'resident');
+    assert.ok(tracers[0].links > 200, `${tracers[0].links} links`);
+    const trace = await bpfLsm('trace', '--target', 'vm', '--json', '--', '/usr/bin/ls', '/home');
+    assert.equal(trace.code, 0, trace.stderr);
+    assert.match(trace.stderr, /traced by the tracer resident on the target/);
+    const opens = trace.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as TraceEvent).filter((e) => e.kind === 'hook' && e.hook === 'file_open' && e.comm === 'ls');
+    assert.ok(opens.length > 0, 'file_open events of ls');
+  });
+
+  it('`bpf-lsm tracer start` says when the tracer was resident already', async () => {
+    const again = await bpfLsm('tracer', 'start', '--target', 'vm', '--json');
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((JSON.parse(again.stdout) as { loaded: boolean }).loaded, false);
+  });
+
+  it('`bpf-lsm tracer start` refuses a VM that is not running instead of booting it', async function () {
+    // The 6.12 VM is stopped by the suites that boot it; a developer's running one is left alone.
+    if (vmForTarget('vm:6.12').running()) this.skip();
+    const other = await bpfLsm('tracer', 'start', '--target', 'vm:6.12');
+    assert.equal(other.code, 1);
+    assert.match(other.stderr, /is not running; start it first/);
+    assert.equal(vmForTarget('vm:6.12').running(), undefined, 'tracer start did not boot the VM');
   });
 });
