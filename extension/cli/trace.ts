@@ -75,7 +75,7 @@ export const traceCommand: Subcommand = {
           ? `${state.attached.length} of ${state.hookCount} hooks traced by the tracer resident on the target (kernel ${state.kernel}; reopened in ${t.acquireMs} ms)`
           : `${state.attached.length} of ${state.hookCount} hooks attached on kernel ${state.kernel} ` +
               `(BTF ${state.btfFromCache ? 'cached ' : ''}${t.btfMs} ms, compile ${state.fromCache ? 'cached' : `${t.compileMs} ms`}, load ${t.loadMs} ms, attach ${t.attachMs} ms); ` +
-              'it stays attached for the next traces (bpf-lsm tracer status|stop)',
+              'it stays attached for the next traces (bpf-lsm tracer start|status|stop)',
       );
       if (args.flags.has('show-skipped')) {
         for (const s of state.notTraced) process.stderr.write(`  not traced: ${s.hook}: ${s.reason}\n`);

@@ -1,6 +1,7 @@
 // Feature: Trace Executable. Picks a program and its arguments, runs it stopped on the active target,
 // traces every LSM hook it and its children reach, and streams the decoded events into the tracing panel.
-// Commands: bpfLsm.traceExecutable (optional argument { program, args?, cwd?, asRoot? } for automation).
+// Commands: bpfLsm.traceExecutable (optional argument { program, args?, cwd?, asRoot? } for automation),
+// bpfLsm.loadTracer (opens the connection and loads the tracer ahead of a trace; Start VM runs it).
 // The tracer stays resident on the target (./residentTracer.ts), so only the first trace there pays for
 // load and attach; later traces, from this window or elsewhere, start in milliseconds.
 import * as vscode from 'vscode';
@@ -135,6 +136,19 @@ export function registerTraceExecutable(studio: Studio, targets: TargetService):
   studio.ownAsync(() => warm.reset('the window closed'));
   studio.own(warm);
   registerResidentTracer(studio, targets, warm, item);
+
+  // What Start VM runs after a boot (bpfLsm.vm.loadTracerOnStart): this window's tracer connection opened
+  // ahead of the first trace, with the load shown in the status bar's progress.
+  studio.command('loadTracer', async () =>
+    vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'BPF-LSM: loading the tracer' }, async (progress) => {
+      const session = await warm.get((message) => {
+        progress.report({ message });
+        studio.log(message);
+      });
+      const state = session.state;
+      return { target: session.target.id, kernel: state?.kernel, hooks: state?.attached.length ?? 0, loaded: state ? !state.resident : false };
+    }),
+  );
 
   studio.command('traceExecutable', async (arg?: unknown) => {
     const request = isTraceRequest(arg) ? arg : await askForProgram(studio);

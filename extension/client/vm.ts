@@ -1,5 +1,6 @@
 // Feature: the built-in BPF-LSM VM from the editor.
-// Commands: bpfLsm.startVm (prepares assets once with progress, boots, waits for ssh), bpfLsm.stopVm. Both act
+// Commands: bpfLsm.startVm (prepares assets once with progress, boots, waits for ssh; then, when that VM is the
+// target and bpfLsm.vm.loadTracerOnStart is on, bpfLsm.loadTracer in the background), bpfLsm.stopVm. Both act
 // on the VM of the current target (`vm:6.12` -> the 6.12 VM), or the default VM when the target is no VM.
 // Context key: bpfLsm.vmRunning, whether that VM runs (Stop VM is in the command palette only then; refreshed
 // on start, stop and target changes). A VM this window started is stopped when the extension shuts down; one
@@ -29,13 +30,24 @@ export function registerVm(studio: Studio, targets: TargetService): void {
     );
     if (!result.reused) startedHere.set(result.pid, vm);
     setRunning(true);
+    // A fresh boot of the current target's VM gets its tracer now, so the first trace starts at once.
+    const loadTracer = () => {
+      if (result.reused || !isVmTarget(targets.id) || vmForTarget(targets.id).paths.root !== vm.paths.root) return;
+      if (!vscode.workspace.getConfiguration('bpfLsm').get<boolean>('vm.loadTracerOnStart', true)) return;
+      void vscode.commands.executeCommand('bpfLsm.loadTracer');
+    };
     const how = result.reused ? 'already running' : `ready in ${(result.totalMs / 1000).toFixed(1)} s`;
     studio.log(`VM ${how}: ssh port ${result.port}, kernel ${result.kernelRelease}, LSMs ${result.lsm.join(',')}`);
     void targets.refresh();
     const message = `BPF-LSM VM ${how} (kernel ${result.kernelRelease}).`;
     if (!isVmTarget(targets.id)) {
-      void vscode.window.showInformationMessage(message, 'Use as Target').then((p) => p && targets.select(VM_TARGET));
+      void vscode.window.showInformationMessage(message, 'Use as Target').then(async (p) => {
+        if (!p) return;
+        await targets.select(VM_TARGET);
+        loadTracer();
+      });
     } else {
+      loadTracer();
       void vscode.window.showInformationMessage(message);
     }
     return { port: result.port, kernelRelease: result.kernelRelease, lsm: result.lsm, reused: result.reused };

@@ -25,6 +25,7 @@ export const COMMANDS = {
   exportTraceSession: { id: 'bpfLsm.exportTraceSession', title: 'Export Trace Session' },
   startVm: { id: 'bpfLsm.startVm', title: 'Start VM', trusted: true },
   stopVm: { id: 'bpfLsm.stopVm', title: 'Stop VM', trusted: true },
+  loadTracer: { id: 'bpfLsm.loadTracer', title: 'Load Tracer on Target', trusted: true },
   releaseTracer: { id: 'bpfLsm.releaseTracer', title: 'Release Resident Tracer', trusted: true },
   applyPolicy: { id: 'bpfLsm.applyPolicy', title: 'Apply Enforcement Policy', trusted: true },
   clearPolicy: { id: 'bpfLsm.clearPolicy', title: 'Clear Enforcement Policy', trusted: true },

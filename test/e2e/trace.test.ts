@@ -3,6 +3,8 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { extensionUnderTest } from './util';
+import { HelperClient } from '../../extension/core/helperClient';
+import { vmTarget } from '../../extension/core/targets/vm';
 
 interface PanelSnapshot {
   title: string;
@@ -33,6 +35,23 @@ describe('Trace Executable (real kernel in the built-in VM)', function () {
     assert.equal(state.state, 'ended');
     assert.ok(state.total >= result.events, `panel holds ${state.total} of ${result.events} events`);
     assert.equal(state.histogram.find((h) => h.hook === 'file_open')?.total, result.perHook.file_open);
+  });
+
+  it('Load Tracer on Target, after Release Resident Tracer, has the tracer resident again with this window on it', async () => {
+    await vscode.commands.executeCommand('bpfLsm.releaseTracer');
+    const loaded = (await vscode.commands.executeCommand('bpfLsm.loadTracer')) as { target: string; hooks: number } | undefined;
+    assert.ok(loaded, 'the command returned no result: see the BPF-LSM Studio output channel');
+    assert.equal(loaded.target, 'vm');
+    assert.ok(loaded.hooks > 200, `${loaded.hooks} hooks`);
+    const client = await HelperClient.connect(await vmTarget().startHelper(), { client: 'e2e tracer status' });
+    try {
+      const { tracers } = await client.call('tracerStatus', {});
+      const resident = tracers.filter((t) => t.state === 'resident');
+      assert.equal(resident.length, 1, JSON.stringify(tracers));
+      assert.equal(resident[0].tracesRunning, 1, "this window's connection holds a slot");
+    } finally {
+      await client.close();
+    }
   });
 
   it('starts a second trace on the attached tracer without attaching again', async () => {
