@@ -80,7 +80,7 @@ export interface Acquired {
 
 export interface ResidentStatus {
   readonly key: string;
-  readonly state: 'resident' | 'releasing' | 'incomplete';
+  readonly state: 'resident' | 'loading' | 'releasing' | 'incomplete';
   readonly links: number;
   readonly tracesRunning: number;
   readonly idleMs: number;
@@ -253,6 +253,18 @@ function takeBack(key: string): boolean {
   return false;
 }
 
+/**
+ * The pid of the helper that named a pin root folder: `new-<key>-<pid>` while it creates a tracer,
+ * `release-<key>-<pid>-<ms>` once it took one out of use. Read from the end: keys hold hyphens (`-f1-s0`).
+ */
+export function folderCreator(name: string): number | undefined {
+  const parts = name.split('-');
+  const at = name.startsWith('new-') ? parts.length - 1 : name.startsWith('release-') ? parts.length - 2 : -1;
+  if (at < 2) return undefined;
+  const pid = Number(parts[at]);
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+}
+
 /** Folders left by helpers that died while creating or releasing a tracer: release them again. */
 function sweepAbandoned(): void {
   let names: string[];
@@ -262,8 +274,8 @@ function sweepAbandoned(): void {
     return;
   }
   for (const n of names) {
-    const m = /^(new|release)-[0-9a-z]+-f\d-(\d+)(?:-\d+)?$/.exec(n);
-    if (!m || pidAlive(Number(m[2]))) continue;
+    const creator = folderCreator(n);
+    if (creator === undefined || pidAlive(creator)) continue;
     const to = join(PIN_ROOT, `release-swept-f0-${process.pid}-${Date.now()}`);
     try {
       renameSync(join(PIN_ROOT, n), to);
@@ -290,7 +302,9 @@ export function residentStatus(): ResidentStatus[] {
       continue;
     }
     if (n.startsWith('new-') || n.startsWith('release-')) {
-      out.push({ key: n, state: n.startsWith('release-') ? 'releasing' : 'incomplete', links, tracesRunning: 0, idleMs: 0 });
+      const creator = folderCreator(n);
+      const state = n.startsWith('release-') ? 'releasing' : creator !== undefined && pidAlive(creator) ? 'loading' : 'incomplete';
+      out.push({ key: n, state, links, tracesRunning: 0, idleMs: 0 });
       continue;
     }
     const meta = readMeta(n);

@@ -212,8 +212,11 @@ export interface ProcessInfo {
 /** One resident tracer on a target, as tracerStatus reports it. */
 export interface ResidentTracerInfo {
   key: string;
-  /** "releasing": taken out of use, its programs are being detached; "incomplete": its creator died. */
-  state: 'resident' | 'releasing' | 'incomplete';
+  /**
+   * "loading": a helper is loading and attaching it; "releasing": taken out of use, its programs are being
+   * detached; "incomplete": its creator died.
+   */
+  state: 'resident' | 'loading' | 'releasing' | 'incomplete';
   links: number;
   tracesRunning: number;
   /** Released after this long without a trace; 0: never (until the target reboots or the VM stops). */

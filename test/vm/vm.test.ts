@@ -200,13 +200,17 @@ describe('VM lifecycle (runs last: restarts the shared VM)', () => {
     // The background load ends with the tracer resident (its own session gone), without any trace.
     const t0 = Date.now();
     let tracers: Array<{ state: string; tracesRunning: number; links: number }> = [];
+    const seen = new Set<string>();
     while (Date.now() - t0 < 300_000) {
       const status = await bpfLsm('tracer', 'status', '--target', 'vm', '--json');
       tracers = (JSON.parse(status.stdout) as { tracers: typeof tracers }).tracers;
+      for (const t of tracers) seen.add(t.state);
       if (tracers.some((t) => t.state === 'resident' && t.tracesRunning === 0)) break;
       await new Promise((res) => setTimeout(res, 1000));
     }
-    console.log(`      tracer resident ${Date.now() - t0} ms after vm up returned`);
+    console.log(`      tracer resident ${Date.now() - t0} ms after vm up returned; states seen: ${[...seen].join(', ')}`);
+    // While its helper lives, the tracer being built is "loading", not "incomplete" (what a dead creator leaves).
+    assert.ok(!seen.has('incomplete'), `states seen while it loaded: ${[...seen].join(', ')}`);
     assert.equal(tracers.length, 1, `${JSON.stringify(tracers)}; the background load's log: ${up.tracer.log ? readFileSync(up.tracer.log, 'utf8') : '?'}`);
     assert.equal(tracers[0].state, 'resident');
     assert.ok(tracers[0].links > 200, `${tracers[0].links} links`);
