@@ -24,7 +24,7 @@ function describe(t: ResidentTracerInfo): string {
   const idle = t.idleMs ? `released after ${Math.round(t.idleMs / 60_000)} min idle` : 'kept until the target stops';
   const since = t.idleForMs !== undefined ? `, idle for ${Math.round(t.idleForMs / 1000)} s` : '';
   if (t.state === 'releasing') return `${t.key}: releasing (${t.links} program(s) still attached)`;
-  if (t.state === 'loading') return `${t.key}: loading (by helper pid ${t.key.slice(t.key.lastIndexOf('-') + 1)}; a trace that starts now waits for it and reuses it)`;
+  if (t.state === 'loading') return `${t.key}: loading (a trace that starts now waits for it and reuses it)`;
   if (t.state === 'incomplete') return `${t.key}: incomplete (its creator stopped; released by the next trace)`;
   return `${t.key}: resident, ${t.links} program(s) attached, ${t.tracesRunning} trace(s) running${since}; ${idle}`;
 }
