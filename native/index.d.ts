@@ -64,8 +64,10 @@ export declare class BpfObject {
    * `attach`: programs to attach as part of the load. LSM programs among them are attached on a second
    * thread while later programs still load (the two kernel phases overlap); the others after the load.
    * A failed load leaves none of them attached.
+   * `cpus`: the load (and that second thread) may run on CPUs 0..cpus-1 whatever this process's affinity,
+   * which is put back afterwards; for a helper that keeps its threads on one CPU. Omitted or 0: unchanged.
    */
-  load(logLevel: 0 | 1 | 2, logSize: number, attach?: readonly string[]): Promise<NativeLoadResult>;
+  load(logLevel: 0 | 1 | 2, logSize: number, attach?: readonly string[], cpus?: number): Promise<NativeLoadResult>;
   /** Each program is attached independently; one failure does not undo the others. */
   attach(programs: string[]): Promise<NativeAttachResult[]>;
   detach(programs: string[]): Promise<NativeAttachResult[]>;

@@ -17,6 +17,8 @@ const TASKSET = ['/usr/bin/taskset', '/bin/taskset'];
 
 /** The spawn shell's command that gives it every CPU back, once the daemon pinned itself; '' otherwise. */
 let widen = '';
+/** CPUs a load may use once the daemon pinned itself (see loadCpus); 0 otherwise. */
+let allCpus = 0;
 
 /**
  * Pins this process (all its threads; later ones inherit) to the last CPU. Returns what was done, for the
@@ -33,6 +35,7 @@ export function pinToLastCpu(): string | undefined {
     return undefined;
   }
   widen = `${taskset} -p -c 0-${last} $$ >/dev/null 2>&1; `;
+  allCpus = cpus;
   return `threads kept on CPU ${last} of ${cpus}; traced programs get CPUs 0-${last}`;
 }
 
@@ -42,4 +45,15 @@ export function pinToLastCpu(): string | undefined {
  */
 export function widenAffinityShell(): string {
   return widen;
+}
+
+/**
+ * The `cpus` argument of a tracer load: every CPU once the daemon pinned itself, else undefined (no change).
+ * A load is the kernel verifying ~230 programs in the loading thread while a second thread attaches the
+ * LSM ones; kept on the daemon's one vCPU, the two took turns there while the other vCPU idled. A load
+ * comes before its trace's program runs; only a trace of another tracer, running at that moment, shares its
+ * CPU with the load for those seconds.
+ */
+export function loadCpus(): number | undefined {
+  return allCpus > 0 ? allCpus : undefined;
 }

@@ -25,6 +25,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, r
 import { basename, join } from 'node:path';
 import type { BpfObject, NativeBinding } from '../../native/index';
 import { claimPidFile, pidAlive, readPidFile } from '../shared/pidFile';
+import { loadCpus } from './cpuPlacement';
 import { writeFileAtomic } from '../shared/atomicWrite';
 
 export const PIN_ROOT = '/sys/fs/bpf/bpf-lsm-studio/tracers';
@@ -458,7 +459,7 @@ export async function acquireResident(native: NativeBinding, params: AcquirePara
       try {
         // The LSM programs are attached while the later ones load (the addon's load pipeline): on the 6.1
         // VM the two kernel phases took 1.4 s and 1.6 s one after the other.
-        const loaded = await bpf.load(0, 1 << 20, params.programs);
+        const loaded = await bpf.load(0, 1 << 20, params.programs, loadCpus());
         phases.end('load');
         t1 = Date.now();
         const attached: string[] = [];

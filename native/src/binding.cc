@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <sched.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -33,6 +34,30 @@ std::vector<uint8_t> BytesArg(const Napi::CallbackInfo& info, size_t i, const ch
   auto b = info[i].As<Napi::Buffer<uint8_t>>();
   return std::vector<uint8_t>(b.Data(), b.Data() + b.Length());
 }
+
+// For one load: lets the calling pool thread (and the attach thread the load starts, which inherits it) run
+// on CPUs 0..cpus-1 instead of the one CPU the VM's helper daemon keeps its threads on, and puts the thread's
+// own set back afterwards. The kernel verifies each program in the loading thread, so a pinned load had the
+// attach thread's trampoline updates queue up on the same vCPU. cpus 0: nothing changes.
+class WidenedThread {
+ public:
+  explicit WidenedThread(uint32_t cpus) {
+    if (cpus == 0 || cpus > CPU_SETSIZE || sched_getaffinity(0, sizeof(saved_), &saved_) != 0) return;
+    cpu_set_t wide;
+    CPU_ZERO(&wide);
+    for (uint32_t c = 0; c < cpus; c++) CPU_SET(c, &wide);
+    active_ = sched_setaffinity(0, sizeof(wide), &wide) == 0;
+  }
+  ~WidenedThread() {
+    if (active_) sched_setaffinity(0, sizeof(saved_), &saved_);
+  }
+  WidenedThread(const WidenedThread&) = delete;
+  WidenedThread& operator=(const WidenedThread&) = delete;
+
+ private:
+  cpu_set_t saved_{};
+  bool active_ = false;
+};
 
 uint32_t UintArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
   if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
@@ -291,9 +316,14 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     if (size < 4096 || size > (1u << 30)) throw Napi::RangeError::New(info.Env(), "logSize must be from 4 KiB to 1 GiB");
     std::vector<std::string> attach;
     if (info.Length() > 2 && !info[2].IsUndefined()) attach = StringListArg(info, 2, "attach");
+    uint32_t cpus = info.Length() > 3 && !info[3].IsUndefined() ? UintArg(info, 3, "cpus") : 0;
     auto obj = object_;
     return Job<bpflsm::LoadResult>::Start(
-        info.Env(), obj, [obj, level, size, attach]() { return obj->Load(level, size, attach); },
+        info.Env(), obj,
+        [obj, level, size, attach, cpus]() {
+          WidenedThread widened(cpus);
+          return obj->Load(level, size, attach);
+        },
         [](Napi::Env env, bpflsm::LoadResult& r) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
           out.Set("attached", AttachResults(env, r.attached));

@@ -201,14 +201,28 @@ describe('VM lifecycle (runs last: restarts the shared VM)', () => {
     const t0 = Date.now();
     let tracers: Array<{ state: string; tracesRunning: number; links: number }> = [];
     const seen = new Set<string>();
+    // The CPUs each thread of the VM's helper daemon may use (it keeps them on the last vCPU, and lets the
+    // thread that loads a tracer use every vCPU for the load only).
+    const daemonThreads = async (): Promise<string[]> => {
+      const r = await vmTarget().exec('sh', ['-c', 'read -r v pid < /run/bpf-lsm-studio/daemon/ready && for t in /proc/$pid/task/*; do grep Cpus_allowed_list "$t/status"; done']);
+      return r.stdout.split('\n').filter(Boolean).map((l) => l.split(':')[1].trim());
+    };
+    const cpus = Number((await vmTarget().exec('nproc', [])).stdout.trim());
+    const whileLoading = new Set<string>();
     while (Date.now() - t0 < 300_000) {
       const status = await bpfLsm('tracer', 'status', '--target', 'vm', '--json');
       tracers = (JSON.parse(status.stdout) as { tracers: typeof tracers }).tracers;
       for (const t of tracers) seen.add(t.state);
       if (tracers.some((t) => t.state === 'resident' && t.tracesRunning === 0)) break;
-      await new Promise((res) => setTimeout(res, 1000));
+      if (tracers.some((t) => t.state === 'loading')) for (const l of await daemonThreads()) whileLoading.add(l);
+      await new Promise((res) => setTimeout(res, 500));
     }
-    console.log(`      tracer resident ${Date.now() - t0} ms after vm up returned; states seen: ${[...seen].join(', ')}`);
+    const after = await daemonThreads();
+    console.log(`      tracer resident ${Date.now() - t0} ms after vm up returned; states seen: ${[...seen].join(', ')}; daemon threads' CPUs while it loaded: ${[...whileLoading].join(', ')}, after: ${[...new Set(after)].join(', ')}`);
+    if (cpus > 1) {
+      assert.ok(whileLoading.has(`0-${cpus - 1}`), `no daemon thread could use every vCPU while the tracer loaded: ${[...whileLoading].join(', ')}`);
+      assert.ok(after.length > 1 && after.every((l) => l === String(cpus - 1)), `after the load, daemon threads on ${after.join(' ')}`);
+    }
     // While its helper lives, the tracer being built is "loading", not "incomplete" (what a dead creator leaves).
     assert.ok(!seen.has('incomplete'), `states seen while it loaded: ${[...seen].join(', ')}`);
     assert.equal(tracers.length, 1, `${JSON.stringify(tracers)}; the background load's log: ${up.tracer.log ? readFileSync(up.tracer.log, 'utf8') : '?'}`);
