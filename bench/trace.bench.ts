@@ -33,7 +33,11 @@
 // Measured and not kept (6.1 VM, 2-core host at load 4-8, same VM, alternating):
 //   - the all-hooks object's programs split over 2 objects loaded at once (maps pinned first by the
 //     maps-only object): guest CPU for the load doubled (user 2.0-2.7 -> 4.3 s, sys 2.9-3.8 -> 6.0 s: libbpf
-//     and the kernel redo per-object work), wall time no better (5.4 s against 4.9-6.5 s);
+//     and the kernel redo per-object work), wall time no better (5.4 s against 4.9-6.5 s). Tried again
+//     2026-12-03 with the load free to use both vCPUs (load 1.5): 6.2, 8.3, 9.9 s against 8.2, 8.3, 9.4 s in
+//     one object. Function-graph timing of bpf_prog_load showed the two halves loading at once on both
+//     vCPUs, each program taking twice as long as alone (10.2 s of kernel time against ~5 s): the host's
+//     two cores (a KVM guest itself) did not give the two TCG vCPUs twice the throughput;
 //   - the tracer object without line info (.BTF.ext line_info_len 0): load wall and CPU within noise of the
 //     object with it (2.89 against 2.91 s, and the other way round in 2 of 3 later pairs);
 //   - value readers with direct loads from the hook's BTF pointers instead of BPF_CORE_READ: per-program
