@@ -149,7 +149,7 @@ import { TracerSession, TracerState } from '../extension/core/trace/tracerSessio
 import { HelperClient } from '../extension/core/helperClient';
 import { traceProgram, TraceSummary } from '../extension/core/trace/traceProgram';
 import type { Target } from '../extension/core/target';
-import { withBenchVm } from './benchVm';
+import { hostSteal, withBenchVm } from './benchVm';
 import { afterBoot, CliRun, cliTrace } from './cliTrace';
 
 const ITERATIONS = Number(process.env.BENCH_TRACE_ITERATIONS ?? 20000);
@@ -436,6 +436,7 @@ async function main(): Promise<void> {
       await (await vm.startHelper()).close();
       const clock = (await vm.exec('cat', ['/sys/devices/system/clocksource/clocksource0/current_clocksource'])).stdout.trim();
       console.log(`host load average at start: ${load()} (2 host cores shared; TCG guest, clocksource ${clock || '?'})`);
+      const runSteal = hostSteal();
       console.log(`workload: ${LOOP} ${ITERATIONS} ${LOOP_FILE} (open/read/close per iteration), ${ROUNDS} round(s) each`);
 
       // Baselines before any tracer is in the kernel: a tracer left resident by an earlier run on this VM
@@ -480,6 +481,7 @@ async function main(): Promise<void> {
         const qemu0 = qemuCpuSeconds(vmPid);
         const cpu = process.cpuUsage();
         const w0 = Date.now();
+        const roundSteal = hostSteal();
         const t = await traceOnce(b, [LOOP, String(ITERATIONS), LOOP_FILE]);
         const wallS = (Date.now() - w0) / 1000;
         const used = process.cpuUsage(cpu);
@@ -491,7 +493,7 @@ async function main(): Promise<void> {
         console.log(
           `traced round ${i + 1} (${s(wallS * 1000)} from spawn to the trace's end, loop ${(loop.ns / 1e6).toFixed(0)} ms): the VM's qemu used ${(qemuS / wallS).toFixed(2)} host cores, ` +
             `the guest's CPUs were busy ${(guestBusyS / wallS).toFixed(2)} of 2 (the loop's own CPU ${(loop.cpu_ns / 1e9).toFixed(2)} s, everything else ${(guestBusyS - loop.cpu_ns / 1e9).toFixed(2)} s: ` +
-            `the helper's ring consumer, the session), this client ${((used.user + used.system) / 1e6 / wallS).toFixed(2)} host cores; host load ${load()}`,
+            `the helper's ring consumer, the session), this client ${((used.user + used.system) / 1e6 / wallS).toFixed(2)} host cores; host load ${load()}, host CPU stolen by its hypervisor ${roundSteal()}`,
         );
       }
       const ms = (ns: number) => `${(ns / 1e6).toFixed(0)} ms`;
@@ -558,7 +560,7 @@ async function main(): Promise<void> {
       );
       // (f) Last, as it reboots the VM: the first trace after `bpf-lsm vm up`, which loads the tracer.
       if (process.env.BENCH_TRACE_COLD !== '0' && process.env.BENCH_TRACE_BOOT !== '0') await afterBoot(root);
-      console.log(`host load average at end: ${load()}`);
+      console.log(`host load average at end: ${load()}; host CPU stolen by its hypervisor during the run: ${runSteal()}`);
     } finally {
       for (const session of sessions) await session.dispose();
       rmSync(cacheDir, { recursive: true, force: true });

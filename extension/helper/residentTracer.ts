@@ -418,7 +418,7 @@ export async function acquireResident(native: NativeBinding, params: AcquirePara
       bpf = openShared(() => native.BpfObject.openBuffer(params.object!, 'bpf-lsm-tracer'), pinDir, missing, params.setup);
       phases.end('open');
       try {
-        await bpf.load(0, 1 << 20);
+        await bpf.load(0, 1 << 20, undefined, loadCpus());
         phases.end('load');
         t1 = Date.now();
         const refused = [...meta.refused];
