@@ -25,8 +25,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, r
 import { basename, join } from 'node:path';
 import type { BpfObject, NativeBinding } from '../../native/index';
 import { claimPidFile, pidAlive, readPidFile } from '../shared/pidFile';
-import { loadCpus } from './cpuPlacement';
 import { writeFileAtomic } from '../shared/atomicWrite';
+import { loadCpus } from './cpuPlacement';
 
 export const PIN_ROOT = '/sys/fs/bpf/bpf-lsm-studio/tracers';
 export const STATE_ROOT = '/run/bpf-lsm-studio/tracers';
