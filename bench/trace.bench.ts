@@ -140,6 +140,12 @@
 //   - dropped: port writes finished on one pool thread (a port takes 32 KiB a write): daemon CPU per traced
 //     loop 392-458 ticks against 381-405, its main thread 131-164 user ticks against 146-181.
 //   - daemon CPU profile: port writes, the poll's batch copy, an existsSync per pin (a listing now: 22-75 ms).
+// Measured 2026-12-03 (host steal 1-2%): what the helper's ring consumer costs the traced program. A traced
+// `sleep 3; trace_loop 5000` with the daemon stopped (SIGSTOP) for the loop's 5 s (its 6.5 MB stay in the
+// 8 MiB ring: nothing lost) against the same trace with the daemon running, alternated 4 times: the loop's
+// CPU 0.88-1.08 s against 1.19-1.26 s (a first, noisier set of 3 pairs: 0.73-0.91 s against 0.80-1.41 s;
+// untraced with the tracer attached: 0.37-0.42 s). The consumer busy on
+// the other vCPU costs the traced loop ~25%: the next lever for the traced ratio, besides the programs.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
