@@ -148,6 +148,12 @@
 // the other vCPU costs the traced loop ~25%: the next lever for the traced ratio, besides the programs.
 //   - not kept: polls only every 25 ms unless a batch reaches 512 KiB (SMALL_BATCH_BYTES, 64 KiB kept):
 //     traced trace_loop 8000, loop CPU 1.80-1.92 s (median 1.89) against 1.72-2.17 s (1.96), alternated 4x.
+//   - where the consumer's cost is: a daemon that polls and copies every batch but never writes it to the
+//     helper channel (a patched bundle; the trace then reports the 112,085 records as unaccounted, as it
+//     should) against the normal one, traced trace_loop 8000 alternated 5x: loop CPU 1.08-1.46 s (median 1.18)
+//     against 1.47-2.37 s (2.02). So it is the writes to the virtio-serial port, not the ring polls. Not the
+//     port's interrupts landing on the loop's vCPU either: its IRQ moved to the daemon's vCPU, 1.89-2.10 s
+//     against 1.82-2.11 s. Fewer bytes through the port (records compressed in the daemon) is untried.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
