@@ -22,19 +22,23 @@ export async function withBenchVm<T>(root: string, run: (vm: { kernelRelease?: s
 }
 
 /**
- * The share of this machine's CPU time that its own hypervisor took (the steal column of /proc/stat) since
- * `since()` was called. The guest runs under TCG on the host's cores: when the host is itself a VM whose
+ * A function that gives the share of this machine's CPU time its own hypervisor took (the steal column of
+ * /proc/stat) since hostSteal() was called. The guest runs under TCG on the host's cores: when the host is itself a VM whose
  * cores are busy elsewhere, every figure of a run slows with it (50% was seen in an hour of runs here).
  */
 export function hostSteal(): () => string {
-  const read = (): { steal: number; total: number } => {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    return { steal: f[7] ?? 0, total: f.slice(0, 8).reduce((a, b) => a + b, 0) };
-  };
+  const read = () => cpuLine(readFileSync('/proc/stat', 'utf8').split('\n')[0]);
   const a = read();
   return () => {
     const b = read();
     const total = b.total - a.total;
     return total > 0 ? `${(((b.steal - a.steal) / total) * 100).toFixed(0)}%` : '?';
   };
+}
+
+/** A `cpu` line of /proc/stat in clock ticks: all of them, those not idle or waiting, those stolen. */
+export function cpuLine(line: string): { busy: number; total: number; steal: number } {
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - f[3] - (f[4] ?? 0), total, steal: f[7] ?? 0 };
 }

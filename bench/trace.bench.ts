@@ -163,7 +163,7 @@ import { TracerSession, TracerState } from '../extension/core/trace/tracerSessio
 import { HelperClient } from '../extension/core/helperClient';
 import { traceProgram, TraceSummary } from '../extension/core/trace/traceProgram';
 import type { Target } from '../extension/core/target';
-import { hostSteal, withBenchVm } from './benchVm';
+import { cpuLine, hostSteal, withBenchVm } from './benchVm';
 import { afterBoot, CliRun, cliTrace } from './cliTrace';
 
 const ITERATIONS = Number(process.env.BENCH_TRACE_ITERATIONS ?? 20000);
@@ -199,12 +199,6 @@ async function runLoop(target: Target, wrapper: string[] = []): Promise<LoopResu
 }
 
 /** Jiffies of the guest's CPUs (the first /proc/stat line): busy (all but idle and iowait) and total. */
-function cpuLine(line: string): { busy: number; total: number } {
-  const f = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = f.reduce((a, b) => a + b, 0);
-  return { busy: total - f[3] - (f[4] ?? 0), total };
-}
-
 interface UntracedRun {
   /** The loop's time divided by a CPU-only spin's just before it: the host's share of CPU cancels out. */
   normalized: number;

@@ -7,6 +7,7 @@ import { TracerSession } from '../../extension/core/trace/tracerSession';
 import { DAEMON_DIR } from '../../extension/shared/helperDaemon';
 import type { TraceEvent } from '../../extension/shared/traceEvent';
 import { bpfLsm } from './cli';
+import { daemonThreadCpus } from './daemonThreads';
 import { until } from './until';
 
 interface CliTrace {
@@ -81,13 +82,12 @@ describe('helper daemon of the built-in VM', function () {
     await cliTrace();
     const { pid } = await daemon();
     const cpus = Number((await vm.exec('nproc', [])).stdout.trim());
-    const threads = await vm.exec('sh', ['-c', 'for t in /proc/$1/task/*; do grep Cpus_allowed_list "$t/status"; done', 'threads', String(pid)]);
-    const lists = threads.stdout.trim().split('\n').map((l) => l.split(':')[1].trim());
+    const lists = await daemonThreadCpus(vm, pid);
     const r = await bpfLsm('trace', '--target', 'vm', '--json', '--', '/bin/sh', '-c', 'grep Cpus_allowed_list /proc/self/status');
     assert.equal(r.code, 0, r.stderr);
     const traced = /Cpus_allowed_list:\s*(\S+)/.exec(`${r.stdout}\n${r.stderr}`)?.[1];
     if (cpus < 2) {
-      assert.ok(lists.every((l) => l === '0'), lists.join(' '));
+      assert.ok(lists.length > 0 && lists.every((l) => l === '0'), lists.join(' '));
     } else {
       assert.ok(lists.length > 1 && lists.every((l) => l === String(cpus - 1)), `daemon threads: ${lists.join(' ')}`);
       assert.equal(traced, `0-${cpus - 1}`, r.stderr);

@@ -16,6 +16,7 @@ import { VM_HOST_ALIAS } from '../../extension/core/vm/paths';
 import { helperBundle } from '../../extension/core/targets/deploy';
 import type { TraceEvent } from '../../extension/shared/traceEvent';
 import { bpfLsm } from './cli';
+import { daemonThreadCpus } from './daemonThreads';
 
 const root = join(__dirname, '..', '..', '..');
 const cli = join(root, 'dist', 'cli.js');
@@ -201,12 +202,9 @@ describe('VM lifecycle (runs last: restarts the shared VM)', () => {
     const t0 = Date.now();
     let tracers: Array<{ state: string; tracesRunning: number; links: number }> = [];
     const seen = new Set<string>();
-    // The CPUs each thread of the VM's helper daemon may use (it keeps them on the last vCPU, and lets the
-    // thread that loads a tracer use every vCPU for the load only).
-    const daemonThreads = async (): Promise<string[]> => {
-      const r = await vmTarget().exec('sh', ['-c', 'read -r v pid < /run/bpf-lsm-studio/daemon/ready && for t in /proc/$pid/task/*; do grep Cpus_allowed_list "$t/status"; done']);
-      return r.stdout.split('\n').filter(Boolean).map((l) => l.split(':')[1].trim());
-    };
+    // The daemon keeps its threads on the last vCPU, and lets the thread that loads a tracer use every vCPU
+    // for the load only.
+    const daemonThreads = () => daemonThreadCpus(vmTarget());
     const cpus = Number((await vmTarget().exec('nproc', [])).stdout.trim());
     const whileLoading = new Set<string>();
     while (Date.now() - t0 < 300_000) {
