@@ -153,7 +153,16 @@
 //     should) against the normal one, traced trace_loop 8000 alternated 5x: loop CPU 1.08-1.46 s (median 1.18)
 //     against 1.47-2.37 s (2.02). So it is the writes to the virtio-serial port, not the ring polls. Not the
 //     port's interrupts landing on the loop's vCPU either: its IRQ moved to the daemon's vCPU, 1.89-2.10 s
-//     against 1.82-2.11 s. Fewer bytes through the port (records compressed in the daemon) is untried.
+//     against 1.82-2.11 s.
+// Measured 2026-12-03 (host steal 5-40%): batches compressed in the helper (brotli at quality 0: 10.3x on the
+// tracer's records, 10.4 MB as 1.0 MB for trace_loop 8000; 36 MB/s in the guest under TCG, 250 MB/s on the
+// host). Through the VM's port, alternated 4x: loop CPU 2.0-2.3 s against 1.7-2.5 s uncompressed, the daemon
+// 252-280 guest ticks against 194-272: what the port saves, brotli costs, so the VM channel sends batches as
+// they are. Over ssh (to the same VM, 3x): the trace of trace_loop 8000 took 6.4-6.5 s wall against
+// 8.4-9.3 s, the loop unchanged (1.8-2.1 s CPU): ssh targets compress (HelperTransport.compressEvents).
+// With the helper consuming as usual but the client not decoding its large batches (a patched CLI),
+// loop CPU 1.61-1.78 s against 1.81-2.09 s (3 pairs): the client's decoding is a small part of the
+// consumer's cost; the rest goes with the helper's writes to the port (above).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';

@@ -234,10 +234,10 @@ export class HelperClient implements Disposable {
 
   /**
    * Starts streaming the object's ring buffers; `onBatch` gets every batch of this session, including any
-   * that arrived before this call resolved.
+   * that arrived before this call resolved. Batches travel compressed where the transport says it pays.
    */
   async startTrace(params: ParamsOf<'startTrace'>, onBatch: (batch: EventBatch) => void): Promise<{ sessionId: number; subscription: Disposable }> {
-    const { sessionId } = await this.call('startTrace', params);
+    const { sessionId } = await this.call('startTrace', { compress: this.transport.compressEvents === true, ...params });
     return { sessionId, subscription: this.onEvents(sessionId, onBatch) };
   }
 

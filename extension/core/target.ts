@@ -23,6 +23,11 @@ export interface HelperTransport {
   readonly exited: Promise<number | null>;
   /** How the protocol travels, for messages and benchmarks (e.g. "ssh", "VM channel 2"). */
   readonly route?: string;
+  /**
+   * Event batches are worth compressing on this route: it costs CPU per byte on its way (the VM's port
+   * under TCG, ssh's encryption) or crosses a network. Not a local pipe.
+   */
+  readonly compressEvents?: boolean;
   /** Ends the transport: closes stdin (the helper then tears down everything it owns) and kills it after a grace period. */
   close(): Promise<void>;
 }

@@ -12,6 +12,7 @@ import {
   FrameDecoder,
   FrameKind,
   MAX_BLOB_BYTES,
+  MAX_FRAME_BYTES,
   PROTOCOL_VERSION,
   ProtocolError,
   type Capabilities,
@@ -54,7 +55,8 @@ export interface SessionOptions {
 const MAX_INFLIGHT = 256;
 
 export class HelperSession {
-  private readonly decoder = new FrameDecoder();
+  /** Batch frames are refused unread: a client's compressed batch is never inflated as root. */
+  private readonly decoder = new FrameDecoder(MAX_FRAME_BYTES, false);
   private readonly objects = new ObjectTable();
   private readonly traces: TraceTable;
   private readonly inflight = new Map<number, AbortController>();

@@ -32,6 +32,8 @@ interface TraceSession {
   consumer: RingConsumer;
   counters: string[];
   maxBatchBytes: number;
+  /** Batches leave compressed (startTrace's compress). */
+  compress: boolean;
   running: boolean;
   /** On stopTrace the rings are drained before the reply; on teardown they are not. */
   flush: boolean;
@@ -131,6 +133,7 @@ export class TraceTable {
           consumer,
           counters: params.counters ?? [],
           maxBatchBytes: params.maxBatchBytes ?? 1 << 20,
+          compress: params.compress ?? false,
           running: true,
           flush: true,
           loop: Promise.resolve(),
@@ -231,6 +234,6 @@ export class TraceTable {
     t.stats.records += count;
     t.stats.bytes += data.length;
     t.stats.batches++;
-    this.ctx.write(encodeEventBatch({ sessionId: t.id, count, sequence: t.sequence++, helperDropped: t.stats.helperDroppedRecords, records: data }));
+    this.ctx.write(encodeEventBatch({ sessionId: t.id, count, sequence: t.sequence++, helperDropped: t.stats.helperDroppedRecords, records: data }, t.compress));
   }
 }

@@ -6,13 +6,22 @@
 //   kind 1 MESSAGE        body = UTF-8 JSON of one HelperMessage
 //   kind 2 MESSAGE_BLOB   body = u32 LE JSON length, the JSON, then raw bytes (BPF objects, BTF)
 //   kind 3 EVENT_BATCH    body = 32-byte batch header, then ring buffer records exactly as the addon
-//                         returns them (u32 length, u16 ring, u16 0, payload, pad to 8)
+//                         returns them (u32 length, u16 ring, u16 0, payload, pad to 8), or those records
+//                         brotli-compressed when the header's codec byte says so (startTrace's compress)
 // A stream whose framing breaks (bad kind, oversized length, truncated header) cannot be resynchronised:
 // the reader reports one ProtocolError and stops.
+import { brotliCompressSync, brotliDecompressSync, constants as zlib } from 'node:zlib';
 
 export const PROTOCOL_VERSION = 1;
 export const FRAME_HEADER_SIZE = 8;
 export const BATCH_HEADER_SIZE = 32;
+/** Batch header byte 24: how the records follow it. Bytes 25-27 are zero; 28-31 hold the records' own size. */
+export const enum BatchCodec {
+  None = 0,
+  Brotli = 1,
+}
+/** Smaller batches go uncompressed: the first events of a trace are few and should not wait for a codec. */
+export const MIN_COMPRESSED_BATCH = 4096;
 export const RECORD_HEADER_SIZE = 8;
 /** Largest JSON part: requests are small; replies listing hundreds of programs stay far below this. */
 export const MAX_JSON_BYTES = 4 << 20;
@@ -293,6 +302,11 @@ export interface HelperMethods {
       /** Globals (e.g. "dropped") reported in TraceStats.counters. */
       counters?: string[];
       maxBatchBytes?: number;
+      /**
+       * Compress batches of MIN_COMPRESSED_BATCH bytes or more (brotli at its fastest setting: ~10x on the
+       * tracer's records). Worth it where the stream is slow or costs CPU per byte: the VM's port, ssh.
+       */
+      compress?: boolean;
     };
     result: { sessionId: number };
   };
@@ -368,8 +382,10 @@ export interface EventBatch {
   sequence: number;
   /** Records of this session dropped by the helper so far. */
   helperDropped: number;
-  /** Framed records (see iterateRecords). */
+  /** Framed records (see iterateRecords), as decoded when they travelled compressed. */
   records: Buffer;
+  /** Bytes the records took on the wire when they travelled compressed. */
+  compressedBytes?: number;
 }
 
 export type Frame =
@@ -405,16 +421,50 @@ export function encodeMessage(message: ClientMessage | HelperMessage | object, b
   return [header(4 + json.length + blob.length, FrameKind.MessageBlob), len, json, blob];
 }
 
-/** Encodes an event batch; `records` is passed through untouched (no per-record work on the hot path). */
-export function encodeEventBatch(batch: EventBatch): Buffer[] {
+/**
+ * Encodes an event batch. `records` is passed through untouched (no per-record work on the hot path), or
+ * compressed as a whole when `compress` is set and the batch is large enough to be worth it.
+ */
+export function encodeEventBatch(batch: EventBatch, compress = false): Buffer[] {
   const h = Buffer.alloc(BATCH_HEADER_SIZE);
   h.writeUInt32LE(batch.sessionId, 0);
   h.writeUInt32LE(batch.count, 4);
   h.writeBigUInt64LE(BigInt(batch.sequence), 8);
   h.writeBigUInt64LE(BigInt(batch.helperDropped), 16);
-  const body = BATCH_HEADER_SIZE + batch.records.length;
+  let records = batch.records;
+  if (compress && records.length >= MIN_COMPRESSED_BATCH) {
+    const packed = brotliCompressSync(records, { params: { [zlib.BROTLI_PARAM_QUALITY]: 0, [zlib.BROTLI_PARAM_SIZE_HINT]: records.length } });
+    if (packed.length < records.length) {
+      h.writeUInt8(BatchCodec.Brotli, 24);
+      h.writeUInt32LE(records.length, 28);
+      records = packed;
+    }
+  }
+  const body = BATCH_HEADER_SIZE + records.length;
   if (body > MAX_FRAME_BYTES) throw new ProtocolError('frame-too-large', `event batch of ${body} bytes exceeds ${MAX_FRAME_BYTES}`);
-  return [header(body, FrameKind.EventBatch), h, batch.records];
+  return [header(body, FrameKind.EventBatch), h, records];
+}
+
+/** The records of a batch frame's body, inflated when they travelled compressed. */
+function batchRecords(body: Buffer): { records: Buffer; compressedBytes?: number } {
+  const codec = body.readUInt8(24);
+  const size = body.readUInt32LE(28);
+  const wire = body.subarray(BATCH_HEADER_SIZE);
+  if ((body.readUInt32LE(24) & 0xffffff00) !== 0) throw new ProtocolError('bad-frame', 'reserved event batch header bytes are not zero');
+  if (codec === BatchCodec.None) {
+    if (size !== 0) throw new ProtocolError('bad-frame', 'an uncompressed event batch declares a size');
+    return { records: wire };
+  }
+  if (codec !== BatchCodec.Brotli) throw new ProtocolError('bad-frame', `unknown event batch codec ${codec}`);
+  if (size > MAX_FRAME_BYTES) throw new ProtocolError('frame-too-large', `compressed event batch declares ${size} bytes, over ${MAX_FRAME_BYTES}`);
+  let records: Buffer;
+  try {
+    records = brotliDecompressSync(wire, { maxOutputLength: Math.max(size, 1) });
+  } catch (err) {
+    throw new ProtocolError('bad-frame', `compressed event batch does not inflate to its ${size} bytes: ${(err as Error).message}`);
+  }
+  if (records.length !== size) throw new ProtocolError('bad-frame', `compressed event batch inflates to ${records.length} bytes, not the ${size} it declares`);
+  return { records, compressedBytes: wire.length };
 }
 
 /**
@@ -426,7 +476,14 @@ export class FrameDecoder {
   private buffered = 0;
   private failure: ProtocolError | undefined;
 
-  constructor(private readonly maxFrameBytes = MAX_FRAME_BYTES) {}
+  /**
+   * `inflateBatches` false: batch frames come back with their body unread (the helper refuses any batch, so
+   * a client's compressed one is never inflated there).
+   */
+  constructor(
+    private readonly maxFrameBytes = MAX_FRAME_BYTES,
+    private readonly inflateBatches = true,
+  ) {}
 
   get pendingBytes(): number {
     return this.buffered;
@@ -471,7 +528,12 @@ export class FrameDecoder {
   private decodeBody(kind: FrameKind, body: Buffer): Frame {
     if (kind === FrameKind.EventBatch) {
       if (body.length < BATCH_HEADER_SIZE) this.fail(new ProtocolError('bad-frame', `event batch of ${body.length} bytes is shorter than its header`));
-      const records = body.subarray(BATCH_HEADER_SIZE);
+      let records: ReturnType<typeof batchRecords> = { records: body.subarray(BATCH_HEADER_SIZE) };
+      try {
+        if (this.inflateBatches) records = batchRecords(body);
+      } catch (err) {
+        this.fail(err as ProtocolError);
+      }
       return {
         kind,
         batch: {
@@ -479,7 +541,7 @@ export class FrameDecoder {
           count: body.readUInt32LE(4),
           sequence: Number(body.readBigUInt64LE(8)),
           helperDropped: Number(body.readBigUInt64LE(16)),
-          records,
+          ...records,
         },
       };
     }

@@ -52,6 +52,7 @@ export const METHOD_PARAMS = {
     ringBuffers: req(list(identifier, 64, 1)),
     counters: opt(list(identifier, 64)),
     maxBatchBytes: opt(int(4096, 16 << 20)),
+    compress: opt(bool),
   }),
   stopTrace: object({ sessionId: req(id) }),
   traceStats: object({ sessionId: req(id) }),

@@ -217,8 +217,14 @@ function planFrame(rnd: () => number, id: number): Planned[] {
       : [{ bytes: request('loadObject', { name: 'fuzz.bpf.o' }, blob), replyId: id, kind: 'garbage object' }];
   }
   if (r < 0.86) {
-    // An event batch from the client side, which only the helper may send.
-    return [{ bytes: Buffer.concat(encodeEventBatch({ sessionId: 1, count: 1, sequence: 0, helperDropped: 0, records: Buffer.alloc(16) })), replyId: 0, kind: 'client event batch' }];
+    // An event batch from the client side, which only the helper may send; half of them claim to be
+    // compressed, with junk that would fail to inflate (or inflate to 64 MiB) if the helper tried.
+    const bytes = Buffer.concat(encodeEventBatch({ sessionId: 1, count: 1, sequence: 0, helperDropped: 0, records: Buffer.alloc(16 + Math.floor(rnd() * 64), Math.floor(rnd() * 256)) }));
+    if (rnd() < 0.5) {
+      bytes.writeUInt8(1, 8 + 24);
+      bytes.writeUInt32LE(64 << 20, 8 + 28);
+    }
+    return [{ bytes, replyId: 0, kind: 'client event batch' }];
   }
   if (r < 0.9) {
     // Bounded sizes: deep nesting, long lists, long strings.

@@ -1,7 +1,9 @@
 // Helper protocol: frame encoding/decoding, event batch framing, request validation against hostile input,
 // and the BTF-driven value codec. Plain node, no kernel.
 import * as assert from 'node:assert/strict';
+import { brotliCompressSync } from 'node:zlib';
 import {
+  BATCH_HEADER_SIZE,
   encodeEventBatch,
   encodeMessage,
   FrameDecoder,
@@ -9,6 +11,7 @@ import {
   frameRecords,
   iterateRecords,
   MAX_FRAME_BYTES,
+  MIN_COMPRESSED_BATCH,
   ProtocolError,
   type BtfTypeDesc,
   type Frame,
@@ -101,6 +104,74 @@ describe('helper protocol framing', () => {
     body.writeUInt32LE(100, 0);
     assert.throws(() => new FrameDecoder().push(rawFrame(2, body)), (e: ProtocolError) => e.code === 'bad-frame');
     assert.throws(() => new FrameDecoder().push(rawFrame(3, Buffer.alloc(12))), (e: ProtocolError) => e.code === 'bad-frame');
+  });
+
+  it('compresses a large batch when asked and hands back the same records; small or unasked batches travel as they are', () => {
+    // Tracer-like records: a header with ids and a clock, a comm, a path.
+    const records = frameRecords(
+      Array.from({ length: 600 }, (_, i) => {
+        const data = Buffer.alloc(88);
+        data.writeUInt32LE(i % 14, 0);
+        data.writeUInt32LE(4242, 4);
+        data.writeBigUInt64LE(BigInt(1_000_000 + i * 731), 8);
+        data.write('trace_loop', 16);
+        data.write('/etc/hostname', 40);
+        return { data };
+      }),
+    );
+    const batch = { sessionId: 3, count: 600, sequence: 7, helperDropped: 2, records };
+    const packed = Buffer.concat(encodeEventBatch(batch, true));
+    assert.ok(packed.length < records.length / 4, `${records.length} bytes of records took ${packed.length} on the wire`);
+    const [frame] = decodeAll(packed, 1000);
+    assert.equal(frame.kind, FrameKind.EventBatch);
+    const got = (frame as Extract<Frame, { kind: FrameKind.EventBatch }>).batch;
+    assert.deepEqual([got.sessionId, got.count, got.sequence, got.helperDropped], [3, 600, 7, 2]);
+    assert.ok(got.records.equals(records));
+    assert.equal(got.compressedBytes, packed.length - 8 - BATCH_HEADER_SIZE);
+
+    const plain = Buffer.concat(encodeEventBatch(batch));
+    assert.equal(plain.length, 8 + BATCH_HEADER_SIZE + records.length);
+    const small = records.subarray(0, MIN_COMPRESSED_BATCH - 8);
+    assert.equal(Buffer.concat(encodeEventBatch({ ...batch, records: small }, true)).length, 8 + BATCH_HEADER_SIZE + small.length);
+    for (const bytes of [plain, Buffer.concat(encodeEventBatch({ ...batch, records: small }, true))]) {
+      const b = (decodeAll(bytes)[0] as Extract<Frame, { kind: FrameKind.EventBatch }>).batch;
+      assert.equal(b.compressedBytes, undefined);
+      assert.ok(b.records.equals(bytes.subarray(8 + BATCH_HEADER_SIZE)));
+    }
+  });
+
+  it('refuses compressed batches that are corrupt, inflate to another size, or carry an unknown codec or reserved bytes', () => {
+    const records = frameRecords(
+      Array.from({ length: 200 }, (_, i) => {
+        const data = Buffer.alloc(40, i & 3);
+        data.writeUInt32LE(Math.imul(i + 1, 2654435761) >>> 0, 0);
+        return { data };
+      }),
+    );
+    const body = (codec: number, size: number, payload: Buffer, reserved = 0) => {
+      const h = Buffer.alloc(BATCH_HEADER_SIZE);
+      h.writeUInt8(codec, 24);
+      h.writeUInt8(reserved, 25);
+      h.writeUInt32LE(size, 28);
+      return rawFrame(3, Buffer.concat([h, payload]));
+    };
+    const packed = brotliCompressSync(records);
+    assert.equal((decodeAll(body(1, records.length, packed))[0] as Extract<Frame, { kind: FrameKind.EventBatch }>).batch.records.length, records.length);
+    const cases: Array<[Buffer, RegExp]> = [
+      [body(1, records.length, Buffer.from(packed).fill(0x5a, 4, 24)), /does not inflate/],
+      [body(1, records.length - 8, packed), /does not inflate|inflates to/],
+      [body(1, records.length + 8, packed), /inflates to \d+ bytes, not the/],
+      [body(1, MAX_FRAME_BYTES + 1, packed), /declares/],
+      [body(2, records.length, packed), /unknown event batch codec 2/],
+      [body(0, 16, records), /declares a size/],
+      [body(1, records.length, packed, 1), /reserved/],
+    ];
+    for (const [frame, message] of cases) {
+      const d = new FrameDecoder();
+      assert.throws(() => d.push(frame), (e: ProtocolError) => e instanceof ProtocolError && message.test(e.message), message.source);
+      // The stream stays failed: a batch that cannot be read cannot be skipped either.
+      assert.throws(() => d.push(Buffer.concat(encodeMessage({ type: 'cancel', id: 1 }))), ProtocolError);
+    }
   });
 
   it('refuses records that claim more bytes than the batch holds', () => {

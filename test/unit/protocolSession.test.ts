@@ -15,7 +15,8 @@ interface FakeObject {
   settle: () => void;
 }
 
-function fakeNative(created: FakeObject[]): NativeBinding {
+/** `ring`: what the stand-in ring buffer "events" yields, one poll each, then nothing. */
+function fakeNative(created: FakeObject[], ring: Array<{ count: number; data: Buffer }> = []): NativeBinding {
   class BpfObject {
     private readonly state: FakeObject;
     private loadedFlag = false;
@@ -54,7 +55,7 @@ function fakeNative(created: FakeObject[]): NativeBinding {
       }));
     }
     maps() {
-      return [];
+      return ring.length ? [{ name: 'events', type: 'ringbuf', keySize: 0, valueSize: 0, maxEntries: 1 << 20 }] : [];
     }
     btf(): Buffer {
       throw Object.assign(new Error('object has no BTF'), { code: 'ENOENT' });
@@ -75,13 +76,22 @@ function fakeNative(created: FakeObject[]): NativeBinding {
       this.state.closed = true;
     }
   }
-  return { BpfObject, RingConsumer: class {}, libbpfVersion: '1.1', recordHeaderSize: 8, indexLsmHooks: async () => 0, path: 'fake' } as unknown as NativeBinding;
+  class RingConsumer {
+    private next = 0;
+    async poll(timeoutMs: number) {
+      if (this.next < ring.length) return ring[this.next++];
+      await new Promise((r) => setTimeout(r, Math.min(timeoutMs, 5)));
+      return { count: 0, data: Buffer.alloc(0) };
+    }
+    close() {}
+  }
+  return { BpfObject, RingConsumer, libbpfVersion: '1.1', recordHeaderSize: 8, indexLsmHooks: async () => 0, path: 'fake' } as unknown as NativeBinding;
 }
 
-function inProcess(created: FakeObject[]) {
+function inProcess(created: FakeObject[], ring?: Array<{ count: number; data: Buffer }>) {
   const toHelper = new PassThrough();
   const fromHelper = new PassThrough();
-  const session = new HelperSession({ input: toHelper, output: fromHelper, loadNative: () => fakeNative(created) });
+  const session = new HelperSession({ input: toHelper, output: fromHelper, loadNative: () => fakeNative(created, ring) });
   session.start();
   const transport: HelperTransport = {
     input: toHelper,
@@ -146,6 +156,46 @@ describe('helper session (in process, stand-in addon)', () => {
     assert.equal((await client.call('list', {})).objects.length, 256);
     await client.close();
     assert.ok(created.every((c) => c.closed));
+  });
+
+  it('streams batches compressed on a transport that asks for it and as they are on one that does not', async () => {
+    const record = (i: number) => {
+      const data = Buffer.alloc(88);
+      data.writeUInt32LE(i % 14, 0);
+      data.writeBigUInt64LE(BigInt(5_000_000 + i * 977), 8);
+      data.write('trace_loop', 16);
+      data.write('/etc/hostname', 40);
+      return { data };
+    };
+    const ring = [
+      { count: 2, data: frameRecords([record(0), record(1)]) },
+      { count: 1000, data: frameRecords(Array.from({ length: 1000 }, (_, i) => record(i + 2))) },
+    ];
+    const wire: Record<string, number> = {};
+    for (const compressEvents of [false, true]) {
+      const created: FakeObject[] = [];
+      const { transport, fromHelper } = inProcess(created, ring);
+      let bytes = 0;
+      fromHelper.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      const client = await HelperClient.connect({ ...transport, compressEvents });
+      const load = client.loadObject(object, { name: 'tracer.bpf.o' });
+      while (created.length === 0) await new Promise((r) => setImmediate(r));
+      created[0].settle();
+      const { objectId } = await load;
+      const batches: Array<{ count: number; records: Buffer; compressedBytes?: number }> = [];
+      const before = bytes;
+      const { sessionId } = await client.startTrace({ objectId, ringBuffers: ['events'] }, (b) => batches.push(b));
+      while (batches.length < 2) await new Promise((r) => setTimeout(r, 5));
+      const stats = await client.call('stopTrace', { sessionId });
+      wire[String(compressEvents)] = bytes - before;
+      assert.deepEqual(batches.map((b) => b.count), [2, 1000]);
+      assert.ok(batches.every((b, i) => b.records.equals(ring[i].data)), 'the client gets the records the ring held');
+      // The first batch is too small to be worth compressing either way.
+      assert.deepEqual(batches.map((b) => b.compressedBytes !== undefined), [false, compressEvents]);
+      assert.deepEqual([stats.records, stats.bytes], [1002, ring[0].data.length + ring[1].data.length]);
+      await client.close();
+    }
+    assert.ok(wire.true * 4 < wire.false, `the helper wrote ${wire.true} bytes compressed against ${wire.false}`);
   });
 
   it('delivers batches that arrived before the subscription, in order, then live ones', async () => {

@@ -185,7 +185,7 @@ export class RemoteTarget implements Target {
       if (r.transport) return { ...r.transport, route: `${r.transport.route}${daemonFailure}` };
       fallback = ` (no helper channel: ${r.reason})`;
     }
-    return { ...spawnTransport('ssh', this.sshArgs(program, args, sudo), this.describe()), route: `ssh${fallback}` };
+    return { ...spawnTransport('ssh', this.sshArgs(program, args, sudo), this.describe()), route: `ssh${fallback}`, compressEvents: true };
   }
 
   describe(): string {
