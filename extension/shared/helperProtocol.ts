@@ -10,18 +10,11 @@
 //                         brotli-compressed when the header's codec byte says so (startTrace's compress)
 // A stream whose framing breaks (bad kind, oversized length, truncated header) cannot be resynchronised:
 // the reader reports one ProtocolError and stops.
-import { brotliCompressSync, brotliDecompressSync, constants as zlib } from 'node:zlib';
+import { BatchCodec, compressRecords, unpackRecords } from './batchCodec';
 
 export const PROTOCOL_VERSION = 1;
 export const FRAME_HEADER_SIZE = 8;
 export const BATCH_HEADER_SIZE = 32;
-/** Batch header byte 24: how the records follow it. Bytes 25-27 are zero; 28-31 hold the records' own size. */
-export const enum BatchCodec {
-  None = 0,
-  Brotli = 1,
-}
-/** Smaller batches go uncompressed: the first events of a trace are few and should not wait for a codec. */
-export const MIN_COMPRESSED_BATCH = 4096;
 export const RECORD_HEADER_SIZE = 8;
 /** Largest JSON part: requests are small; replies listing hundreds of programs stay far below this. */
 export const MAX_JSON_BYTES = 4 << 20;
@@ -302,10 +295,7 @@ export interface HelperMethods {
       /** Globals (e.g. "dropped") reported in TraceStats.counters. */
       counters?: string[];
       maxBatchBytes?: number;
-      /**
-       * Compress batches of MIN_COMPRESSED_BATCH bytes or more (brotli at its fastest setting: ~10x on the
-       * tracer's records). Worth it where the stream is slow or costs CPU per byte: the VM's port, ssh.
-       */
+      /** Large batches leave compressed (batchCodec.ts): for transports that pay per byte, such as ssh. */
       compress?: boolean;
     };
     result: { sessionId: number };
@@ -432,13 +422,11 @@ export function encodeEventBatch(batch: EventBatch, compress = false): Buffer[] 
   h.writeBigUInt64LE(BigInt(batch.sequence), 8);
   h.writeBigUInt64LE(BigInt(batch.helperDropped), 16);
   let records = batch.records;
-  if (compress && records.length >= MIN_COMPRESSED_BATCH) {
-    const packed = brotliCompressSync(records, { params: { [zlib.BROTLI_PARAM_QUALITY]: 0, [zlib.BROTLI_PARAM_SIZE_HINT]: records.length } });
-    if (packed.length < records.length) {
-      h.writeUInt8(BatchCodec.Brotli, 24);
-      h.writeUInt32LE(records.length, 28);
-      records = packed;
-    }
+  const packed = compress ? compressRecords(records) : undefined;
+  if (packed) {
+    h.writeUInt8(BatchCodec.Brotli, 24);
+    h.writeUInt32LE(records.length, 28);
+    records = packed;
   }
   const body = BATCH_HEADER_SIZE + records.length;
   if (body > MAX_FRAME_BYTES) throw new ProtocolError('frame-too-large', `event batch of ${body} bytes exceeds ${MAX_FRAME_BYTES}`);
@@ -447,24 +435,11 @@ export function encodeEventBatch(batch: EventBatch, compress = false): Buffer[] 
 
 /** The records of a batch frame's body, inflated when they travelled compressed. */
 function batchRecords(body: Buffer): { records: Buffer; compressedBytes?: number } {
-  const codec = body.readUInt8(24);
-  const size = body.readUInt32LE(28);
-  const wire = body.subarray(BATCH_HEADER_SIZE);
-  if ((body.readUInt32LE(24) & 0xffffff00) !== 0) throw new ProtocolError('bad-frame', 'reserved event batch header bytes are not zero');
-  if (codec === BatchCodec.None) {
-    if (size !== 0) throw new ProtocolError('bad-frame', 'an uncompressed event batch declares a size');
-    return { records: wire };
-  }
-  if (codec !== BatchCodec.Brotli) throw new ProtocolError('bad-frame', `unknown event batch codec ${codec}`);
-  if (size > MAX_FRAME_BYTES) throw new ProtocolError('frame-too-large', `compressed event batch declares ${size} bytes, over ${MAX_FRAME_BYTES}`);
-  let records: Buffer;
   try {
-    records = brotliDecompressSync(wire, { maxOutputLength: Math.max(size, 1) });
+    return unpackRecords(body.readUInt32LE(24), body.readUInt32LE(28), body.subarray(BATCH_HEADER_SIZE), MAX_FRAME_BYTES);
   } catch (err) {
-    throw new ProtocolError('bad-frame', `compressed event batch does not inflate to its ${size} bytes: ${(err as Error).message}`);
+    throw new ProtocolError('bad-frame', (err as Error).message);
   }
-  if (records.length !== size) throw new ProtocolError('bad-frame', `compressed event batch inflates to ${records.length} bytes, not the ${size} it declares`);
-  return { records, compressedBytes: wire.length };
 }
 
 /**

@@ -11,11 +11,11 @@ import {
   frameRecords,
   iterateRecords,
   MAX_FRAME_BYTES,
-  MIN_COMPRESSED_BATCH,
   ProtocolError,
   type BtfTypeDesc,
   type Frame,
 } from '../../extension/shared/helperProtocol';
+import { MIN_COMPRESSED_BATCH } from '../../extension/shared/batchCodec';
 import { validateClientMessage } from '../../extension/shared/helperSchema';
 import { decodeValue, encodeValue, ValueError } from '../../extension/shared/helperValues';
 

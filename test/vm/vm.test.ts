@@ -15,6 +15,8 @@ import { isQemu } from '../../extension/core/vm/machine';
 import { VM_HOST_ALIAS } from '../../extension/core/vm/paths';
 import { helperBundle } from '../../extension/core/targets/deploy';
 import type { TraceEvent } from '../../extension/shared/traceEvent';
+import { TracerSession } from '../../extension/core/trace/tracerSession';
+import { traceProgram } from '../../extension/core/trace/traceProgram';
 import { bpfLsm } from './cli';
 import { daemonThreadCpus } from './daemonThreads';
 
@@ -168,6 +170,26 @@ describe('ssh target against the VM as a plain ssh host (the Remote-SSH path)', 
     const sums = (await target.exec('sh', ['-c', `sha256sum ${home}/.cache/bpf-lsm-studio/helper/*/helper.js`])).stdout;
     const local = createHash('sha256').update(readFileSync(join(root, 'dist', 'helper.js'))).digest('hex');
     assert.ok(sums.startsWith(local), 'the deployed helper is the local build');
+  });
+
+  it('traces over ssh with large event batches compressed on the way, every record delivered', async function () {
+    this.timeout(300_000);
+    const session = await TracerSession.connect(sshTarget('bpf-lsm-test-host'));
+    try {
+      await session.prepare();
+      const events: TraceEvent[] = [];
+      const loop = 'i=0; while [ $i -lt 300 ]; do cat /etc/hostname > /dev/null; i=$((i+1)); done';
+      const summary = await traceProgram(session, { argv: ['/bin/sh', '-c', loop] }, (batch) => events.push(...batch));
+      assert.equal(summary.exitCode, 0);
+      assert.equal(summary.drops.unaccounted, 0, JSON.stringify(summary.drops));
+      assert.equal(summary.delivered + summary.drops.helper + summary.drops.undecodable, summary.produced);
+      const opens = events.filter((e) => e.kind === 'hook' && e.hook === 'file_open' && JSON.stringify(e.args).includes('"/etc/hostname"'));
+      assert.ok(opens.length >= 300, `${opens.length} file_open of /etc/hostname`);
+      assert.ok(summary.wireBytes * 3 < summary.bytes, `${summary.bytes} bytes of records took ${summary.wireBytes} over ssh`);
+      console.log(`      ssh trace: ${summary.delivered} records, ${summary.bytes} bytes as ${summary.wireBytes} on the wire, ${opens.length} opens of /etc/hostname`);
+    } finally {
+      await session.dispose();
+    }
   });
 
   it('reports an unreachable host as an error that names it', async () => {

@@ -58,12 +58,15 @@ function top(map: ReadonlyMap<string, number>, n: number): string {
     .join(', ');
 }
 
+const kib = (n: number) => `${(n / 1024).toFixed(n < 10 * 1024 ? 1 : 0)} KiB`;
+
 export function formatSummary(summary: TraceSummary, state: TracerState): string {
   const hookCalls = [...summary.perHook.values()].reduce((a, b) => a + b, 0);
   const lines = [
     '',
     `exit: ${summary.exitSignal ? `killed by ${summary.exitSignal}` : `status ${summary.exitCode}`}`,
-    `events: ${summary.delivered} delivered of ${summary.produced} produced by the kernel, ${hookCalls} hook calls in ${summary.perHook.size} hooks, ${summary.processes} process(es)`,
+    `events: ${summary.delivered} delivered of ${summary.produced} produced by the kernel, ${hookCalls} hook calls in ${summary.perHook.size} hooks, ${summary.processes} process(es)` +
+      (summary.wireBytes < summary.bytes ? `; ${kib(summary.bytes)} of records came compressed as ${kib(summary.wireBytes)}` : ''),
     `drops: kernel ${summary.drops.kernel} (ring full ${summary.drops.ringFull}, nested ${summary.drops.nested}), helper ${summary.drops.helper}, undecodable ${summary.drops.undecodable}, unaccounted ${summary.drops.unaccounted}`,
     `by category: ${top(summary.perCategory, 20) || 'none'}`,
     `top hooks: ${top(summary.perHook, 12) || 'none'}`,

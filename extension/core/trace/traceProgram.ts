@@ -44,6 +44,8 @@ export interface TraceSummary {
   readonly delivered: number;
   /** Bytes of records that arrived from the helper (framing included). */
   readonly bytes: number;
+  /** What those bytes took on the way: fewer when the transport compresses event batches (ssh targets). */
+  readonly wireBytes: number;
   /** `kernel` is `ringFull` (no room in the ring buffer) plus `nested` (a hook interrupted a record being built). */
   readonly drops: {
     readonly kernel: number;
@@ -87,17 +89,19 @@ export async function traceProgram(
   const tgids = new Set<number>();
   let records = 0;
   let bytes = 0;
+  let wireBytes = 0;
   let helperDropped = 0;
   let helperDroppedAtStart: number | undefined;
   let firstEventAt: number | undefined;
   let lastEventAt = 0;
   const undecodableAtStart = session.decodeStats?.malformed ?? 0;
 
-  session.onEvents((events, count, dropped, size) => {
+  session.onEvents((events, count, dropped, size, wire) => {
     helperDroppedAtStart ??= dropped;
     helperDropped = dropped - helperDroppedAtStart;
     records += count;
     bytes += size;
+    wireBytes += wire;
     if (events.length === 0) return;
     firstEventAt ??= Date.now();
     lastEventAt = Date.now();
@@ -159,6 +163,7 @@ export async function traceProgram(
       produced,
       delivered: records - undecodable,
       bytes,
+      wireBytes,
       drops: { kernel, ringFull: after.ringbufFull - before.ringbufFull, nested: after.nested - before.nested, helper: helperDropped, undecodable, unaccounted: Math.max(0, produced - records - helperDropped) },
       perHook,
       perCategory,

@@ -326,11 +326,13 @@ export class TracerSession {
 
   /**
    * Routes decoded events of the tracer's ring buffer to `sink`, one call per helper batch, with the
-   * batch's raw record count, the helper's running total of records it had to drop, and the batch's bytes.
+   * batch's raw record count, the helper's running total of records it had to drop, the batch's bytes, and
+   * the bytes it took on the way (fewer when it travelled compressed).
    */
-  onEvents(sink: ((events: TraceEvent[], records: number, helperDropped: number, bytes: number) => void) | undefined): void {
+  onEvents(sink: ((events: TraceEvent[], records: number, helperDropped: number, bytes: number, wireBytes: number) => void) | undefined): void {
     const decoder = this.decoder;
-    this.batchSink = sink && decoder ? (batch) => sink(decoder.decodeBatch(batch.records), batch.count, batch.helperDropped, batch.records.length) : undefined;
+    this.batchSink =
+      sink && decoder ? (batch) => sink(decoder.decodeBatch(batch.records), batch.count, batch.helperDropped, batch.records.length, batch.compressedBytes ?? batch.records.length) : undefined;
   }
 
   get decodeStats(): TraceDecoder['stats'] | undefined {
