@@ -24,8 +24,9 @@ export interface HelperTransport {
   /** How the protocol travels, for messages and benchmarks (e.g. "ssh", "VM channel 2"). */
   readonly route?: string;
   /**
-   * Event batches are worth compressing on this route: it costs CPU per byte on its way (the VM's port
-   * under TCG, ssh's encryption) or crosses a network. Not a local pipe.
+   * Event batches are worth compressing on this route: ssh encrypts every byte and may cross a network.
+   * Not a local pipe, nor the VM's helper channel (measured there: compressing cost the helper as much
+   * CPU as the channel saved).
    */
   readonly compressEvents?: boolean;
   /** Ends the transport: closes stdin (the helper then tears down everything it owns) and kills it after a grace period. */
