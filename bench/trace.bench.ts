@@ -211,7 +211,6 @@ async function runLoop(target: Target, wrapper: string[] = []): Promise<LoopResu
   return parseLoop(r.stdout);
 }
 
-/** Jiffies of the guest's CPUs (the first /proc/stat line): busy (all but idle and iowait) and total. */
 interface UntracedRun {
   /** The loop's time divided by a CPU-only spin's just before it: the host's share of CPU cancels out. */
   normalized: number;

@@ -433,15 +433,6 @@ export function encodeEventBatch(batch: EventBatch, compress = false): Buffer[] 
   return [header(body, FrameKind.EventBatch), h, records];
 }
 
-/** The records of a batch frame's body, inflated when they travelled compressed. */
-function batchRecords(body: Buffer): { records: Buffer; compressedBytes?: number } {
-  try {
-    return unpackRecords(body.readUInt32LE(24), body.readUInt32LE(28), body.subarray(BATCH_HEADER_SIZE), MAX_FRAME_BYTES);
-  } catch (err) {
-    throw new ProtocolError('bad-frame', (err as Error).message);
-  }
-}
-
 /**
  * Incremental frame reader: feed chunks as they arrive, get whole frames. After a framing error every
  * later push throws the same error (a byte stream cannot be resynchronised).
@@ -503,12 +494,7 @@ export class FrameDecoder {
   private decodeBody(kind: FrameKind, body: Buffer): Frame {
     if (kind === FrameKind.EventBatch) {
       if (body.length < BATCH_HEADER_SIZE) this.fail(new ProtocolError('bad-frame', `event batch of ${body.length} bytes is shorter than its header`));
-      let records: ReturnType<typeof batchRecords> = { records: body.subarray(BATCH_HEADER_SIZE) };
-      try {
-        if (this.inflateBatches) records = batchRecords(body);
-      } catch (err) {
-        this.fail(err as ProtocolError);
-      }
+      const records = this.inflateBatches ? this.batchRecords(body) : { records: body.subarray(BATCH_HEADER_SIZE) };
       return {
         kind,
         batch: {
@@ -541,6 +527,15 @@ export class FrameDecoder {
       message = new ProtocolError('parse-error', `frame is not valid JSON: ${(err as Error).message}`);
     }
     return blob ? { kind: FrameKind.MessageBlob, message, blob } : { kind: FrameKind.Message, message };
+  }
+
+  /** The records of a batch frame's body, inflated when they travelled compressed. */
+  private batchRecords(body: Buffer): { records: Buffer; compressedBytes?: number } {
+    try {
+      return unpackRecords(body.readUInt32LE(24), body.readUInt32LE(28), body.subarray(BATCH_HEADER_SIZE), MAX_FRAME_BYTES);
+    } catch (err) {
+      this.fail(new ProtocolError('bad-frame', (err as Error).message));
+    }
   }
 
   private fail(err: ProtocolError): never {
