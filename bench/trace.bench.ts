@@ -16,8 +16,10 @@
 // Every slowdown is the loop's own CLOCK_MONOTONIC time (exec and tracer set-up excluded). Untraced runs
 // happen before any tracer is in the kernel (a tracer left resident by an earlier run is released first:
 // without that, BENCH_TRACE_COLD=0 runs compared attached with attached and printed 1.03-1.05x), while the
-// tracer is attached with this session connected but the process not in its filter (what every other
-// process on the target pays), and again with no session connected. Each untraced run follows a CPU-only
+// tracer is attached with this session connected but the process not in its filter, right after a trace of
+// /usr/bin/true (what every other process on the target pays while a trace runs: the syscall programs are
+// attached), and again with no session connected once the tracer's keeper has detached its syscall programs
+// (what they pay while the tracer idles). Each untraced run follows a CPU-only
 // spin (`trace_loop --spin`) and is reported over it: on a shared host TCG's vCPUs run as fast as the host
 // lets them, and raw times of one benchmark drifted 0.27 -> 0.85 s at load 4-5 while loop/spin stays
 // within 1.30-1.50 before any tracer. The same runs print the guest's CPU use outside the loop.
@@ -30,143 +32,7 @@
 //   BENCH_TRACE_BOOT=0      skip (f): the first trace after `bpf-lsm vm up` (reboots the VM twice)
 // Boots the VM when it is not running (and stops it again). Prints figures; never fails on speed.
 //
-// Measured and not kept (6.1 VM, 2-core host at load 4-8, same VM, alternating):
-//   - the all-hooks object's programs split over 2 objects loaded at once (maps pinned first by the
-//     maps-only object): guest CPU for the load doubled (user 2.0-2.7 -> 4.3 s, sys 2.9-3.8 -> 6.0 s: libbpf
-//     and the kernel redo per-object work), wall time no better (5.4 s against 4.9-6.5 s). Tried again
-//     2026-12-03 with the load free to use both vCPUs (load 1.5): 6.2, 8.3, 9.9 s against 8.2, 8.3, 9.4 s in
-//     one object. Function-graph timing of bpf_prog_load showed the two halves loading at once on both
-//     vCPUs, each program taking twice as long as alone (10.2 s of kernel time against ~5 s): the host's
-//     two cores (a KVM guest itself) did not give the two TCG vCPUs twice the throughput;
-//   - the tracer object without line info (.BTF.ext line_info_len 0): load wall and CPU within noise of the
-//     object with it (2.89 against 2.91 s, and the other way round in 2 of 3 later pairs);
-//   - value readers with direct loads from the hook's BTF pointers instead of BPF_CORE_READ: per-program
-//     run time within the run-to-run spread (inode_permission 7.5 us against 8.0-8.7 us).
-// Measured 2026-12 (load 0.8-1.4, tracer variants alternated v0 v1 v2 v2 v1 v0 in one period, loop only):
-//   - kept: the filter's fast path (tr_maybe, an inlined array lookup before the tr_traced hash): the tracer's
-//     programs during one untraced loop 83 and 78 ms (hash only) against 64, 63, 59, 72 ms; untraced over
-//     spin, attached and connected, 1.51x and 1.45x against 1.37-1.43x (no session: 1.43, 1.41 against
-//     1.32-1.44x). Per run, untraced: inode_permission 234/182 -> 145-164 ns, sys_enter 205/209 -> 134-190 ns.
-//   - dropped: bpf_get_current_pid_tgid once per record and the counters' CPU from the record header (2
-//     helper calls less per record): traced per-run times within the spread (sys_enter 773/933 ns against
-//     908-1055 ns; inode_permission 2258/2410 against 2215-2328 ns), traced loop over spin 7.03x and 7.75x
-//     against 5.99-7.09x.
-//   - not tried, with the figures that say why: a path cache so that file_permission/file_free_security
-//     skip the walk of a file whose path the trace has: a file record without a path (file_alloc_security,
-//     2.7 us) costs 1.3 us less than one with its 2-component walk (file_permission 4.0-4.1 us), so ~2.6 us
-//     of a ~95 us traced iteration. Detaching sys_enter/sys_exit while no trace runs: with the tracer
-//     resident and no session, loop/spin 1.80-2.10 with them and 1.69-1.82 with their links unpinned by
-//     hand (4 runs each; 1.40 with no tracer), so about 0.16x of the untraced 1.4x; the rest is the LSM
-//     trampolines of the ~14 hook calls per iteration (their programs' own time is ~3 us of 20 us).
-//   - kept: after a batch under 64 KiB the helper's next ring poll waits out the rest of its 25 ms (a ring
-//     holding any record is ready to epoll, so polls returned at once with a few records each): alternated
-//     twice, the guest's CPU beside the loop during the traced rounds 0.43-0.62 of a CPU (one round 0.30)
-//     against 0.46-0.74; in the quieter pair (load 1-2) the traced loop took 1.95-2.42 s against 2.37-2.81 s
-//     (over spin 6.80x against 8.22x); the second pair ran at load 4 and says little about the loop.
-// Measured 2026-12-02 (BENCH_TRACE_COLD=0 runs, one variant each, load 0.4-1.3; per-program figures from the
-// stats phase, compared with the same run's sys_enter/sys_exit, since whole runs drift by ~20%):
-//   - kept: bpf_ringbuf_query only every 32nd record per CPU (tr_wakeup): sys_exit without it 727 ns against
-//     sys_enter with it 1374 ns in one run; the counter's lookup and atomic add are ~0.1 us of the rest.
-//     BPF time per traced iteration 30.9 -> 23.5 us, traced loop 1387 -> 1072 ms.
-//   - kept: hook records without a string tail reserved in place (no scratch, memset of the scratch, copy):
-//     inode_permission 1.70 -> 1.49 and current_getsecid_subj 1.37 -> 1.15 times the run's sys_enter.
-//   - kept: direct loads in the file and inode readers: inode_permission ~300 ns less, file_alloc_security
-//     2129 -> 1652 ns, file_open 3118 -> 2632 ns.
-//   - dropped: the filter's tr_traced hash lookup skipped for flagged processes (slot from the flag): sys_enter
-//     1215 ns against 1254 ns, within the spread. Without ktime, comm and both pid lookups in sys_exit: 1243
-//     against 1254 ns. Helper calls cost little here; the ring query did.
-//   - dropped: the native consumer reading the rings itself and publishing its read position once per drain
-//     instead of libbpf's once per record (the query's cost looked like that line moving between vCPUs): all
-//     records delivered, programs no faster (sys_enter 946 ns, inode_permission 1323 ns, loop 1153 ms).
-//   - dropped: the helper pausing after every batch under 90% of its size (not 64 KiB): loop 1063 against
-//     1072 ms, consumer CPU 0.57-0.71 against 0.68-0.94 s, programs slower in that run.
-// Where the rest of the traced loop's time goes (2026-12-02, 6.1 VM on the 2-core host):
-//   - the ring consumer being busy at all: with the helper's polls held back for 2 s after each batch (5000
-//     iterations, so the records fit the ring; a throwaway change), the traced loop took 189-216 ms against
-//     258-377 ms with the helper consuming as it does (2.3x against 3.4x the untraced loop). Not plain CPU
-//     contention: the untraced loop pinned to one vCPU beside a CPU-only spin on the other took 1.03x and
-//     1.08x its time alone in two bench runs (the bench prints that figure; one earlier hand-run set of 3+3
-//     runs gave 1.4x). What the consumer's work adds beyond a busy vCPU
-//     (its reads of the ring the loop's CPU writes, wakeups, the VM's I/O thread) is not split out yet. With
-//     the helper consuming but sending nothing (throwaway change), `bpf-lsm trace --json` of the 20000-
-//     iteration loop ran it in 817-933 ms against 1227-1403 ms sending as usual: the transport and the
-//     client's decoding and printing share the host's 2 cores with the vCPUs.
-//   - the helper daemon's CPU per record (sends left out, 700k records): ~3.4 us of guest CPU, about half of
-//     it system time, in 167 polls of ~4200 records; V8's GC is not it (3 scavenges of ~4 ms in the run).
-//   - not kept: -cpu max,-erms for the guest (the kernel's and libc's string copies without rep movsb):
-//     boot 3.3 s against 4.3-5.0 s and the untraced loop 214 against 313 ms, but the traced loop only
-//     980 against 1016 ms, so 4.57x against 3.25x: it changes the baseline every figure here is measured
-//     against, a decision of its own. mitigations=off: untraced 295 against 313 ms, traced no faster.
-//   - not kept: the helper daemon pinned to the last vCPU (taskset): the traced program inherits the mask.
-// Where a traced iteration's time goes (kernel.bpf_stats_enabled, TSC clock, load ~1.2): 14 records,
-// 35-41 us of BPF programs per iteration against ~14 us for a whole iteration with no tracer and ~20 us
-// untraced with the tracer attached. A record costs 0.8-1.0 us without a string (sys_enter/sys_exit, which
-// reserve in place), 1.8 us as a hook record without one (current_getsecid_subj: scratch buffer, memset,
-// copy), 2.2 us for an inode value (inode_permission), 4-5 us with a path. The loop's own CPU time is
-// 1.4-1.6 s of its 1.7-1.9 s; meanwhile the guest's other vCPU is busy ~1.7 s, nearly all the helper
-// daemon's ring consumer (0.89 of a vCPU in a 3 s sample at ~140k records/s: ~6 us of guest CPU per record).
-// Cold start, where the helper's time goes (6.1 VM, 2-core host at load 0.7-2.3; BPF_LSM_TIMINGS=1 cold CLI
-// traces, compile cached; the helper's phases are printed with the cold lines): object transfer 0.36 s (1.2 MB
-// through the helper channel at ~3.3 MB/s; gzipped 200 KB now, inflate 35-60 ms), object check 140-230 ms
-// (670-1100 ms when the daemon's check child starts; skipped now for bytes that passed before, 44 ms to
-// hash), open 50-120 ms, load 2.1-2.6 s, attach 1.5-1.8 s, pin 60-90 ms. Measured in the guest with small C
-// loaders linked to the same libbpf 1.1 (not kept in the tree):
-//   - libbpf's load: ~0.6 s before the first program (ELF and BTF, kernel BTF, maps, CO-RE relocations), then
-//     the programs; one program costs the kernel 3.5 ms at 146 instructions without subprograms, 7-9 ms at
-//     350-450 instructions with 4-6 subprograms (1.19 s for all 233, loaded with plain bpf_prog_load);
-//   - libbpf 1.1 finds each SEC("lsm/...") program's bpf_lsm_* function by scanning the kernel's BTF
-//     (~100k types): 0.46 s for the 233 lookups. Kept: the addon indexes the hooks once per process (at
-//     the helper's hello) and supplies the target itself (native/src/lsmattach.cc). The addon's load of the
-//     tracer in the guest, 5 alternated pairs: 1.44-2.11 s (user CPU 0.23-0.37 s) against 2.59-3.16 s
-//     (1.13-1.34 s), the index built beforehand in 88-140 ms. With the index, the tracer's programs split
-//     in two halves loaded by two processes at once (a C loader, one object each): 1.50-1.77 s for each
-//     half, against 1.51 s for all of them in one process and 0.95-1.26 s for one half alone, so loading
-//     in parallel buys nothing here while both vCPUs share the host's two cores;
-//   - libbpf linked statically loads with 0.68-0.72 s of user CPU against 1.03-1.13 s for the shared
-//     libbpf.so the addon uses (2.0 against 2.3-2.5 s wall); not kept: Debian's libbpf.a is not PIC, so
-//     the addon cannot link it without building libbpf itself;
-//   - the 233 programs loaded from 2 threads: 0.64-0.71 s against 1.16 s from one; with each attached
-//     right after its load, 2.5 s against 2.7 s: attaching is serialised in the kernel (6.4 ms a link,
-//     the attach times' sum went 1.5 -> 3.2 s with two threads). Kept since: the load pipeline (the section
-//     handler's prepare hook marks each earlier program loaded; native/src/attachpipeline.cc).
-// Measured 2026-12-02, guest 2-3x slower (loop 620-1160 ms, spin 365-786 ms apart from it): controls, pairs.
-//   - kept: the header by plain loads through bpf_get_current_task_btf (ids, comm): sys_enter 0.86 of a
-//     sys_exit kept on the old helper calls as control, against 0.92-0.99 in earlier runs.
-//   - kept: the VM daemon on the last vCPU, traced programs widened: the loop ran 0.96-0.97 of its wall time
-//     against 0.85-0.89 (pool threads had been scheduled onto its CPU).
-//   - kept: the load pipeline: load and attach 9.0, 5.9, 8.9, 10.1 s against 9.3, 9.7, 9.2, 8.1 s (pairs).
-//   - dropped: the path walk reading mnt_root once per mount and d_parent with d_name.name in one copy:
-//     file_open, file_permission over sys_exit 3.9/4.0, 3.7/3.3, 3.2/3.4 against 3.0/4.0, 3.4/3.9, 3.3/4.1.
-//   - dropped: port writes finished on one pool thread (a port takes 32 KiB a write): daemon CPU per traced
-//     loop 392-458 ticks against 381-405, its main thread 131-164 user ticks against 146-181.
-//   - daemon CPU profile: port writes, the poll's batch copy, an existsSync per pin (a listing now: 22-75 ms).
-// Measured 2026-12-03 (host steal 1-2%): what the helper's ring consumer costs the traced program. A traced
-// `sleep 3; trace_loop 5000` with the daemon stopped (SIGSTOP) for the loop's 5 s (its 6.5 MB stay in the
-// 8 MiB ring: nothing lost) against the same trace with the daemon running, alternated 4 times: the loop's
-// CPU 0.88-1.08 s against 1.19-1.26 s (a first, noisier set of 3 pairs: 0.73-0.91 s against 0.80-1.41 s;
-// untraced with the tracer attached: 0.37-0.42 s). The consumer busy on
-// the other vCPU costs the traced loop ~25%: the next lever for the traced ratio, besides the programs.
-//   - not kept: polls only every 25 ms unless a batch reaches 512 KiB (SMALL_BATCH_BYTES, 64 KiB kept):
-//     traced trace_loop 8000, loop CPU 1.80-1.92 s (median 1.89) against 1.72-2.17 s (1.96), alternated 4x.
-//   - where the consumer's cost is: a daemon that polls and copies every batch but never writes it to the
-//     helper channel (a patched bundle; the trace then reports the 112,085 records as unaccounted, as it
-//     should) against the normal one, traced trace_loop 8000 alternated 5x: loop CPU 1.08-1.46 s (median 1.18)
-//     against 1.47-2.37 s (2.02). So it is the writes to the virtio-serial port, not the ring polls. Not the
-//     port's interrupts landing on the loop's vCPU either: its IRQ moved to the daemon's vCPU, 1.89-2.10 s
-//     against 1.82-2.11 s.
-// Measured 2026-12-03 (host steal 5-40%): batches compressed in the helper (brotli at quality 0: 10.3x on the
-// tracer's records, 10.4 MB as 1.0 MB for trace_loop 8000; 36 MB/s in the guest under TCG, 250 MB/s on the
-// host). Through the VM's port, alternated 4x: loop CPU 2.0-2.3 s against 1.7-2.5 s uncompressed, the daemon
-// 252-280 guest ticks against 194-272: what the port saves, brotli costs, so the VM channel sends batches as
-// they are. Over ssh (to the same VM, 3x): the trace of trace_loop 8000 took 6.4-6.5 s wall against
-// 8.4-9.3 s, the loop unchanged (1.8-2.1 s CPU): ssh targets compress (HelperTransport.compressEvents).
-// With the helper consuming as usual but the client not decoding its large batches (a patched CLI),
-// loop CPU 1.61-1.78 s against 1.81-2.09 s (3 pairs): the client's decoding is a small part of the
-// consumer's cost; the rest goes with the helper's writes to the port (above).
-//   - not kept: the string and path copies (tr_put_kstr, tr_put_bytes, tr_put_dentry_walk, tr_put_dpath)
-//     inlined into each hook program instead of __noinline subprograms (fewer functions to JIT each; tr_end
-//     then needs a 64-bit length, or clang clamps a zero-extended copy and the verifier rejects the output):
-//     cold tracer load 6.3, 6.8, 4.5 s against 6.4, 6.4, 7.0 s, alternated: no clear change.
+// What was measured and kept or not kept, with the figures: bench/trace-notes.md.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -343,6 +209,17 @@ async function releaseTracer(target: Target): Promise<number> {
  * against the loop's time. Steadier than wall times on a shared host: host load slows the loop and its
  * programs alike.
  */
+/** How many of the resident tracer's syscall programs have a link (bpftool in the guest). */
+async function syscallLinks(target: Target, key: string): Promise<number> {
+  const ids = new Set<number>();
+  for (const p of ['tr_sys_enter', 'tr_sys_exit']) {
+    const r = await target.exec('bpftool', ['-j', 'prog', 'show', 'pinned', `/sys/fs/bpf/bpf-lsm-studio/tracers/${key}/prog_${p}`]);
+    if (r.exitCode === 0) ids.add((JSON.parse(r.stdout) as { id: number }).id);
+  }
+  const links = JSON.parse((await target.exec('bpftool', ['-j', 'link', 'show'])).stdout) as Array<{ prog_id?: number }>;
+  return links.filter((l) => l.prog_id !== undefined && ids.has(l.prog_id)).length;
+}
+
 async function programCosts(target: Target, session: TracerSession): Promise<void> {
   type Prog = { id: number; name?: string; run_time_ns?: number; run_cnt?: number };
   const snapshot = async (): Promise<Map<number, Prog>> => {
@@ -493,6 +370,8 @@ async function main(): Promise<void> {
       const traced: number[] = [];
       const runs: Array<{ summary: TraceSummary; cpuMs: number }> = [];
       for (let i = 0; i < Math.max(ROUNDS, UNTRACED_ROUNDS); i++) {
+        // A trace just ended: the syscall programs are attached, as they are while any trace runs.
+        await traceOnce(b, ['/usr/bin/true']);
         const u = await untracedRun(vm);
         attachedRuns.push(u);
         attachedIdle.push(u.loopNs);
@@ -567,15 +446,20 @@ async function main(): Promise<void> {
       const lost = runs.map((r) => r.summary.drops.kernel + r.summary.drops.helper + r.summary.drops.undecodable + r.summary.drops.unaccounted);
       console.log(`events lost of produced, median: ${median(lost.map((l, i) => l / Math.max(1, runs[i].summary.produced + runs[i].summary.drops.kernel)) ).toFixed(4)} (lsmtrace silently loses ~0.18; libbpf C consumer: 550k events/s)`);
       await programCosts(vm, b);
-      // The same untraced loop with the tracer still resident but no session connected (as after a CLI
-      // trace): what an idle connected session (its helper polling the ring every 25 ms) adds.
+      // The same untraced loop with the tracer still resident but idle: no session connected (as after a CLI
+      // trace), and its keeper has detached the syscall programs (SYSCALL_IDLE_MS after the last trace).
+      const key = b.residentKey!;
       await b.dispose();
       sessions.splice(sessions.indexOf(b), 1);
+      const idleFrom = Date.now();
+      while ((await syscallLinks(vm, key)) > 0 && Date.now() - idleFrom < 60_000) await new Promise((r) => setTimeout(r, 1000));
+      const linksLeft = await syscallLinks(vm, key);
+      console.log(`(the tracer's keeper ${linksLeft ? `still had ${linksLeft} syscall program(s) attached after 60 s` : `detached its syscall programs ${s(Date.now() - idleFrom)} after the session ended`})`);
       const unconnected: UntracedRun[] = [];
       for (let i = 0; i < UNTRACED_ROUNDS; i++) unconnected.push(await untracedRun(vm));
       const unconnectedNorm = unconnected.map((u) => u.normalized);
       console.log(
-        `untraced with the tracer resident and no session connected: loop/spin ${spread(unconnectedNorm)}, ${(median(unconnectedNorm) / median(plainNorm)).toFixed(2)}x ` +
+        `untraced with the tracer resident, idle (no session, syscall programs detached): loop/spin ${spread(unconnectedNorm)}, ${(median(unconnectedNorm) / median(plainNorm)).toFixed(2)}x ` +
           `(connected: ${(median(attachedNorm) / median(plainNorm)).toFixed(2)}x); other guest CPU ${spread(unconnected.map((u) => u.otherCpu * 100), 0)}%`,
       );
       // (f) Last, as it reboots the VM: the first trace after `bpf-lsm vm up`, which loads the tracer.

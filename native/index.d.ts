@@ -73,6 +73,10 @@ export declare class BpfObject {
   detach(programs: string[]): Promise<NativeAttachResult[]>;
   /** Pins an attached program's link so it outlives this process (path must be on a bpffs). */
   pinLink(program: string, path: string): void;
+  /** Drops this object's reference to a pinned link: the pin alone holds it, and unpinning it detaches it. */
+  forgetLink(program: string): void;
+  /** Pins a loaded program itself, so that it stays loaded while its links come and go. */
+  pinProgram(program: string, path: string): void;
   /** Before load: reuse the map pinned at `path` (same type and sizes), or create it and pin it there. */
   setMapPinPath(map: string, path: string): void;
   /** After load: puts map `inner` of this object into the array/hash of maps `outer` under `key`. */
@@ -111,6 +115,11 @@ export interface NativeBinding {
    * cannot be read.
    */
   indexLsmHooks(): Promise<number>;
+  /**
+   * Attaches the tracepoint program pinned at `programPath` (tp_btf/raw_tp: it names its tracepoint) and
+   * pins the link at `linkPath`; unpinning that link detaches it again. Throws a NativeError.
+   */
+  attachPinnedTracepoint(programPath: string, linkPath: string): void;
   /**
    * Ends the process with _exit(code), skipping exit handlers: for a helper whose stdin is the VM's helper
    * channel, where a thread-pool read blocked on the port would otherwise keep exit() from returning.

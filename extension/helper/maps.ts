@@ -50,8 +50,8 @@ export function mapHandlers(objects: ObjectTable): Handlers<'mapLookup' | 'mapUp
       const flags = { any: 0, noexist: 1, exist: 2 }[params.flags ?? 'any'];
       const key = encodeValue(t.key, params.key, 'key', t.keySize);
       const value = encodeValue(t.value, params.value, 'value', t.valueSize);
-      await serial(o, () => o.bpf.mapUpdate(params.map, key, value, flags));
-      o.used?.();
+      const write = (): void => o.bpf.mapUpdate(params.map, key, value, flags);
+      await serial(o, () => (o.update ? o.update(params.map, write) : write()));
       return { result: {} };
     },
 

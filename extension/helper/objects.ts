@@ -23,8 +23,11 @@ export interface OwnedObject {
   queue: Promise<unknown>;
   /** Runs before the object closes: a resident tracer's session gives its trace slot back. */
   release?: () => void;
-  /** Runs on each map update: a resident tracer counts its idle time from the last trace started. */
-  used?: () => void;
+  /**
+   * Runs each map update (`write`) in its place: a resident tracer attaches its syscall programs before a
+   * process enters its filter, and counts its idle time from the last trace started.
+   */
+  update?: (map: string, write: () => void) => Promise<void>;
 }
 
 const KERNEL_REFUSALS = new Set(['EPERM', 'EACCES', 'EOPNOTSUPP', 'ENOTSUPP']);
@@ -66,7 +69,7 @@ export class ObjectTable {
     return this.objects.get(id);
   }
 
-  add(name: string, bpf: BpfObject, btf: Btf | undefined, globals: GlobalInfo[], hooks: Pick<OwnedObject, 'release' | 'used'> = {}): OwnedObject {
+  add(name: string, bpf: BpfObject, btf: Btf | undefined, globals: GlobalInfo[], hooks: Pick<OwnedObject, 'release' | 'update'> = {}): OwnedObject {
     const o: OwnedObject = { id: this.nextObjectId++, name, bpf, btf, globals, mapTypes: new Map(), queue: Promise.resolve(), ...hooks };
     this.objects.set(o.id, o);
     return o;

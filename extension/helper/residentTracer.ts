@@ -3,8 +3,10 @@
 // (seconds), and nobody waits for a detach (tens of seconds on 6.1, ftrace's RCU-tasks grace periods).
 //
 // What is kept, per tracer key (the compiled object's digest plus its knobs):
-//   /sys/fs/bpf/bpf-lsm-studio/tracers/<key>/   pinned links (link_<program>) and the shared maps
+//   /sys/fs/bpf/bpf-lsm-studio/tracers/<key>/   pinned links (link_<program>), the shared maps
 //                                                (map_tr_traced, map_tr_maybe, map_tr_rings, map_tr_counters)
+//                                                and the syscall programs themselves (prog_tr_sys_enter,
+//                                                prog_tr_sys_exit), whose links come and go (tracerKeeper.ts)
 //   /run/bpf-lsm-studio/tracers/<key>/           maps.bpf.o (to reopen the maps), meta.json (what is
 //                                                attached, what the kernel refused, the idle time),
 //                                                slot-<n> (pid of the session that owns trace slot n),
@@ -37,10 +39,15 @@ export const RELEASE_FLAG = '--tracer-release';
 /** Maps shared by every session of a resident tracer (bpf/tracer/tracer_maps.h). */
 const SHARED_MAPS = ['tr_traced', 'tr_maybe', 'tr_rings', 'tr_counters'];
 const RINGS_MAP = 'tr_rings';
-const TRACED_MAP = 'tr_traced';
+export const TRACED_MAP = 'tr_traced';
+/**
+ * Programs that run on every syscall of every process while attached: pinned as programs too, so that their
+ * links can be detached while no trace runs and attached again in milliseconds (tracerKeeper.ts).
+ */
+export const SYSCALL_PROGRAMS: readonly string[] = ['tr_sys_enter', 'tr_sys_exit'];
 const SESSION_RING = 'tr_events';
 const SLOTS = 8;
-const KEY_PATTERN = /^[0-9a-z-]{8,80}$/;
+export const KEY_PATTERN = /^[0-9a-z-]{8,80}$/;
 
 export interface TracerMeta {
   readonly key: string;
@@ -83,6 +90,8 @@ export interface ResidentStatus {
   readonly key: string;
   readonly state: 'resident' | 'loading' | 'releasing' | 'incomplete';
   readonly links: number;
+  /** Programs kept loaded with their links detached until a trace needs them (the syscall programs). */
+  readonly idle: number;
   readonly tracesRunning: number;
   readonly idleMs: number;
   /** Milliseconds since the last trace ended (undefined while one runs or when never used). */
@@ -131,7 +140,7 @@ class PhaseClock {
 
 const writeAtomic = (file: string, data: Buffer | string) => writeFileAtomic(file, data, 0o600);
 
-function readMeta(key: string): TracerMeta | undefined {
+export function readMeta(key: string): TracerMeta | undefined {
   try {
     return JSON.parse(readFileSync(join(STATE_ROOT, key, 'meta.json'), 'utf8')) as TracerMeta;
   } catch {
@@ -145,7 +154,7 @@ function liveSlots(key: string): number {
   return n;
 }
 
-function touch(file: string): void {
+export function touch(file: string): void {
   const now = new Date();
   try {
     utimesSync(file, now, now);
@@ -155,10 +164,13 @@ function touch(file: string): void {
 }
 
 
-/** Serialises acquire/release of resident tracers between the helpers of one target (a lock folder). */
-async function withLock<T>(fn: () => Promise<T> | T, timeoutMs = 10 * 60_000): Promise<T> {
+/**
+ * Serialises acquire/release of resident tracers between the helpers of one target (a lock folder). The
+ * syscall links have their own lock (`name`), which a load of seconds does not hold.
+ */
+export async function withLock<T>(fn: () => Promise<T> | T, timeoutMs = 10 * 60_000, name = '.lock'): Promise<T> {
   mkdirSync(STATE_ROOT, { recursive: true, mode: 0o700 });
-  const lock = join(STATE_ROOT, '.lock');
+  const lock = join(STATE_ROOT, name);
   const deadline = Date.now() + timeoutMs;
   // Another helper may be loading and attaching the same tracer (seconds): wait for it, then reuse it.
   for (let delay = 20; !claimPidFile(lock); delay = Math.min(delay * 2, 250)) {
@@ -297,15 +309,18 @@ export function residentStatus(): ResidentStatus[] {
   const out: ResidentStatus[] = [];
   for (const n of names.sort()) {
     let links = 0;
+    let idle = 0;
     try {
-      links = readdirSync(join(PIN_ROOT, n)).filter((f) => f.startsWith('link_')).length;
+      const pins = readdirSync(join(PIN_ROOT, n));
+      links = pins.filter((f) => f.startsWith('link_')).length;
+      idle = pins.filter((f) => f.startsWith('prog_') && !pins.includes(`link_${f.slice(5)}`)).length;
     } catch {
       continue;
     }
     if (n.startsWith('new-') || n.startsWith('release-')) {
       const creator = folderCreator(n);
       const state = n.startsWith('release-') ? 'releasing' : creator !== undefined && pidAlive(creator) ? 'loading' : 'incomplete';
-      out.push({ key: n, state, links, tracesRunning: 0, idleMs: 0 });
+      out.push({ key: n, state, links, idle, tracesRunning: 0, idleMs: 0 });
       continue;
     }
     const meta = readMeta(n);
@@ -316,7 +331,7 @@ export function residentStatus(): ResidentStatus[] {
     } catch {
       // never used
     }
-    out.push({ key: n, state: meta ? 'resident' : 'incomplete', links, tracesRunning: running, idleMs: meta?.idleMs ?? 0, ...(idleForMs !== undefined ? { idleForMs } : {}), ...(meta ? { createdAt: meta.createdAt } : {}) });
+    out.push({ key: n, state: meta ? 'resident' : 'incomplete', links, idle, tracesRunning: running, idleMs: meta?.idleMs ?? 0, ...(idleForMs !== undefined ? { idleForMs } : {}), ...(meta ? { createdAt: meta.createdAt } : {}) });
   }
   return out;
 }
@@ -357,7 +372,7 @@ function claimSlot(key: string): number {
   throw new Error(`${SLOTS} traces are already running on this target's tracer; wait for one to end`);
 }
 
-function openShared(open: () => BpfObject, pinDir: string, programs: readonly string[], setup?: (bpf: BpfObject) => void): BpfObject {
+export function openShared(open: () => BpfObject, pinDir: string, programs: readonly string[], setup?: (bpf: BpfObject) => void): BpfObject {
   const bpf = open();
   try {
     const wanted = new Set(programs);
@@ -371,6 +386,25 @@ function openShared(open: () => BpfObject, pinDir: string, programs: readonly st
     void bpf.close();
     throw err;
   }
+}
+
+/**
+ * Pins an attached program's link. A syscall program is pinned itself too, and this object lets go of its
+ * link: the keeper's unpin must detach it while the session that loaded the tracer is still open.
+ */
+function pinAttached(bpf: BpfObject, program: string, dir: string): void {
+  bpf.pinLink(program, join(dir, `link_${program}`));
+  if (!SYSCALL_PROGRAMS.includes(program)) return;
+  bpf.pinProgram(program, join(dir, `prog_${program}`));
+  bpf.forgetLink(program);
+}
+
+/**
+ * Starts the tracer's keeper (tracerKeeper.ts) unless it runs: it detaches the syscall programs while no
+ * trace runs, and releases the tracer after its idle time.
+ */
+function startKeeper(key: string): void {
+  if (!pidAlive(readPidFile(join(STATE_ROOT, key, 'keeper')))) detached(KEEPER_FLAG, key);
 }
 
 /** The names in a tracer's pin folder; none when a release took the folder meanwhile. */
@@ -396,16 +430,15 @@ export async function acquireResident(native: NativeBinding, params: AcquirePara
     for (const s of residentStatus()) if (s.state === 'resident' && s.key !== params.key && s.tracesRunning === 0) releaseInBackground(s.key);
     const stateDir = join(STATE_ROOT, params.key);
     const pinDir = join(PIN_ROOT, params.key);
-    const takenBack = !existsSync(pinDir) && takeBack(params.key);
-    // Its keeper went with the release; the idle time counts again from now.
-    if (takenBack && (readMeta(params.key)?.idleMs ?? 0) > 0) detached(KEEPER_FLAG, params.key);
+    if (!existsSync(pinDir)) takeBack(params.key);
     let meta = existsSync(pinDir) ? readMeta(params.key) : undefined;
     if (existsSync(pinDir) && !meta) releaseInBackground(params.key);
     // Links a release (or a kernel refusal at the first attach) left out are attached again below.
     // One listing, not a stat per program: 233 existsSync calls were ~1.3 s of the daemon's main thread in a
     // profile of warm traces on the 6.1 VM (path.join and the stat each, under TCG).
     const pins = new Set(meta ? pinNames(pinDir) : []);
-    const missing = meta ? meta.attached.filter((p) => !pins.has(`link_${p}`)) : [];
+    // A syscall program pinned without its link is only idle: the first trace attaches it (tracerKeeper.ts).
+    const missing = meta ? meta.attached.filter((p) => !pins.has(`link_${p}`) && !pins.has(`prog_${p}`)) : [];
     let bpf: BpfObject;
     let reused = true;
     const t0 = Date.now();
@@ -424,7 +457,7 @@ export async function acquireResident(native: NativeBinding, params: AcquirePara
         const refused = [...meta.refused];
         for (let i = 0; i < missing.length; i += 32) {
           for (const r of await bpf.attach(missing.slice(i, i + 32))) {
-            if (r.ok) phases.time('pin', () => bpf.pinLink(r.program, join(pinDir, `link_${r.program}`)));
+            if (r.ok) phases.time('pin', () => pinAttached(bpf, r.program, pinDir));
             else refused.push({ program: r.program, message: r.message ?? r.code ?? 'refused' });
           }
         }
@@ -469,7 +502,7 @@ export async function acquireResident(native: NativeBinding, params: AcquirePara
             refused.push({ program: r.program, message: r.message ?? r.code ?? 'refused' });
             continue;
           }
-          phases.time('pin', () => bpf.pinLink(r.program, join(building, `link_${r.program}`)));
+          phases.time('pin', () => pinAttached(bpf, r.program, building));
           attached.push(r.program);
         }
         phases.end('attach');
@@ -493,8 +526,9 @@ export async function acquireResident(native: NativeBinding, params: AcquirePara
         rmSync(stateDir, { recursive: true, force: true });
         throw err;
       }
-      if (params.idleMs > 0) detached(KEEPER_FLAG, params.key);
     }
+    // Its keeper went with a release the tracer was taken back from (its idle time counts again from now).
+    startKeeper(params.key);
     const t2 = Date.now();
     let slot: number;
     try {
@@ -540,51 +574,4 @@ export async function acquireResident(native: NativeBinding, params: AcquirePara
       },
     };
   });
-}
-
-/**
- * Whether a live session has processes in the tracer's filter: the idle clock alone cannot tell a long
- * trace (no request for minutes) from a connection left open with nothing traced.
- */
-async function tracing(native: NativeBinding, key: string): Promise<boolean> {
-  const bpf = openShared(() => native.BpfObject.openFile(join(STATE_ROOT, key, 'maps.bpf.o')), join(PIN_ROOT, key), []);
-  try {
-    await bpf.load(0, 1 << 16);
-    const page = bpf.mapEntries(TRACED_MAP, null, 8192);
-    const vs = page.count ? page.values.length / page.count : 0;
-    for (let i = 0; i < page.count; i++) {
-      if (pidAlive(readPidFile(join(STATE_ROOT, key, `slot-${page.values.readUInt16LE(i * vs + 6)}`)))) return true;
-    }
-    return false;
-  } finally {
-    await bpf.close();
-  }
-}
-
-/**
- * The keeper of an idle-released tracer (a detached helper process): every second, once no trace has
- * started or ended for the tracer's idle time and no live session traces a process, releases it and exits;
- * exits too once it is gone otherwise. A connection kept open without tracing does not keep it.
- */
-export async function runKeeper(native: NativeBinding, key: string): Promise<void> {
-  if (!KEY_PATTERN.test(key)) return;
-  if (!claimPidFile(join(STATE_ROOT, key, 'keeper'))) return;
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 1000));
-    const meta = readMeta(key);
-    if (!meta || !existsSync(join(PIN_ROOT, key))) return;
-    let lastUsed = meta.createdAt;
-    try {
-      lastUsed = Math.max(lastUsed, statSync(join(STATE_ROOT, key, 'last-used')).mtimeMs);
-    } catch {
-      // never used since it was created
-    }
-    if (Date.now() - lastUsed < meta.idleMs) continue;
-    if (await tracing(native, key).catch(() => false)) {
-      touch(join(STATE_ROOT, key, 'last-used'));
-      continue;
-    }
-    await withLock(() => releaseInBackground(key));
-    return;
-  }
 }

@@ -4,7 +4,8 @@
 import type { BpfObject, NativeBinding } from '../../native/index';
 import type { HelperErrorCode, JsonValue, ParamsOf, ResultOf } from '../shared/helperProtocol';
 import { gunzipSync } from 'node:zlib';
-import { acquireResident, releaseResident, residentStatus, TracerNeedsObject } from './residentTracer';
+import { acquireResident, releaseResident, residentStatus, TRACED_MAP, TracerNeedsObject } from './residentTracer';
+import { withSyscallLinks } from './tracerKeeper';
 
 export interface TracerHandlerDeps {
   native(): NativeBinding;
@@ -16,7 +17,7 @@ export interface TracerHandlerDeps {
   /** Sets the tracer's globals before load, each coded by its type in the object's BTF. */
   setGlobals(bpf: BpfObject, values: { [name: string]: JsonValue }): void;
   /** Takes the object into the session; returns its objectId. */
-  own(bpf: BpfObject, hooks: { release: () => void; used: () => void }): number;
+  own(bpf: BpfObject, hooks: { release: () => void; update: (map: string, write: () => void) => Promise<void> }): number;
 }
 
 type Answer<M extends 'tracerAcquire' | 'tracerStatus' | 'tracerRelease'> = (params: ParamsOf<M>, ctx: { blob?: Buffer }) => Promise<{ result: ResultOf<M> }>;
@@ -59,7 +60,14 @@ export function tracerHandlers(deps: TracerHandlerDeps): { tracerAcquire: Answer
       }
       const { meta } = acquired;
       const owning = Date.now();
-      const objectId = deps.own(acquired.bpf, { release: () => acquired.release(), used: () => acquired.used() });
+      const objectId = deps.own(acquired.bpf, {
+        release: () => acquired.release(),
+        update: async (map, write) => {
+          if (map === TRACED_MAP) await withSyscallLinks(deps.native(), params.key, write);
+          else write();
+          acquired.used();
+        },
+      });
       const phases = [...(object !== blob ? [{ phase: 'inflate', ms: inflateMs }] : []), ...acquired.phases, { phase: 'own', ms: Date.now() - owning }];
       return {
         result: { objectId, slot: acquired.slot, reused: acquired.reused, attached: meta.attached, refused: meta.refused, loadMs: acquired.loadMs, attachMs: acquired.attachMs, phases },

@@ -220,6 +220,8 @@ export interface ResidentTracerInfo {
    */
   state: 'resident' | 'loading' | 'releasing' | 'incomplete';
   links: number;
+  /** Programs kept loaded with their links detached until a trace needs them (its syscall programs). */
+  idle?: number;
   tracesRunning: number;
   /** Released after this long without a trace; 0: never (until the target reboots or the VM stops). */
   idleMs: number;

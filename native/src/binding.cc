@@ -11,29 +11,14 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "convert.h"
 
 namespace {
 
+using bpflsm::BytesArg;
 using bpflsm::Failure;
-
-Napi::Error ToError(Napi::Env env, const Failure& f) {
-  Napi::Error e = Napi::Error::New(env, f.message);
-  const char* name = strerrorname_np(f.err);
-  e.Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
-  e.Set("errno", Napi::Number::New(env, f.err));
-  return e;
-}
-
-std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsString()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
-  return info[i].As<Napi::String>().Utf8Value();
-}
-
-std::vector<uint8_t> BytesArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsBuffer()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a Buffer");
-  auto b = info[i].As<Napi::Buffer<uint8_t>>();
-  return std::vector<uint8_t>(b.Data(), b.Data() + b.Length());
-}
+using bpflsm::StringArg;
+using bpflsm::ToError;
 
 // For one load: lets the calling pool thread (and the attach thread the load starts, which inherits it) run
 // on CPUs 0..cpus-1 instead of the one CPU the VM's helper daemon keeps its threads on, and puts the thread's
@@ -177,6 +162,8 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
                            InstanceMethod("attach", &BpfObject::Attach),
                            InstanceMethod("detach", &BpfObject::Detach),
                            InstanceMethod("pinLink", &BpfObject::PinLink),
+                           InstanceMethod("pinProgram", &BpfObject::PinProgram),
+                           InstanceMethod("forgetLink", &BpfObject::ForgetLink),
                            InstanceMethod("setMapPinPath", &BpfObject::SetMapPinPath),
                            InstanceMethod("setInnerMap", &BpfObject::SetInnerMap),
                            InstanceMethod("mapLookup", &BpfObject::MapLookup),
@@ -365,6 +352,23 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     std::string path = StringArg(info, 1, "path");
     auto guard = Hold(info.Env());
     Failure f = object_->PinLink(prog, path);
+    if (f) throw ToError(info.Env(), f);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value PinProgram(const Napi::CallbackInfo& info) {
+    std::string prog = StringArg(info, 0, "program");
+    std::string path = StringArg(info, 1, "path");
+    auto guard = Hold(info.Env());
+    Failure f = object_->PinProgram(prog, path);
+    if (f) throw ToError(info.Env(), f);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value ForgetLink(const Napi::CallbackInfo& info) {
+    std::string prog = StringArg(info, 0, "program");
+    auto guard = Hold(info.Env());
+    Failure f = object_->ForgetLink(prog);
     if (f) throw ToError(info.Env(), f);
     return info.Env().Undefined();
   }
@@ -558,6 +562,13 @@ Napi::Value IndexLsmHooks(const Napi::CallbackInfo& info) {
       [](int& hooks) { return hooks >= 0 ? Failure{} : bpflsm::Fail(-hooks, "cannot index the kernel's LSM hooks: " + bpflsm::ErrnoText(-hooks)); });
 }
 
+// Two syscalls and a pin: quick enough for the calling thread.
+Napi::Value AttachPinnedTracepoint(const Napi::CallbackInfo& info) {
+  Failure f = bpflsm::AttachPinnedTracepoint(StringArg(info, 0, "programPath"), StringArg(info, 1, "linkPath"));
+  if (f) throw ToError(info.Env(), f);
+  return info.Env().Undefined();
+}
+
 // Ends the process without exit()'s handlers. libuv joins its thread pool at exit, and a pool thread
 // blocked in read() on the VM's helper channel (a virtio-serial port, which only returns at the host's
 // end of the connection) would hold exit() up for ever.
@@ -576,6 +587,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("libbpfVersion", Napi::String::New(env, bpflsm::LibbpfVersion()));
   exports.Set("recordHeaderSize", Napi::Number::New(env, bpflsm::RingBatcher::kHeader));
   exports.Set("indexLsmHooks", Napi::Function::New(env, IndexLsmHooks, "indexLsmHooks"));
+  exports.Set("attachPinnedTracepoint", Napi::Function::New(env, AttachPinnedTracepoint, "attachPinnedTracepoint"));
   exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));
   return exports;
 }

@@ -374,6 +374,55 @@ Failure Object::PinLink(const std::string& program, const std::string& path) {
   return {};
 }
 
+Failure Object::ForgetLink(const std::string& program) {
+  auto it = links_.find(program);
+  if (it == links_.end()) return Fail(ENOENT, "program " + program + " is not attached");
+  if (!pinned_.count(program)) return Fail(EINVAL, "the link of " + program + " is not pinned: dropping it would detach it");
+  if (it->second.link) {
+    // As in Close(): libbpf frees a disconnected link without closing its descriptor.
+    int fd = bpf_link__fd(it->second.link);
+    bpf_link__disconnect(it->second.link);
+    bpf_link__destroy(it->second.link);
+    if (fd >= 0) close(fd);
+  } else {
+    close(it->second.fd);
+  }
+  links_.erase(it);
+  pinned_.erase(program);
+  return {};
+}
+
+Failure Object::PinProgram(const std::string& program, const std::string& path) {
+  bpf_program* p = FindProgram(program);
+  if (!p) return Fail(ENOENT, "object " + name_ + " has no program " + program);
+  int fd = bpf_program__fd(p);
+  if (fd < 0) return Fail(EBADF, "program " + program + " is not loaded; load it before pinning");
+  if (bpf_obj_pin(fd, path.c_str())) {
+    int err = errno;
+    return Fail(err, "pinning program " + program + " at " + path + " failed: " + ErrnoText(err));
+  }
+  return {};
+}
+
+Failure AttachPinnedTracepoint(const std::string& progPath, const std::string& linkPath) {
+  int prog = bpf_obj_get(progPath.c_str());
+  if (prog < 0) {
+    int err = errno;
+    return Fail(err, "cannot open the program pinned at " + progPath + ": " + ErrnoText(err));
+  }
+  int link = bpf_raw_tracepoint_open(nullptr, prog);
+  int err = link < 0 ? errno : 0;
+  close(prog);
+  if (err) return Fail(err, "attaching the program pinned at " + progPath + " failed: " + ErrnoText(err));
+  if (bpf_obj_pin(link, linkPath.c_str())) {
+    err = errno;
+    close(link);
+    return Fail(err, "pinning the link of " + progPath + " at " + linkPath + " failed: " + ErrnoText(err));
+  }
+  close(link);
+  return {};
+}
+
 size_t Object::ValueSizeFor(bpf_map* m) {
   switch (bpf_map__type(m)) {
     case BPF_MAP_TYPE_PERCPU_ARRAY:

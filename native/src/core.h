@@ -46,6 +46,12 @@ void NoteLibbpfMessage(const std::string& line);
  */
 int IndexLsmHooks();
 
+/**
+ * Attaches the tracepoint program pinned at `progPath` (a tp_btf or raw_tp program: it names its own
+ * tracepoint) and pins the new link at `linkPath`; no fd stays open. Unpinning the link detaches it.
+ */
+Failure AttachPinnedTracepoint(const std::string& progPath, const std::string& linkPath);
+
 /** Collects libbpf's printed diagnostics for the operation running on this thread. */
 class LibbpfMessages {
  public:
@@ -127,6 +133,10 @@ class Object : public std::enable_shared_from_this<Object> {
   std::vector<AttachResult> Attach(const std::vector<std::string>& programs);
   std::vector<AttachResult> Detach(const std::vector<std::string>& programs);
   Failure PinLink(const std::string& program, const std::string& path);
+  /** Drops this object's reference to a pinned link: its pin alone holds it, and unpinning it detaches it. */
+  Failure ForgetLink(const std::string& program);
+  /** Pins a loaded program itself (not a link): it stays loaded, attached or not, until unpinned. */
+  Failure PinProgram(const std::string& program, const std::string& path);
   /** Before load: the map is reused from `path` when pinned there (same shape), else created and pinned there. */
   Failure SetMapPinPath(const std::string& map, const std::string& path);
   /** Puts map `inner` of this object into the map-of-maps `outer` under `key`. */

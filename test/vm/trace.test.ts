@@ -218,16 +218,50 @@ describe('Trace Executable in the BPF-LSM VM', function () {
         assert.equal(st.attached.length, state.attached.length, 'every hook is traced again');
         const ms = Date.now() - t0;
         const status = await cli(['tracer', 'status', '--target', 'vm', '--json']);
-        const tracers = (JSON.parse(status.stdout) as { tracers: Array<{ key: string; state: string; links: number }> }).tracers;
+        const tracers = (JSON.parse(status.stdout) as { tracers: Array<{ key: string; state: string; links: number; idle?: number }> }).tracers;
         // Taken back: no release of it goes on in the background, and it has all its links again.
         const key = other.residentKey!;
         assert.equal(key, session.residentKey);
         assert.deepEqual(tracers.filter((x) => x.state === 'releasing' && x.key.startsWith(`release-${key}-`)).map((x) => x.key), [], status.stdout);
-        assert.equal(tracers.find((x) => x.key === key)?.links, state.attached.length + 5, status.stdout);
+        // Its syscall programs may be pinned with their links detached (idle): as ready as attached ones.
+        const taken = tracers.find((x) => x.key === key);
+        assert.equal((taken?.links ?? 0) + (taken?.idle ?? 0), state.attached.length + 5, status.stdout);
         console.log(`      release: tracer stop, then a new connection traced with all ${st.attached.length} hooks ${ms} ms later (the detach alone takes ~35 s)`);
       } finally {
         await other.dispose();
       }
+    });
+  });
+
+  describe('syscall programs while nothing is traced', () => {
+    /** The resident tracer's syscall programs (by their pins) and how many of them have a link. */
+    async function syscallPrograms(): Promise<{ loaded: number; linked: number }> {
+      const vm = vmTarget();
+      const dir = `/sys/fs/bpf/bpf-lsm-studio/tracers/${session.residentKey}`;
+      const ids = new Set<number>();
+      for (const p of ['tr_sys_enter', 'tr_sys_exit']) {
+        const r = await vm.exec('bpftool', ['-j', 'prog', 'show', 'pinned', `${dir}/prog_${p}`]);
+        if (r.exitCode === 0) ids.add((JSON.parse(r.stdout) as { id: number }).id);
+      }
+      const links = JSON.parse((await vm.exec('bpftool', ['-j', 'link', 'show'])).stdout) as Array<{ prog_id?: number }>;
+      return { loaded: ids.size, linked: links.filter((l) => l.prog_id !== undefined && ids.has(l.prog_id)).length };
+    }
+
+    it('detaches them after the last trace while a session stays connected; the next trace attaches them and gets its syscall records', async () => {
+      const t0 = Date.now();
+      const idle = await until('the syscall programs to be detached', 60_000, async () => {
+        const s = await syscallPrograms();
+        return s.linked === 0 ? s : undefined;
+      });
+      assert.equal(idle.loaded, 2, 'both stay loaded (pinned), ready to attach again');
+      const detachedMs = Date.now() - t0;
+      const t = await trace(['/bin/cat', '/etc/hostname']);
+      assertAccounted(t.summary);
+      assert.ok(t.events.some((e) => e.kind === 'syscall_enter' && e.syscall === 'openat'), 'syscall enter records again');
+      assert.ok(t.events.some((e) => e.kind === 'syscall_exit' && e.syscall === 'openat'), 'syscall exit records again');
+      assert.ok(t.events.some((e) => e.kind === 'hook' && e.hook === 'file_open' && e.syscall === 'openat'), 'hook calls inside their syscall');
+      assert.deepEqual(await syscallPrograms(), { loaded: 2, linked: 2 });
+      console.log(`      idle: the syscall programs were detached ${detachedMs} ms into the wait; the next trace had its syscall records`);
     });
   });
 

@@ -1,0 +1,117 @@
+// The keeper of a resident tracer: a detached helper process per tracer, started with it (residentTracer.ts),
+// that wakes every second and
+//   - detaches the syscall programs (tr_sys_enter, tr_sys_exit) once no trace has started or ended for
+//     SYSCALL_IDLE_MS and no live session has a process in the filter. Attached, they run on every syscall
+//     of every process on the target, traced or not; they stay loaded (pinned as programs), so the next trace
+//     attaches them again in milliseconds instead of loading them;
+//   - releases the tracer once its idle time (a setting; 0 on the built-in VM: never) has passed that way.
+// A trace puts its process into the filter through withSyscallLinks, which attaches them first, under the
+// lock that the keeper's detach takes too: no process enters the filter while they are detached.
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NativeBinding } from '../../native/index';
+import { claimPidFile, pidAlive, readPidFile } from '../shared/pidFile';
+import { KEY_PATTERN, openShared, PIN_ROOT, readMeta, releaseInBackground, STATE_ROOT, SYSCALL_PROGRAMS, touch, TRACED_MAP, withLock, type TracerMeta } from './residentTracer';
+
+/** How long the syscall programs stay attached after a trace: back-to-back traces find them attached. */
+export const SYSCALL_IDLE_MS = 10_000;
+/** Taken by withSyscallLinks and the keeper's detach; a tracer load (seconds, under the tracer lock) does not hold it. */
+const SYSCALL_LOCK = '.syscalls-lock';
+/** A trace waits at most this long for the keeper's detach to finish. */
+const SYSCALL_LOCK_MS = 30_000;
+
+/**
+ * Whether a live session has processes in the tracer's filter: the idle clock alone cannot tell a long
+ * trace (no request for minutes) from a connection left open with nothing traced.
+ */
+async function tracing(native: NativeBinding, key: string): Promise<boolean> {
+  const bpf = openShared(() => native.BpfObject.openFile(join(STATE_ROOT, key, 'maps.bpf.o')), join(PIN_ROOT, key), []);
+  try {
+    await bpf.load(0, 1 << 16);
+    const page = bpf.mapEntries(TRACED_MAP, null, 8192);
+    const vs = page.count ? page.values.length / page.count : 0;
+    for (let i = 0; i < page.count; i++) {
+      if (pidAlive(readPidFile(join(STATE_ROOT, key, `slot-${page.values.readUInt16LE(i * vs + 6)}`)))) return true;
+    }
+    return false;
+  } finally {
+    await bpf.close();
+  }
+}
+
+/** The syscall programs of the tracer that are pinned as programs (none for a tracer without syscall records). */
+function syscallPrograms(key: string): string[] {
+  const dir = join(PIN_ROOT, key);
+  return SYSCALL_PROGRAMS.filter((p) => existsSync(join(dir, `prog_${p}`)));
+}
+
+/**
+ * Runs `write` (an update of the tracer's filter) once the tracer's syscall programs are attached: when the
+ * keeper detached them, they are attached again from their pinned programs first.
+ */
+export async function withSyscallLinks(native: NativeBinding, key: string, write: () => void): Promise<void> {
+  if (!KEY_PATTERN.test(key)) throw new Error(`"${key}" is not a tracer key`);
+  await withLock(
+    () => {
+      const dir = join(PIN_ROOT, key);
+      for (const p of syscallPrograms(key)) {
+        const link = join(dir, `link_${p}`);
+        if (!existsSync(link)) native.attachPinnedTracepoint(join(dir, `prog_${p}`), link);
+      }
+      write();
+    },
+    SYSCALL_LOCK_MS,
+    SYSCALL_LOCK,
+  );
+}
+
+function lastUsed(key: string, meta: TracerMeta): number {
+  try {
+    return Math.max(meta.createdAt, statSync(join(STATE_ROOT, key, 'last-used')).mtimeMs);
+  } catch {
+    return meta.createdAt; // never used since it was created
+  }
+}
+
+/** Detaches the syscall programs when they are attached and no trace needs them; true when it did. */
+async function detachIdleSyscalls(native: NativeBinding, key: string, meta: TracerMeta): Promise<boolean> {
+  const dir = join(PIN_ROOT, key);
+  if (!syscallPrograms(key).some((p) => existsSync(join(dir, `link_${p}`)))) return false;
+  return withLock(
+    async () => {
+      if (Date.now() - lastUsed(key, meta) < SYSCALL_IDLE_MS) return false;
+      if (await tracing(native, key).catch(() => true)) {
+        // A long trace: ask again after another idle period, not every second.
+        touch(join(STATE_ROOT, key, 'last-used'));
+        return false;
+      }
+      for (const p of SYSCALL_PROGRAMS) rmSync(join(dir, `link_${p}`), { force: true });
+      return true;
+    },
+    SYSCALL_LOCK_MS,
+    SYSCALL_LOCK,
+  );
+}
+
+/**
+ * Runs until the tracer is gone (released by anyone, or by this keeper after its idle time). A connection
+ * kept open without tracing keeps neither the syscall programs attached nor the tracer resident.
+ */
+export async function runKeeper(native: NativeBinding, key: string): Promise<void> {
+  if (!KEY_PATTERN.test(key)) return;
+  if (!claimPidFile(join(STATE_ROOT, key, 'keeper'))) return;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const meta = readMeta(key);
+    if (!meta || !existsSync(join(PIN_ROOT, key))) return;
+    if (Date.now() - lastUsed(key, meta) < SYSCALL_IDLE_MS) continue;
+    await detachIdleSyscalls(native, key, meta).catch(() => false);
+    if (meta.idleMs <= 0 || Date.now() - lastUsed(key, meta) < meta.idleMs) continue;
+    if (await tracing(native, key).catch(() => false)) {
+      touch(join(STATE_ROOT, key, 'last-used'));
+      continue;
+    }
+    await withLock(() => releaseInBackground(key));
+    return;
+  }
+}
