@@ -24,6 +24,7 @@
 // every unpin of a link waits for the kernel's detach, which is no one's critical path there.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { basename, join } from 'node:path';
 import type { BpfObject, NativeBinding } from '../../native/index';
 import { claimPidFile, pidAlive, readPidFile } from '../shared/pidFile';
@@ -184,10 +185,21 @@ export async function withLock<T>(fn: () => Promise<T> | T, timeoutMs = 10 * 60_
   }
 }
 
-/** Starts a detached helper process that outlives this one (stdio closed, own session). */
-function detached(flag: string, arg: string): void {
+/**
+ * Starts a detached helper process that outlives this one (stdio closed, own session). `nice`: at the lowest
+ * priority, for a keeper, whose start (node and the helper's bundle: 2-4 s of CPU in the TCG guest) would
+ * otherwise compete with the trace that just loaded the tracer.
+ */
+function detached(flag: string, arg: string, nice = false): void {
   const child = spawn(process.execPath, [process.argv[1], flag, arg], { detached: true, stdio: 'ignore' });
   child.on('error', () => undefined);
+  if (nice && child.pid !== undefined) {
+    try {
+      setPriority(child.pid, 19);
+    } catch {
+      // it runs at the default priority
+    }
+  }
   child.unref();
 }
 
@@ -404,7 +416,7 @@ function pinAttached(bpf: BpfObject, program: string, dir: string): void {
  * trace runs, and releases the tracer after its idle time.
  */
 function startKeeper(key: string): void {
-  if (!pidAlive(readPidFile(join(STATE_ROOT, key, 'keeper')))) detached(KEEPER_FLAG, key);
+  if (!pidAlive(readPidFile(join(STATE_ROOT, key, 'keeper')))) detached(KEEPER_FLAG, key, true);
 }
 
 /** The names in a tracer's pin folder; none when a release took the folder meanwhile. */

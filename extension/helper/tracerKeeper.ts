@@ -1,7 +1,7 @@
 // The keeper of a resident tracer: a detached helper process per tracer, started with it (residentTracer.ts),
 // that wakes every second and
-//   - detaches the syscall programs (tr_sys_enter, tr_sys_exit) once no trace has started or ended for
-//     SYSCALL_IDLE_MS and no live session has a process in the filter. Attached, they run on every syscall
+//   - detaches the syscall programs (tr_sys_enter, tr_sys_exit) once no trace has started (and no session
+//     ended) for SYSCALL_IDLE_MS and no live session has a process in the filter. Attached, they run on every syscall
 //     of every process on the target, traced or not; they stay loaded (pinned as programs), so the next trace
 //     attaches them again in milliseconds instead of loading them;
 //   - releases the tracer once its idle time (a setting; 0 on the built-in VM: never) has passed that way.
@@ -21,19 +21,32 @@ const SYSCALL_LOCK = '.syscalls-lock';
 const SYSCALL_LOCK_MS = 30_000;
 
 /**
- * Whether a live session has processes in the tracer's filter: the idle clock alone cannot tell a long
- * trace (no request for minutes) from a connection left open with nothing traced.
+ * Whether a live session has live processes in the tracer's filter: the idle clock alone cannot tell a long
+ * trace (no request for minutes) from a connection left open with nothing traced. Entries of processes that
+ * are gone are not counted (tr_exit misses the exits of the moments its link is away, in a release a trace
+ * takes back); with `dropGone` they are deleted too, which only a caller holding the syscall lock may do: a
+ * session adds a process under it, and a new process may have that pid again.
  */
-async function tracing(native: NativeBinding, key: string): Promise<boolean> {
+async function tracing(native: NativeBinding, key: string, dropGone = false): Promise<boolean> {
   const bpf = openShared(() => native.BpfObject.openFile(join(STATE_ROOT, key, 'maps.bpf.o')), join(PIN_ROOT, key), []);
   try {
     await bpf.load(0, 1 << 16);
     const page = bpf.mapEntries(TRACED_MAP, null, 8192);
     const vs = page.count ? page.values.length / page.count : 0;
+    let live = false;
     for (let i = 0; i < page.count; i++) {
-      if (pidAlive(readPidFile(join(STATE_ROOT, key, `slot-${page.values.readUInt16LE(i * vs + 6)}`)))) return true;
+      const key4 = page.keys.subarray(i * 4, i * 4 + 4);
+      if (!pidAlive(key4.readUInt32LE(0))) {
+        if (dropGone) bpf.mapDelete(TRACED_MAP, Buffer.from(key4));
+        continue;
+      }
+      // struct tr_task: u32 root, u16 depth, u16 slot.
+      if (pidAlive(readPidFile(join(STATE_ROOT, key, `slot-${page.values.readUInt16LE(i * vs + 6)}`)))) {
+        live = true;
+        if (!dropGone) break;
+      }
     }
-    return false;
+    return live;
   } finally {
     await bpf.close();
   }
@@ -73,14 +86,13 @@ function lastUsed(key: string, meta: TracerMeta): number {
   }
 }
 
-/** Detaches the syscall programs when they are attached and no trace needs them; true when it did. */
+/** Detaches the attached syscall programs unless a trace needs them; true when it did. */
 async function detachIdleSyscalls(native: NativeBinding, key: string, meta: TracerMeta): Promise<boolean> {
   const dir = join(PIN_ROOT, key);
-  if (!syscallPrograms(key).some((p) => existsSync(join(dir, `link_${p}`)))) return false;
   return withLock(
     async () => {
       if (Date.now() - lastUsed(key, meta) < SYSCALL_IDLE_MS) return false;
-      if (await tracing(native, key).catch(() => true)) {
+      if (await tracing(native, key, true).catch(() => true)) {
         // A long trace: ask again after another idle period, not every second.
         touch(join(STATE_ROOT, key, 'last-used'));
         return false;
@@ -100,12 +112,17 @@ async function detachIdleSyscalls(native: NativeBinding, key: string, meta: Trac
 export async function runKeeper(native: NativeBinding, key: string): Promise<void> {
   if (!KEY_PATTERN.test(key)) return;
   if (!claimPidFile(join(STATE_ROOT, key, 'keeper'))) return;
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 1000));
-    const meta = readMeta(key);
-    if (!meta || !existsSync(join(PIN_ROOT, key))) return;
-    if (Date.now() - lastUsed(key, meta) < SYSCALL_IDLE_MS) continue;
-    await detachIdleSyscalls(native, key, meta).catch(() => false);
+  // Read once: its idle time and creation time do not change while the tracer stays.
+  const meta = readMeta(key);
+  if (!meta) return;
+  for (let wait = 1000; ; ) {
+    await new Promise((r) => setTimeout(r, wait));
+    if (!existsSync(join(PIN_ROOT, key))) return;
+    // A wakeup of node costs ~6 ms of the TCG guest's CPU (0.6% of a vCPU every second): once the syscall
+    // programs are detached, every 5 s is soon enough, unless the idle release is due sooner.
+    const attached = SYSCALL_PROGRAMS.some((p) => existsSync(join(PIN_ROOT, key, `link_${p}`)));
+    wait = attached || (meta.idleMs > 0 && meta.idleMs < 60_000) ? 1000 : 5000;
+    if (attached && Date.now() - lastUsed(key, meta) >= SYSCALL_IDLE_MS) await detachIdleSyscalls(native, key, meta).catch(() => false);
     if (meta.idleMs <= 0 || Date.now() - lastUsed(key, meta) < meta.idleMs) continue;
     if (await tracing(native, key).catch(() => false)) {
       touch(join(STATE_ROOT, key, 'last-used'));

@@ -347,37 +347,24 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
         [](Napi::Env env, std::vector<bpflsm::AttachResult>& r) -> Napi::Value { return AttachResults(env, r); }, nullptr);
   }
 
-  Napi::Value PinLink(const Napi::CallbackInfo& info) {
-    std::string prog = StringArg(info, 0, "program");
+  // pinLink, pinProgram, setMapPinPath: (name, path) -> undefined, or a thrown NativeError.
+  Napi::Value NameAndPath(const Napi::CallbackInfo& info, const char* what, Failure (bpflsm::Object::*call)(const std::string&, const std::string&)) {
+    std::string name = StringArg(info, 0, what);
     std::string path = StringArg(info, 1, "path");
     auto guard = Hold(info.Env());
-    Failure f = object_->PinLink(prog, path);
+    Failure f = (object_.get()->*call)(name, path);
     if (f) throw ToError(info.Env(), f);
     return info.Env().Undefined();
   }
 
-  Napi::Value PinProgram(const Napi::CallbackInfo& info) {
-    std::string prog = StringArg(info, 0, "program");
-    std::string path = StringArg(info, 1, "path");
-    auto guard = Hold(info.Env());
-    Failure f = object_->PinProgram(prog, path);
-    if (f) throw ToError(info.Env(), f);
-    return info.Env().Undefined();
-  }
+  Napi::Value PinLink(const Napi::CallbackInfo& info) { return NameAndPath(info, "program", &bpflsm::Object::PinLink); }
+  Napi::Value PinProgram(const Napi::CallbackInfo& info) { return NameAndPath(info, "program", &bpflsm::Object::PinProgram); }
+  Napi::Value SetMapPinPath(const Napi::CallbackInfo& info) { return NameAndPath(info, "map", &bpflsm::Object::SetMapPinPath); }
 
   Napi::Value ForgetLink(const Napi::CallbackInfo& info) {
     std::string prog = StringArg(info, 0, "program");
     auto guard = Hold(info.Env());
     Failure f = object_->ForgetLink(prog);
-    if (f) throw ToError(info.Env(), f);
-    return info.Env().Undefined();
-  }
-
-  Napi::Value SetMapPinPath(const Napi::CallbackInfo& info) {
-    std::string map = StringArg(info, 0, "map");
-    std::string path = StringArg(info, 1, "path");
-    auto guard = Hold(info.Env());
-    Failure f = object_->SetMapPinPath(map, path);
     if (f) throw ToError(info.Env(), f);
     return info.Env().Undefined();
   }
