@@ -416,7 +416,26 @@ function pinAttached(bpf: BpfObject, program: string, dir: string): void {
  * trace runs, and releases the tracer after its idle time.
  */
 function startKeeper(key: string): void {
-  if (!pidAlive(readPidFile(join(STATE_ROOT, key, 'keeper')))) detached(KEEPER_FLAG, key, true);
+  if (!keeperRuns(key)) detached(KEEPER_FLAG, key, true);
+}
+
+/** Whether the pid in the tracer's keeper file is that tracer's keeper (not a process that got its pid later). */
+export function keeperRuns(key: string): boolean {
+  const pid = readPidFile(join(STATE_ROOT, key, 'keeper'));
+  try {
+    return pid > 0 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${KEEPER_FLAG}\0${key}`);
+  } catch {
+    return false;
+  }
+}
+
+/** A release of the tracer `key` is under way (its pin folder renamed away, still being unpinned). */
+export function releaseUnderWay(key: string): boolean {
+  try {
+    return readdirSync(PIN_ROOT).some((n) => n.startsWith(`release-${key}-`));
+  } catch {
+    return false;
+  }
 }
 
 /** The names in a tracer's pin folder; none when a release took the folder meanwhile. */

@@ -11,7 +11,7 @@ import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NativeBinding } from '../../native/index';
 import { claimPidFile, pidAlive, readPidFile } from '../shared/pidFile';
-import { KEY_PATTERN, openShared, PIN_ROOT, readMeta, releaseInBackground, STATE_ROOT, SYSCALL_PROGRAMS, touch, TRACED_MAP, withLock, type TracerMeta } from './residentTracer';
+import { keeperRuns, KEY_PATTERN, openShared, PIN_ROOT, readMeta, releaseInBackground, releaseUnderWay, STATE_ROOT, SYSCALL_PROGRAMS, touch, TRACED_MAP, withLock, type TracerMeta } from './residentTracer';
 
 /** How long the syscall programs stay attached after a trace: back-to-back traces find them attached. */
 export const SYSCALL_IDLE_MS = 10_000;
@@ -111,13 +111,21 @@ async function detachIdleSyscalls(native: NativeBinding, key: string, meta: Trac
  */
 export async function runKeeper(native: NativeBinding, key: string): Promise<void> {
   if (!KEY_PATTERN.test(key)) return;
-  if (!claimPidFile(join(STATE_ROOT, key, 'keeper'))) return;
-  // Read once: its idle time and creation time do not change while the tracer stays.
-  const meta = readMeta(key);
-  if (!meta) return;
+  const pidFile = join(STATE_ROOT, key, 'keeper');
+  // A keeper killed earlier may have left its pid to another process.
+  if (!keeperRuns(key)) rmSync(pidFile, { force: true });
+  if (!claimPidFile(pidFile)) return;
   for (let wait = 1000; ; ) {
     await new Promise((r) => setTimeout(r, wait));
-    if (!existsSync(join(PIN_ROOT, key))) return;
+    if (!existsSync(join(PIN_ROOT, key))) {
+      // Released: a trace may still take it back, and its folders (this keeper's pid file with them) return.
+      if (releaseUnderWay(key)) continue;
+      return;
+    }
+    // A tracer made again under this key has a keeper of its own.
+    if (readPidFile(pidFile) !== process.pid) return;
+    const meta = readMeta(key);
+    if (!meta) return;
     // A wakeup of node costs ~6 ms of the TCG guest's CPU (0.6% of a vCPU every second): once the syscall
     // programs are detached, every 5 s is soon enough, unless the idle release is due sooner.
     const attached = SYSCALL_PROGRAMS.some((p) => existsSync(join(PIN_ROOT, key, `link_${p}`)));

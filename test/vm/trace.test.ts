@@ -252,6 +252,15 @@ describe('Trace Executable in the BPF-LSM VM', function () {
       const idle = await until('the syscall programs to be detached', 60_000, async () => {
         const s = await syscallPrograms();
         return s.linked === 0 ? s : undefined;
+      }).catch(async (err: Error) => {
+        // What the keeper had to go by: its process, the tracer's state and the filter.
+        const state = await vmTarget().exec('sh', [
+          '-c',
+          `d=/run/bpf-lsm-studio/tracers/${session.residentKey}; ls -la $d /run/bpf-lsm-studio/tracers /sys/fs/bpf/bpf-lsm-studio/tracers; for f in $d/slot-* $d/keeper; do echo "$f: $(cat $f)"; done; ` +
+            `for p in /proc/[0-9]*; do case "$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)" in *tracer-keeper*) echo "keeper process \${p#/proc/}: $(tr '\\0' ' ' < $p/cmdline)";; esac; done; ` +
+            `bpftool map dump pinned /sys/fs/bpf/bpf-lsm-studio/tracers/${session.residentKey}/map_tr_traced; date +%T`,
+        ]);
+        throw new Error(`${err.message}\n${state.stdout}${state.stderr}`);
       });
       assert.equal(idle.loaded, 2, 'both stay loaded (pinned), ready to attach again');
       const detachedMs = Date.now() - t0;
