@@ -122,10 +122,12 @@ export async function runKeeper(native: NativeBinding, key: string): Promise<voi
       if (releaseUnderWay(key)) continue;
       return;
     }
-    // A tracer made again under this key has a keeper of its own.
-    if (readPidFile(pidFile) !== process.pid) return;
+    // A tracer made again under this key has a keeper of its own. (No pid file or meta for a moment: a trace
+    // is taking the tracer back, its state folder follows its pin folder.)
+    const owner = readPidFile(pidFile);
+    if (owner !== process.pid && owner > 0) return;
     const meta = readMeta(key);
-    if (!meta) return;
+    if (owner !== process.pid || !meta) continue;
     // A wakeup of node costs ~6 ms of the TCG guest's CPU (0.6% of a vCPU every second): once the syscall
     // programs are detached, every 5 s is soon enough, unless the idle release is due sooner.
     const attached = SYSCALL_PROGRAMS.some((p) => existsSync(join(PIN_ROOT, key, `link_${p}`)));
