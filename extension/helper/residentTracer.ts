@@ -429,14 +429,6 @@ export function keeperRuns(key: string): boolean {
   }
 }
 
-/** A release of the tracer `key` is under way (its pin folder renamed away, still being unpinned). */
-export function releaseUnderWay(key: string): boolean {
-  try {
-    return readdirSync(PIN_ROOT).some((n) => n.startsWith(`release-${key}-`));
-  } catch {
-    return false;
-  }
-}
 
 /** The names in a tracer's pin folder; none when a release took the folder meanwhile. */
 function pinNames(pinDir: string): string[] {

@@ -7,11 +7,11 @@
 //   - releases the tracer once its idle time (a setting; 0 on the built-in VM: never) has passed that way.
 // A trace puts its process into the filter through withSyscallLinks, which attaches them first, under the
 // lock that the keeper's detach takes too: no process enters the filter while they are detached.
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NativeBinding } from '../../native/index';
 import { claimPidFile, pidAlive, readPidFile } from '../shared/pidFile';
-import { keeperRuns, KEY_PATTERN, openShared, PIN_ROOT, readMeta, releaseInBackground, releaseUnderWay, STATE_ROOT, SYSCALL_PROGRAMS, touch, TRACED_MAP, withLock, type TracerMeta } from './residentTracer';
+import { keeperRuns, KEY_PATTERN, openShared, PIN_ROOT, readMeta, releaseInBackground, STATE_ROOT, SYSCALL_PROGRAMS, touch, TRACED_MAP, withLock, type TracerMeta } from './residentTracer';
 
 /** How long the syscall programs stay attached after a trace: back-to-back traces find them attached. */
 export const SYSCALL_IDLE_MS = 10_000;
@@ -49,6 +49,15 @@ async function tracing(native: NativeBinding, key: string, dropGone = false): Pr
     return live;
   } finally {
     await bpf.close();
+  }
+}
+
+/** A release of the tracer `key` is under way (its pin folder renamed away, still being unpinned). */
+function releaseUnderWay(key: string): boolean {
+  try {
+    return readdirSync(PIN_ROOT).some((n) => n.startsWith(`release-${key}-`));
+  } catch {
+    return false;
   }
 }
 
