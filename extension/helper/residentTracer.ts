@@ -415,7 +415,7 @@ function pinAttached(bpf: BpfObject, program: string, dir: string): void {
  * Starts the tracer's keeper (tracerKeeper.ts) unless it runs: it detaches the syscall programs while no
  * trace runs, and releases the tracer after its idle time.
  */
-function startKeeper(key: string): void {
+export function startKeeper(key: string): void {
   if (!keeperRuns(key)) detached(KEEPER_FLAG, key, true);
 }
 

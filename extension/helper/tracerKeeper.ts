@@ -11,7 +11,7 @@ import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NativeBinding } from '../../native/index';
 import { claimPidFile, pidAlive, readPidFile } from '../shared/pidFile';
-import { keeperRuns, KEY_PATTERN, openShared, PIN_ROOT, readMeta, releaseInBackground, STATE_ROOT, SYSCALL_PROGRAMS, touch, TRACED_MAP, withLock, type TracerMeta } from './residentTracer';
+import { keeperRuns, KEY_PATTERN, openShared, startKeeper, PIN_ROOT, readMeta, releaseInBackground, STATE_ROOT, SYSCALL_PROGRAMS, touch, TRACED_MAP, withLock, type TracerMeta } from './residentTracer';
 
 /** How long the syscall programs stay attached after a trace: back-to-back traces find them attached. */
 export const SYSCALL_IDLE_MS = 10_000;
@@ -85,6 +85,8 @@ export async function withSyscallLinks(native: NativeBinding, key: string, write
     SYSCALL_LOCK_MS,
     SYSCALL_LOCK,
   );
+  // Every trace makes sure its tracer has a keeper, whatever ended the last one.
+  startKeeper(key);
 }
 
 function lastUsed(key: string, meta: TracerMeta): number {
