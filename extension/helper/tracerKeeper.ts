@@ -1,5 +1,5 @@
 // The keeper of a resident tracer: a detached helper process per tracer, started with it (residentTracer.ts),
-// that wakes every second and
+// that wakes every second (every 5 s once the syscall programs are detached) and
 //   - detaches the syscall programs (tr_sys_enter, tr_sys_exit) once no trace has started (and no session
 //     ended) for SYSCALL_IDLE_MS and no live session has a process in the filter. Attached, they run on every syscall
 //     of every process on the target, traced or not; they stay loaded (pinned as programs), so the next trace
