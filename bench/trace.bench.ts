@@ -50,6 +50,9 @@ const ROUNDS = Number(process.env.BENCH_TRACE_ROUNDS ?? 3);
 const CLI_RUNS = Number(process.env.BENCH_TRACE_CLI_RUNS ?? 4);
 const NO_DAEMON_RUNS = Number(process.env.BENCH_TRACE_NO_DAEMON_RUNS ?? 2);
 const UNTRACED_ROUNDS = Number(process.env.BENCH_TRACE_UNTRACED_ROUNDS ?? 5);
+/** The hooksIdleMs of the tracer this bench loads (its sessions pass it on): short, to measure it detached. */
+const HOOKS_IDLE_MS = Number(process.env.BENCH_TRACE_HOOKS_IDLE_MS ?? 90_000);
+process.env.BPF_LSM_TRACER_HOOKS_IDLE_MS = String(HOOKS_IDLE_MS);
 const SPIN = 100_000_000;
 const REMOTE_DIR = '/tmp/bpf-lsm-bench';
 const LOOP = `${REMOTE_DIR}/trace_loop`;
@@ -210,15 +213,16 @@ async function releaseTracer(target: Target): Promise<number> {
  * programs alike.
  */
 /** How many of the resident tracer's syscall programs have a link (bpftool in the guest). */
-async function syscallLinks(target: Target, key: string): Promise<number> {
-  const ids = new Set<number>();
-  for (const p of ['tr_sys_enter', 'tr_sys_exit']) {
-    const r = await target.exec('bpftool', ['-j', 'prog', 'show', 'pinned', `/sys/fs/bpf/bpf-lsm-studio/tracers/${key}/prog_${p}`]);
-    if (r.exitCode === 0) ids.add((JSON.parse(r.stdout) as { id: number }).id);
-  }
+/** How many of the tracer's programs (the syscall programs, or all) have a link (bpftool's listings). */
+async function tracerLinks(target: Target, key: string, only?: readonly string[]): Promise<number> {
+  const dir = `/sys/fs/bpf/bpf-lsm-studio/tracers/${key}/prog_`;
+  const progs = JSON.parse((await target.exec('bpftool', ['-j', '-f', 'prog', 'show'])).stdout) as Array<{ id: number; pinned?: string[] }>;
+  const ours = (f: string) => f.startsWith(dir) && (!only || only.includes(f.slice(dir.length)));
+  const ids = new Set(progs.filter((p) => p.pinned?.some(ours)).map((p) => p.id));
   const links = JSON.parse((await target.exec('bpftool', ['-j', 'link', 'show'])).stdout) as Array<{ prog_id?: number }>;
   return links.filter((l) => l.prog_id !== undefined && ids.has(l.prog_id)).length;
 }
+const syscallLinks = (target: Target, key: string) => tracerLinks(target, key, ['tr_sys_enter', 'tr_sys_exit']);
 
 async function programCosts(target: Target, session: TracerSession): Promise<void> {
   type Prog = { id: number; name?: string; run_time_ns?: number; run_cnt?: number };
@@ -464,6 +468,26 @@ async function main(): Promise<void> {
         `untraced with the tracer resident, idle (no session, syscall programs detached): loop/spin ${spread(unconnectedNorm)}, ${(median(unconnectedNorm) / median(plainNorm)).toFixed(2)}x ` +
           `(connected: ${(median(attachedNorm) / median(plainNorm)).toFixed(2)}x); other guest CPU ${spread(unconnected.map((u) => u.otherCpu * 100), 0)}%`,
       );
+      // Then once the keeper has detached the hook programs too (the tracer's hooksIdleMs after the last trace:
+      // BENCH_TRACE_HOOKS_IDLE_MS, set for the tracer this bench loads), and what the next trace pays for them.
+      const hooksFrom = Date.now();
+      while ((await tracerLinks(vm, key)) > 0 && Date.now() - hooksFrom < HOOKS_IDLE_MS + 180_000) await new Promise((r) => setTimeout(r, 5000));
+      const hookLinksLeft = await tracerLinks(vm, key);
+      const hooksIdle: UntracedRun[] = [];
+      for (let i = 0; i < UNTRACED_ROUNDS && !hookLinksLeft; i++) hooksIdle.push(await untracedRun(vm));
+      if (hookLinksLeft) console.log(`untraced with every program detached: not measured (${hookLinksLeft} links left ${s(Date.now() - hooksFrom)} after the syscall programs went)`);
+      else {
+        const norm = hooksIdle.map((u) => u.normalized);
+        const t0 = Date.now();
+        const next = await TracerSession.connect(vm, () => {}, { cacheDir });
+        sessions.push(next);
+        await next.prepare();
+        const again = await traceOnce(next, ['/usr/bin/ls', '/home'], t0);
+        console.log(
+          `untraced with the tracer resident, every program detached (${s(Date.now() - hooksFrom)} later): loop/spin ${spread(norm)}, ${(median(norm) / median(plainNorm)).toFixed(2)}x; ` +
+            `the next trace attached them again: first event ${s(again.toFirstEventMs)} after its connect (${again.summary.delivered} events)`,
+        );
+      }
       // (f) Last, as it reboots the VM: the first trace after `bpf-lsm vm up`, which loads the tracer.
       if (process.env.BENCH_TRACE_COLD !== '0' && process.env.BENCH_TRACE_BOOT !== '0') await afterBoot(root);
       console.log(`host load average at end: ${load()}; host CPU stolen by its hypervisor during the run: ${runSteal()}`);

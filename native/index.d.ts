@@ -116,10 +116,12 @@ export interface NativeBinding {
    */
   indexLsmHooks(): Promise<number>;
   /**
-   * Attaches the tracepoint program pinned at `programPath` (tp_btf/raw_tp: it names its tracepoint) and
-   * pins the link at `linkPath`; unpinning that link detaches it again. Throws a NativeError.
+   * For each [programPath, linkPath], in order: attaches the program pinned at programPath (an LSM, fentry or
+   * tp_btf/raw_tp program, which names its hook) and pins its link at linkPath; unpinning that link detaches
+   * it again. Runs on the thread pool; rejects with a NativeError at the first failure (the ones before stay
+   * attached and pinned).
    */
-  attachPinnedTracepoint(programPath: string, linkPath: string): void;
+  attachPinnedPrograms(pairs: ReadonlyArray<readonly [string, string]>): Promise<void>;
   /**
    * Ends the process with _exit(code), skipping exit handlers: for a helper whose stdin is the VM's helper
    * channel, where a thread-pool read blocked on the port would otherwise keep exit() from returning.

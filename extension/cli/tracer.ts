@@ -26,7 +26,7 @@ function describe(t: ResidentTracerInfo): string {
   if (t.state === 'releasing') return `${t.key}: releasing (${t.links} program(s) still attached)`;
   if (t.state === 'loading') return `${t.key}: loading (a trace that starts now waits for it and reuses it)`;
   if (t.state === 'incomplete') return `${t.key}: incomplete (its creator stopped; released by the next trace)`;
-  const detached = t.idle ? ` (+${t.idle} syscall program(s) detached until a trace needs them)` : '';
+  const detached = t.idle ? ` (+${t.idle} program(s) detached until a trace needs them)` : '';
   return `${t.key}: resident, ${t.links} program(s) attached${detached}, ${t.tracesRunning} trace(s) running${since}; ${idle}`;
 }
 

@@ -19,6 +19,12 @@ export function configuredIdleMs(target: Target): number {
   return typeof minutes === 'number' && Number.isFinite(minutes) && minutes >= 0 ? Math.round(minutes * 60_000) : DEFAULT_IDLE_MS;
 }
 
+/** bpfLsm.tracer.hooksIdleSeconds in milliseconds; undefined: the helper's default. */
+export function configuredHooksIdleMs(): number | undefined {
+  const seconds = vscode.workspace.getConfiguration('bpfLsm').get<number>('tracer.hooksIdleSeconds');
+  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0 ? Math.round(seconds * 1000) : undefined;
+}
+
 export class ResidentTracerItem implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('bpfLsm.tracer', vscode.StatusBarAlignment.Left, 49);
 

@@ -9,7 +9,7 @@ import { Studio } from './studio';
 import { TargetService } from './targets';
 import { TracingPanel } from './panel/host';
 import { TargetConnection } from './targetConnection';
-import { configuredIdleMs, registerResidentTracer, ResidentTracerItem } from './residentTracer';
+import { configuredHooksIdleMs, configuredIdleMs, registerResidentTracer, ResidentTracerItem } from './residentTracer';
 import { TracerSession } from '../core/trace/tracerSession';
 import { traceProgram } from '../core/trace/traceProgram';
 
@@ -63,7 +63,7 @@ function warmTracer(studio: Studio, targets: TargetService, item: ResidentTracer
   return new TargetConnection(studio, targets, {
     async open(target, progress) {
       const idleMs = configuredIdleMs(target);
-      const session = await TracerSession.connect(target, progress, { idleMs });
+      const session = await TracerSession.connect(target, progress, { idleMs, hooksIdleMs: configuredHooksIdleMs() });
       try {
         const state = await session.prepare({}, progress);
         const t = state.timings;

@@ -10,8 +10,9 @@ import { isatty } from 'node:tty';
 import { loadNative } from '../../native/index';
 import { CHECK_OBJECTS_FLAG, ObjectChecker, runObjectCheckChild } from './objectCheck';
 import { connectingUser } from './processes';
-import { KEEPER_FLAG, RELEASE_FLAG, unpinFolder } from './residentTracer';
-import { runKeeper } from './tracerKeeper';
+import { unpinFolder } from './residentTracer';
+import { KEEPER_FLAG, RELEASE_FLAG } from './tracerProcesses';
+import { keeperLog, runKeeper } from './tracerKeeper';
 import { HelperSession } from './session';
 import { runDaemon } from './daemon';
 import { DAEMON_FLAG } from '../shared/helperDaemon';
@@ -101,8 +102,25 @@ function main(): void {
   void session.finished.then(() => exit(0));
 }
 
+/** A tracer's keeper (tracerKeeper.ts): whatever ends it says so in the tracer's keeper log. */
+function keeper(key: string): void {
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      keeperLog(key, `left: received ${signal}`);
+      process.exit(0);
+    });
+  }
+  runKeeper(loadNative(), key).then(
+    () => process.exit(0),
+    (err: Error) => {
+      keeperLog(key, `failed: ${err.stack ?? err.message}`);
+      process.exit(70);
+    },
+  );
+}
+
 if (process.argv[2] === CHECK_OBJECTS_FLAG) runObjectCheckChild(loadNative);
-else if (process.argv[2] === KEEPER_FLAG) void runKeeper(loadNative(), process.argv[3] ?? '').finally(() => process.exit(0));
+else if (process.argv[2] === KEEPER_FLAG) keeper(process.argv[3] ?? '');
 else if (process.argv[2] === DAEMON_FLAG) {
   process.env.UV_THREADPOOL_SIZE ??= '32';
   runDaemon({ loadNative, helperJs: process.argv[1], user: connectingUser() });

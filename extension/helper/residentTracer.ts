@@ -3,10 +3,10 @@
 // (seconds), and nobody waits for a detach (tens of seconds on 6.1, ftrace's RCU-tasks grace periods).
 //
 // What is kept, per tracer key (the compiled object's digest plus its knobs):
-//   /sys/fs/bpf/bpf-lsm-studio/tracers/<key>/   pinned links (link_<program>), the shared maps
-//                                                (map_tr_traced, map_tr_maybe, map_tr_rings, map_tr_counters)
-//                                                and the syscall programs themselves (prog_tr_sys_enter,
-//                                                prog_tr_sys_exit), whose links come and go (tracerKeeper.ts)
+//   /sys/fs/bpf/bpf-lsm-studio/tracers/<key>/   the programs (prog_<program>) and their links
+//                                                (link_<program>), which come and go (tracerKeeper.ts),
+//                                                the shared maps (map_tr_traced, map_tr_maybe, map_tr_rings,
+//                                                map_tr_counters)
 //   /run/bpf-lsm-studio/tracers/<key>/           maps.bpf.o (to reopen the maps), meta.json (what is
 //                                                attached, what the kernel refused, the idle time),
 //                                                slot-<n> (pid of the session that owns trace slot n),
@@ -22,33 +22,22 @@
 // Release (`bpf-lsm tracer stop`, idle time, a changed tracer) renames the pin folder out of the way at
 // once, so the next trace never finds a tracer on its way out, and then unpins in a detached process:
 // every unpin of a link waits for the kernel's detach, which is no one's critical path there.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { basename, join } from 'node:path';
 import type { BpfObject, NativeBinding } from '../../native/index';
 import { claimPidFile, pidAlive, readPidFile } from '../shared/pidFile';
 import { writeFileAtomic } from '../shared/atomicWrite';
 import { loadCpus } from './cpuPlacement';
+import { TRACED_MAP } from '../shared/tracer/control';
+import { tracedEntries } from './tracedFilter';
+import { detached, KEY_PATTERN, PIN_ROOT, RELEASE_FLAG, startKeeper, STATE_ROOT } from './tracerProcesses';
 
-export const PIN_ROOT = '/sys/fs/bpf/bpf-lsm-studio/tracers';
-export const STATE_ROOT = '/run/bpf-lsm-studio/tracers';
-/** helper.js flags of the detached processes this module starts. */
-export const KEEPER_FLAG = '--tracer-keeper';
-export const RELEASE_FLAG = '--tracer-release';
 
 /** Maps shared by every session of a resident tracer (bpf/tracer/tracer_maps.h). */
 const SHARED_MAPS = ['tr_traced', 'tr_maybe', 'tr_rings', 'tr_counters'];
 const RINGS_MAP = 'tr_rings';
-export const TRACED_MAP = 'tr_traced';
-/**
- * Programs that run on every syscall of every process while attached: pinned as programs too, so that their
- * links can be detached while no trace runs and attached again in milliseconds (tracerKeeper.ts).
- */
-export const SYSCALL_PROGRAMS: readonly string[] = ['tr_sys_enter', 'tr_sys_exit'];
 const SESSION_RING = 'tr_events';
 const SLOTS = 8;
-export const KEY_PATTERN = /^[0-9a-z-]{8,80}$/;
 
 export interface TracerMeta {
   readonly key: string;
@@ -59,6 +48,8 @@ export interface TracerMeta {
   readonly refused: Array<{ program: string; message: string }>;
   /** Released after this long without a trace; 0: never (until reboot or VM stop). */
   readonly idleMs: number;
+  /** The hook programs' links are detached after this long without a trace; 0: never (absent: HOOKS_IDLE_MS). */
+  readonly hooksIdleMs?: number;
 }
 
 export interface AcquireParams {
@@ -70,6 +61,7 @@ export interface AcquireParams {
   /** Sets the knobs of a tracer about to be loaded (not called when one is reused). */
   readonly setup: (bpf: BpfObject) => void;
   readonly idleMs: number;
+  readonly hooksIdleMs?: number;
 }
 
 export interface Acquired {
@@ -91,7 +83,7 @@ export interface ResidentStatus {
   readonly key: string;
   readonly state: 'resident' | 'loading' | 'releasing' | 'incomplete';
   readonly links: number;
-  /** Programs kept loaded with their links detached until a trace needs them (the syscall programs). */
+  /** Programs kept loaded with their links detached until a trace needs them (tracerKeeper.ts). */
   readonly idle: number;
   readonly tracesRunning: number;
   readonly idleMs: number;
@@ -183,24 +175,6 @@ export async function withLock<T>(fn: () => Promise<T> | T, timeoutMs = 10 * 60_
   } finally {
     rmSync(lock, { force: true });
   }
-}
-
-/**
- * Starts a detached helper process that outlives this one (stdio closed, own session). `nice`: at the lowest
- * priority, for a keeper, whose start (node and the helper's bundle: 2-4 s of CPU in the TCG guest) would
- * otherwise compete with the trace that just loaded the tracer.
- */
-function detached(flag: string, arg: string, nice = false): void {
-  const child = spawn(process.execPath, [process.argv[1], flag, arg], { detached: true, stdio: 'ignore' });
-  child.on('error', () => undefined);
-  if (nice && child.pid !== undefined) {
-    try {
-      setPriority(child.pid, 19);
-    } catch {
-      // it runs at the default priority
-    }
-  }
-  child.unref();
 }
 
 /**
@@ -363,19 +337,7 @@ export async function releaseResident(key?: string): Promise<string[]> {
  * records would otherwise reach the ring of the session that takes the slot over.
  */
 function forgetSlotProcesses(bpf: BpfObject, slot: number): void {
-  const stale: Buffer[] = [];
-  let after: Buffer | null = null;
-  for (;;) {
-    const page = bpf.mapEntries(TRACED_MAP, after, 1024);
-    const vs = page.count ? page.values.length / page.count : 0;
-    for (let i = 0; i < page.count; i++) {
-      // struct tr_task: u32 root, u16 depth, u16 slot.
-      if (page.values.readUInt16LE(i * vs + 6) === slot) stale.push(Buffer.from(page.keys.subarray(i * 4, i * 4 + 4)));
-    }
-    if (!page.more || page.count === 0) break;
-    after = Buffer.from(page.keys.subarray((page.count - 1) * 4, page.count * 4));
-  }
-  for (const k of stale) bpf.mapDelete(TRACED_MAP, k);
+  for (const e of tracedEntries(bpf)) if (e.slot === slot) bpf.mapDelete(TRACED_MAP, e.key);
 }
 
 function claimSlot(key: string): number {
@@ -401,34 +363,15 @@ export function openShared(open: () => BpfObject, pinDir: string, programs: read
 }
 
 /**
- * Pins an attached program's link. A syscall program is pinned itself too, and this object lets go of its
- * link: the keeper's unpin must detach it while the session that loaded the tracer is still open.
+ * Pins an attached program's link and the program itself, and this object lets go of its link: the keeper
+ * detaches links while no trace needs them (its unpin must detach even while the session that loaded the
+ * tracer is still open), and a trace attaches them again from the pinned programs (tracerKeeper.ts).
  */
 function pinAttached(bpf: BpfObject, program: string, dir: string): void {
   bpf.pinLink(program, join(dir, `link_${program}`));
-  if (!SYSCALL_PROGRAMS.includes(program)) return;
   bpf.pinProgram(program, join(dir, `prog_${program}`));
   bpf.forgetLink(program);
 }
-
-/**
- * Starts the tracer's keeper (tracerKeeper.ts) unless it runs: it detaches the syscall programs while no
- * trace runs, and releases the tracer after its idle time.
- */
-export function startKeeper(key: string): void {
-  if (!keeperRuns(key)) detached(KEEPER_FLAG, key, true);
-}
-
-/** Whether the pid in the tracer's keeper file is that tracer's keeper (not a process that got its pid later). */
-export function keeperRuns(key: string): boolean {
-  const pid = readPidFile(join(STATE_ROOT, key, 'keeper'));
-  try {
-    return pid > 0 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${KEEPER_FLAG}\0${key}`);
-  } catch {
-    return false;
-  }
-}
-
 
 /** The names in a tracer's pin folder; none when a release took the folder meanwhile. */
 function pinNames(pinDir: string): string[] {
@@ -460,7 +403,7 @@ export async function acquireResident(native: NativeBinding, params: AcquirePara
     // One listing, not a stat per program: 233 existsSync calls were ~1.3 s of the daemon's main thread in a
     // profile of warm traces on the 6.1 VM (path.join and the stat each, under TCG).
     const pins = new Set(meta ? pinNames(pinDir) : []);
-    // A syscall program pinned without its link is only idle: the first trace attaches it (tracerKeeper.ts).
+    // A program pinned without its link is only idle: the next trace attaches it (tracerKeeper.ts).
     const missing = meta ? meta.attached.filter((p) => !pins.has(`link_${p}`) && !pins.has(`prog_${p}`)) : [];
     let bpf: BpfObject;
     let reused = true;
@@ -529,7 +472,7 @@ export async function acquireResident(native: NativeBinding, params: AcquirePara
           attached.push(r.program);
         }
         phases.end('attach');
-        meta = { key: params.key, createdAt: Date.now(), attached, refused, idleMs: params.idleMs };
+        meta = { key: params.key, createdAt: Date.now(), attached, refused, idleMs: params.idleMs, ...(params.hooksIdleMs !== undefined ? { hooksIdleMs: params.hooksIdleMs } : {}) };
         rmSync(stateDir, { recursive: true, force: true });
         mkdirSync(stateDir, { recursive: true, mode: 0o700 });
         writeAtomic(join(stateDir, 'maps.bpf.o'), params.mapsObject);

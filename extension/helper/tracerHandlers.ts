@@ -4,8 +4,9 @@
 import type { BpfObject, NativeBinding } from '../../native/index';
 import type { HelperErrorCode, JsonValue, ParamsOf, ResultOf } from '../shared/helperProtocol';
 import { gunzipSync } from 'node:zlib';
-import { acquireResident, releaseResident, residentStatus, TRACED_MAP, TracerNeedsObject } from './residentTracer';
-import { withSyscallLinks } from './tracerKeeper';
+import { acquireResident, releaseResident, residentStatus, TracerNeedsObject } from './residentTracer';
+import { TRACED_MAP } from '../shared/tracer/control';
+import { withLinksAttached } from './tracerKeeper';
 
 export interface TracerHandlerDeps {
   native(): NativeBinding;
@@ -49,6 +50,7 @@ export function tracerHandlers(deps: TracerHandlerDeps): { tracerAcquire: Answer
             mapsObject: params.mapsObject === undefined ? undefined : Buffer.from(params.mapsObject, 'base64'),
             programs: params.programs,
             idleMs: params.idleMs,
+            hooksIdleMs: params.hooksIdleMs,
             setup: (bpf) => deps.setGlobals(bpf, params.globals ?? {}),
           },
           deps.check,
@@ -63,7 +65,7 @@ export function tracerHandlers(deps: TracerHandlerDeps): { tracerAcquire: Answer
       const objectId = deps.own(acquired.bpf, {
         release: () => acquired.release(),
         update: async (map, write) => {
-          if (map === TRACED_MAP) await withSyscallLinks(deps.native(), params.key, write);
+          if (map === TRACED_MAP) await withLinksAttached(deps.native(), params.key, write);
           else write();
           acquired.used();
         },

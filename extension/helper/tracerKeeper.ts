@@ -1,24 +1,37 @@
-// The keeper of a resident tracer: a detached helper process per tracer, started with it (residentTracer.ts),
-// that wakes every second (every 5 s once the syscall programs are detached) and
-//   - detaches the syscall programs (tr_sys_enter, tr_sys_exit) once no trace has started (and no session
-//     ended) for SYSCALL_IDLE_MS and no live session has a process in the filter. Attached, they run on every syscall
-//     of every process on the target, traced or not; they stay loaded (pinned as programs), so the next trace
-//     attaches them again in milliseconds instead of loading them;
-//   - releases the tracer once its idle time (a setting; 0 on the built-in VM: never) has passed that way.
-// A trace puts its process into the filter through withSyscallLinks, which attaches them first, under the
-// lock that the keeper's detach takes too: no process enters the filter while they are detached.
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+// The keeper of a resident tracer: a detached helper process per tracer, started with it (tracerProcesses.ts),
+// that wakes every second (every 5 s once the syscall programs are detached) and, once no trace has started
+// (and no session ended) for a while and no live session has a process in the filter,
+//   - detaches the syscall programs (tr_sys_enter, tr_sys_exit) after SYSCALL_IDLE_MS: attached, they run on
+//     every syscall of every process on the target, traced or not;
+//   - detaches the hook programs after the tracer's hooksIdleMs (HOOKS_IDLE_MS unless the client set it):
+//     attached, every LSM hook call on the target goes through their BPF trampolines;
+//   - releases the tracer once its idle time (a setting; 0 on the built-in VM: never) has passed.
+// Detached programs stay loaded (pinned as programs), so a trace attaches them again instead of loading them
+// (milliseconds for the two syscall programs, ~4 s for ~230 hooks on the 6.1 VM, against 6-7 s of load).
+// A trace puts its process into the filter through withLinksAttached, which attaches them first, under the
+// lock that the keeper's detaches take too: no process enters the filter while a program is detached.
+import { appendFileSync, existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NativeBinding } from '../../native/index';
 import { claimPidFile, pidAlive, readPidFile } from '../shared/pidFile';
-import { keeperRuns, KEY_PATTERN, openShared, startKeeper, PIN_ROOT, readMeta, releaseInBackground, STATE_ROOT, SYSCALL_PROGRAMS, touch, TRACED_MAP, withLock, type TracerMeta } from './residentTracer';
+import { TRACED_MAP } from '../shared/tracer/control';
+import { tracedEntries } from './tracedFilter';
+import { openShared, readMeta, releaseInBackground, touch, withLock, type TracerMeta } from './residentTracer';
+import { keeperRuns, KEY_PATTERN, PIN_ROOT, startKeeper, STATE_ROOT } from './tracerProcesses';
 
+/** Programs that run on every syscall of every process while attached (tracer.bpf.c). */
+const SYSCALL_PROGRAMS: readonly string[] = ['tr_sys_enter', 'tr_sys_exit'];
 /** How long the syscall programs stay attached after a trace: back-to-back traces find them attached. */
 export const SYSCALL_IDLE_MS = 10_000;
-/** Taken by withSyscallLinks and the keeper's detach; a tracer load (seconds, under the tracer lock) does not hold it. */
-const SYSCALL_LOCK = '.syscalls-lock';
-/** A trace waits at most this long for the keeper's detach to finish. */
-const SYSCALL_LOCK_MS = 30_000;
+/**
+ * How long the hook programs stay attached after a trace, unless the client set the tracer's hooksIdleMs:
+ * a trace after that attaches them again before its program starts (~4 s for ~230 on the 6.1 VM).
+ */
+export const HOOKS_IDLE_MS = 10 * 60_000;
+/** Taken by withLinksAttached and the keeper's detaches; a tracer load (seconds, under the tracer lock) does not hold it. */
+const LINKS_LOCK = '.links-lock';
+/** A trace waits at most this long for a detach of the keeper's to finish. */
+const LINKS_LOCK_MS = 30_000;
 
 /**
  * Whether a live session has live processes in the tracer's filter: the idle clock alone cannot tell a long
@@ -31,17 +44,11 @@ async function tracing(native: NativeBinding, key: string, dropGone = false): Pr
   const bpf = openShared(() => native.BpfObject.openFile(join(STATE_ROOT, key, 'maps.bpf.o')), join(PIN_ROOT, key), []);
   try {
     await bpf.load(0, 1 << 16);
-    const page = bpf.mapEntries(TRACED_MAP, null, 8192);
-    const vs = page.count ? page.values.length / page.count : 0;
     let live = false;
-    for (let i = 0; i < page.count; i++) {
-      const key4 = page.keys.subarray(i * 4, i * 4 + 4);
-      if (!pidAlive(key4.readUInt32LE(0))) {
-        if (dropGone) bpf.mapDelete(TRACED_MAP, Buffer.from(key4));
-        continue;
-      }
-      // struct tr_task: u32 root, u16 depth, u16 slot.
-      if (pidAlive(readPidFile(join(STATE_ROOT, key, `slot-${page.values.readUInt16LE(i * vs + 6)}`)))) {
+    for (const e of tracedEntries(bpf)) {
+      if (!pidAlive(e.pid)) {
+        if (dropGone) bpf.mapDelete(TRACED_MAP, e.key);
+      } else if (pidAlive(readPidFile(join(STATE_ROOT, key, `slot-${e.slot}`)))) {
         live = true;
         if (!dropGone) break;
       }
@@ -61,29 +68,44 @@ function releaseUnderWay(key: string): boolean {
   }
 }
 
-/** The syscall programs of the tracer that are pinned as programs (none for a tracer without syscall records). */
-function syscallPrograms(key: string): string[] {
-  const dir = join(PIN_ROOT, key);
-  return SYSCALL_PROGRAMS.filter((p) => existsSync(join(dir, `prog_${p}`)));
+/** The names in the tracer's pin folder (none while it is away). */
+function pins(key: string): Set<string> {
+  try {
+    return new Set(readdirSync(join(PIN_ROOT, key)));
+  } catch {
+    return new Set();
+  }
+}
+
+/** The tracer's programs that are pinned with their links detached. */
+function detachedPrograms(names: Set<string>): string[] {
+  return [...names].filter((n) => n.startsWith('prog_') && !names.has(`link_${n.slice(5)}`)).map((n) => n.slice(5));
+}
+
+/** The tracer's hook programs that are attached and pinned as programs too (so a trace can attach them again). */
+function attachedHooks(names: Set<string>): string[] {
+  return [...names].filter((n) => n.startsWith('prog_') && names.has(`link_${n.slice(5)}`) && !SYSCALL_PROGRAMS.includes(n.slice(5))).map((n) => n.slice(5));
 }
 
 /**
- * Runs `write` (an update of the tracer's filter) once the tracer's syscall programs are attached: when the
- * keeper detached them, they are attached again from their pinned programs first.
+ * Runs `write` (an update of the tracer's filter) once every program of the tracer is attached: the ones the
+ * keeper detached are attached again from their pinned programs first.
  */
-export async function withSyscallLinks(native: NativeBinding, key: string, write: () => void): Promise<void> {
+export async function withLinksAttached(native: NativeBinding, key: string, write: () => void): Promise<void> {
   if (!KEY_PATTERN.test(key)) throw new Error(`"${key}" is not a tracer key`);
   await withLock(
-    () => {
+    async () => {
       const dir = join(PIN_ROOT, key);
-      for (const p of syscallPrograms(key)) {
-        const link = join(dir, `link_${p}`);
-        if (!existsSync(link)) native.attachPinnedTracepoint(join(dir, `prog_${p}`), link);
-      }
+      const detached = detachedPrograms(pins(key));
+      const t0 = Date.now();
+      if (detached.length) await native.attachPinnedPrograms(detached.map((p) => [join(dir, `prog_${p}`), join(dir, `link_${p}`)] as const));
+      if (detached.length > 2) keeperLog(key, `attached ${detached.length} programs again in ${Date.now() - t0} ms`, 'trace');
       write();
+      // Under the lock, so that the keeper's next look at the last use, under it too, sees this trace.
+      if (existsSync(join(STATE_ROOT, key))) touch(join(STATE_ROOT, key, 'last-used'));
     },
-    SYSCALL_LOCK_MS,
-    SYSCALL_LOCK,
+    LINKS_LOCK_MS,
+    LINKS_LOCK,
   );
   // Every trace makes sure its tracer has a keeper, whatever ended the last one.
   startKeeper(key);
@@ -111,9 +133,56 @@ async function detachIdleSyscalls(native: NativeBinding, key: string, meta: Trac
       for (const p of SYSCALL_PROGRAMS) rmSync(join(dir, `link_${p}`), { force: true });
       return true;
     },
-    SYSCALL_LOCK_MS,
-    SYSCALL_LOCK,
+    LINKS_LOCK_MS,
+    LINKS_LOCK,
   );
+}
+
+/**
+ * Detaches the hook programs one at a time (on 6.1 each unpin waits for the kernel's detach, ~0.1-0.2 s),
+ * each under the lock, and stops as soon as a trace has started: that trace attached what was detached.
+ */
+async function detachIdleHooks(native: NativeBinding, key: string, meta: TracerMeta, idleMs: number): Promise<void> {
+  const dir = join(PIN_ROOT, key);
+  const idle = () => Date.now() - lastUsed(key, meta) >= idleMs;
+  const quiet = await withLock(
+    async () => {
+      if (!idle()) return false;
+      if (!(await tracing(native, key, true).catch(() => true))) return true;
+      touch(join(STATE_ROOT, key, 'last-used')); // a long trace: ask again after another idle period
+      return false;
+    },
+    LINKS_LOCK_MS,
+    LINKS_LOCK,
+  );
+  if (!quiet) return;
+  const hooks = attachedHooks(pins(key));
+  const t0 = Date.now();
+  let n = 0;
+  for (const p of hooks) {
+    const unpin = () => {
+      if (!idle()) return false;
+      rmSync(join(dir, `link_${p}`), { force: true });
+      return true;
+    };
+    if (!(await withLock(unpin, LINKS_LOCK_MS, LINKS_LOCK))) break;
+    n++;
+  }
+  keeperLog(key, `detached ${n} of ${hooks.length} hook programs in ${Date.now() - t0} ms${n < hooks.length ? ': a trace started' : ''}`);
+}
+
+/** The keepers' log: each keeper's start, each detach and why it left (a release takes a tracer's state folder away). */
+export const KEEPER_LOG = join(STATE_ROOT, 'keepers.log');
+const KEEPER_LOG_BYTES = 256 * 1024;
+
+export function keeperLog(key: string, line: string, who = 'keeper'): void {
+  if (!KEY_PATTERN.test(key)) return;
+  try {
+    if ((statSync(KEEPER_LOG, { throwIfNoEntry: false })?.size ?? 0) > KEEPER_LOG_BYTES) renameSync(KEEPER_LOG, `${KEEPER_LOG}.1`);
+    appendFileSync(KEEPER_LOG, `${new Date().toISOString()} ${key} ${who} ${process.pid}: ${line}\n`, { mode: 0o600 });
+  } catch {
+    // no state folder: no tracer either
+  }
 }
 
 /**
@@ -123,32 +192,45 @@ async function detachIdleSyscalls(native: NativeBinding, key: string, meta: Trac
 export async function runKeeper(native: NativeBinding, key: string): Promise<void> {
   if (!KEY_PATTERN.test(key)) return;
   const pidFile = join(STATE_ROOT, key, 'keeper');
-  // A keeper killed earlier may have left its pid to another process.
-  if (!keeperRuns(key)) rmSync(pidFile, { force: true });
-  if (!claimPidFile(pidFile)) return;
+  // startKeeper names the keeper it starts; one started otherwise claims the file. A keeper killed earlier
+  // may have left its pid to another process.
+  if (readPidFile(pidFile) !== process.pid) {
+    if (!keeperRuns(key)) rmSync(pidFile, { force: true });
+    if (!claimPidFile(pidFile)) return keeperLog(key, `not started: keeper ${readPidFile(pidFile)} runs`);
+  }
+  keeperLog(key, 'started');
   for (let wait = 1000; ; ) {
     await new Promise((r) => setTimeout(r, wait));
     if (!existsSync(join(PIN_ROOT, key))) {
       // Released: a trace may still take it back, and its folders (this keeper's pid file with them) return.
       if (releaseUnderWay(key)) continue;
-      return;
+      return keeperLog(key, 'left: the tracer was released');
     }
     // A tracer made again under this key has a keeper of its own. (No pid file or meta for a moment: a trace
     // is taking the tracer back, its state folder follows its pin folder.)
     const owner = readPidFile(pidFile);
-    if (owner !== process.pid && owner > 0) return;
+    if (owner !== process.pid && owner > 0) return keeperLog(key, `left: keeper ${owner} owns the tracer`);
     const meta = readMeta(key);
     if (owner !== process.pid || !meta) continue;
     // A wakeup of node costs ~6 ms of the TCG guest's CPU (0.6% of a vCPU every second): once the syscall
     // programs are detached, every 5 s is soon enough, unless the idle release is due sooner.
-    const attached = SYSCALL_PROGRAMS.some((p) => existsSync(join(PIN_ROOT, key, `link_${p}`)));
-    wait = attached || (meta.idleMs > 0 && meta.idleMs < 60_000) ? 1000 : 5000;
-    if (attached && Date.now() - lastUsed(key, meta) >= SYSCALL_IDLE_MS) await detachIdleSyscalls(native, key, meta).catch(() => false);
+    const names = pins(key);
+    const syscalls = SYSCALL_PROGRAMS.some((p) => names.has(`link_${p}`));
+    wait = syscalls || (meta.idleMs > 0 && meta.idleMs < 60_000) ? 1000 : 5000;
+    const idleFor = Date.now() - lastUsed(key, meta);
+    const hooksIdleMs = meta.hooksIdleMs ?? HOOKS_IDLE_MS;
+    if (syscalls && idleFor >= SYSCALL_IDLE_MS) {
+      const done = await detachIdleSyscalls(native, key, meta).catch((err: Error) => keeperLog(key, `detach failed: ${err.message}`));
+      if (done) keeperLog(key, 'detached the syscall programs');
+    } else if (!syscalls && hooksIdleMs > 0 && idleFor >= hooksIdleMs && attachedHooks(names).length) {
+      await detachIdleHooks(native, key, meta, hooksIdleMs).catch((err: Error) => keeperLog(key, `detach failed: ${err.message}`));
+    }
     if (meta.idleMs <= 0 || Date.now() - lastUsed(key, meta) < meta.idleMs) continue;
     if (await tracing(native, key).catch(() => false)) {
       touch(join(STATE_ROOT, key, 'last-used'));
       continue;
     }
+    keeperLog(key, 'left: releasing the idle tracer');
     await withLock(() => releaseInBackground(key));
     return;
   }

@@ -220,7 +220,7 @@ export interface ResidentTracerInfo {
    */
   state: 'resident' | 'loading' | 'releasing' | 'incomplete';
   links: number;
-  /** Programs kept loaded with their links detached until a trace needs them (its syscall programs). */
+  /** Programs kept loaded with their links detached until a trace needs them (no trace for a while). */
   idle?: number;
   tracesRunning: number;
   /** Released after this long without a trace; 0: never (until the target reboots or the VM stops). */
@@ -327,6 +327,8 @@ export interface HelperMethods {
       programs: string[];
       globals?: Record<string, TypedValue>;
       idleMs: number;
+      /** The hook programs' links are detached after this long without a trace (0: never; absent: 10 minutes). */
+      hooksIdleMs?: number;
       /** With the blob: the tracer's maps-only object (base64), kept on the target to reopen the maps. */
       mapsObject?: string;
       /**

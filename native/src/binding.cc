@@ -549,11 +549,27 @@ Napi::Value IndexLsmHooks(const Napi::CallbackInfo& info) {
       [](int& hooks) { return hooks >= 0 ? Failure{} : bpflsm::Fail(-hooks, "cannot index the kernel's LSM hooks: " + bpflsm::ErrnoText(-hooks)); });
 }
 
-// Two syscalls and a pin: quick enough for the calling thread.
-Napi::Value AttachPinnedTracepoint(const Napi::CallbackInfo& info) {
-  Failure f = bpflsm::AttachPinnedTracepoint(StringArg(info, 0, "programPath"), StringArg(info, 1, "linkPath"));
-  if (f) throw ToError(info.Env(), f);
-  return info.Env().Undefined();
+// On the pool: each attach updates a BPF trampoline (~20 ms under TCG), ~230 of them after an idle time.
+Napi::Value AttachPinnedPrograms(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "pairs must be an array of [programPath, linkPath]");
+  Napi::Array list = info[0].As<Napi::Array>();
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value v = list.Get(i);
+    Napi::Array pair = v.IsArray() ? v.As<Napi::Array>() : Napi::Array::New(env);
+    if (pair.Length() != 2 || !pair.Get(0u).IsString() || !pair.Get(1u).IsString()) throw Napi::TypeError::New(env, "pairs must be an array of [programPath, linkPath]");
+    pairs.emplace_back(pair.Get(0u).As<Napi::String>().Utf8Value(), pair.Get(1u).As<Napi::String>().Utf8Value());
+  }
+  return Job<Failure>::Start(
+      env, nullptr,
+      [pairs = std::move(pairs)] {
+        for (const auto& [prog, link] : pairs) {
+          if (Failure f = bpflsm::AttachPinnedProgram(prog, link)) return f;
+        }
+        return Failure{};
+      },
+      [](Napi::Env env, Failure&) -> Napi::Value { return env.Undefined(); }, [](Failure& f) { return f; });
 }
 
 // Ends the process without exit()'s handlers. libuv joins its thread pool at exit, and a pool thread
@@ -574,7 +590,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("libbpfVersion", Napi::String::New(env, bpflsm::LibbpfVersion()));
   exports.Set("recordHeaderSize", Napi::Number::New(env, bpflsm::RingBatcher::kHeader));
   exports.Set("indexLsmHooks", Napi::Function::New(env, IndexLsmHooks, "indexLsmHooks"));
-  exports.Set("attachPinnedTracepoint", Napi::Function::New(env, AttachPinnedTracepoint, "attachPinnedTracepoint"));
+  exports.Set("attachPinnedPrograms", Napi::Function::New(env, AttachPinnedPrograms, "attachPinnedPrograms"));
   exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));
   return exports;
 }

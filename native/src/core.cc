@@ -404,7 +404,7 @@ Failure Object::PinProgram(const std::string& program, const std::string& path) 
   return {};
 }
 
-Failure AttachPinnedTracepoint(const std::string& progPath, const std::string& linkPath) {
+Failure AttachPinnedProgram(const std::string& progPath, const std::string& linkPath) {
   int prog = bpf_obj_get(progPath.c_str());
   if (prog < 0) {
     int err = errno;

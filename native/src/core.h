@@ -47,10 +47,10 @@ void NoteLibbpfMessage(const std::string& line);
 int IndexLsmHooks();
 
 /**
- * Attaches the tracepoint program pinned at `progPath` (a tp_btf or raw_tp program: it names its own
- * tracepoint) and pins the new link at `linkPath`; no fd stays open. Unpinning the link detaches it.
+ * Attaches the program pinned at `progPath` (an LSM, fentry, tp_btf or raw_tp program: it names its own
+ * hook) and pins the new link at `linkPath`; no fd stays open. Unpinning the link detaches it.
  */
-Failure AttachPinnedTracepoint(const std::string& progPath, const std::string& linkPath);
+Failure AttachPinnedProgram(const std::string& progPath, const std::string& linkPath);
 
 /** Collects libbpf's printed diagnostics for the operation running on this thread. */
 class LibbpfMessages {

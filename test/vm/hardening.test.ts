@@ -18,7 +18,7 @@ import { BuiltinVm } from '../../extension/core/vm/vm';
 import { vmPaths } from '../../extension/core/vm/paths';
 import { buildFloodProgram, floodOpens } from '../fixtures/malformed/flood';
 import { DAEMON_DIR } from '../../extension/shared/helperDaemon';
-import { PIN_ROOT } from '../../extension/helper/residentTracer';
+import { PIN_ROOT } from '../../extension/helper/tracerProcesses';
 import { until } from './until';
 import { vmBefore } from './wedge';
 

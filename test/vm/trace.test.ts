@@ -258,7 +258,8 @@ describe('Trace Executable in the BPF-LSM VM', function () {
           '-c',
           `d=/run/bpf-lsm-studio/tracers/${session.residentKey}; ls -la $d /run/bpf-lsm-studio/tracers /sys/fs/bpf/bpf-lsm-studio/tracers; for f in $d/slot-* $d/keeper; do echo "$f: $(cat $f)"; done; ` +
             `for p in /proc/[0-9]*; do case "$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)" in *tracer-keeper*) echo "keeper process \${p#/proc/}: $(tr '\\0' ' ' < $p/cmdline)";; esac; done; ` +
-            `bpftool map dump pinned /sys/fs/bpf/bpf-lsm-studio/tracers/${session.residentKey}/map_tr_traced; date +%T`,
+            `bpftool map dump pinned /sys/fs/bpf/bpf-lsm-studio/tracers/${session.residentKey}/map_tr_traced; echo keeper log:; grep -F ${session.residentKey} /run/bpf-lsm-studio/tracers/keepers.log | tail -n 20; ` +
+            `echo kernel log:; dmesg | grep -i -E 'oom|killed process|segfault' | tail -n 20; date +%T`,
         ]);
         throw new Error(`${err.message}\n${state.stdout}${state.stderr}`);
       });
@@ -270,7 +271,65 @@ describe('Trace Executable in the BPF-LSM VM', function () {
       assert.ok(t.events.some((e) => e.kind === 'syscall_exit' && e.syscall === 'openat'), 'syscall exit records again');
       assert.ok(t.events.some((e) => e.kind === 'hook' && e.hook === 'file_open' && e.syscall === 'openat'), 'hook calls inside their syscall');
       assert.deepEqual(await syscallPrograms(), { loaded: 2, linked: 2 });
-      console.log(`      idle: the syscall programs were detached ${detachedMs} ms into the wait; the next trace had its syscall records`);
+      const log = await vmTarget().exec('sh', ['-c', 'grep -F "$1" /run/bpf-lsm-studio/tracers/keepers.log | tail -n 6', 'log', session.residentKey!]);
+      console.log(`      idle: the syscall programs were detached ${detachedMs} ms into the wait; the next trace had its syscall records; keeper log:\n${log.stdout.replace(/^/gm, '        ')}`);
+    });
+  });
+
+  describe('hook programs while nothing is traced', () => {
+    /** The tracer's pinned programs, and how many of them have a link (one listing of each, with pin paths). */
+    async function pinnedPrograms(key: string): Promise<{ loaded: number; linked: number }> {
+      const vm = vmTarget();
+      const progs = JSON.parse((await vm.exec('bpftool', ['-j', '-f', 'prog', 'show'])).stdout) as Array<{ id: number; pinned?: string[] }>;
+      const ids = new Set(progs.filter((p) => p.pinned?.some((f) => f.startsWith(`/sys/fs/bpf/bpf-lsm-studio/tracers/${key}/prog_`))).map((p) => p.id));
+      const links = JSON.parse((await vm.exec('bpftool', ['-j', 'link', 'show'])).stdout) as Array<{ prog_id?: number }>;
+      return { loaded: ids.size, linked: links.filter((l) => l.prog_id !== undefined && ids.has(l.prog_id)).length };
+    }
+
+    it('a tracer made with a short hooksIdleMs detaches every program after it, keeps them loaded, and the next trace attaches them and sees its hooks', async () => {
+      const key = session.residentKey!;
+      // A tracer of its own: the resident one was made with the default (10 minutes); its release must be over.
+      await session.dispose();
+      const cliRun = (args: string[]) =>
+        new Promise<string>((resolve, reject) =>
+          execFile(process.execPath, [join(root, 'dist', 'cli.js'), ...args], { env: process.env, timeout: 280_000 }, (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout))),
+        );
+      await cliRun(['tracer', 'stop', '--target', 'vm', '--json']);
+      await until('the release to finish', 120_000, async () => {
+        const r = await vmTarget().exec('sh', ['-c', 'ls /sys/fs/bpf/bpf-lsm-studio/tracers']);
+        return r.stdout.trim() === '' ? true : undefined;
+      });
+      const short = await TracerSession.connect(vmTarget(), undefined, { hooksIdleMs: 20_000 });
+      let ms = 0;
+      try {
+        await short.prepare();
+        assert.equal(short.residentKey, key);
+        const first = await traceProgram(short, { argv: ['/bin/cat', '/etc/hostname'] }, () => undefined);
+        assert.equal(first.exitCode, 0);
+        const t0 = Date.now();
+        const idle = await until('every program to be detached', 180_000, async () => {
+          const p = await pinnedPrograms(key);
+          return p.linked === 0 ? p : undefined;
+        });
+        ms = Date.now() - t0;
+        assert.equal(idle.loaded, state.attached.length + 5, 'all stay loaded (pinned)');
+      } finally {
+        await short.dispose();
+      }
+      // The next trace, on a connection of its own, as a CLI run would.
+      session = await TracerSession.connect(vmTarget());
+      state = await session.prepare();
+      const t1 = Date.now();
+      const t = await trace(['/bin/cat', '/etc/hostname']);
+      const traceMs = Date.now() - t1;
+      assertAccounted(t.summary);
+      assert.ok(openedPaths(t).includes('/etc/hostname'), openedPaths(t).join(' '));
+      assert.ok(hooks(t, 'inode_permission').length > 0, 'inode_permission again');
+      assert.ok(t.events.some((e) => e.kind === 'syscall_enter' && e.syscall === 'openat'), 'syscall records again');
+      const after = await pinnedPrograms(key);
+      const log = await vmTarget().exec('sh', ['-c', 'tail -n 4 /run/bpf-lsm-studio/tracers/keepers.log; date -u +%T.%N']);
+      console.log(`      idle hooks: all ${after.loaded} programs detached ${ms} ms after the trace; the next trace took ${traceMs} ms with its hooks; keeper log:\n${log.stdout.replace(/^/gm, '        ')}`);
+      assert.deepEqual(after, { loaded: state.attached.length + 5, linked: state.attached.length + 5 });
     });
   });
 

@@ -99,15 +99,24 @@ export interface TracerSessionOptions {
    * built-in VM (it goes with the VM), 15 minutes elsewhere; BPF_LSM_TRACER_IDLE_MS overrides both.
    */
   readonly idleMs?: number;
+  /**
+   * A tracer this session loads detaches its hook programs after this long without a trace (0: never); the
+   * next trace attaches them again. Default: the helper's (10 minutes); BPF_LSM_TRACER_HOOKS_IDLE_MS overrides.
+   */
+  readonly hooksIdleMs?: number;
 }
 
 export const DEFAULT_IDLE_MS = 15 * 60_000;
 
-export function tracerIdleMs(target: Target, configured?: number): number {
-  const env = process.env.BPF_LSM_TRACER_IDLE_MS;
+/** Milliseconds from the environment variable `name` when it holds a number, else `configured`. */
+function msFrom(name: string, configured: number | undefined): number | undefined {
+  const env = process.env[name];
   if (env !== undefined && env !== '' && Number.isFinite(Number(env))) return Math.max(0, Math.round(Number(env)));
-  if (configured !== undefined) return Math.max(0, Math.round(configured));
-  return target.ownedMachine ? 0 : DEFAULT_IDLE_MS;
+  return configured === undefined ? undefined : Math.max(0, Math.round(configured));
+}
+
+export function tracerIdleMs(target: Target, configured?: number): number {
+  return msFrom('BPF_LSM_TRACER_IDLE_MS', configured) ?? (target.ownedMachine ? 0 : DEFAULT_IDLE_MS);
 }
 
 export class TracerSession {
@@ -125,6 +134,7 @@ export class TracerSession {
     private readonly cacheDir: string,
     private readonly identity: Promise<KernelIdentity | undefined>,
     private readonly idleMs: number,
+    private readonly hooksIdleMs: number | undefined,
     private readonly ownsClient = true,
   ) {}
 
@@ -134,7 +144,7 @@ export class TracerSession {
    */
   static over(target: Target, client: HelperClient, options: TracerSessionOptions = {}): TracerSession {
     const identity = target.kernel.identity();
-    return new TracerSession(target, client, options.cacheDir ?? cacheRoot(), identity, tracerIdleMs(target, options.idleMs), false);
+    return new TracerSession(target, client, options.cacheDir ?? cacheRoot(), identity, tracerIdleMs(target, options.idleMs), msFrom('BPF_LSM_TRACER_HOOKS_IDLE_MS', options.hooksIdleMs), false);
   }
 
   static async connect(target: Target, progress: Progress = () => {}, options: TracerSessionOptions = {}): Promise<TracerSession> {
@@ -156,7 +166,7 @@ export class TracerSession {
           '\nRun "bpf-lsm check" for every remedy, or trace on the built-in VM with --target vm.',
       );
     }
-    return new TracerSession(target, client, options.cacheDir ?? cacheRoot(), identity, tracerIdleMs(target, options.idleMs));
+    return new TracerSession(target, client, options.cacheDir ?? cacheRoot(), identity, tracerIdleMs(target, options.idleMs), msFrom('BPF_LSM_TRACER_HOOKS_IDLE_MS', options.hooksIdleMs));
   }
 
   get catalogKernel(): string | undefined {
@@ -226,7 +236,13 @@ export class TracerSession {
     // Without syscall events the syscall programs stay unloaded: they would run on every syscall of the system.
     const fixed = syscalls ? plan.fixedPrograms : plan.fixedPrograms.filter((p) => p !== 'tr_sys_enter' && p !== 'tr_sys_exit');
     const programs = [...plan.hooks.map((h) => h.program), ...fixed];
-    const params = { key, programs, globals: { [KNOBS.followForks]: follow, [KNOBS.syscalls]: syscalls }, idleMs: this.idleMs };
+    const params = {
+      key,
+      programs,
+      globals: { [KNOBS.followForks]: follow, [KNOBS.syscalls]: syscalls },
+      idleMs: this.idleMs,
+      ...(this.hooksIdleMs !== undefined ? { hooksIdleMs: this.hooksIdleMs } : {}),
+    };
     let acquired: ResultOf<'tracerAcquire'>;
     try {
       acquired = await this.client.call('tracerAcquire', params);
