@@ -63,7 +63,7 @@ function warmTracer(studio: Studio, targets: TargetService, item: ResidentTracer
   return new TargetConnection(studio, targets, {
     async open(target, progress) {
       const idleMs = configuredIdleMs(target);
-      const session = await TracerSession.connect(target, progress, { idleMs, hooksIdleMs: configuredHooksIdleMs() });
+      const session = await TracerSession.connect(target, progress, { idleMs, hooksIdleMs: configuredHooksIdleMs(), attachIdle: true });
       try {
         const state = await session.prepare({}, progress);
         const t = state.timings;

@@ -61,6 +61,16 @@ export function tracerHandlers(deps: TracerHandlerDeps): { tracerAcquire: Answer
         throw err;
       }
       const { meta } = acquired;
+      const attaching = Date.now();
+      try {
+        if (params.attachIdle) await withLinksAttached(deps.native(), params.key, () => undefined);
+      } catch (err) {
+        // The session does not own it yet: give its slot back and close it here.
+        acquired.release();
+        void acquired.bpf.close();
+        throw err;
+      }
+      const attachIdleMs = Date.now() - attaching;
       const owning = Date.now();
       const objectId = deps.own(acquired.bpf, {
         release: () => acquired.release(),
@@ -70,7 +80,7 @@ export function tracerHandlers(deps: TracerHandlerDeps): { tracerAcquire: Answer
           acquired.used();
         },
       });
-      const phases = [...(object !== blob ? [{ phase: 'inflate', ms: inflateMs }] : []), ...acquired.phases, { phase: 'own', ms: Date.now() - owning }];
+      const phases = [...(object !== blob ? [{ phase: 'inflate', ms: inflateMs }] : []), ...acquired.phases, ...(params.attachIdle ? [{ phase: 'attach idle', ms: attachIdleMs }] : []), { phase: 'own', ms: Date.now() - owning }];
       return {
         result: { objectId, slot: acquired.slot, reused: acquired.reused, attached: meta.attached, refused: meta.refused, loadMs: acquired.loadMs, attachMs: acquired.attachMs, phases },
       };

@@ -329,6 +329,8 @@ export interface HelperMethods {
       idleMs: number;
       /** The hook programs' links are detached after this long without a trace (0: never; absent: 10 minutes). */
       hooksIdleMs?: number;
+      /** Attach now what the keeper detached while nothing was traced, instead of at the next trace (tracer start). */
+      attachIdle?: boolean;
       /** With the blob: the tracer's maps-only object (base64), kept on the target to reopen the maps. */
       mapsObject?: string;
       /**

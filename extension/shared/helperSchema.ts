@@ -70,6 +70,7 @@ export const METHOD_PARAMS = {
     globals: opt(record(json(), 1024, identifier)),
     idleMs: req(int(0, 7 * 24 * 3600 * 1000)),
     hooksIdleMs: opt(int(0, 7 * 24 * 3600 * 1000)),
+    attachIdle: opt(bool),
     mapsObject: opt(str({ min: 4, max: 1 << 20, pattern: /^[A-Za-z0-9+/]+={0,2}$/, what: 'base64' })),
     objectEncoding: opt(oneOf('gzip')),
   }),

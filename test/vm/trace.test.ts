@@ -286,14 +286,15 @@ describe('Trace Executable in the BPF-LSM VM', function () {
       return { loaded: ids.size, linked: links.filter((l) => l.prog_id !== undefined && ids.has(l.prog_id)).length };
     }
 
+    const cliRun = (args: string[]) =>
+      new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, [join(root, 'dist', 'cli.js'), ...args], { env: process.env, timeout: 280_000 }, (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout))),
+      );
+
     it('a tracer made with a short hooksIdleMs detaches every program after it, keeps them loaded, and the next trace attaches them and sees its hooks', async () => {
       const key = session.residentKey!;
       // A tracer of its own: the resident one was made with the default (10 minutes); its release must be over.
       await session.dispose();
-      const cliRun = (args: string[]) =>
-        new Promise<string>((resolve, reject) =>
-          execFile(process.execPath, [join(root, 'dist', 'cli.js'), ...args], { env: process.env, timeout: 280_000 }, (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout))),
-        );
       await cliRun(['tracer', 'stop', '--target', 'vm', '--json']);
       await until('the release to finish', 120_000, async () => {
         const r = await vmTarget().exec('sh', ['-c', 'ls /sys/fs/bpf/bpf-lsm-studio/tracers']);
@@ -330,6 +331,19 @@ describe('Trace Executable in the BPF-LSM VM', function () {
       const log = await vmTarget().exec('sh', ['-c', 'tail -n 4 /run/bpf-lsm-studio/tracers/keepers.log; date -u +%T.%N']);
       console.log(`      idle hooks: all ${after.loaded} programs detached ${ms} ms after the trace; the next trace took ${traceMs} ms with its hooks; keeper log:\n${log.stdout.replace(/^/gm, '        ')}`);
       assert.deepEqual(after, { loaded: state.attached.length + 5, linked: state.attached.length + 5 });
+    });
+
+    it('bpf-lsm tracer start attaches them again at once, ahead of the next trace', async () => {
+      const key = session.residentKey!;
+      // The tracer of the test before detaches everything again 20 s after its last trace.
+      await until('every program to be detached again', 180_000, async () => ((await pinnedPrograms(key)).linked === 0 ? true : undefined));
+      const t0 = Date.now();
+      const started = JSON.parse(await cliRun(['tracer', 'start', '--target', 'vm', '--json'])) as { loaded: boolean; hooks: number };
+      const ms = Date.now() - t0;
+      assert.equal(started.loaded, false, 'the resident tracer was reused');
+      const n = state.attached.length + 5;
+      assert.deepEqual(await pinnedPrograms(key), { loaded: n, linked: n });
+      console.log(`      idle hooks: tracer start attached all ${n} programs again in ${ms} ms (the command's wall time)`);
     });
   });
 

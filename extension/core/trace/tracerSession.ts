@@ -104,6 +104,12 @@ export interface TracerSessionOptions {
    * next trace attaches them again. Default: the helper's (10 minutes); BPF_LSM_TRACER_HOOKS_IDLE_MS overrides.
    */
   readonly hooksIdleMs?: number;
+  /**
+   * A resident tracer this session reopens gets the programs its keeper detached while nothing was traced
+   * attached again at once (loading ahead: `bpf-lsm tracer start`, the editor's connection), not at the
+   * session's first trace.
+   */
+  readonly attachIdle?: boolean;
 }
 
 export const DEFAULT_IDLE_MS = 15 * 60_000;
@@ -135,6 +141,7 @@ export class TracerSession {
     private readonly identity: Promise<KernelIdentity | undefined>,
     private readonly idleMs: number,
     private readonly hooksIdleMs: number | undefined,
+    private readonly attachIdle: boolean,
     private readonly ownsClient = true,
   ) {}
 
@@ -144,7 +151,7 @@ export class TracerSession {
    */
   static over(target: Target, client: HelperClient, options: TracerSessionOptions = {}): TracerSession {
     const identity = target.kernel.identity();
-    return new TracerSession(target, client, options.cacheDir ?? cacheRoot(), identity, tracerIdleMs(target, options.idleMs), msFrom('BPF_LSM_TRACER_HOOKS_IDLE_MS', options.hooksIdleMs), false);
+    return new TracerSession(target, client, options.cacheDir ?? cacheRoot(), identity, tracerIdleMs(target, options.idleMs), msFrom('BPF_LSM_TRACER_HOOKS_IDLE_MS', options.hooksIdleMs), options.attachIdle === true, false);
   }
 
   static async connect(target: Target, progress: Progress = () => {}, options: TracerSessionOptions = {}): Promise<TracerSession> {
@@ -166,7 +173,7 @@ export class TracerSession {
           '\nRun "bpf-lsm check" for every remedy, or trace on the built-in VM with --target vm.',
       );
     }
-    return new TracerSession(target, client, options.cacheDir ?? cacheRoot(), identity, tracerIdleMs(target, options.idleMs), msFrom('BPF_LSM_TRACER_HOOKS_IDLE_MS', options.hooksIdleMs));
+    return new TracerSession(target, client, options.cacheDir ?? cacheRoot(), identity, tracerIdleMs(target, options.idleMs), msFrom('BPF_LSM_TRACER_HOOKS_IDLE_MS', options.hooksIdleMs), options.attachIdle === true);
   }
 
   get catalogKernel(): string | undefined {
@@ -242,6 +249,7 @@ export class TracerSession {
       globals: { [KNOBS.followForks]: follow, [KNOBS.syscalls]: syscalls },
       idleMs: this.idleMs,
       ...(this.hooksIdleMs !== undefined ? { hooksIdleMs: this.hooksIdleMs } : {}),
+      ...(this.attachIdle ? { attachIdle: true } : {}),
     };
     let acquired: ResultOf<'tracerAcquire'>;
     try {
