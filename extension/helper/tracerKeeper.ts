@@ -203,7 +203,9 @@ export async function runKeeper(native: NativeBinding, key: string): Promise<voi
     await new Promise((r) => setTimeout(r, wait));
     if (!existsSync(join(PIN_ROOT, key))) {
       // Released: a trace may still take it back, and its folders (this keeper's pid file with them) return.
-      if (releaseUnderWay(key)) continue;
+      // Looked at in this order (the take-back renames the release folder to the key at once), or a take-back
+      // between the two looks would end this keeper while its pid file comes back naming it.
+      if (releaseUnderWay(key) || existsSync(join(PIN_ROOT, key))) continue;
       return keeperLog(key, 'left: the tracer was released');
     }
     // A tracer made again under this key has a keeper of its own. (No pid file or meta for a moment: a trace
