@@ -374,7 +374,7 @@ function pinAttached(bpf: BpfObject, program: string, dir: string): void {
 }
 
 /** The names in a tracer's pin folder; none when a release took the folder meanwhile. */
-function pinNames(pinDir: string): string[] {
+export function pinNames(pinDir: string): string[] {
   try {
     return readdirSync(pinDir);
   } catch {

@@ -16,7 +16,7 @@ import type { NativeBinding } from '../../native/index';
 import { claimPidFile, pidAlive, readPidFile } from '../shared/pidFile';
 import { TRACED_MAP } from '../shared/tracer/control';
 import { tracedEntries } from './tracedFilter';
-import { openShared, readMeta, releaseInBackground, touch, withLock, type TracerMeta } from './residentTracer';
+import { openShared, pinNames, readMeta, releaseInBackground, touch, withLock, type TracerMeta } from './residentTracer';
 import { keeperRuns, KEY_PATTERN, PIN_ROOT, startKeeper, STATE_ROOT } from './tracerProcesses';
 
 /** Programs that run on every syscall of every process while attached (tracer.bpf.c). */
@@ -69,13 +69,7 @@ function releaseUnderWay(key: string): boolean {
 }
 
 /** The names in the tracer's pin folder (none while it is away). */
-function pins(key: string): Set<string> {
-  try {
-    return new Set(readdirSync(join(PIN_ROOT, key)));
-  } catch {
-    return new Set();
-  }
-}
+const pins = (key: string) => new Set(pinNames(join(PIN_ROOT, key)));
 
 /** The tracer's programs that are pinned with their links detached. */
 function detachedPrograms(names: Set<string>): string[] {
@@ -120,16 +114,23 @@ function lastUsed(key: string, meta: TracerMeta): number {
 }
 
 /** Detaches the attached syscall programs unless a trace needs them; true when it did. */
+/**
+ * Whether no trace has started for `idleMs` and no live session has a live process in the filter; for a
+ * caller holding the links lock (it drops the filter's entries of processes that are gone). A long trace
+ * counts as a use: the next question comes after another idle period, not at the next wakeup.
+ */
+async function quietFor(native: NativeBinding, key: string, meta: TracerMeta, idleMs: number): Promise<boolean> {
+  if (Date.now() - lastUsed(key, meta) < idleMs) return false;
+  if (!(await tracing(native, key, true).catch(() => true))) return true;
+  touch(join(STATE_ROOT, key, 'last-used'));
+  return false;
+}
+
 async function detachIdleSyscalls(native: NativeBinding, key: string, meta: TracerMeta): Promise<boolean> {
   const dir = join(PIN_ROOT, key);
   return withLock(
     async () => {
-      if (Date.now() - lastUsed(key, meta) < SYSCALL_IDLE_MS) return false;
-      if (await tracing(native, key, true).catch(() => true)) {
-        // A long trace: ask again after another idle period, not every second.
-        touch(join(STATE_ROOT, key, 'last-used'));
-        return false;
-      }
+      if (!(await quietFor(native, key, meta, SYSCALL_IDLE_MS))) return false;
       for (const p of SYSCALL_PROGRAMS) rmSync(join(dir, `link_${p}`), { force: true });
       return true;
     },
@@ -145,17 +146,7 @@ async function detachIdleSyscalls(native: NativeBinding, key: string, meta: Trac
 async function detachIdleHooks(native: NativeBinding, key: string, meta: TracerMeta, idleMs: number): Promise<void> {
   const dir = join(PIN_ROOT, key);
   const idle = () => Date.now() - lastUsed(key, meta) >= idleMs;
-  const quiet = await withLock(
-    async () => {
-      if (!idle()) return false;
-      if (!(await tracing(native, key, true).catch(() => true))) return true;
-      touch(join(STATE_ROOT, key, 'last-used')); // a long trace: ask again after another idle period
-      return false;
-    },
-    LINKS_LOCK_MS,
-    LINKS_LOCK,
-  );
-  if (!quiet) return;
+  if (!(await withLock(() => quietFor(native, key, meta, idleMs), LINKS_LOCK_MS, LINKS_LOCK))) return;
   const hooks = attachedHooks(pins(key));
   const t0 = Date.now();
   let n = 0;
@@ -181,7 +172,7 @@ export function keeperLog(key: string, line: string, who = 'keeper'): void {
     if ((statSync(KEEPER_LOG, { throwIfNoEntry: false })?.size ?? 0) > KEEPER_LOG_BYTES) renameSync(KEEPER_LOG, `${KEEPER_LOG}.1`);
     appendFileSync(KEEPER_LOG, `${new Date().toISOString()} ${key} ${who} ${process.pid}: ${line}\n`, { mode: 0o600 });
   } catch {
-    // no state folder: no tracer either
+    // no state root (nothing was ever resident) or no room: the log is only a diagnosis
   }
 }
 
