@@ -17,7 +17,7 @@ import { claimPidFile, pidAlive, readPidFile } from '../shared/pidFile';
 import { TRACED_MAP } from '../shared/tracer/control';
 import { tracedEntries } from './tracedFilter';
 import { openShared, pinNames, readMeta, releaseInBackground, touch, withLock, type TracerMeta } from './residentTracer';
-import { keeperRuns, KEY_PATTERN, PIN_ROOT, startKeeper, STATE_ROOT } from './tracerProcesses';
+import { detachedPrograms, keeperRuns, KEY_PATTERN, PIN_ROOT, startKeeper, STATE_ROOT } from './tracerProcesses';
 
 /** Programs that run on every syscall of every process while attached (tracer.bpf.c). */
 const SYSCALL_PROGRAMS: readonly string[] = ['tr_sys_enter', 'tr_sys_exit'];
@@ -70,11 +70,6 @@ function releaseUnderWay(key: string): boolean {
 
 /** The names in the tracer's pin folder (none while it is away). */
 const pins = (key: string) => new Set(pinNames(join(PIN_ROOT, key)));
-
-/** The tracer's programs that are pinned with their links detached. */
-function detachedPrograms(names: Set<string>): string[] {
-  return [...names].filter((n) => n.startsWith('prog_') && !names.has(`link_${n.slice(5)}`)).map((n) => n.slice(5));
-}
 
 /** The tracer's hook programs that are attached and pinned as programs too (so a trace can attach them again). */
 function attachedHooks(names: Set<string>): string[] {

@@ -17,6 +17,12 @@ export const KEY_PATTERN = /^[0-9a-z-]{8,80}$/;
 export const KEEPER_FLAG = '--tracer-keeper';
 export const RELEASE_FLAG = '--tracer-release';
 
+/** Of a tracer's pin names, its programs pinned with no link: the ones the keeper detached. */
+export function detachedPrograms(names: Iterable<string>): string[] {
+  const all = new Set(names);
+  return [...all].filter((n) => n.startsWith('prog_') && !all.has(`link_${n.slice(5)}`)).map((n) => n.slice(5));
+}
+
 /**
  * Starts a detached helper process that outlives this one (stdio closed, own session). `nice`: at the lowest
  * priority, for a keeper, whose start (node and the helper's bundle: 2-4 s of CPU in the TCG guest) would
@@ -35,7 +41,6 @@ export function detached(flag: string, arg: string, nice = false): number | unde
   child.unref();
   return child.pid;
 }
-
 
 /**
  * Starts the tracer's keeper (tracerKeeper.ts) unless it runs: it detaches the syscall programs while no
