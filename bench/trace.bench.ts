@@ -16,10 +16,12 @@
 // Every slowdown is the loop's own CLOCK_MONOTONIC time (exec and tracer set-up excluded). Untraced runs
 // happen before any tracer is in the kernel (a tracer left resident by an earlier run is released first:
 // without that, BENCH_TRACE_COLD=0 runs compared attached with attached and printed 1.03-1.05x), while the
-// tracer is attached with this session connected but the process not in its filter, right after a trace of
-// /usr/bin/true (what every other process on the target pays while a trace runs: the syscall programs are
-// attached), and again with no session connected once the tracer's keeper has detached its syscall programs
-// (what they pay while the tracer idles). Each untraced run follows a CPU-only
+// tracer is attached with this session connected but the process not in its filter, while the session traces
+// a shell that waits (what every other process on the target pays while a trace runs: the syscall programs are
+// attached), right after a trace of /usr/bin/true with the session still connected (the keeper detaches the
+// syscall programs half a second after the last traced process), and again with no session connected once
+// the tracer's keeper has detached its syscall programs (what they pay while the tracer idles). Each untraced
+// run follows a CPU-only
 // spin (`trace_loop --spin`) and is reported over it: on a shared host TCG's vCPUs run as fast as the host
 // lets them, and raw times of one benchmark drifted 0.27 -> 0.85 s at load 4-5 while loop/spin stays
 // within 1.30-1.50 before any tracer. The same runs print the guest's CPU use outside the loop.
@@ -224,6 +226,29 @@ async function tracerLinks(target: Target, key: string, only?: readonly string[]
 }
 const syscallLinks = (target: Target, key: string) => tracerLinks(target, key, ['tr_sys_enter', 'tr_sys_exit']);
 
+/**
+ * Runs `fn` while `session` traces a shell that waits for a flag file (a few events a second), so that the
+ * tracer's programs are attached as they are for every process on the target while any trace runs.
+ */
+async function duringTrace<T>(target: Target, session: TracerSession, fn: () => Promise<T>): Promise<T> {
+  const flag = '/tmp/bench-trace-waiter-done';
+  await target.exec('rm', ['-f', flag]);
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => (started = resolve));
+  const trace = traceProgram(session, { argv: ['/bin/sh', '-c', `while [ ! -e ${flag} ]; do sleep 1; done`] }, () => started());
+  const endedEarly = trace.then((summary) => {
+    throw new Error(`the waiting trace ended before the run it was for (exit ${summary.exitCode})`);
+  });
+  try {
+    await Promise.race([running, endedEarly]);
+    return await Promise.race([fn(), endedEarly]);
+  } finally {
+    await target.exec('touch', [flag]);
+    await trace;
+    endedEarly.catch(() => undefined);
+  }
+}
+
 async function programCosts(target: Target, session: TracerSession): Promise<void> {
   type Prog = { id: number; name?: string; run_time_ns?: number; run_cnt?: number };
   const snapshot = async (): Promise<Map<number, Prog>> => {
@@ -250,12 +275,14 @@ async function programCosts(target: Target, session: TracerSession): Promise<voi
     const t = await traceOnce(session, [LOOP, String(ITERATIONS), LOOP_FILE]);
     let after = await snapshot();
     report('traced', parseLoop(t.output).ns, before, after, 12);
-    // Right after a trace, with the syscall programs attached (the keeper detaches them 10 s after it).
-    await traceOnce(session, ['/usr/bin/true']);
-    before = await snapshot();
-    const u = await runLoop(target);
-    after = await snapshot();
-    report('untraced (tracer attached)', u.ns, before, after, 8);
+    // While another process is traced: the syscall programs are attached.
+    const u = await duringTrace(target, session, async () => {
+      before = await snapshot();
+      const loop = await runLoop(target);
+      after = await snapshot();
+      return loop;
+    });
+    report('untraced (another process traced)', u.ns, before, after, 8);
   } finally {
     await target.exec('sh', ['-c', 'echo 0 > /proc/sys/kernel/bpf_stats_enabled']);
   }
@@ -373,14 +400,17 @@ async function main(): Promise<void> {
       // (c) + (d) on the attached tracer.
       const attachedIdle: number[] = [];
       const attachedRuns: UntracedRun[] = [];
+      const afterRuns: UntracedRun[] = [];
       const traced: number[] = [];
       const runs: Array<{ summary: TraceSummary; cpuMs: number }> = [];
       for (let i = 0; i < Math.max(ROUNDS, UNTRACED_ROUNDS); i++) {
-        // A trace just ended: the syscall programs are attached, as they are while any trace runs.
-        await traceOnce(b, ['/usr/bin/true']);
-        const u = await untracedRun(vm);
+        // While another process is traced: the syscall programs are attached.
+        const u = await duringTrace(vm, b, () => untracedRun(vm));
         attachedRuns.push(u);
         attachedIdle.push(u.loopNs);
+        // Right after a trace, the session still connected.
+        await traceOnce(b, ['/usr/bin/true']);
+        afterRuns.push(await untracedRun(vm));
         if (i >= ROUNDS) continue;
         const guest0 = cpuLine((await vm.exec('head', ['-1', '/proc/stat'])).stdout);
         const qemu0 = qemuCpuSeconds(vmPid);
@@ -404,17 +434,22 @@ async function main(): Promise<void> {
       const ms = (ns: number) => `${(ns / 1e6).toFixed(0)} ms`;
       const base = median(plain);
       console.log(`loop untraced, no tracer loaded:        ${ms(base)} median (${plain.map(ms).join(', ')})`);
-      console.log(`loop untraced, tracer attached:         ${ms(median(attachedIdle))} median, ${(median(attachedIdle) / base).toFixed(2)}x (raw times minutes apart)`);
+      console.log(`loop untraced, another process traced:  ${ms(median(attachedIdle))} median, ${(median(attachedIdle) / base).toFixed(2)}x (raw times minutes apart)`);
       const plainNorm = plainRuns.map((u) => u.normalized);
       const attachedNorm = attachedRuns.map((u) => u.normalized);
       console.log(
-        `untraced with the tracer attached, each run over a CPU-only spin just before it (${plainRuns.length}+${attachedRuns.length} runs): ` +
-          `loop/spin ${spread(plainNorm)} before any tracer, ${spread(attachedNorm)} attached: ${(median(attachedNorm) / median(plainNorm)).toFixed(2)}x ` +
+        `untraced while another process is traced, each run over a CPU-only spin just before it (${plainRuns.length}+${attachedRuns.length} runs): ` +
+          `loop/spin ${spread(plainNorm)} before any tracer, ${spread(attachedNorm)} during a trace: ${(median(attachedNorm) / median(plainNorm)).toFixed(2)}x ` +
           `(from the medians; every attached run over every unattached run spans ${spread(attachedNorm.flatMap((a) => plainNorm.map((p) => a / p)))}x)`,
       );
       console.log(
         `  other guest CPU during the untraced loops (share of one CPU): ${spread(plainRuns.map((u) => u.otherCpu * 100), 0)}% before any tracer, ` +
-          `${spread(attachedRuns.map((u) => u.otherCpu * 100), 0)}% with the tracer attached and a session connected`,
+          `${spread(attachedRuns.map((u) => u.otherCpu * 100), 0)}% during another process's trace`,
+      );
+      const afterNorm = afterRuns.map((u) => u.normalized);
+      console.log(
+        `untraced right after a trace, the session connected (the keeper detaches the syscall programs once nothing is traced): ` +
+          `loop/spin ${spread(afterNorm)}, ${(median(afterNorm) / median(plainNorm)).toFixed(2)}x; other guest CPU ${spread(afterRuns.map((u) => u.otherCpu * 100), 0)}%`,
       );
       console.log(`loop traced (bpf-lsm trace):            ${ms(median(traced))} median, ${(median(traced) / base).toFixed(2)}x (lsmtrace: 5.7x)`);
       // The host is shared: a round's traced run against the untraced run just before it is steadier than
@@ -422,7 +457,7 @@ async function main(): Promise<void> {
       const paired = traced.map((t, i) => t / attachedIdle[i]);
       // Also against the spin just before that round's untraced run (the traced run follows within seconds).
       console.log(`loop traced / untraced before any tracer, each over its spin: ${spread(traced.map((t, i) => t / attachedRuns[i].spinNs / median(plainNorm)))}x`);
-      console.log(`loop traced / untraced (tracer attached) of the same round: ${paired.map((r) => r.toFixed(2)).join(', ')} (median ${median(paired).toFixed(2)}x)`);
+      console.log(`loop traced / untraced (another process traced) of the same round: ${paired.map((r) => r.toFixed(2)).join(', ')} (median ${median(paired).toFixed(2)}x)`);
       if (neighbour.length > 0) {
         console.log(
           `loop untraced on one vCPU while a CPU-only spin keeps the other busy (no tracer): ${ms(median(neighbour))} median (${neighbour.map(ms).join(', ')}), ` +
@@ -466,7 +501,7 @@ async function main(): Promise<void> {
       const unconnectedNorm = unconnected.map((u) => u.normalized);
       console.log(
         `untraced with the tracer resident, idle (no session, syscall programs detached): loop/spin ${spread(unconnectedNorm)}, ${(median(unconnectedNorm) / median(plainNorm)).toFixed(2)}x ` +
-          `(connected: ${(median(attachedNorm) / median(plainNorm)).toFixed(2)}x); other guest CPU ${spread(unconnected.map((u) => u.otherCpu * 100), 0)}%`,
+          `(during a trace: ${(median(attachedNorm) / median(plainNorm)).toFixed(2)}x, right after one: ${(median(afterNorm) / median(plainNorm)).toFixed(2)}x); other guest CPU ${spread(unconnected.map((u) => u.otherCpu * 100), 0)}%`,
       );
       // Then once the keeper has detached the hook programs too (the tracer's hooksIdleMs after the last trace:
       // BENCH_TRACE_HOOKS_IDLE_MS, set for the tracer this bench loads), and what the next trace pays for them.
