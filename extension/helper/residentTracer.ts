@@ -141,7 +141,8 @@ export function readMeta(key: string): TracerMeta | undefined {
   }
 }
 
-function liveSlots(key: string): number {
+/** How many trace slots of the tracer `key` a live session holds. */
+export function liveSlots(key: string): number {
   let n = 0;
   for (let s = 0; s < SLOTS; s++) if (pidAlive(readPidFile(join(STATE_ROOT, key, `slot-${s}`)))) n++;
   return n;

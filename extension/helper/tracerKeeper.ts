@@ -10,13 +10,13 @@
 // (milliseconds for the two syscall programs, ~4 s for ~230 hooks on the 6.1 VM, against 6-7 s of load).
 // A trace puts its process into the filter through withLinksAttached, which attaches them first, under the
 // lock that the keeper's detaches take too: no process enters the filter while a program is detached.
-import { appendFileSync, existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, renameSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { NativeBinding } from '../../native/index';
 import { claimPidFile, pidAlive, readPidFile } from '../shared/pidFile';
 import { TRACED_MAP } from '../shared/tracer/control';
 import { tracedEntries } from './tracedFilter';
-import { openShared, pinNames, readMeta, releaseInBackground, touch, withLock, type TracerMeta } from './residentTracer';
+import { liveSlots, openShared, pinNames, readMeta, releaseInBackground, touch, withLock, type TracerMeta } from './residentTracer';
 import { detachedPrograms, keeperRuns, KEY_PATTERN, PIN_ROOT, startKeeper, STATE_ROOT } from './tracerProcesses';
 
 /** Programs that run on every syscall of every process while attached (tracer.bpf.c). */
@@ -44,6 +44,10 @@ const LINKS_LOCK_MS = 30_000;
  * session adds a process under it, and a new process may have that pid again.
  */
 async function tracing(native: NativeBinding, key: string, dropGone = false): Promise<boolean> {
+  // No session holds a slot: none of the filter's entries is live, and opening the maps (~45 ms of the TCG
+  // guest's CPU) can wait. Entries of gone processes stay meanwhile; a session that claims their slot drops
+  // them first (forgetSlotProcesses), and a dead slot has no ring for a process with their pid to write to.
+  if (liveSlots(key) === 0) return false;
   const bpf = openShared(() => native.BpfObject.openFile(join(STATE_ROOT, key, 'maps.bpf.o')), join(PIN_ROOT, key), []);
   try {
     await bpf.load(0, 1 << 16);
@@ -120,7 +124,7 @@ function lastUsed(key: string, meta: TracerMeta): number {
 async function quietFor(native: NativeBinding, key: string, meta: TracerMeta, idleMs: number): Promise<boolean> {
   if (Date.now() - lastUsed(key, meta) < idleMs) return false;
   if (!(await tracing(native, key, true).catch(() => true))) return true;
-  touch(join(STATE_ROOT, key, 'last-used'));
+  touchLastUsed(key);
   return false;
 }
 
@@ -188,8 +192,36 @@ export async function runKeeper(native: NativeBinding, key: string): Promise<voi
     if (!claimPidFile(pidFile)) return keeperLog(key, `not started: keeper ${readPidFile(pidFile)} runs`);
   }
   keeperLog(key, 'started');
+  const sleep = new KeeperSleep(join(STATE_ROOT, key));
+  try {
+    await keep(native, key, pidFile, sleep);
+  } finally {
+    sleep.close();
+  }
+}
+
+/** The mtime of the keeper's own last touch of last-used: its state folder's watch does not wake it for that. */
+let ownLastUse = 0;
+
+function touchLastUsed(key: string): void {
+  const file = join(STATE_ROOT, key, 'last-used');
+  touch(file);
+  ownLastUse = statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+}
+
+/** Most wakeups at which the keeper found a trace running before it asks again at the longest interval (5 s). */
+const BUSY_BACKOFF_STEPS = 4;
+
+async function keep(native: NativeBinding, key: string, pidFile: string, sleep: KeeperSleep): Promise<void> {
+  // While a trace runs, each look at the filter opens the tracer's maps: the looks come at longer intervals
+  // the longer it runs (0.5, 1, 2, 4, then every 5 s), and at once again when a session starts or ends.
+  let busyLooks = 0;
+  let nextLook = 0;
   for (let wait = 1000; ; ) {
-    await new Promise((r) => setTimeout(r, wait));
+    if (await sleep.for(wait)) {
+      busyLooks = 0;
+      nextLook = 0;
+    }
     if (!existsSync(join(PIN_ROOT, key))) {
       // Released: a trace may still take it back, and its folders (this keeper's pid file with them) return.
       // Looked at in this order (the take-back renames the release folder to the key at once), or a take-back
@@ -203,27 +235,114 @@ export async function runKeeper(native: NativeBinding, key: string): Promise<voi
     if (owner !== process.pid && owner > 0) return keeperLog(key, `left: keeper ${owner} owns the tracer`);
     const meta = readMeta(key);
     if (owner !== process.pid || !meta) continue;
-    // A wakeup of node costs ~6 ms of the TCG guest's CPU: every SYSCALL_IDLE_MS while the syscall programs
-    // are attached (1.2% of a vCPU, while traces run and just after), every 5 s once they are detached,
-    // unless the idle release is due sooner.
+    // A wakeup of node costs ~6 ms of the TCG guest's CPU: every 5 s once the syscall programs are detached,
+    // unless the idle release is due sooner; a change in the tracer's state folder (a trace's start or end
+    // touches last-used, a session's slot comes or goes) wakes the keeper SYSCALL_IDLE_MS later.
     const names = pins(key);
     const syscalls = SYSCALL_PROGRAMS.some((p) => names.has(`link_${p}`));
-    wait = syscalls ? SYSCALL_IDLE_MS : meta.idleMs > 0 && meta.idleMs < 60_000 ? 1000 : 5000;
+    wait = meta.idleMs > 0 && meta.idleMs < 60_000 ? 1000 : 5000;
     const idleFor = Date.now() - lastUsed(key, meta);
     const hooksIdleMs = meta.hooksIdleMs ?? HOOKS_IDLE_MS;
-    if (syscalls && idleFor >= SYSCALL_IDLE_MS) {
+    if (syscalls && (idleFor < SYSCALL_IDLE_MS || Date.now() < nextLook)) {
+      wait = Math.max(SYSCALL_IDLE_MS - idleFor, nextLook - Date.now(), 50);
+    } else if (syscalls) {
       const done = await detachIdleSyscalls(native, key, meta).catch((err: Error) => keeperLog(key, `detach failed: ${err.message}`));
-      if (done) keeperLog(key, 'detached the syscall programs');
+      if (done) {
+        keeperLog(key, 'detached the syscall programs');
+        busyLooks = 0;
+      } else {
+        busyLooks = Math.min(busyLooks + 1, BUSY_BACKOFF_STEPS);
+        nextLook = Date.now() + Math.min(5000, SYSCALL_IDLE_MS * 2 ** busyLooks);
+        wait = nextLook - Date.now();
+      }
     } else if (!syscalls && hooksIdleMs > 0 && idleFor >= hooksIdleMs && attachedHooks(names).length) {
       await detachIdleHooks(native, key, meta, hooksIdleMs).catch((err: Error) => keeperLog(key, `detach failed: ${err.message}`));
     }
     if (meta.idleMs <= 0 || Date.now() - lastUsed(key, meta) < meta.idleMs) continue;
     if (await tracing(native, key).catch(() => false)) {
-      touch(join(STATE_ROOT, key, 'last-used'));
+      touchLastUsed(key);
       continue;
     }
     keeperLog(key, 'left: releasing the idle tracer');
     await withLock(() => releaseInBackground(key));
     return;
+  }
+}
+
+/**
+ * The keeper's sleep between looks, cut short (to SYSCALL_IDLE_MS from then) by a change in the tracer's state
+ * folder: a trace that starts touches last-used as it attaches the syscall programs, and a session that ends
+ * gives its slot back. The folder goes with a release and comes back with a take-back: watched again then.
+ */
+class KeeperSleep {
+  private watcher: FSWatcher | undefined;
+  private watchedIno = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private deadline = 0;
+  private wake: (() => void) | undefined;
+  private changed = false;
+
+  constructor(private readonly dir: string) {}
+
+  /** Sleeps `ms`, less after a change in the folder; true when one came since the last call. */
+  for(ms: number): Promise<boolean> {
+    this.rewatch();
+    // A change while the keeper was busy (not asleep) counts from now.
+    if (this.changed) ms = Math.min(ms, SYSCALL_IDLE_MS + 50);
+    return new Promise((resolve) => {
+      const done = () => {
+        this.timer = undefined;
+        this.wake = undefined;
+        const changed = this.changed;
+        this.changed = false;
+        resolve(changed);
+      };
+      this.wake = done;
+      this.deadline = Date.now() + ms;
+      this.timer = setTimeout(done, ms);
+    });
+  }
+
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
+
+  private rewatch(): void {
+    let ino = 0;
+    try {
+      ino = statSync(this.dir).ino;
+    } catch {
+      // released: nothing to watch until a take-back brings the folder back
+    }
+    if (ino === this.watchedIno && this.watcher) return;
+    this.watcher?.close();
+    this.watcher = undefined;
+    this.watchedIno = ino;
+    if (!ino) return;
+    try {
+      this.watcher = watch(this.dir, { persistent: false }, (_event, name) => {
+        // A trace's start or a session's end (last-used, not the keeper's own touch), a slot taken or given back.
+        const file = String(name ?? '');
+        if (file === 'last-used' && statSync(join(this.dir, file), { throwIfNoEntry: false })?.mtimeMs === ownLastUse) return;
+        if (file === 'last-used' || file.startsWith('slot-')) this.soon();
+      });
+      this.watcher.on('error', () => {
+        this.watcher?.close();
+        this.watcher = undefined;
+      });
+    } catch {
+      // the keeper's own timer still comes
+    }
+  }
+
+  private soon(): void {
+    this.changed = true;
+    const at = Date.now() + SYSCALL_IDLE_MS + 50;
+    if (!this.wake || at >= this.deadline) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.deadline = at;
+    this.timer = setTimeout(this.wake, at - Date.now());
   }
 }
