@@ -215,6 +215,9 @@ describe('kernel package and image helpers', () => {
     const log = `[    2.1] something\n${READY_MARKER} 6.1.0-56-amd64 lsm=lockdown,capability,landlock,yama,apparmor,bpf\n`;
     assert.deepEqual(parseReadyLine(log), { release: '6.1.0-56-amd64', lsm: ['lockdown', 'capability', 'landlock', 'yama', 'apparmor', 'bpf'] });
     assert.equal(parseReadyLine('booting...'), undefined);
+    // Caught while the guest writes it: not ready until the line is whole.
+    assert.equal(parseReadyLine(`${READY_MARKER} 6.1.0-56-amd64 lsm=lockdown,capability,landlock`), undefined);
+    assert.deepEqual(parseReadyLine(`${READY_MARKER} 6.1.0-56-amd64 lsm=lockdown,bpf\r\n`)?.lsm, ['lockdown', 'bpf']);
   });
 
   it('boots with bpf in lsm=, the forward bound to 127.0.0.1 only and a restricted network', () => {

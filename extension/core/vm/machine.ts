@@ -104,9 +104,13 @@ export function parseUsernetPort(info: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** The line the guest prints when sshd is up, or undefined while it has not yet. */
+/**
+ * The line the guest prints when sshd is up, or undefined while it has not yet. Only a whole line counts: the
+ * console log is read while the guest writes it, and a line caught half-written gave a short LSM list ("bpf
+ * is not in the active LSM list", and no tracer loaded after `vm up`).
+ */
 export function parseReadyLine(consoleLog: string): { release: string; lsm: string[] } | undefined {
-  const m = new RegExp(`${READY_MARKER} (\\S+) lsm=(\\S*)`).exec(consoleLog);
+  const m = new RegExp(`${READY_MARKER} (\\S+) lsm=(\\S*)\\r?\\n`).exec(consoleLog);
   return m ? { release: m[1], lsm: m[2].split(',').filter(Boolean) } : undefined;
 }
 
