@@ -36,7 +36,7 @@ async function start(target: Target, targetId: string, json: boolean, quiet: boo
   const progress = (m: string) => {
     if (!quiet) process.stderr.write(`bpf-lsm tracer: ${m} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
   };
-  const session = await TracerSession.connect(target, progress, { attachIdle: true });
+  const session = await TracerSession.connect(target, progress, { attachIdle: true, objectFirst: true });
   try {
     // The selection `bpf-lsm trace` and Trace Executable use by default, so that they find this one.
     const state = await session.prepare({}, progress);

@@ -110,6 +110,12 @@ export interface TracerSessionOptions {
    * session's first trace.
    */
   readonly attachIdle?: boolean;
+  /**
+   * Sends the compiled tracer with the first request instead of after the helper says it has none resident:
+   * one round trip less for a load that is expected (`bpf-lsm tracer start`, run by `vm up` after a boot); a
+   * resident tracer is reused as ever, and the object only cost its transfer (~200 KB gzipped).
+   */
+  readonly objectFirst?: boolean;
 }
 
 export const DEFAULT_IDLE_MS = 15 * 60_000;
@@ -141,7 +147,7 @@ export class TracerSession {
     private readonly identity: Promise<KernelIdentity | undefined>,
     private readonly idleMs: number,
     private readonly hooksIdleMs: number | undefined,
-    private readonly attachIdle: boolean,
+    private readonly ahead: Pick<TracerSessionOptions, 'attachIdle' | 'objectFirst'>,
     private readonly ownsClient = true,
   ) {}
 
@@ -151,7 +157,7 @@ export class TracerSession {
    */
   static over(target: Target, client: HelperClient, options: TracerSessionOptions = {}): TracerSession {
     const identity = target.kernel.identity();
-    return new TracerSession(target, client, options.cacheDir ?? cacheRoot(), identity, tracerIdleMs(target, options.idleMs), msFrom('BPF_LSM_TRACER_HOOKS_IDLE_MS', options.hooksIdleMs), options.attachIdle === true, false);
+    return new TracerSession(target, client, options.cacheDir ?? cacheRoot(), identity, tracerIdleMs(target, options.idleMs), msFrom('BPF_LSM_TRACER_HOOKS_IDLE_MS', options.hooksIdleMs), options, false);
   }
 
   static async connect(target: Target, progress: Progress = () => {}, options: TracerSessionOptions = {}): Promise<TracerSession> {
@@ -173,7 +179,7 @@ export class TracerSession {
           '\nRun "bpf-lsm check" for every remedy, or trace on the built-in VM with --target vm.',
       );
     }
-    return new TracerSession(target, client, options.cacheDir ?? cacheRoot(), identity, tracerIdleMs(target, options.idleMs), msFrom('BPF_LSM_TRACER_HOOKS_IDLE_MS', options.hooksIdleMs), options.attachIdle === true);
+    return new TracerSession(target, client, options.cacheDir ?? cacheRoot(), identity, tracerIdleMs(target, options.idleMs), msFrom('BPF_LSM_TRACER_HOOKS_IDLE_MS', options.hooksIdleMs), options);
   }
 
   get catalogKernel(): string | undefined {
@@ -249,19 +255,23 @@ export class TracerSession {
       globals: { [KNOBS.followForks]: follow, [KNOBS.syscalls]: syscalls },
       idleMs: this.idleMs,
       ...(this.hooksIdleMs !== undefined ? { hooksIdleMs: this.hooksIdleMs } : {}),
-      ...(this.attachIdle ? { attachIdle: true } : {}),
+      ...(this.ahead.attachIdle ? { attachIdle: true } : {}),
     };
-    let acquired: ResultOf<'tracerAcquire'>;
-    try {
-      acquired = await this.client.call('tracerAcquire', params);
-    } catch (err) {
-      if (!(err instanceof HelperRequestError && err.data?.needObject)) throw err;
-      mark('tracer not resident on the target (helper asked for the object)');
-      progress(`loading and attaching ${programs.length} programs (they stay attached for the next traces)`);
+    const withObject = () => {
       const object = compiled?.object ?? readFileSync(plan.objectPath);
       const mapsObject = compiled?.mapsObject ?? readFileSync(plan.mapsPath);
       // Gzipped (level 1: ~10 ms here) the object is a sixth of its size on the wire (see objectEncoding).
-      acquired = await this.client.tracerAcquire(gzipSync(object, { level: 1 }), { ...params, mapsObject: mapsObject.toString('base64'), objectEncoding: 'gzip' });
+      return this.client.tracerAcquire(gzipSync(object, { level: 1 }), { ...params, mapsObject: mapsObject.toString('base64'), objectEncoding: 'gzip' });
+    };
+    let acquired: ResultOf<'tracerAcquire'>;
+    try {
+      if (this.ahead.objectFirst) progress(`loading and attaching ${programs.length} programs unless the tracer is resident`);
+      acquired = await (this.ahead.objectFirst ? withObject() : this.client.call('tracerAcquire', params));
+    } catch (err) {
+      if (this.ahead.objectFirst || !(err instanceof HelperRequestError && err.data?.needObject)) throw err;
+      mark('tracer not resident on the target (helper asked for the object)');
+      progress(`loading and attaching ${programs.length} programs (they stay attached for the next traces)`);
+      acquired = await withObject();
     }
     const helperPhases = (acquired.phases ?? []).map((p) => `${p.phase} ${p.ms}`).join(', ');
     mark(`tracer acquired (${acquired.reused ? 'resident, reopened' : 'loaded and attached'}; in the helper: ${helperPhases || `open+load ${acquired.loadMs}`} ms, slot ${acquired.slot})`);
