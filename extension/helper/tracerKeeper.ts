@@ -1,6 +1,7 @@
 // The keeper of a resident tracer: a detached helper process per tracer, started with it (tracerProcesses.ts),
-// that wakes twice a second (every 5 s once the syscall programs are detached) and, once no trace has started
-// (and no session ended) for a while and no live session has a process in the filter,
+// that wakes half a second after a trace starts or a session ends (a watch on the tracer's state folder), at
+// growing intervals while a trace runs, every 5 s otherwise, and, once no trace has started (and no session
+// ended) for a while and no live session has a process in the filter,
 //   - detaches the syscall programs (tr_sys_enter, tr_sys_exit) after SYSCALL_IDLE_MS: attached, they run on
 //     every syscall of every process on the target, traced or not;
 //   - detaches the hook programs after the tracer's hooksIdleMs (HOOKS_IDLE_MS unless the client set it):
