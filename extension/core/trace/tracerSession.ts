@@ -264,14 +264,18 @@ export class TracerSession {
       return this.client.tracerAcquire(gzipSync(object, { level: 1 }), { ...params, mapsObject: mapsObject.toString('base64'), objectEncoding: 'gzip' });
     };
     let acquired: ResultOf<'tracerAcquire'>;
-    try {
-      if (this.ahead.objectFirst) progress(`loading and attaching ${programs.length} programs unless the tracer is resident`);
-      acquired = await (this.ahead.objectFirst ? withObject() : this.client.call('tracerAcquire', params));
-    } catch (err) {
-      if (this.ahead.objectFirst || !(err instanceof HelperRequestError && err.data?.needObject)) throw err;
-      mark('tracer not resident on the target (helper asked for the object)');
-      progress(`loading and attaching ${programs.length} programs (they stay attached for the next traces)`);
+    if (this.ahead.objectFirst) {
+      progress(`loading and attaching ${programs.length} programs unless the tracer is resident`);
       acquired = await withObject();
+    } else {
+      try {
+        acquired = await this.client.call('tracerAcquire', params);
+      } catch (err) {
+        if (!(err instanceof HelperRequestError && err.data?.needObject)) throw err;
+        mark('tracer not resident on the target (helper asked for the object)');
+        progress(`loading and attaching ${programs.length} programs (they stay attached for the next traces)`);
+        acquired = await withObject();
+      }
     }
     const helperPhases = (acquired.phases ?? []).map((p) => `${p.phase} ${p.ms}`).join(', ');
     mark(`tracer acquired (${acquired.reused ? 'resident, reopened' : 'loaded and attached'}; in the helper: ${helperPhases || `open+load ${acquired.loadMs}`} ms, slot ${acquired.slot})`);
