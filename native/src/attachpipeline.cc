@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Attaching LSM programs while the object's later programs are still loading.
+// Attaching LSM and fentry programs while the object's later programs are still loading.
 //
 // A cold start of the all-hooks tracer is two long kernel phases one after the other: loading ~230
 // programs (the verifier, CPU-bound) and attaching ~230 links (trampolines and text patching, serialised
@@ -50,7 +50,8 @@ AttachPipeline::Scope::Scope(AttachPipeline* p) : previous_(activePipeline) { ac
 AttachPipeline::Scope::~Scope() { activePipeline = previous_; }
 
 bool AttachPipeline::Handles(const bpf_program* p) const {
-  return wanted_.count(bpf_program__name(p)) > 0 && bpf_program__expected_attach_type(p) == BPF_LSM_MAC;
+  bpf_attach_type type = bpf_program__expected_attach_type(p);
+  return wanted_.count(bpf_program__name(p)) > 0 && (type == BPF_LSM_MAC || type == BPF_TRACE_FENTRY);
 }
 
 void AttachPipeline::Hand(const bpf_program* p) {
@@ -83,7 +84,7 @@ void AttachPipeline::Run() {
       queue_.pop_front();
     }
     int fd = bpf_link_create(item.progFd, 0, static_cast<bpf_attach_type>(item.type), nullptr);
-    // Kernels before 5.19 attach LSM programs only through BPF_RAW_TRACEPOINT_OPEN.
+    // Older kernels attach LSM and fentry programs only through BPF_RAW_TRACEPOINT_OPEN (LSM ones before 5.19).
     if (fd < 0 && (fd == -EINVAL || errno == EINVAL)) fd = bpf_raw_tracepoint_open(nullptr, item.progFd);
     int err = fd < 0 ? (errno ? errno : EINVAL) : 0;
     close(item.progFd);

@@ -235,8 +235,9 @@ LoadResult Object::Load(uint32_t logLevel, size_t logSize, const std::vector<std
     }
   }
   LibbpfMessages messages;
-  // Attaches `attach`'s LSM programs as the load goes on; on a failed load its destructor closes them.
+  // Attaches `attach`'s LSM and fentry programs as the load goes on; on a failed load its destructor closes them.
   AttachPipeline pipeline(obj_, attach);
+  ResolveTracingTargets(obj_);
   int err;
   {
     AttachPipeline::Scope active(&pipeline);

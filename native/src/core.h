@@ -47,6 +47,12 @@ void NoteLibbpfMessage(const std::string& line);
 int IndexLsmHooks();
 
 /**
+ * Before a load: every autoloaded SEC("fentry/<function>") program whose function is not a bpf_lsm_ hook
+ * of the index gets libbpf's own target lookup, which also searches modules (lsmattach.cc).
+ */
+void ResolveTracingTargets(bpf_object* obj);
+
+/**
  * Attaches the program pinned at `progPath` (an LSM, fentry, tp_btf or raw_tp program: it names its own
  * hook) and pins the new link at `linkPath`; no fd stays open. Unpinning the link detaches it.
  */
@@ -169,7 +175,7 @@ class Object : public std::enable_shared_from_this<Object> {
 };
 
 /**
- * Attaches LSM programs on a second thread as libbpf loads the programs after them (attachpipeline.cc).
+ * Attaches LSM and fentry programs on a second thread as libbpf loads the programs after them (attachpipeline.cc).
  * Made by Object::Load around bpf_object__load; the loading thread reports each program it is about
  * to load through BeforeProgramLoad.
  */
@@ -203,7 +209,7 @@ class AttachPipeline {
   void BeforeLoad(const bpf_program* next);
   /** Loading thread, after a successful load: hands the rest, waits, returns the links made. */
   std::vector<Made> Finish();
-  /** Whether this pipeline attaches `p` (an LSM program it was asked for). */
+  /** Whether this pipeline attaches `p` (an LSM or fentry program it was asked for). */
   bool Handles(const bpf_program* p) const;
 
  private:
@@ -222,7 +228,7 @@ class AttachPipeline {
   bool done_ = false;
 };
 
-/** Called by the LSM section handler right before libbpf loads `next` (lsmattach.cc). */
+/** Called by the LSM and fentry section handlers right before libbpf loads `next` (lsmattach.cc). */
 void BeforeProgramLoad(const bpf_program* next);
 
 /** A set of BPF ring buffers drained into batches of framed records. */

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// SEC("lsm/...") and SEC("lsm.s/...") programs, with the attach target found in an index.
+// SEC("lsm/...") and SEC("lsm.s/...") programs, and SEC("fentry/bpf_lsm_...") ones (the tracer's), with the
+// attach target found in an index.
 //
 // libbpf 1.1 finds each LSM program's target, the FUNC bpf_lsm_<hook>, by a linear scan of the kernel's
 // BTF (~100k types) per program. Loading the all-hooks tracer (233 programs) spent ~0.5 s of user CPU in
 // those scans on the 6.1 VM under TCG, about a fifth of its load. Here the bpf_lsm_* functions are indexed
-// once per process and libbpf's own handling of the two sections is replaced (custom handlers come before
+// once per process and libbpf's own handling of the sections is replaced (custom handlers come before
 // libbpf's): program type, attach type and sleepable flag as libbpf sets them, the target id from the index.
+// fentry programs on other functions get libbpf's own lookup (vmlinux, then modules) before the load
+// (ResolveTracingTargets). The handlers also tell the attach pipeline (attachpipeline.cc) which programs
+// are loaded.
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -85,6 +89,38 @@ int Attach(const bpf_program* prog, long, bpf_link** link) {
   return *link ? 0 : -errno;
 }
 
+/** The hook of a bpf_lsm_<hook> function name, or nullptr. */
+const char* HookOfFunction(const char* fn) {
+  const size_t prefix = sizeof(kPrefix) - 1;
+  return strncmp(fn, kPrefix, prefix) == 0 && fn[prefix] ? fn + prefix : nullptr;
+}
+
+constexpr char kFentry[] = "fentry/";
+
+int PrepareTracing(bpf_program* prog, bpf_prog_load_opts* opts, long) {
+  BeforeProgramLoad(prog);
+  // Set before the load: by libbpf's lookup (ResolveTracingTargets) or bpf_program__set_attach_target.
+  if (opts->attach_btf_id) return 0;
+  const char* section = bpf_program__section_name(prog);
+  const char* fn = strncmp(section, kFentry, sizeof(kFentry) - 1) == 0 ? section + sizeof(kFentry) - 1 : "";
+  std::string program = std::string("prog '") + bpf_program__name(prog) + "': ";
+  const char* hook = HookOfFunction(fn);
+  const HookIndex& hooks = Index();
+  auto it = hook && !hooks.err ? hooks.ids.find(hook) : hooks.ids.end();
+  if (it == hooks.ids.end()) {
+    NoteLibbpfMessage(program + "SEC(\"" + section + "\"): no function " + (*fn ? fn : "named") + " in the kernel's or its modules' BTF\n");
+    return -ESRCH;
+  }
+  opts->attach_btf_obj_fd = 0;
+  opts->attach_btf_id = it->second;
+  return 0;
+}
+
+int AttachTracing(const bpf_program* prog, long, bpf_link** link) {
+  *link = bpf_program__attach_trace(prog);
+  return *link ? 0 : -errno;
+}
+
 struct HandlerInstaller {
   HandlerInstaller() {
     LIBBPF_OPTS(libbpf_prog_handler_opts, plain, .cookie = 0, .prog_prepare_load_fn = PrepareLoad, .prog_attach_fn = Attach);
@@ -92,10 +128,28 @@ struct HandlerInstaller {
     // Should registration fail, libbpf's own handlers stay in place and only the speed-up is lost.
     libbpf_register_prog_handler("lsm+", BPF_PROG_TYPE_LSM, BPF_LSM_MAC, &plain);
     libbpf_register_prog_handler("lsm.s+", BPF_PROG_TYPE_LSM, BPF_LSM_MAC, &sleepable);
+    LIBBPF_OPTS(libbpf_prog_handler_opts, tracing, .cookie = 0, .prog_prepare_load_fn = PrepareTracing, .prog_attach_fn = AttachTracing);
+    libbpf_register_prog_handler("fentry+", BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, &tracing);
   }
 } installHandlers;
 
 }  // namespace
+
+void ResolveTracingTargets(bpf_object* obj) {
+  bpf_program* p;
+  bpf_object__for_each_program(p, obj) {
+    const char* section = bpf_program__section_name(p);
+    if (!bpf_program__autoload(p) || bpf_program__expected_attach_type(p) != BPF_TRACE_FENTRY ||
+        strncmp(section, kFentry, sizeof(kFentry) - 1) != 0)
+      continue;
+    const char* fn = section + sizeof(kFentry) - 1;
+    const char* hook = HookOfFunction(fn);
+    const HookIndex& hooks = Index();
+    if (hook && !hooks.err && hooks.ids.count(hook)) continue;  // PrepareTracing finds it in the index
+    // A failed lookup leaves the target unset: PrepareTracing then fails the load with the reason.
+    bpf_program__set_attach_target(p, 0, fn);
+  }
+}
 
 int IndexLsmHooks() {
   const HookIndex& hooks = Index();

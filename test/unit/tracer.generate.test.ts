@@ -109,27 +109,41 @@ for (const kernel of ['host 6.18', 'Debian 6.1'] as const) {
       assert.equal(again.cacheKey, compiled.cacheKey);
     });
 
-    it('libbpf sees one lsm program per generated hook, plus the syscall/fork/exit programs', () => {
+    it('libbpf sees one program per generated hook (fentry on its bpf_lsm_ function, lsm where bpf_d_path resolves paths), plus the syscall/fork/exit programs', () => {
       const native = loadNative();
       const obj = native.BpfObject.openBuffer(compiled.object, 'tracer');
       try {
         const programs = obj.programs();
-        const lsm = programs.filter((p) => p.type === 'lsm');
-        assert.equal(lsm.length, gen.hooks.length);
         const byName = new Map(programs.map((p) => [p.name, p]));
-        for (const h of gen.hooks) {
-          const p = byName.get(h.program);
+        const hooks = gen.hooks.map((h) => ({ h, p: byName.get(h.program) }));
+        for (const { h, p } of hooks) {
           assert.ok(p, `program ${h.program}`);
-          assert.equal(p.section, `lsm/${h.name}`);
-          assert.equal(p.attachTarget, h.name);
+          assert.equal(p.section, h.section);
+          if (h.dpath) {
+            assert.equal(p.section, `lsm/${h.name}`);
+            assert.equal(p.type, 'lsm');
+            assert.equal(p.attachTarget, h.name);
+          } else {
+            assert.equal(p.section, `fentry/bpf_lsm_${h.name}`);
+            assert.equal(p.type, 'tracing');
+            assert.equal(p.attachType, 'trace_fentry');
+          }
         }
+        // Only hooks that call bpf_d_path stay LSM programs; file_open is one, inode_permission (no path) is not.
+        const lsm = gen.hooks.filter((h) => h.dpath);
+        assert.ok(lsm.length >= 10 && lsm.length < gen.hooks.length / 5, `${lsm.length} lsm programs`);
+        assert.ok(lsm.every((h) => gen.bpfSource.split(`int ${h.program}(`)[1].split('\n}')[0].includes('_dpath(')), 'every lsm program resolves a path with bpf_d_path');
+        assert.equal(byName.get('tr_file_open')?.type, 'lsm');
+        assert.equal(byName.get('tr_inode_permission')?.type, 'tracing');
+        // An fentry program's context has no return value slot: its records carry 0, as LSM ones before any other program do.
+        assert.match(gen.bpfSource, /SEC\("fentry\/bpf_lsm_inode_permission"\)\nint tr_inode_permission\(unsigned long long \*ctx\)\n\{[^}]*tr_begin_fixed\(&c, \d+, 0, sizeof\(\*r\)\)/);
         for (const f of FIXED_PROGRAMS) assert.equal(byName.get(f)?.type, 'tracing', f);
         assert.equal(programs.length, gen.hooks.length + FIXED_PROGRAMS.length);
         const maps = new Map(obj.maps().map((m) => [m.name, m]));
         assert.equal(maps.get('tr_events')?.type, 'ringbuf');
         assert.equal(maps.get('tr_traced')?.keySize, 4);
         // Programs stay small: the shared work is in subprograms, so ~230 of them verify quickly.
-        const sizes = lsm.map((p) => p.instructions).sort((a, b) => a - b);
+        const sizes = hooks.map(({ p }) => p!.instructions).sort((a, b) => a - b);
         assert.ok(sizes[sizes.length - 1] < 2000, `largest hook program has ${sizes[sizes.length - 1]} instructions`);
       } finally {
         void obj.close();

@@ -1,7 +1,8 @@
 // Exec enforcement in the BPF-LSM VM through `bpf-lsm policy`: a denied test program fails with EPERM, a
 // renamed copy (mv) is still denied (inode+device rule), re-applying without it lets it run (rules replaced
 // in place: same program, same link), audit mode lets it run and reports an event on the pinned ring, the
-// policy outlives the CLI (pinned), and clear detaches it (bpftool agrees).
+// policy outlives the CLI (pinned), a trace records the denied exec's hook call, and clear detaches it
+// (bpftool agrees).
 import * as assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { vmTarget } from '../../extension/core/targets/vm';
 import { EVENTS_MAP, LINK_PIN, MAP_PINS } from '../../extension/core/policy/policy';
 import { execEventDecoder, type ExecPolicyEvent } from '../../extension/core/policy/events';
 import { iterateRecords } from '../../extension/shared/helperProtocol';
+import type { HookEvent, TraceEvent } from '../../extension/shared/traceEvent';
 import { bpfLsm } from './cli';
 import { vmBefore } from './wedge';
 
@@ -71,6 +73,24 @@ describe('exec enforcement policy in the BPF-LSM VM', function () {
     assert.equal(allowed.stdout.trim(), 'ran');
     assert.deepEqual(await pinnedLink(), link, 'same link and program: the rules were replaced in place');
     assert.equal((await vm.exec('mv', [MOVED, BIN])).exitCode, 0);
+  });
+
+  it('a trace records the exec the policy denies: its bprm_check_security call, then execve = -EPERM', async () => {
+    // The tracer resident before the policy's program is attached: a trampoline runs the newest LSM program
+    // first and stops at a denial, so an LSM program of the tracer would never see this call. Its program on
+    // the hook's entry runs before either.
+    await bpfLsm('policy', 'clear', '--target', 'vm');
+    const started = await bpfLsm('tracer', 'start', '--target', 'vm', '--quiet');
+    assert.equal(started.code, 0, started.stderr);
+    await apply({ mode: 'enforce', deny: [BIN] });
+    const r = await bpfLsm('trace', '--target', 'vm', '--json', '--quiet', '--', '/bin/sh', '-c', `${BIN}; true`);
+    assert.equal(r.code, 0, r.stderr);
+    const events = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as TraceEvent);
+    const checks = events.filter((e): e is HookEvent => e.kind === 'hook' && e.hook === 'bprm_check_security' && (e.args.bprm as { filename?: string } | undefined)?.filename === BIN);
+    const bprm = events.filter((e): e is HookEvent => e.kind === 'hook' && e.category === 'bprm').map((e) => `${e.pid} ${e.hook} ${JSON.stringify(e.args.bprm)}`);
+    assert.equal(checks.length, 1, `bprm_check_security of ${BIN} once; bprm hooks seen:\n${bprm.join('\n')}`);
+    const denied = events.find((e) => e.kind === 'syscall_exit' && e.syscall === 'execve' && e.pid === checks[0].pid && e.time > checks[0].time);
+    assert.equal(denied?.kind === 'syscall_exit' ? denied.ret : undefined, -1, 'execve returns -EPERM');
   });
 
   it('audit: the program runs and the would-be denial arrives as an event', async () => {

@@ -1,6 +1,6 @@
 // Build + load in the BPF-LSM VM: probes with deliberate verifier errors, compiled on the host against the
 // VM kernel's BTF, are rejected by the real verifier and the rejection lands on the exact offending line;
-// a good probe loads, attaches (bpftool sees it) and detaches.
+// a good probe loads, attaches (bpftool sees it) and detaches; fentry programs load beside LSM ones.
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -67,5 +67,32 @@ describe('probe build and load in the BPF-LSM VM', function () {
     assert.deepEqual(await linked(), { progs: 1, links: 0 });
     await client.call('unloadObject', { objectId: r.object.objectId });
     assert.deepEqual(await linked(), { progs: 0, links: 0 });
+  });
+
+  it('fentry programs load beside LSM ones, on a kernel function and on a hook\'s bpf_lsm_ function, and run', async () => {
+    const b = await buildForTarget(join(probes, 'fentry_mixed.bpf.c'), btfPath, { output: join(root, 'out', 'probes', 'fentry_mixed.bpf.o') });
+    assert.ok(b.ok, b.output);
+    const r = await loadProbe(client, b.objectPath, { name: 'fentry_mixed' });
+    assert.ok(r.ok, JSON.stringify(r));
+    try {
+      assert.deepEqual(r.attach.map((a) => [a.program, a.ok]).sort(), [['fxm_do_unlinkat', true], ['fxm_inode_unlink', true], ['fxm_lsm_unlink', true]]);
+      const types = new Map(r.object.programs.map((p) => [p.name, `${p.type} ${p.attachType}`]));
+      assert.equal(types.get('fxm_do_unlinkat'), 'tracing trace_fentry');
+      assert.equal(types.get('fxm_inode_unlink'), 'tracing trace_fentry');
+      assert.equal(types.get('fxm_lsm_unlink'), 'lsm lsm_mac');
+      assert.equal((await vm.exec('sh', ['-c', 'touch /tmp/bls-fxm && rm /tmp/bls-fxm'])).exitCode, 0);
+      const seen = JSON.parse((await vm.exec('bpftool', ['--json', 'map', 'dump', 'name', 'fxm_seen'])).stdout) as Array<{ formatted: { key: number; value: number } }>;
+      assert.deepEqual(seen.map((e) => [e.formatted.key, e.formatted.value > 0]), [[0, true], [1, true], [2, true]], JSON.stringify(seen));
+    } finally {
+      await client.call('unloadObject', { objectId: r.object.objectId });
+    }
+  });
+
+  it('an fentry program on a function the kernel lacks fails to load, naming the function', async () => {
+    const b = await buildForTarget(join(probes, 'fentry_missing.bpf.c'), btfPath, { output: join(root, 'out', 'probes', 'fentry_missing.bpf.o') });
+    assert.ok(b.ok, b.output);
+    const r = await loadProbe(client, b.objectPath, { name: 'fentry_missing' });
+    assert.equal(r.ok, false);
+    assert.match(JSON.stringify(r), /no function bls_no_such_function in the kernel's or its modules' BTF/);
   });
 });

@@ -29,7 +29,7 @@ export interface TracerPlan {
 export interface PlanSelection {
   readonly categories?: readonly string[];
   readonly hooks?: readonly string[];
-  readonly attach?: 'lsm' | 'fexit';
+  readonly attach?: 'entry' | 'fexit';
 }
 
 let bundle: string | undefined;

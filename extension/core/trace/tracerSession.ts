@@ -33,8 +33,8 @@ export interface TracerSelection {
   readonly hooks?: readonly string[];
   /** Follow forks and clones into children (strace -f). Default: true. */
   readonly follow?: boolean;
-  /** LSM programs in the hooks' chains (default) or fexit programs that see the BPF verdict (GenerateOptions.attach). */
-  readonly attach?: 'lsm' | 'fexit';
+  /** Programs on the hooks' entry, before any BPF LSM program (default), or fexit programs that see the BPF verdict (GenerateOptions.attach). */
+  readonly attach?: 'entry' | 'fexit';
   /** Syscall enter/exit events of traced processes. Default: true. */
   readonly syscalls?: boolean;
   /** Leave out selected hooks this kernel does not have instead of failing (they are not in `attached`). */
