@@ -30,7 +30,7 @@ import { writeFileAtomic } from '../shared/atomicWrite';
 import { loadCpus } from './cpuPlacement';
 import { TRACED_MAP } from '../shared/tracer/control';
 import { tracedEntries } from './tracedFilter';
-import { detached, detachedPrograms, KEY_PATTERN, PIN_ROOT, RELEASE_FLAG, startKeeper, STATE_ROOT } from './tracerProcesses';
+import { detached, KEY_PATTERN, PIN_ROOT, RELEASE_FLAG, pinnedPrograms, startKeeper, STATE_ROOT } from './tracerProcesses';
 
 
 /** Maps shared by every session of a resident tracer (bpf/tracer/tracer_maps.h). */
@@ -300,7 +300,7 @@ export function residentStatus(): ResidentStatus[] {
     try {
       const pins = readdirSync(join(PIN_ROOT, n));
       links = pins.filter((f) => f.startsWith('link_')).length;
-      idle = detachedPrograms(pins).length;
+      idle = pinnedPrograms(pins).detached.length;
     } catch {
       continue;
     }

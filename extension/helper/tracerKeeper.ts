@@ -18,7 +18,7 @@ import { claimPidFile, pidAlive, readPidFile } from '../shared/pidFile';
 import { TRACED_MAP } from '../shared/tracer/control';
 import { tracedEntries } from './tracedFilter';
 import { liveSlots, openShared, pinNames, readMeta, releaseInBackground, touch, withLock, type TracerMeta } from './residentTracer';
-import { detachedPrograms, keeperRuns, KEY_PATTERN, PIN_ROOT, startKeeper, STATE_ROOT } from './tracerProcesses';
+import { keeperRuns, KEY_PATTERN, PIN_ROOT, pinnedPrograms, startKeeper, STATE_ROOT } from './tracerProcesses';
 
 /** Programs that run on every syscall of every process while attached (tracer.bpf.c). */
 const SYSCALL_PROGRAMS: readonly string[] = ['tr_sys_enter', 'tr_sys_exit'];
@@ -53,10 +53,17 @@ async function tracing(native: NativeBinding, key: string, dropGone = false): Pr
   try {
     await bpf.load(0, 1 << 16);
     let live = false;
+    // Each slot's session looked at once per call, when its first entry comes (a filter may hold thousands).
+    const slots = new Map<number, boolean>();
+    const slotLive = (slot: number): boolean => {
+      let alive = slots.get(slot);
+      if (alive === undefined) slots.set(slot, (alive = pidAlive(readPidFile(join(STATE_ROOT, key, `slot-${slot}`)))));
+      return alive;
+    };
     for (const e of tracedEntries(bpf)) {
       if (!pidAlive(e.pid)) {
         if (dropGone) bpf.mapDelete(TRACED_MAP, e.key);
-      } else if (pidAlive(readPidFile(join(STATE_ROOT, key, `slot-${e.slot}`)))) {
+      } else if (slotLive(e.slot)) {
         live = true;
         if (!dropGone) break;
       }
@@ -80,9 +87,7 @@ function releaseUnderWay(key: string): boolean {
 const pins = (key: string) => new Set(pinNames(join(PIN_ROOT, key)));
 
 /** The tracer's hook programs that are attached and pinned as programs too (so a trace can attach them again). */
-function attachedHooks(names: Set<string>): string[] {
-  return [...names].filter((n) => n.startsWith('prog_') && names.has(`link_${n.slice(5)}`) && !SYSCALL_PROGRAMS.includes(n.slice(5))).map((n) => n.slice(5));
-}
+const attachedHooks = (names: Set<string>): string[] => pinnedPrograms(names).attached.filter((p) => !SYSCALL_PROGRAMS.includes(p));
 
 /**
  * Runs `write` (an update of the tracer's filter) once every program of the tracer is attached: the ones the
@@ -93,7 +98,7 @@ export async function withLinksAttached(native: NativeBinding, key: string, writ
   await withLock(
     async () => {
       const dir = join(PIN_ROOT, key);
-      const detached = detachedPrograms(pins(key));
+      const detached = pinnedPrograms(pins(key)).detached;
       const t0 = Date.now();
       if (detached.length) await native.attachPinnedPrograms(detached.map((p) => [join(dir, `prog_${p}`), join(dir, `link_${p}`)] as const));
       if (detached.length > 2) keeperLog(key, `attached ${detached.length} programs again in ${Date.now() - t0} ms`, 'trace');

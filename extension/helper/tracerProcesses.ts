@@ -17,10 +17,15 @@ export const KEY_PATTERN = /^[0-9a-z-]{8,80}$/;
 export const KEEPER_FLAG = '--tracer-keeper';
 export const RELEASE_FLAG = '--tracer-release';
 
-/** Of a tracer's pin names, its programs pinned with no link: the ones the keeper detached. */
-export function detachedPrograms(names: Iterable<string>): string[] {
+/**
+ * Of a tracer's pin names, its programs pinned as programs (so that they can be attached again), split by
+ * whether their link is pinned too: `detached` are the ones the keeper detached.
+ */
+export function pinnedPrograms(names: Iterable<string>): { attached: string[]; detached: string[] } {
   const all = new Set(names);
-  return [...all].filter((n) => n.startsWith('prog_') && !all.has(`link_${n.slice(5)}`)).map((n) => n.slice(5));
+  const out = { attached: [] as string[], detached: [] as string[] };
+  for (const n of all) if (n.startsWith('prog_')) (all.has(`link_${n.slice(5)}`) ? out.attached : out.detached).push(n.slice(5));
+  return out;
 }
 
 /**
