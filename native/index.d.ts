@@ -79,6 +79,8 @@ export declare class BpfObject {
   pinProgram(program: string, path: string): void;
   /** Before load: reuse the map pinned at `path` (same type and sizes), or create it and pin it there. */
   setMapPinPath(map: string, path: string): void;
+  /** Before load: false leaves `map` out of the load (not created; its fd stays -1), for a map this opener never uses. */
+  setMapAutocreate(map: string, autocreate: boolean): void;
   /** After load: puts map `inner` of this object into the array/hash of maps `outer` under `key`. */
   setInnerMap(outer: string, key: Buffer, inner: string): void;
   mapLookup(map: string, key: Buffer): Buffer | null;

@@ -36,7 +36,7 @@ import { detached, KEY_PATTERN, PIN_ROOT, RELEASE_FLAG, pinnedPrograms, startKee
 /** Maps shared by every session of a resident tracer (bpf/tracer/tracer_maps.h). */
 const SHARED_MAPS = ['tr_traced', 'tr_maybe', 'tr_rings', 'tr_counters'];
 const RINGS_MAP = 'tr_rings';
-const SESSION_RING = 'tr_events';
+export const SESSION_RING = 'tr_events';
 const SLOTS = 8;
 
 export interface TracerMeta {

@@ -7,11 +7,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <sched.h>
 #include <unistd.h>
 
 #include "core.h"
 #include "convert.h"
+#include "widenedthread.h"
 
 namespace {
 
@@ -19,30 +19,6 @@ using bpflsm::BytesArg;
 using bpflsm::Failure;
 using bpflsm::StringArg;
 using bpflsm::ToError;
-
-// For one load: lets the calling pool thread (and the attach thread the load starts, which inherits it) run
-// on CPUs 0..cpus-1 instead of the one CPU the VM's helper daemon keeps its threads on, and puts the thread's
-// own set back afterwards. The kernel verifies each program in the loading thread, so a pinned load had the
-// attach thread's trampoline updates queue up on the same vCPU. cpus 0: nothing changes.
-class WidenedThread {
- public:
-  explicit WidenedThread(uint32_t cpus) {
-    if (cpus == 0 || cpus > CPU_SETSIZE || sched_getaffinity(0, sizeof(saved_), &saved_) != 0) return;
-    cpu_set_t wide;
-    CPU_ZERO(&wide);
-    for (uint32_t c = 0; c < cpus; c++) CPU_SET(c, &wide);
-    active_ = sched_setaffinity(0, sizeof(wide), &wide) == 0;
-  }
-  ~WidenedThread() {
-    if (active_) sched_setaffinity(0, sizeof(saved_), &saved_);
-  }
-  WidenedThread(const WidenedThread&) = delete;
-  WidenedThread& operator=(const WidenedThread&) = delete;
-
- private:
-  cpu_set_t saved_{};
-  bool active_ = false;
-};
 
 uint32_t UintArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
   if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
@@ -165,6 +141,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
                            InstanceMethod("pinProgram", &BpfObject::PinProgram),
                            InstanceMethod("forgetLink", &BpfObject::ForgetLink),
                            InstanceMethod("setMapPinPath", &BpfObject::SetMapPinPath),
+                           InstanceMethod("setMapAutocreate", &BpfObject::SetMapAutocreate),
                            InstanceMethod("setInnerMap", &BpfObject::SetInnerMap),
                            InstanceMethod("mapLookup", &BpfObject::MapLookup),
                            InstanceMethod("mapUpdate", &BpfObject::MapUpdate),
@@ -269,14 +246,18 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     return ToBuffer(info.Env(), std::move(raw));
   }
 
-  Napi::Value SetAutoload(const Napi::CallbackInfo& info) {
-    std::string prog = StringArg(info, 0, "program");
-    if (info.Length() < 2 || !info[1].IsBoolean()) throw Napi::TypeError::New(info.Env(), "autoload must be a boolean");
+  // setAutoload, setMapAutocreate: (name, flag) -> undefined, or a thrown NativeError.
+  Napi::Value NameAndFlag(const Napi::CallbackInfo& info, const char* what, const char* flag, Failure (bpflsm::Object::*call)(const std::string&, bool)) {
+    std::string name = StringArg(info, 0, what);
+    if (info.Length() < 2 || !info[1].IsBoolean()) throw Napi::TypeError::New(info.Env(), std::string(flag) + " must be a boolean");
     auto guard = Hold(info.Env());
-    Failure f = object_->SetAutoload(prog, info[1].As<Napi::Boolean>().Value());
+    Failure f = (object_.get()->*call)(name, info[1].As<Napi::Boolean>().Value());
     if (f) throw ToError(info.Env(), f);
     return info.Env().Undefined();
   }
+
+  Napi::Value SetAutoload(const Napi::CallbackInfo& info) { return NameAndFlag(info, "program", "autoload", &bpflsm::Object::SetAutoload); }
+  Napi::Value SetMapAutocreate(const Napi::CallbackInfo& info) { return NameAndFlag(info, "map", "autocreate", &bpflsm::Object::SetMapAutocreate); }
 
   Napi::Value SetGlobal(const Napi::CallbackInfo& info) {
     std::string name = StringArg(info, 0, "name");
@@ -308,7 +289,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     return Job<bpflsm::LoadResult>::Start(
         info.Env(), obj,
         [obj, level, size, attach, cpus]() {
-          WidenedThread widened(cpus);
+          bpflsm::WidenedThread widened(cpus);
           return obj->Load(level, size, attach);
         },
         [](Napi::Env env, bpflsm::LoadResult& r) -> Napi::Value {

@@ -461,6 +461,14 @@ Failure Object::SetMapPinPath(const std::string& map, const std::string& path) {
   return err ? Fail(err, "cannot pin map " + map + " at " + path + ": " + ErrnoText(err)) : Failure{};
 }
 
+Failure Object::SetMapAutocreate(const std::string& map, bool autocreate) {
+  if (loaded_) return Fail(EBUSY, "object " + name_ + " is already loaded; choose its maps before loading");
+  bpf_map* m = FindMap(map);
+  if (!m) return Fail(ENOENT, "no map named \"" + map + "\" in object " + name_);
+  int err = bpf_map__set_autocreate(m, autocreate);
+  return err ? Fail(err, "cannot change autocreate of map " + map + ": " + ErrnoText(err)) : Failure{};
+}
+
 Failure Object::SetInnerMap(const std::string& outer, const std::vector<uint8_t>& key, const std::string& inner) {
   CHECK_MAP(o, outer);
   CHECK_MAP(i, inner);

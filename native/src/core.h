@@ -145,6 +145,8 @@ class Object : public std::enable_shared_from_this<Object> {
   Failure PinProgram(const std::string& program, const std::string& path);
   /** Before load: the map is reused from `path` when pinned there (same shape), else created and pinned there. */
   Failure SetMapPinPath(const std::string& map, const std::string& path);
+  /** Whether the load creates `map` (libbpf's autocreate): a map nobody will use can be left out. */
+  Failure SetMapAutocreate(const std::string& map, bool autocreate);
   /** Puts map `inner` of this object into the map-of-maps `outer` under `key`. */
   Failure SetInnerMap(const std::string& outer, const std::vector<uint8_t>& key, const std::string& inner);
 
