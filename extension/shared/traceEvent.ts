@@ -22,7 +22,10 @@ export interface HookEvent extends TraceEventBase {
   readonly hook: string;
   readonly category?: string;
   readonly args: { readonly [name: string]: TraceValue };
-  /** What the hook returned to the kernel so far (int hooks); a negative errno is a denial. */
+  /**
+   * Int hooks: what the hook's BPF programs returned before this record was made; a negative errno is a denial.
+   * A trace records on the hook's entry, before any of them (0); a test run's fexit tracer, after all of them.
+   */
   readonly ret?: number;
   /** The syscall this hook ran inside, when the thread was in one. */
   readonly syscall?: string;
