@@ -89,30 +89,36 @@ int Attach(const bpf_program* prog, long, bpf_link** link) {
   return *link ? 0 : -errno;
 }
 
-/** The hook of a bpf_lsm_<hook> function name, or nullptr. */
-const char* HookOfFunction(const char* fn) {
-  const size_t prefix = sizeof(kPrefix) - 1;
-  return strncmp(fn, kPrefix, prefix) == 0 && fn[prefix] ? fn + prefix : nullptr;
+constexpr char kFentry[] = "fentry/";
+
+/** The function a SEC("fentry/<function>") names ("" for any other section). */
+const char* FentryFunction(const char* section) {
+  return strncmp(section, kFentry, sizeof(kFentry) - 1) == 0 ? section + sizeof(kFentry) - 1 : "";
 }
 
-constexpr char kFentry[] = "fentry/";
+/** The BTF id of `fn` when it is the bpf_lsm_ function of an indexed hook, else 0. */
+int IndexedHookFunction(const char* fn) {
+  const size_t prefix = sizeof(kPrefix) - 1;
+  if (strncmp(fn, kPrefix, prefix) != 0 || !fn[prefix]) return 0;
+  const HookIndex& hooks = Index();
+  auto it = hooks.err ? hooks.ids.end() : hooks.ids.find(fn + prefix);
+  return it == hooks.ids.end() ? 0 : it->second;
+}
 
 int PrepareTracing(bpf_program* prog, bpf_prog_load_opts* opts, long) {
   BeforeProgramLoad(prog);
   // Set before the load: by libbpf's lookup (ResolveTracingTargets) or bpf_program__set_attach_target.
   if (opts->attach_btf_id) return 0;
   const char* section = bpf_program__section_name(prog);
-  const char* fn = strncmp(section, kFentry, sizeof(kFentry) - 1) == 0 ? section + sizeof(kFentry) - 1 : "";
-  std::string program = std::string("prog '") + bpf_program__name(prog) + "': ";
-  const char* hook = HookOfFunction(fn);
-  const HookIndex& hooks = Index();
-  auto it = hook && !hooks.err ? hooks.ids.find(hook) : hooks.ids.end();
-  if (it == hooks.ids.end()) {
-    NoteLibbpfMessage(program + "SEC(\"" + section + "\"): no function " + (*fn ? fn : "named") + " in the kernel's or its modules' BTF\n");
+  const char* fn = FentryFunction(section);
+  int id = IndexedHookFunction(fn);
+  if (!id) {
+    NoteLibbpfMessage(std::string("prog '") + bpf_program__name(prog) + "': SEC(\"" + section + "\"): no function " + (*fn ? fn : "named") +
+                      " in the kernel's or its modules' BTF\n");
     return -ESRCH;
   }
   opts->attach_btf_obj_fd = 0;
-  opts->attach_btf_id = it->second;
+  opts->attach_btf_id = id;
   return 0;
 }
 
@@ -138,14 +144,9 @@ struct HandlerInstaller {
 void ResolveTracingTargets(bpf_object* obj) {
   bpf_program* p;
   bpf_object__for_each_program(p, obj) {
-    const char* section = bpf_program__section_name(p);
-    if (!bpf_program__autoload(p) || bpf_program__expected_attach_type(p) != BPF_TRACE_FENTRY ||
-        strncmp(section, kFentry, sizeof(kFentry) - 1) != 0)
-      continue;
-    const char* fn = section + sizeof(kFentry) - 1;
-    const char* hook = HookOfFunction(fn);
-    const HookIndex& hooks = Index();
-    if (hook && !hooks.err && hooks.ids.count(hook)) continue;  // PrepareTracing finds it in the index
+    const char* fn = FentryFunction(bpf_program__section_name(p));
+    if (!bpf_program__autoload(p) || bpf_program__expected_attach_type(p) != BPF_TRACE_FENTRY || !*fn) continue;
+    if (IndexedHookFunction(fn)) continue;  // PrepareTracing finds it in the index
     // A failed lookup leaves the target unset: PrepareTracing then fails the load with the reason.
     bpf_program__set_attach_target(p, 0, fn);
   }
