@@ -417,7 +417,8 @@ export function generateTracer(catalog: HookCatalog, options: GenerateOptions = 
     const id = nextId++;
     const fexit = options.attach === 'fexit';
     const dpath = hook.sleepable && !fexit && args.some((a) => a.how === 'value' && !!a.value!.vt.dpath);
-    const section = fexit ? `fexit/bpf_lsm_${hook.name}` : dpath ? `lsm/${hook.name}` : `fentry/bpf_lsm_${hook.name}`;
+    const fentry = !fexit && !dpath;
+    const section = fexit ? `fexit/bpf_lsm_${hook.name}` : fentry ? `fentry/bpf_lsm_${hook.name}` : `lsm/${hook.name}`;
     const members = args
       .filter((a) => a.how !== 'unread')
       .map((a) => {
@@ -473,7 +474,7 @@ export function generateTracer(catalog: HookCatalog, options: GenerateOptions = 
     const fixedSize = args.every((a) => a.how !== 'string' && (a.how !== 'value' || !a.value!.vt.fields.some((f) => f.store === 'str')));
     const [begin, end] = fixedSize ? ['tr_begin_fixed', 'tr_end_fixed'] : ['tr_begin', 'tr_end'];
     // An fentry program's context ends with the arguments; LSM and fexit programs get the return value after them.
-    const ret = hasRet && !section.startsWith('fentry/') ? `(int)ctx[${slot}]` : '0';
+    const ret = hasRet && !fentry ? `(int)ctx[${slot}]` : '0';
     hookC.push(
       [
         ...decl,
