@@ -5,8 +5,13 @@ import type { TraceEvent, TraceValue } from '../../shared/traceEvent';
 import type { TraceSummary } from './traceProgram';
 import type { TracerState } from './tracerSession';
 
+/** Strings that JSON.stringify leaves as they are: printable ASCII without `"` and `\\`. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 /** JSON string escaping plus DEL and the C1 controls, which JSON leaves raw but terminals obey. */
 export function quote(s: string): string {
+  // Most kernel strings are plain names and paths: no escaping to do, and no regular expression replace.
+  if (PLAIN.test(s)) return `"${s}"`;
   return JSON.stringify(s).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
@@ -15,17 +20,37 @@ export function formatValue(v: TraceValue): string {
   if (typeof v === 'string') return quote(v);
   if (typeof v !== 'object') return String(v);
   if (Array.isArray(v)) return `[${v.map(formatValue).join(', ')}]`;
-  const parts = Object.entries(v as Record<string, TraceValue>).map(([k, x]) => `${k}=${formatValue(x)}`);
-  return `{${parts.join(' ')}}`;
+  return `{${fields(v as Record<string, TraceValue>, ' ')}}`;
 }
 
+/** `k=v` for each field, joined by `sep`, without the arrays Object.entries and map would allocate. */
+function fields(o: Record<string, TraceValue>, sep: string): string {
+  let out = '';
+  for (const k in o) out += out === '' ? `${k}=${formatValue(o[k])}` : `${sep}${k}=${formatValue(o[k])}`;
+  return out;
+}
+
+/** The pid and comm columns of the previous line: consecutive events mostly come from one thread. */
+let lastWho = { pid: -1, comm: '', text: '' };
+
 function who(e: TraceEvent): string {
-  const comm = quote(e.comm).slice(1, -1);
-  return `${String(e.pid).padStart(6)} ${comm.padEnd(15)}`;
+  if (e.pid !== lastWho.pid || e.comm !== lastWho.comm) {
+    lastWho = { pid: e.pid, comm: e.comm, text: `${String(e.pid).padStart(6)} ${quote(e.comm).slice(1, -1).padEnd(15)}` };
+  }
+  return lastWho.text;
 }
 
 function errnoText(ret: number): string {
   return ret < 0 ? `${ret} (denied)` : String(ret);
+}
+
+function syscallArgs(args: readonly number[]): string {
+  let out = '';
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    out += `${i ? ', ' : ''}${a > 0xffff ? `0x${a.toString(16)}` : a}`;
+  }
+  return out;
 }
 
 /** One event as one line (no trailing newline). `t0` is the time of the session's first event (ns). */
@@ -33,12 +58,12 @@ export function formatEvent(e: TraceEvent, t0: number): string {
   const t = ((e.time - t0) / 1e9).toFixed(6).padStart(11);
   switch (e.kind) {
     case 'hook': {
-      const args = Object.entries(e.args).map(([k, v]) => `${k}=${formatValue(v)}`).join(' ');
+      const args = fields(e.args as Record<string, TraceValue>, ' ');
       const ret = e.ret !== undefined ? `  = ${errnoText(e.ret)}` : '';
       return `${t} ${who(e)}     ${e.hook}(${args})${ret}`;
     }
     case 'syscall_enter':
-      return `${t} ${who(e)} -> ${e.syscall}(${e.args.map((a) => (a > 0xffff ? `0x${a.toString(16)}` : String(a))).join(', ')})`;
+      return `${t} ${who(e)} -> ${e.syscall}(${syscallArgs(e.args)})`;
     case 'syscall_exit':
       return `${t} ${who(e)} <- ${e.syscall} = ${e.ret}`;
     case 'process':
