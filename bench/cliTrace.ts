@@ -2,6 +2,8 @@
 // runs on the resident tracer, and the first trace after `bpf-lsm vm up` (which loads the tracer in the
 // background once the VM has booted), issued at once and once the tracer is resident.
 import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export interface CliRun {
@@ -40,6 +42,48 @@ export function cliTrace(root: string, env: Record<string, string> = {}): Promis
         });
       },
     );
+  });
+}
+
+export interface CliLoopRun {
+  /** The loop's own CLOCK_MONOTONIC time, as it printed it. */
+  loopNs: number;
+  /** The CLI's host CPU (user + system), from the shell's `times`. */
+  cpuMs: number;
+  lines: number;
+  drops: string;
+}
+
+/**
+ * One `bpf-lsm trace --target vm -- LOOP ARGS` with the CLI's default text output going into a file, as a user
+ * would run it with its output redirected: the CLI decodes, formats and writes every event on this host, whose
+ * cores the VM's vCPUs share.
+ */
+export function cliLoop(root: string, loop: string[]): Promise<CliLoopRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'bpf-lsm-cli-loop-'));
+  const out = join(dir, 'out.txt');
+  const script = `"$0" "$@" > '${out}' 2>&1; times`;
+  return new Promise((resolve, reject) => {
+    execFile('/bin/sh', ['-c', script, process.execPath, join(root, 'dist', 'cli.js'), 'trace', '--target', 'vm', '--quiet', '--', ...loop], (err, stdout) => {
+      try {
+        if (err) throw err;
+        const text = readFileSync(out, 'utf8');
+        const loopLine = text.split('\n').find((l) => l.startsWith('{"iterations"'));
+        if (!loopLine) throw new Error(`the traced loop printed no result through the CLI:\n${text.slice(-2000)}`);
+        // times: the shell's own user/system, then its children's (the CLI), each as NmS.SSSs.
+        const seconds = [...(stdout.trim().split('\n').pop() ?? '').matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+        resolve({
+          loopNs: (JSON.parse(loopLine) as { ns: number }).ns,
+          cpuMs: seconds.length === 2 ? (seconds[0] + seconds[1]) * 1000 : NaN,
+          lines: text.split('\n').length,
+          drops: /^drops: .*$/m.exec(text)?.[0] ?? 'drops: ?',
+        });
+      } catch (e) {
+        reject(e as Error);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 }
 

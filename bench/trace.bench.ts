@@ -8,7 +8,7 @@
 //       process per session instead of the VM's helper daemon (BPF_LSM_VM_DAEMON=0);
 //   (c) events/s on a syscall-heavy loop (bench/trace_loop.c: open/read/close N times), with drops per hop
 //       and the reconciliation produced = delivered + drops;
-//   (d) the loop's slowdown when traced, vs untraced and vs `strace -f -o /dev/null`, all in this run, and the
+//   (d) the loop's slowdown when traced (also through the CLI, its text output into a file), vs untraced and vs `strace -f -o /dev/null`, all in this run, and the
 //       untraced loop on one vCPU while a CPU-only spin keeps the other busy (what the helper's ring consumer,
 //       busy on the other vCPU during a trace, costs the loop by itself when the VM's vCPUs share 2 host cores);
 //   (f) last, the first CLI trace after a reboot with `bpf-lsm vm up`, which loads the tracer in the background
@@ -45,7 +45,7 @@ import { HelperClient } from '../extension/core/helperClient';
 import { traceProgram, TraceSummary } from '../extension/core/trace/traceProgram';
 import type { Target } from '../extension/core/target';
 import { cpuLine, hostSteal, withBenchVm } from './benchVm';
-import { afterBoot, CliRun, cliTrace } from './cliTrace';
+import { afterBoot, cliLoop, CliLoopRun, CliRun, cliTrace } from './cliTrace';
 
 const ITERATIONS = Number(process.env.BENCH_TRACE_ITERATIONS ?? 20000);
 const ROUNDS = Number(process.env.BENCH_TRACE_ROUNDS ?? 3);
@@ -431,6 +431,9 @@ async function main(): Promise<void> {
             `the helper's ring consumer, the session), this client ${((used.user + used.system) / 1e6 / wallS).toFixed(2)} host cores; host load ${load()}, host CPU stolen by its hypervisor ${roundSteal()}`,
         );
       }
+      // The same loop through the CLI with its default text output (into a file), as a user runs it.
+      const viaCli: CliLoopRun[] = [];
+      for (let i = 0; i < ROUNDS; i++) viaCli.push(await cliLoop(root, [LOOP, String(ITERATIONS), LOOP_FILE]));
       const ms = (ns: number) => `${(ns / 1e6).toFixed(0)} ms`;
       const base = median(plain);
       console.log(`loop untraced, no tracer loaded:        ${ms(base)} median (${plain.map(ms).join(', ')})`);
@@ -452,6 +455,11 @@ async function main(): Promise<void> {
           `loop/spin ${spread(afterNorm)}, ${(median(afterNorm) / median(plainNorm)).toFixed(2)}x; other guest CPU ${spread(afterRuns.map((u) => u.otherCpu * 100), 0)}%`,
       );
       console.log(`loop traced (bpf-lsm trace):            ${ms(median(traced))} median, ${(median(traced) / base).toFixed(2)}x (lsmtrace: 5.7x)`);
+      const cliNs = viaCli.map((r) => r.loopNs);
+      console.log(
+        `loop traced through the CLI (bpf-lsm trace --target vm, text output into a file): ${ms(median(cliNs))} median (${cliNs.map(ms).join(', ')}), ` +
+          `${(median(cliNs) / base).toFixed(2)}x; the CLI's host CPU ${viaCli.map((r) => `${(r.cpuMs / 1000).toFixed(2)} s`).join(', ')} for ${viaCli[0].lines} lines each; ${viaCli[0].drops}`,
+      );
       // The host is shared: a round's traced run against the untraced run just before it is steadier than
       // medians taken minutes apart.
       const paired = traced.map((t, i) => t / attachedIdle[i]);
