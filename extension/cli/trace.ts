@@ -87,7 +87,9 @@ export const traceCommand: Subcommand = {
           t0 ??= e.time;
           out.push(json ? JSON.stringify(e) : formatEvent(e, t0));
         }
-        process.stdout.write(out.join('\n') + '\n');
+        // The empty last item gives the trailing newline: `join(...) + '\n'` made a second copy of the batch's text.
+        out.push('');
+        process.stdout.write(out.join('\n'));
         out.length = 0;
       };
       const summary = await traceProgram(
