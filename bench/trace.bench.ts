@@ -44,6 +44,7 @@ import { TracerSession, TracerState } from '../extension/core/trace/tracerSessio
 import { HelperClient } from '../extension/core/helperClient';
 import { traceProgram, TraceSummary } from '../extension/core/trace/traceProgram';
 import type { Target } from '../extension/core/target';
+import { tracerInKernel } from '../test/fixtures/tracer/inKernel';
 import { cpuLine, hostSteal, withBenchVm } from './benchVm';
 import { afterBoot, cliLoop, CliLoopRun, CliRun, cliTrace } from './cliTrace';
 
@@ -214,15 +215,9 @@ async function releaseTracer(target: Target): Promise<number> {
  * against the loop's time. Steadier than wall times on a shared host: host load slows the loop and its
  * programs alike.
  */
-/** How many of the resident tracer's syscall programs have a link (bpftool in the guest). */
 /** How many of the tracer's programs (the syscall programs, or all) have a link (bpftool's listings). */
 async function tracerLinks(target: Target, key: string, only?: readonly string[]): Promise<number> {
-  const dir = `/sys/fs/bpf/bpf-lsm-studio/tracers/${key}/prog_`;
-  const progs = JSON.parse((await target.exec('bpftool', ['-j', '-f', 'prog', 'show'])).stdout) as Array<{ id: number; pinned?: string[] }>;
-  const ours = (f: string) => f.startsWith(dir) && (!only || only.includes(f.slice(dir.length)));
-  const ids = new Set(progs.filter((p) => p.pinned?.some(ours)).map((p) => p.id));
-  const links = JSON.parse((await target.exec('bpftool', ['-j', 'link', 'show'])).stdout) as Array<{ prog_id?: number }>;
-  return links.filter((l) => l.prog_id !== undefined && ids.has(l.prog_id)).length;
+  return (await tracerInKernel(target, key)).linked.filter((name) => !only || only.includes(name)).length;
 }
 const syscallLinks = (target: Target, key: string) => tracerLinks(target, key, ['tr_sys_enter', 'tr_sys_exit']);
 

@@ -9,6 +9,7 @@ import { vmTarget } from '../../extension/core/targets/vm';
 import { TracerSession, TracerState } from '../../extension/core/trace/tracerSession';
 import { traceProgram, TraceSummary } from '../../extension/core/trace/traceProgram';
 import type { HookEvent, TraceEvent, TraceValue } from '../../extension/shared/traceEvent';
+import { tracerInKernel } from '../fixtures/tracer/inKernel';
 import { until } from './until';
 import { vmBefore } from './wedge';
 
@@ -283,13 +284,8 @@ describe('Trace Executable in the BPF-LSM VM', function () {
      * listing of each, with pin paths). The keeper detaches the syscall ones half a second after a trace.
      */
     async function pinnedPrograms(key: string): Promise<{ loaded: number; linked: number }> {
-      const vm = vmTarget();
-      const progs = JSON.parse((await vm.exec('bpftool', ['-j', '-f', 'prog', 'show'])).stdout) as Array<{ id: number; pinned?: string[] }>;
-      const pinned = (p: { pinned?: string[] }, prefix: string) => p.pinned?.some((f) => f.startsWith(`/sys/fs/bpf/bpf-lsm-studio/tracers/${key}/${prefix}`));
-      const ids = new Set(progs.filter((p) => pinned(p, 'prog_')).map((p) => p.id));
-      const syscall = new Set(progs.filter((p) => pinned(p, 'prog_tr_sys_')).map((p) => p.id));
-      const links = JSON.parse((await vm.exec('bpftool', ['-j', 'link', 'show'])).stdout) as Array<{ prog_id?: number }>;
-      return { loaded: ids.size, linked: links.filter((l) => l.prog_id !== undefined && ids.has(l.prog_id) && !syscall.has(l.prog_id)).length };
+      const { loaded, linked } = await tracerInKernel(vmTarget(), key);
+      return { loaded: loaded.length, linked: linked.filter((name) => !name.startsWith('tr_sys_')).length };
     }
 
     const cliRun = (args: string[]) =>
