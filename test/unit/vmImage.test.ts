@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { archivePath, CpioEntry, readCpio, withParents, writeCpio } from '../../extension/core/vm/cpio';
 import { loadOrder, ModInfo, readModInfo } from '../../extension/core/vm/modules';
 import { builtinModules, findPayload, findXzPayload, parseImageDependency } from '../../extension/core/vm/kernel';
-import { imagePlan, initScript, parseLdd, READY_MARKER } from '../../extension/core/vm/image';
+import { imageFingerprint, imagePlan, initScript, parseLdd, READY_MARKER } from '../../extension/core/vm/image';
+import { DAEMON_DIR, DAEMON_FLAG } from '../../extension/shared/helperDaemon';
 import { parseReadyLine, parseUsernetPort, qemuArgs } from '../../extension/core/vm/machine';
 import { cacheRoot, helperChannelName, socketPath, vmPaths } from '../../extension/core/vm/paths';
 
@@ -275,6 +276,50 @@ describe('kernel package and image helpers', () => {
     assert.match((find('etc/group') as { data: Buffer }).data.toString(), /^user:x:1000:$/m);
     assert.match((find('etc/shadow') as { data: Buffer }).data.toString(), /^user:\*:/m);
     assert.match((find('etc/rc.vm') as { data: Buffer }).data.toString(), /chown 1000:1000 \/home\/user/);
+  });
+});
+
+describe('VM image with the helper of this build', () => {
+  const kernel = { release: '6.1.0-56-amd64', package: 'p', version: 'v', vmlinux: '/k/vmlinux', config: '/k/config', modules: [] };
+  const inputs = (helper?: { version: string; helperJs: string; addon: string }) => ({
+    kernel,
+    helper,
+    tools: { busybox: '/bin/busybox', sshd: '/usr/sbin/sshd', node: '/usr/bin/node', bpftool: '/usr/sbin/bpftool', libbpf: '/bin/sh' },
+    libraries: [],
+    busyboxApplets: [],
+    hostKey: Buffer.from('PRIVATE'),
+    hostKeyPub: Buffer.from('ssh-ed25519 AAAA host'),
+    authorizedKey: Buffer.from('ssh-ed25519 BBBB user'),
+  });
+
+  it('ships helper.js and the addon in the deployment folder of their version and starts the daemon before sshd', () => {
+    const helper = { version: '0123456789abcdef', helperJs: '/d/helper.js', addon: '/d/native/bpflsm.node' };
+    const plan = imagePlan(inputs(helper));
+    const find = (p: string) => plan.find((e) => e.path === p);
+    assert.deepEqual(find('var/lib/bpf-lsm-studio/helper/0123456789abcdef/helper.js'), { kind: 'hostFile', path: 'var/lib/bpf-lsm-studio/helper/0123456789abcdef/helper.js', mode: 0o644, source: '/d/helper.js' });
+    assert.deepEqual(find('var/lib/bpf-lsm-studio/helper/0123456789abcdef/native/bpflsm.node'), {
+      kind: 'hostFile',
+      path: 'var/lib/bpf-lsm-studio/helper/0123456789abcdef/native/bpflsm.node',
+      mode: 0o755,
+      source: '/d/native/bpflsm.node',
+    });
+    const script = (find('etc/rc.vm') as { data: Buffer }).data.toString();
+    const start = script.split('\n').find((l) => l.includes(DAEMON_FLAG)) ?? '';
+    assert.equal(start, `SUDO_UID=1000 SUDO_GID=1000 setsid /usr/bin/node /var/lib/bpf-lsm-studio/helper/0123456789abcdef/helper.js ${DAEMON_FLAG} </dev/null >>${DAEMON_DIR}/log 2>&1 &`);
+    assert.ok(script.indexOf(start) < script.indexOf('/usr/sbin/sshd -E'), 'the daemon starts before sshd');
+    assert.ok(script.indexOf(`mkdir -p -m 700 ${DAEMON_DIR}`) < script.indexOf(start));
+  });
+
+  it('without a built helper starts no daemon, and a new helper version rebuilds the image', () => {
+    const plain = imagePlan(inputs());
+    assert.ok(!plain.some((e) => e.path.startsWith('var/lib/bpf-lsm-studio/helper/')));
+    assert.ok(!(plain.find((e) => e.path === 'etc/rc.vm') as { data: Buffer }).data.toString().includes(DAEMON_FLAG));
+    // imageFingerprint stats the tools: real files of this machine stand in for them.
+    const real = (h?: { version: string; helperJs: string; addon: string }) => ({ ...inputs(h), tools: { busybox: '/bin/sh', sshd: '/bin/sh', node: process.execPath, bpftool: '/bin/sh', libbpf: '/bin/sh' } });
+    const a = imageFingerprint(real({ version: 'aaaaaaaaaaaaaaaa', helperJs: '/x', addon: '/y' }), 1);
+    const b = imageFingerprint(real({ version: 'bbbbbbbbbbbbbbbb', helperJs: '/x', addon: '/y' }), 1);
+    assert.notEqual(a, b);
+    assert.notEqual(imageFingerprint(real(), 1), a);
   });
 });
 

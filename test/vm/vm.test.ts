@@ -14,6 +14,7 @@ import { vmForTarget } from '../../extension/core/targets';
 import { isQemu } from '../../extension/core/vm/machine';
 import { VM_HOST_ALIAS } from '../../extension/core/vm/paths';
 import { helperBundle } from '../../extension/core/targets/deploy';
+import { DAEMON_DIR } from '../../extension/shared/helperDaemon';
 import type { TraceEvent } from '../../extension/shared/traceEvent';
 import { TracerSession } from '../../extension/core/trace/tracerSession';
 import { traceProgram } from '../../extension/core/trace/traceProgram';
@@ -219,6 +220,13 @@ describe('VM lifecycle (runs last: restarts the shared VM)', () => {
     // measures it; here the behaviour is checked: nothing was prepared again and the VM answers.
     process.env.BPF_LSM_VM_PORT = String(up.port);
     assert.equal((await vmTarget().exec('true', [])).exitCode, 0);
+    // The image carries this build's helper and its init starts the daemon while sshd comes up: the daemon
+    // that serves the background load was there before sshd (a daemon a client starts comes after it).
+    const boot = await vmTarget().exec('sh', ['-c', `i=0; while [ ! -s ${DAEMON_DIR}/ready ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; cat ${DAEMON_DIR}/ready; pidof sshd`]);
+    const [version, daemonPid] = boot.stdout.trim().split('\n')[0].split(' ');
+    const sshdPids = boot.stdout.trim().split('\n')[1]?.split(' ').map(Number) ?? [];
+    assert.equal(version, helperBundle().version, boot.stdout + boot.stderr);
+    assert.ok(Number(daemonPid) < Math.min(...sshdPids), `daemon pid ${daemonPid} is not older than sshd's (${sshdPids.join(' ')}): a client started it, not the image`);
 
     // The background load ends with the tracer resident (its own session gone), without any trace.
     const t0 = Date.now();

@@ -6,7 +6,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, r
 import { join } from 'node:path';
 import { writeCpio } from './cpio';
 import { atomicWrite, tempSibling } from './fsutil';
-import { findHostTools, imageFingerprint, ImageInputs, imagePlan, sharedLibraries } from './image';
+import { helperBundle } from '../targets/deploy';
+import { findHostTools, imageFingerprint, ImageHelper, ImageInputs, imagePlan, sharedLibraries } from './image';
 import { downloadKernelDeb, KernelAssets, kernelAssetsAt, unpackKernel } from './kernel';
 import { VM_HOST_ALIAS, VmPaths } from './paths';
 import { kernelDebVariable, VM_KERNELS } from './kernels';
@@ -59,6 +60,16 @@ async function ensureKernel(paths: VmPaths, progress: Progress): Promise<{ kerne
   return { kernel, built: true };
 }
 
+/** The helper of this build for the image; none when it is not built (clients deploy it as before). */
+function builtHelper(): ImageHelper | undefined {
+  try {
+    const { version, helperJs, addon } = helperBundle();
+    return { version, helperJs, addon };
+  } catch {
+    return undefined;
+  }
+}
+
 async function imageInputs(paths: VmPaths, kernel: KernelAssets): Promise<ImageInputs> {
   const tools = findHostTools();
   const libs = new Set<string>();
@@ -69,6 +80,7 @@ async function imageInputs(paths: VmPaths, kernel: KernelAssets): Promise<ImageI
   if (applets.exitCode !== 0) throw new Error(`${tools.busybox} --list-full failed; is it busybox?`);
   return {
     kernel,
+    helper: builtHelper(),
     tools,
     libraries: [...libs].sort(),
     busyboxApplets: String(applets.stdout).split('\n').map((l) => l.trim()).filter(Boolean),
