@@ -135,8 +135,8 @@ export interface ImageInputs {
 }
 
 /** Where the image puts the helper of `helper`'s version: the folder a client's deployment would use. */
-export function imageHelperPath(helper: Pick<ImageHelper, 'version'>): string {
-  return `${GUEST_HELPER_ROOT}/${helper.version}/helper.js`;
+export function imageHelperDir(helper: Pick<ImageHelper, 'version'>): string {
+  return `${GUEST_HELPER_ROOT}/${helper.version}`;
 }
 
 export function initScript(kernel: KernelAssets, helper?: Pick<ImageHelper, 'version'>): string {
@@ -146,7 +146,7 @@ export function initScript(kernel: KernelAssets, helper?: Pick<ImageHelper, 'ver
     ? `# The helper daemon of this build starts once the VM is ready (node takes about a second to start under TCG,
 # which would delay sshd); a client finds it running instead of deploying and starting it.
 mkdir -p -m 700 ${DAEMON_DIR}
-SUDO_UID=${GUEST_USER.uid} SUDO_GID=${GUEST_USER.gid} setsid /usr/bin/node ${imageHelperPath(helper)} ${DAEMON_FLAG} </dev/null >>${DAEMON_DIR}/log 2>&1 &
+SUDO_UID=${GUEST_USER.uid} SUDO_GID=${GUEST_USER.gid} setsid /usr/bin/node ${imageHelperDir(helper)}/helper.js ${DAEMON_FLAG} </dev/null >>${DAEMON_DIR}/log 2>&1 &
 `
     : '';
   return `#!/bin/sh
@@ -236,7 +236,8 @@ export function imagePlan(inputs: ImageInputs): CpioEntry[] {
   entries.push({ kind: 'symlink', path: 'init', target: '/bin/busybox' });
   entries.push({ kind: 'file', path: 'etc/inittab', mode: 0o644, data: text('::sysinit:/etc/rc.vm\n::ctrlaltdel:/bin/poweroff -f\n::shutdown:/bin/umount -a -r\n') });
   if (inputs.helper) {
-    const dir = imageHelperPath(inputs.helper).replace(/^\//, '').replace(/\/helper\.js$/, '');
+    // In its deployment folder: what init starts, and what a client's deployment check then finds in place.
+    const dir = imageHelperDir(inputs.helper).slice(1);
     entries.push({ kind: 'hostFile', path: `${dir}/helper.js`, mode: 0o644, source: inputs.helper.helperJs });
     entries.push({ kind: 'hostFile', path: `${dir}/native/bpflsm.node`, mode: 0o755, source: inputs.helper.addon });
   }
