@@ -1,6 +1,7 @@
 // The readable form of a trace for a terminal: syscall enter/exit lines with the hook calls made inside
 // them indented below, each hook's decoded arguments on one line. Kernel strings are printed escaped, so a
 // file name with terminal control sequences cannot drive the user's terminal.
+import { formatArg } from '../../shared/panel/format';
 import type { TraceEvent, TraceValue } from '../../shared/traceEvent';
 import type { TraceSummary } from './traceProgram';
 import type { TracerState } from './tracerSession';
@@ -20,13 +21,13 @@ export function formatValue(v: TraceValue): string {
   if (typeof v === 'string') return quote(v);
   if (typeof v !== 'object') return String(v);
   if (Array.isArray(v)) return `[${v.map(formatValue).join(', ')}]`;
-  return `{${fields(v as Record<string, TraceValue>, ' ')}}`;
+  return `{${fields(v as Record<string, TraceValue>)}}`;
 }
 
-/** `k=v` for each field, joined by `sep`, without the arrays Object.entries and map would allocate. */
-function fields(o: Record<string, TraceValue>, sep: string): string {
+/** `k=v` for each field, space-separated, without the arrays Object.entries and map would allocate. */
+function fields(o: Record<string, TraceValue>): string {
   let out = '';
-  for (const k in o) out += out === '' ? `${k}=${formatValue(o[k])}` : `${sep}${k}=${formatValue(o[k])}`;
+  for (const k in o) out += out === '' ? `${k}=${formatValue(o[k])}` : ` ${k}=${formatValue(o[k])}`;
   return out;
 }
 
@@ -46,10 +47,7 @@ function errnoText(ret: number): string {
 
 function syscallArgs(args: readonly number[]): string {
   let out = '';
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    out += `${i ? ', ' : ''}${a > 0xffff ? `0x${a.toString(16)}` : a}`;
-  }
+  for (let i = 0; i < args.length; i++) out += i ? `, ${formatArg(args[i])}` : formatArg(args[i]);
   return out;
 }
 
@@ -58,7 +56,7 @@ export function formatEvent(e: TraceEvent, t0: number): string {
   const t = ((e.time - t0) / 1e9).toFixed(6).padStart(11);
   switch (e.kind) {
     case 'hook': {
-      const args = fields(e.args as Record<string, TraceValue>, ' ');
+      const args = fields(e.args as Record<string, TraceValue>);
       const ret = e.ret !== undefined ? `  = ${errnoText(e.ret)}` : '';
       return `${t} ${who(e)}     ${e.hook}(${args})${ret}`;
     }
