@@ -19,6 +19,15 @@ export const DAEMON_FLAG = '--daemon';
 /** Root-only folder of the daemon (tmpfs: gone with the VM). */
 export const DAEMON_DIR = '/run/bpf-lsm-studio/daemon';
 
+/**
+ * The shell line that starts the daemon in the background: its own session with no terminal, its stderr into
+ * <DAEMON_DIR>/log, traced programs run as uid:gid. `helper`, `uid` and `gid` are shell words (literals, or
+ * quoted variables of the script it goes into). Used by the host's start script and by the VM image's init.
+ */
+export function daemonStartLine(helper: string, uid: string, gid: string): string {
+  return `SUDO_UID=${uid} SUDO_GID=${gid} setsid /usr/bin/node ${helper} ${DAEMON_FLAG} </dev/null >>${DAEMON_DIR}/log 2>&1 &`;
+}
+
 /** Session script: no daemon of this version is running (start one, then try again). */
 export const NO_DAEMON = 96;
 /** Session script: the daemon went away before the session ended (it was killed). */

@@ -5,7 +5,7 @@
 // checksummed when it was started. When no daemon of this version runs (first trace of a VM boot, a new
 // build, a killed daemon) the script says so at once; the helper is deployed, the daemon started (replacing
 // one of another version) and the session asked for again.
-import { DAEMON_DIR, DAEMON_FLAG, NO_DAEMON, DAEMON_GONE, REQUEST_PRINTF } from '../../shared/helperDaemon';
+import { DAEMON_DIR, daemonStartLine, NO_DAEMON, DAEMON_GONE, REQUEST_PRINTF } from '../../shared/helperDaemon';
 import type { Target } from '../target';
 import { ChannelOptions, ChannelResult, channelTransport } from './vmChannel';
 
@@ -45,7 +45,7 @@ export const START_SCRIPT = [
   'fi',
   'if ! holder; then',
   '  mkdir -p -m 700 "$d"',
-  `  SUDO_UID=$3 SUDO_GID=$4 setsid /usr/bin/node "$helper" ${DAEMON_FLAG} </dev/null >>"$d/log" 2>&1 &`,
+  `  ${daemonStartLine('"$helper"', '$3', '$4')}`,
   '  child=$!',
   'fi',
   'i=0',

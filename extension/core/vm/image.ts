@@ -5,7 +5,7 @@
 import { execa } from 'execa';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { DAEMON_DIR, DAEMON_FLAG } from '../../shared/helperDaemon';
+import { DAEMON_DIR, daemonStartLine } from '../../shared/helperDaemon';
 import { CpioEntry } from './cpio';
 import { KernelAssets } from './kernel';
 
@@ -141,12 +141,12 @@ export function imageHelperDir(helper: Pick<ImageHelper, 'version'>): string {
 
 export function initScript(kernel: KernelAssets, helper?: Pick<ImageHelper, 'version'>): string {
   const modules = kernel.modules.map((m) => basename(m));
-  // As vmDaemon.ts's START_SCRIPT starts it: its own session, no terminal, traced programs run as the VM's user.
+  // As vmDaemon.ts's START_SCRIPT starts it; traced programs run as the VM's user.
   const daemon = helper
     ? `# The helper daemon of this build starts once the VM is ready (node takes about a second to start under TCG,
 # which would delay sshd); a client finds it running instead of deploying and starting it.
 mkdir -p -m 700 ${DAEMON_DIR}
-SUDO_UID=${GUEST_USER.uid} SUDO_GID=${GUEST_USER.gid} setsid /usr/bin/node ${imageHelperDir(helper)}/helper.js ${DAEMON_FLAG} </dev/null >>${DAEMON_DIR}/log 2>&1 &
+${daemonStartLine(`${imageHelperDir(helper)}/helper.js`, String(GUEST_USER.uid), String(GUEST_USER.gid))}
 `
     : '';
   return `#!/bin/sh
