@@ -68,14 +68,15 @@ export function cliLoop(root: string, loop: string[]): Promise<CliLoopRun> {
       try {
         if (err) throw err;
         const text = readFileSync(out, 'utf8');
-        const loopLine = text.split('\n').find((l) => l.startsWith('{"iterations"'));
+        const lines = text.split('\n');
+        const loopLine = lines.find((l) => l.startsWith('{"iterations"'));
         if (!loopLine) throw new Error(`the traced loop printed no result through the CLI:\n${text.slice(-2000)}`);
         // times: the shell's own user/system, then its children's (the CLI), each as NmS.SSSs.
         const seconds = [...(stdout.trim().split('\n').pop() ?? '').matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
         resolve({
           loopNs: (JSON.parse(loopLine) as { ns: number }).ns,
           cpuMs: seconds.length === 2 ? (seconds[0] + seconds[1]) * 1000 : NaN,
-          lines: text.split('\n').length,
+          lines: lines.length,
           drops: /^drops: .*$/m.exec(text)?.[0] ?? 'drops: ?',
         });
       } catch (e) {
