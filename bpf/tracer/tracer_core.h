@@ -40,7 +40,8 @@ struct tr_scratch {
 	__u32 unchecked;
 	/* The tail's length while a path walk runs (see tr_put_dentry_walk). */
 	__u32 walk_len;
-	__u32 pad;		/* keeps buf 8-byte aligned for the record header */
+	/* Bit per trace slot: this CPU woke that slot's consumer and has not seen its ring below the mark since. */
+	__u32 woke;		/* also keeps buf 8-byte aligned for the record header */
 	__u8 buf[TR_SCRATCH];
 };
 
@@ -77,18 +78,31 @@ struct tr_ctx {
  */
 #define TR_WAKEUP_EVERY 32
 
-static __always_inline __u64 tr_wakeup(void *ring, struct tr_scratch *s)
+/*
+ * The consumer is woken once each time the ring fills past TR_WAKEUP_BYTES, not at every check while it
+ * stays there: a consumer that is behind is awake anyway, and every forced wakeup is an interrupt (irq_work)
+ * on the traced program's CPU. A wakeup this skips while the consumer sleeps is made up by its poll timeout.
+ */
+static __always_inline __u64 tr_wakeup(void *ring, struct tr_scratch *s, __u32 slot)
 {
 	__u32 zero = 0;
+	__u32 bit = 1u << (slot & (TR_SLOTS - 1));
 
 	if (!s)
 		s = bpf_map_lookup_elem(&tr_scratch, &zero);
-	if (s) {
-		if (++s->unchecked < TR_WAKEUP_EVERY)
-			return BPF_RB_NO_WAKEUP;
-		s->unchecked = 0;
+	if (!s)
+		return BPF_RB_NO_WAKEUP;
+	if (++s->unchecked < TR_WAKEUP_EVERY)
+		return BPF_RB_NO_WAKEUP;
+	s->unchecked = 0;
+	if (bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) < TR_WAKEUP_BYTES) {
+		s->woke &= ~bit;
+		return BPF_RB_NO_WAKEUP;
 	}
-	return bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= TR_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (s->woke & bit)
+		return BPF_RB_NO_WAKEUP;
+	s->woke |= bit;
+	return BPF_RB_FORCE_WAKEUP;
 }
 
 /* Counts one event of a trace slot on this CPU (field of struct tr_counters). */
@@ -236,7 +250,7 @@ static __always_inline void tr_end(struct tr_ctx *c)
 	h->flags = c->flags;
 	if (c->flags & TR_F_TRUNCATED)
 		tr_count(c->slot, truncated);
-	if (bpf_ringbuf_output(c->ring, c->rec, n, tr_wakeup(c->ring, c->s)))
+	if (bpf_ringbuf_output(c->ring, c->rec, n, tr_wakeup(c->ring, c->s, c->slot)))
 		tr_count(c->slot, ringbuf_full);
 	else
 		tr_count(c->slot, records);
@@ -270,7 +284,7 @@ static __always_inline bool tr_begin_fixed(struct tr_ctx *c, __u16 hook, __s32 r
 
 static __always_inline void tr_end_fixed(struct tr_ctx *c)
 {
-	bpf_ringbuf_submit(c->rec, tr_wakeup(c->ring, NULL));
+	bpf_ringbuf_submit(c->rec, tr_wakeup(c->ring, NULL, c->slot));
 	tr_count(c->slot, records);
 }
 

@@ -23,7 +23,7 @@ static __always_inline void *tr_reserve(struct tr_task *t, void **ring, __u32 si
 
 static __always_inline void tr_submit(void *r, void *ring, __u32 slot)
 {
-	bpf_ringbuf_submit(r, tr_wakeup(ring, NULL));
+	bpf_ringbuf_submit(r, tr_wakeup(ring, NULL, slot));
 	tr_count(slot, records);
 }
 

@@ -169,6 +169,29 @@ describe('Trace Executable in the BPF-LSM VM', function () {
     });
   });
 
+  describe('consumer wakeups', () => {
+    it('a long burst wakes the helper once per fill past the mark, not at every check while the ring stays full', async () => {
+      // Each forced wakeup is an irq_work interrupt on the traced program's CPU. A shell loop of
+      // open/read/close writes records far faster than the helper drains them under TCG, so the ring stays
+      // past the mark for most of the trace: the tracer checks its fill level every 32 records per CPU, and
+      // waking at each of those checks raised one interrupt per ~70 records.
+      const vm = vmTarget();
+      const irqWork = async (): Promise<number> => {
+        const r = await vm.exec('sh', ['-c', 'grep "^ *IWI:" /proc/interrupts']);
+        assert.equal(r.exitCode, 0, r.stderr);
+        return r.stdout.trim().split(/\s+/).slice(1).filter((w) => /^\d+$/.test(w)).reduce((sum, n) => sum + Number(n), 0);
+      };
+      const before = await irqWork();
+      const t = await trace(['/bin/sh', '-c', 'i=0; while [ $i -lt 6000 ]; do read x < /etc/hostname; i=$((i+1)); done']);
+      const raised = (await irqWork()) - before;
+      assert.equal(t.summary.exitCode, 0, t.output);
+      assertAccounted(t.summary);
+      assert.ok(t.summary.produced > 50_000, `only ${t.summary.produced} records: not a burst`);
+      assert.ok(raised < t.summary.produced / 1000, `${raised} irq_work interrupts for ${t.summary.produced} records`);
+      console.log(`      consumer wakeups: ${raised} irq_work interrupts for ${t.summary.produced} records`);
+    });
+  });
+
   describe('interrupt context', () => {
     it('charges no receive-path hook and no nested drop to a task whose sends raise the receive softirq', async () => {
       // Loopback TCP: the traced nc's send raises NET_RX, which runs in softirq on its CPU as soon as it
