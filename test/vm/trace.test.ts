@@ -306,7 +306,7 @@ describe('Trace Executable in the BPF-LSM VM', function () {
      * The tracer's pinned programs, and how many of them other than the two syscall ones have a link (one
      * listing of each, with pin paths). The keeper detaches the syscall ones half a second after a trace.
      */
-    async function pinnedPrograms(key: string): Promise<{ loaded: number; linked: number }> {
+    async function tracerProgramCounts(key: string): Promise<{ loaded: number; linked: number }> {
       const { loaded, linked } = await tracerInKernel(vmTarget(), key);
       return { loaded: loaded.length, linked: linked.filter((name) => !name.startsWith('tr_sys_')).length };
     }
@@ -334,7 +334,7 @@ describe('Trace Executable in the BPF-LSM VM', function () {
         assert.equal(first.exitCode, 0);
         const t0 = Date.now();
         const idle = await until('every program to be detached', 180_000, async () => {
-          const p = await pinnedPrograms(key);
+          const p = await tracerProgramCounts(key);
           return p.linked === 0 ? p : undefined;
         });
         ms = Date.now() - t0;
@@ -352,7 +352,7 @@ describe('Trace Executable in the BPF-LSM VM', function () {
       assert.ok(openedPaths(t).includes('/etc/hostname'), openedPaths(t).join(' '));
       assert.ok(hooks(t, 'inode_permission').length > 0, 'inode_permission again');
       assert.ok(t.events.some((e) => e.kind === 'syscall_enter' && e.syscall === 'openat'), 'syscall records again');
-      const after = await pinnedPrograms(key);
+      const after = await tracerProgramCounts(key);
       const log = await vmTarget().exec('sh', ['-c', 'tail -n 4 /run/bpf-lsm-studio/tracers/keepers.log; date -u +%T.%N']);
       console.log(`      idle hooks: all ${after.loaded} programs detached ${ms} ms after the trace; the next trace took ${traceMs} ms with its hooks; keeper log:\n${log.stdout.replace(/^/gm, '        ')}`);
       assert.deepEqual(after, { loaded: state.attached.length + 5, linked: state.attached.length + 3 });
@@ -361,13 +361,13 @@ describe('Trace Executable in the BPF-LSM VM', function () {
     it('bpf-lsm tracer start attaches them again at once, ahead of the next trace', async () => {
       const key = session.residentKey!;
       // The tracer of the test before detaches everything again 20 s after its last trace.
-      await until('every program to be detached again', 180_000, async () => ((await pinnedPrograms(key)).linked === 0 ? true : undefined));
+      await until('every program to be detached again', 180_000, async () => ((await tracerProgramCounts(key)).linked === 0 ? true : undefined));
       const t0 = Date.now();
       const started = JSON.parse(await cliRun(['tracer', 'start', '--target', 'vm', '--json'])) as { loaded: boolean; hooks: number };
       const ms = Date.now() - t0;
       assert.equal(started.loaded, false, 'the resident tracer was reused');
       const n = state.attached.length + 5;
-      assert.deepEqual(await pinnedPrograms(key), { loaded: n, linked: n - 2 });
+      assert.deepEqual(await tracerProgramCounts(key), { loaded: n, linked: n - 2 });
       console.log(`      idle hooks: tracer start attached all ${n - 2} programs other than the syscall ones again in ${ms} ms (the command's wall time)`);
     });
   });
