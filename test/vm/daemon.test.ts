@@ -101,11 +101,17 @@ describe('helper daemon of the built-in VM', function () {
     const killed = session.client.helper!.pid;
     assert.equal(killed, (await daemon()).pid, 'the session is the daemon\'s');
     assert.ok((await sessionRings()) >= 1);
+    // A program the session spawned (stopped, as for a trace): util-linux's setpriv in the image has the
+    // kernel kill it with the daemon.
+    const { pid: spawned } = await session.client.call('spawn', { argv: ['/bin/sleep', '600'] });
     const r = await vm.exec('kill', ['-9', String(killed)]);
     assert.equal(r.exitCode, 0, r.stderr);
     const gone = await session.client.closed;
     assert.ok(gone.message, 'the client learns that its helper is gone');
     await session.dispose();
+    await until(`the spawned program (pid ${spawned}) to die with the daemon`, 10_000, async () =>
+      (await vm.exec('sh', ['-c', `kill -0 ${spawned} 2>/dev/null || echo gone`])).stdout.includes('gone') ? true : undefined,
+    );
     // The session script's cat reads the end of its FIFO, and the script ends.
     await until('no session FIFO and no session script left', 60_000, async () => {
       const left = await vm.exec('sh', ['-c', 'ls "$1" | grep "^s-"; ps -o args | grep "[c]at $1/s-"; true', 'left', DAEMON_DIR]);

@@ -37,8 +37,15 @@ export interface HostTools {
   readonly programs?: readonly string[];
 }
 
-/** Guest programs: the coreutils ones are required, the others are shipped when the host has them. */
-export const GUEST_PROGRAMS = { required: ['/usr/bin/ls', '/usr/bin/cat', '/usr/bin/id'], optional: ['/usr/bin/strace'] } as const;
+/**
+ * Guest programs: the required ones by the Debian package that has them, the others shipped when the host
+ * has them. util-linux's setpriv (busybox's has no --pdeathsig) lets the helper have the kernel kill what it
+ * spawned if the helper itself is killed (processes.ts).
+ */
+export const GUEST_PROGRAMS = {
+  required: { '/usr/bin/ls': 'coreutils', '/usr/bin/cat': 'coreutils', '/usr/bin/id': 'coreutils', '/usr/bin/setpriv': 'util-linux' },
+  optional: ['/usr/bin/strace'],
+} as const;
 
 /** Parses `ldd` output into the absolute library paths a binary loads (the vDSO has no file and is skipped). */
 export function parseLdd(output: string, binary: string): string[] {
@@ -103,7 +110,7 @@ export function findHostTools(): HostTools {
     libbpf: need('libbpf.so.1', 'libbpf1', firstExisting(['/usr/lib/x86_64-linux-gnu/libbpf.so.1', '/lib/x86_64-linux-gnu/libbpf.so.1', '/usr/lib64/libbpf.so.1', '/usr/lib/libbpf.so.1'])),
   };
   const programs = [
-    ...GUEST_PROGRAMS.required.map((p) => need(p, 'coreutils', firstExisting([p]))),
+    ...Object.entries(GUEST_PROGRAMS.required).map(([p, pkg]) => need(p, pkg, firstExisting([p]))),
     ...GUEST_PROGRAMS.optional.filter((p) => existsSync(p)),
   ];
   if (missing.length) throw new Error(`the VM image is built from programs on this machine, and these are missing: ${missing.join(', ')}. Install them and retry.`);
