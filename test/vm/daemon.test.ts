@@ -95,7 +95,7 @@ describe('helper daemon of the built-in VM', function () {
     console.log(`      ${cpus} vCPUs: ${lists.length} daemon threads on CPU ${lists[0]}; the traced program on CPUs ${traced}`);
   });
 
-  it('replaces a daemon killed with SIGKILL: its session ends, its stderr FIFO goes, the next trace works and leaves no ring buffer', async () => {
+  it('replaces a daemon killed with SIGKILL: its session ends, the program it spawned dies, its stderr FIFO goes, the next trace works and leaves no ring buffer', async () => {
     const session = await TracerSession.connect(vm);
     await session.prepare();
     const killed = session.client.helper!.pid;
