@@ -8,7 +8,7 @@ import { DAEMON_DIR } from '../../extension/shared/helperDaemon';
 import type { TraceEvent } from '../../extension/shared/traceEvent';
 import { bpfLsm } from './cli';
 import { daemonThreadCpus } from './daemonThreads';
-import { until } from './until';
+import { processGone, until } from './until';
 
 interface CliTrace {
   code: number;
@@ -109,9 +109,7 @@ describe('helper daemon of the built-in VM', function () {
     const gone = await session.client.closed;
     assert.ok(gone.message, 'the client learns that its helper is gone');
     await session.dispose();
-    await until(`the spawned program (pid ${spawned}) to die with the daemon`, 10_000, async () =>
-      (await vm.exec('sh', ['-c', `kill -0 ${spawned} 2>/dev/null || echo gone`])).stdout.includes('gone') ? true : undefined,
-    );
+    await until(`the spawned program (pid ${spawned}) to die with the daemon`, 10_000, () => processGone(vm, spawned));
     // The session script's cat reads the end of its FIFO, and the script ends.
     await until('no session FIFO and no session script left', 60_000, async () => {
       const left = await vm.exec('sh', ['-c', 'ls "$1" | grep "^s-"; ps -o args | grep "[c]at $1/s-"; true', 'left', DAEMON_DIR]);

@@ -14,7 +14,7 @@ import { GUEST_HELPER_ROOT, GUEST_USER } from '../../extension/core/vm/image';
 import { HELPER_CHANNELS, vmPaths } from '../../extension/core/vm/paths';
 import { iterateRecords, type BtfTypeDesc, type EventBatch, type JsonValue } from '../../extension/shared/helperProtocol';
 import { decodeValue } from '../../extension/shared/helperValues';
-import { until } from './until';
+import { processGone, until } from './until';
 import { vmBefore } from './wedge';
 
 const root = join(__dirname, '..', '..', '..');
@@ -341,11 +341,6 @@ describe('privileged helper in the BPF-LSM VM', function () {
     return { client, helperPid: client.helper!.pid, childPid: pid };
   }
 
-  async function processGone(pid: number): Promise<true | undefined> {
-    const r = await vm.exec('sh', ['-c', 'test -d /proc/$1 && echo alive || echo gone', 'check', String(pid)]);
-    return r.stdout.trim() === 'gone' ? true : undefined;
-  }
-
   it('leaves no program, link or process behind when the client side is killed mid-stream', async () => {
     // Our own ssh client process, so it can be SIGKILLed like a crashed client or a dropped connection.
     await (await vm.startHelper()).close();
@@ -363,9 +358,9 @@ describe('privileged helper in the BPF-LSM VM', function () {
     const t = Date.now();
     ssh.kill('SIGKILL');
     await client.closed;
-    await until('the helper to exit after losing its client', 60_000, () => processGone(helperPid));
+    await until('the helper to exit after losing its client', 60_000, () => processGone(vm, helperPid));
     await until('bpftool to show none of the helper programs or links', 30_000, nothingLeft);
-    assert.equal(await processGone(childPid), true, 'the spawned process was killed');
+    assert.equal(await processGone(vm, childPid), true, 'the spawned process was killed');
     console.log(`      faults: ssh client SIGKILLed mid-stream: helper gone and nothing loaded after ${Date.now() - t} ms`);
   });
 
@@ -376,7 +371,7 @@ describe('privileged helper in the BPF-LSM VM', function () {
       const r = await vm.exec('kill', [`-${signal}`, String(helperPid)]);
       assert.equal(r.exitCode, 0, r.stderr);
       await client.closed;
-      await until('the helper to exit', 60_000, () => processGone(helperPid));
+      await until('the helper to exit', 60_000, () => processGone(vm, helperPid));
       // After SIGKILL the kernel drops links and programs with the helper's last file descriptors.
       await until('bpftool to show none of the helper programs or links', 30_000, nothingLeft);
       console.log(`      faults: helper SIG${signal} mid-stream: nothing loaded after ${Date.now() - t} ms`);
@@ -384,7 +379,7 @@ describe('privileged helper in the BPF-LSM VM', function () {
         // SIGKILL gives the helper no chance to kill its children (a known limit); clean up for later tests.
         await vm.exec('kill', ['-9', String(childPid)]);
       } else {
-        assert.equal(await processGone(childPid), true, 'the spawned process was killed');
+        assert.equal(await processGone(vm, childPid), true, 'the spawned process was killed');
       }
     });
   }
