@@ -41,8 +41,9 @@ struct tr_scratch {
 	/* The tail's length while a path walk runs (see tr_put_dentry_walk). */
 	__u32 walk_len;
 	/* Bit per trace slot: this CPU woke that slot's consumer and has not seen its ring below the mark since. */
-	__u32 woke;		/* also keeps buf 8-byte aligned for the record header */
-	__u8 buf[TR_SCRATCH];
+	__u32 woke;
+	/* 8-byte aligned for the record header, and so that clang clears it in 8-byte stores (see tr_begin). */
+	__u8 buf[TR_SCRATCH] __attribute__((aligned(8)));
 };
 
 struct {
@@ -229,7 +230,11 @@ static __always_inline bool tr_begin(struct tr_ctx *c, __u16 hook, __s32 ret, __
 		return false;
 	}
 	s->busy = 1;
-	/* Readers skip absent values, so the argument area must not keep the previous record's bytes. */
+	/*
+	 * Readers skip absent values, so the argument area must not keep the previous record's bytes. clang
+	 * expands the clear into stores as wide as it knows the buffer to be aligned: one per byte on a __u8
+	 * pointer, a fifth of that on an aligned one (fewer instructions to verify at load and to run).
+	 */
 	__builtin_memset(s->buf, 0, fixed);
 	tr_fill_hdr((struct tr_hdr *)s->buf, c->task, TR_KIND_HOOK, hook, ret);
 	c->s = s;
@@ -272,7 +277,8 @@ static __always_inline bool tr_begin_fixed(struct tr_ctx *c, __u16 hook, __s32 r
 		tr_count(c->slot, ringbuf_full);
 		return false;
 	}
-	__builtin_memset(rec, 0, fixed);
+	/* Ring records are 8-byte aligned: cleared in 8-byte stores (see tr_begin). */
+	__builtin_memset((__u64 *)rec, 0, fixed);
 	tr_fill_hdr((struct tr_hdr *)rec, c->task, TR_KIND_HOOK, hook, ret);
 	((struct tr_hdr *)rec)->size = fixed;
 	c->s = NULL;
