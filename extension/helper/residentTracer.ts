@@ -265,6 +265,30 @@ export function folderCreator(name: string): number | undefined {
   return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
 }
 
+/**
+ * Keys of the tracers a session can take without sending the object, from the pin root's folder names:
+ * pinned ones and ones under release (taken back when none of their programs is gone yet), not the ones
+ * being created or swept. For the hello reply: one listing.
+ */
+export function reusableKeysOf(names: readonly string[]): string[] {
+  const keys = new Set<string>();
+  for (const n of names) {
+    if (n.startsWith('new-') || n.startsWith('release-swept-')) continue;
+    // release-<key>-<pid>-<ms>: the key is what lies between the prefix and the last two fields.
+    const key = n.startsWith('release-') ? n.slice('release-'.length).split('-').slice(0, -2).join('-') : n;
+    if (KEY_PATTERN.test(key)) keys.add(key);
+  }
+  return [...keys];
+}
+
+export function reusableKeys(): string[] {
+  try {
+    return reusableKeysOf(readdirSync(PIN_ROOT));
+  } catch {
+    return [];
+  }
+}
+
 /** Folders left by helpers that died while creating or releasing a tracer: release them again. */
 function sweepAbandoned(): void {
   let names: string[];

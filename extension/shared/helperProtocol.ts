@@ -242,8 +242,10 @@ export interface HelperMethods {
     /**
      * `pid` is the helper process; in the built-in VM that is the helper daemon serving every session, and
      * `session` numbers this session among those it started (absent for a helper process of its own).
+     * `tracers` are the keys of the resident tracers (and of those under release) at the time of the reply:
+     * a client whose tracer is not among them sends its object with the first tracerAcquire.
      */
-    result: { protocolVersion: number; helperVersion: string; pid: number; session?: number; capabilities: Capabilities };
+    result: { protocolVersion: number; helperVersion: string; pid: number; session?: number; capabilities: Capabilities; tracers?: string[] };
   };
   capabilities: { params: Record<string, never>; result: Capabilities };
   /** The target kernel's BTF (for the hook catalog), returned as the reply's blob. */

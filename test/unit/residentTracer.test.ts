@@ -1,7 +1,7 @@
 // Pin root folder names of the resident tracer: whose helper made them, read back for tracer status
 // ("loading" while that helper lives) and for the sweep of folders whose helper died.
 import * as assert from 'node:assert/strict';
-import { folderCreator } from '../../extension/helper/residentTracer';
+import { folderCreator, reusableKeysOf } from '../../extension/helper/residentTracer';
 
 describe('resident tracer folders', () => {
   const key = '873492d91b8935646b05485f29409a7a';
@@ -24,5 +24,14 @@ describe('resident tracer folders', () => {
     assert.equal(folderCreator(`new-${key}-f1-x`), undefined);
     assert.equal(folderCreator('release-1-2'), undefined);
     assert.equal(folderCreator(`new-${key}-f1-0`), undefined);
+  });
+
+  it('lists resident tracers and those under release for the hello, not ones being created or swept', () => {
+    const other = '0123456789abcdef0123456789abcdef';
+    assert.deepEqual(
+      reusableKeysOf([`${key}-f1`, `release-${other}-f1-s0-99-1764745200000`, `new-${key}-f0-157`, 'release-swept-f0-311-1764745200000', `release-${key}-f1-12-1764745200000`]).sort(),
+      [`${key}-f1`, `${other}-f1-s0`].sort(),
+    );
+    assert.deepEqual(reusableKeysOf([]), []);
   });
 });

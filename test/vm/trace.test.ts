@@ -236,6 +236,8 @@ describe('Trace Executable in the BPF-LSM VM', function () {
       assert.ok((JSON.parse(stop.stdout) as { released: string[] }).released.length >= 1, stop.stdout);
       const other = await TracerSession.connect(vmTarget());
       try {
+        // The hello lists the tracer under release, so the session asks for it without sending the object.
+        assert.ok(other.client.helper?.tracers?.includes(session.residentKey!), JSON.stringify(other.client.helper?.tracers));
         const st = await other.prepare();
         const t = await traceProgram(other, { argv: ['/bin/cat', '/etc/hostname'] }, () => undefined);
         assert.equal(t.exitCode, 0);
