@@ -82,7 +82,8 @@ export const vmCommand: Subcommand = {
         if (json) console.log(JSON.stringify({ state: 'running', ...r, tracer: tracerLog ? { loading: true, log: tracerLog } : { loading: false } }, null, 2));
         else {
           const how = r.reused ? 'already running' : `ready in ${seconds(r.totalMs)} (prepare ${seconds(r.prepareMs)}, boot to ssh ${seconds(r.bootMs)})`;
-          console.log(`VM ${how}: ssh port ${r.port} on 127.0.0.1, kernel ${r.kernelRelease}, LSMs ${r.lsm.join(',')}`);
+          const pinned = r.pinnedCores ? `, vCPUs on host cores ${r.pinnedCores.join(',')}` : '';
+          console.log(`VM ${how}: ssh port ${r.port} on 127.0.0.1, kernel ${r.kernelRelease}, LSMs ${r.lsm.join(',')}${pinned}`);
           if (!r.lsm.includes('bpf')) console.log('warning: bpf is not in the active LSM list; LSM programs would attach but never run');
           if (tracerLog) {
             console.log(`loading the tracer in the VM in the background, so that the first trace starts at once (bpf-lsm tracer status${kernel === DEFAULT_VM_KERNEL ? '' : ` --target ${vmTargetId(kernel)}`} shows it; log ${tracerLog})`);
@@ -106,7 +107,8 @@ export const vmCommand: Subcommand = {
           for (const s of statuses) {
             const up = s.kernel === DEFAULT_VM_KERNEL ? 'bpf-lsm vm up' : `bpf-lsm vm up --kernel ${s.kernel}`;
             const line = s.vm
-              ? `running: pid ${s.vm.pid}, ssh port ${s.vm.port} on 127.0.0.1, kernel ${s.vm.kernelRelease}, LSMs ${s.vm.lsm.join(',')}, up since ${s.vm.startedAt}`
+              ? `running: pid ${s.vm.pid}, ssh port ${s.vm.port} on 127.0.0.1, kernel ${s.vm.kernelRelease}, LSMs ${s.vm.lsm.join(',')}` +
+                `${s.vm.pinnedCores ? `, vCPUs on host cores ${s.vm.pinnedCores.join(',')}` : ''}, up since ${s.vm.startedAt}`
               : `stopped${s.prepared.kernel ? ` (prepared: kernel ${s.prepared.kernel}, image ${Math.round(s.prepared.imageBytes / 1048576)} MiB)` : ` (not prepared yet: ${up})`}; cache ${s.cache}`;
             console.log(`${s.target.padEnd(8)} ${line}`);
           }

@@ -11,7 +11,8 @@ import { checkTarget } from '../../extension/core/targets/check';
 import { HelperClient } from '../../extension/core/helperClient';
 import { BuiltinVm } from '../../extension/core/vm/vm';
 import { vmForTarget } from '../../extension/core/targets';
-import { isQemu } from '../../extension/core/vm/machine';
+import { isQemu, monitorCommand } from '../../extension/core/vm/machine';
+import { allowedHostCpus, parseCpuList, parseVcpuThreads, vcpuCores } from '../../extension/core/vm/pinning';
 import { VM_HOST_ALIAS } from '../../extension/core/vm/paths';
 import { helperBundle } from '../../extension/core/targets/deploy';
 import { DAEMON_DIR } from '../../extension/shared/helperDaemon';
@@ -33,6 +34,23 @@ describe('built-in VM', () => {
     assert.ok(r.stdout.trim().split(',').includes('bpf'), r.stdout);
     const release = await vm.exec('uname', ['-r']);
     assert.equal(release.stdout.trim(), process.env.BPF_LSM_VM_KERNEL);
+  });
+
+  it("pins each vCPU thread to a host core of its own when the host has none to spare, qemu's main thread with the last vCPU", async () => {
+    const state = ['vm', 'vm:6.12'].map((id) => vmForTarget(id).running()).find((s) => s?.kernelRelease === process.env.BPF_LSM_VM_KERNEL);
+    assert.ok(state, 'the running VM of this tier');
+    const cpusOf = (tid: number) => parseCpuList(/^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${state.pid}/task/${tid}/status`, 'utf8'))![1]);
+    const vcpus = parseVcpuThreads(await monitorCommand(state.monitor, 'info cpus'));
+    const expected = vcpuCores(allowedHostCpus(), vcpus.size, process.env.BPF_LSM_VM_PIN);
+    assert.deepEqual(state.pinnedCores, expected, 'the state says what the policy asks for');
+    if (!expected) {
+      console.log(`      this host has ${allowedHostCpus().length} cores for ${vcpus.size} vCPUs: left to its scheduler`);
+      for (const tid of vcpus.values()) assert.deepEqual(cpusOf(tid), allowedHostCpus());
+      return;
+    }
+    for (const [vcpu, tid] of vcpus) assert.deepEqual(cpusOf(tid), [expected[vcpu]], `vCPU ${vcpu} (thread ${tid})`);
+    assert.deepEqual(cpusOf(state.pid), [expected[expected.length - 1]], "qemu's main thread");
+    assert.equal(new Set(expected).size, Math.min(vcpus.size, allowedHostCpus().length), 'no two vCPUs share a core while cores are left');
   });
 
   it('has bpffs, tracefs, securityfs and the tools the helper needs', async () => {

@@ -13,6 +13,7 @@ import { READY_MARKER } from './image';
 import { PreparedAssets } from './assets';
 import { helperChannelName, privateDir, VM_HOST_ALIAS, VmPaths } from './paths';
 import { DEFAULT_VM_KERNEL, VmKernel } from './kernels';
+import { pinVcpus } from './pinning';
 
 export interface VmState {
   readonly pid: number;
@@ -33,6 +34,8 @@ export interface VmState {
   readonly helperChannels?: number;
   /** The kernel this VM boots (absent: a VM booted by a version with only 6.1). */
   readonly kernel?: VmKernel;
+  /** The host core each vCPU thread is pinned to (absent: left to the host's scheduler; see pinning.ts). */
+  readonly pinnedCores?: number[];
 }
 
 /**
@@ -282,6 +285,7 @@ async function bootVmOnce(paths: VmPaths, assets: PreparedAssets, opts: BootOpti
   const started = Date.now();
   const timeoutMs = opts.timeoutMs ?? Number(process.env.BPF_LSM_VM_BOOT_TIMEOUT_MS || 180_000);
   progress(`booting the ${assets.kernel.release} kernel under qemu`);
+  const cpus = opts.cpus ?? Number(process.env.BPF_LSM_VM_CPUS || 2);
   const args = qemuArgs({
     vmlinux: assets.kernel.vmlinux,
     initramfs: assets.image,
@@ -289,7 +293,7 @@ async function bootVmOnce(paths: VmPaths, assets: PreparedAssets, opts: BootOpti
     monitor: paths.monitor,
     pidFile: paths.pidFile,
     memoryMb: opts.memoryMb ?? Number(process.env.BPF_LSM_VM_MEMORY_MB || 2048),
-    cpus: opts.cpus ?? Number(process.env.BPF_LSM_VM_CPUS || 2),
+    cpus,
     accel: opts.accel ?? process.env.BPF_LSM_VM_ACCEL ?? 'tcg,thread=multi',
     helperChannels: paths.helperChannels,
     name: paths.kernelName === DEFAULT_VM_KERNEL ? 'bpf-lsm-vm' : `bpf-lsm-vm-${paths.kernelName}`,
@@ -315,6 +319,13 @@ async function bootVmOnce(paths: VmPaths, assets: PreparedAssets, opts: BootOpti
     if (port === undefined) await sleep(100);
   }
   if (port === undefined) return fail('could not learn the forwarded ssh port from the qemu monitor');
+  // Before the guest boots, so that its boot too runs on the cores it keeps (see pinning.ts).
+  let pinned: number[] | undefined;
+  try {
+    pinned = (await pinVcpus(pid, cpus, () => monitorCommand(paths.monitor, 'info cpus')))?.cores;
+  } catch (err) {
+    progress(`the VM's vCPUs stay where the host schedules them: ${(err as Error).message}`);
+  }
 
   // The port forward accepts connections before sshd listens, so wait for the guest's own "ready" line.
   let ready: ReturnType<typeof parseReadyLine>;
@@ -356,6 +367,7 @@ async function bootVmOnce(paths: VmPaths, assets: PreparedAssets, opts: BootOpti
     console: paths.console,
     helperChannels: paths.helperChannels.length,
     kernel: paths.kernelName,
+    ...(pinned ? { pinnedCores: pinned } : {}),
   };
   atomicWrite(paths.state, JSON.stringify(state, null, 2) + '\n');
   return { ...state, reused: false };

@@ -1,0 +1,45 @@
+// Host cores for the built-in VM's vCPU threads (extension/core/vm/pinning.ts): the policy and the parsers of
+// what it reads (the kernel's CPU lists, qemu's `info cpus`).
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { allowedHostCpus, parseCpuList, parseVcpuThreads, vcpuCores } from '../../extension/core/vm/pinning';
+
+describe('VM vCPU pinning', () => {
+  it('reads kernel CPU lists, ranges included, and nothing from text of another shape', () => {
+    assert.deepEqual(parseCpuList('0-1'), [0, 1]);
+    assert.deepEqual(parseCpuList('0-3,8,10-11\n'), [0, 1, 2, 3, 8, 10, 11]);
+    assert.deepEqual(parseCpuList('5'), [5]);
+    assert.deepEqual(parseCpuList('3-1'), []);
+    assert.deepEqual(parseCpuList('0,x'), []);
+    assert.deepEqual(parseCpuList(''), []);
+  });
+
+  it("reads this process's allowed CPUs from a status file", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pin-'));
+    writeFileSync(join(dir, 'status'), 'Name:\tnode\nCpus_allowed:\t3\nCpus_allowed_list:\t2-3\nMems_allowed_list:\t0\n');
+    assert.deepEqual(allowedHostCpus(join(dir, 'status')), [2, 3]);
+    assert.deepEqual(allowedHostCpus(join(dir, 'missing')), []);
+    assert.ok(allowedHostCpus().length >= 1, 'this machine has at least one CPU');
+  });
+
+  it("maps vCPUs to host threads from qemu's info cpus, the current-CPU star and CRLF included", () => {
+    const info = '* CPU #0: thread_id=7077\r\n  CPU #1: thread_id=7078\r\n';
+    assert.deepEqual([...parseVcpuThreads(info)], [
+      [0, 7077],
+      [1, 7078],
+    ]);
+    assert.equal(parseVcpuThreads('unknown command').size, 0);
+  });
+
+  it('pins only when the host has no core to spare beyond one per vCPU, unless told', () => {
+    assert.deepEqual(vcpuCores([0, 1], 2, undefined), [0, 1]);
+    assert.deepEqual(vcpuCores([2, 3], 2, undefined), [2, 3], 'the cores this process may use, not 0..n-1');
+    assert.deepEqual(vcpuCores([0], 2, undefined), [0, 0], 'one core: both there');
+    assert.equal(vcpuCores([0, 1, 2, 3], 2, undefined), undefined, 'spare cores: left to the scheduler');
+    assert.deepEqual(vcpuCores([0, 1, 2, 3], 2, '1'), [0, 1]);
+    assert.equal(vcpuCores([0, 1], 2, '0'), undefined);
+    assert.equal(vcpuCores([], 2, '1'), undefined);
+  });
+});
