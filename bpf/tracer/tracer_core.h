@@ -20,6 +20,12 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile bool tr_follow_forks = true;
 /* Set before load: record raw syscall enter/exit of traced tasks (the context of hook events). */
 const volatile bool tr_syscalls = true;
+/*
+ * Set before load by the helper, from /proc/kallsyms: the kernel's rename_lock and mount_lock (seqlock_t,
+ * whose first word is the sequence). 0 (unknown, e.g. addresses hidden) leaves the path cache off.
+ */
+const volatile __u64 tr_rename_lock = 0;
+const volatile __u64 tr_mount_lock = 0;
 
 /* Keeps the record layouts in the object's BTF, where user space checks them against its decoder. */
 struct tr_layout {
@@ -33,6 +39,25 @@ struct tr_layout {
 	struct tr_task task;
 } *tr_layout_anchor;
 
+/*
+ * Recent path walks on this CPU (see tr_put_dentry_walk): a walk's output for a dentry and mount, valid while no
+ * rename and no mount change happened anywhere since (the kernel's rename_lock and mount_lock sequences, which
+ * d_path checks the same way). A file's records (open, then permission per read or write, then free) walk the
+ * same path again and again. A few entries, chosen by the leaf name's hash: a copy from one file into another
+ * (or a shell's fcntl on /dev/null between two reads) alternates between two paths.
+ */
+#define TR_PATH_CACHE 256
+#define TR_PATH_WAYS 4
+struct tr_path_cache {
+	__u64 dentry;
+	__u64 mnt;
+	__u32 rename_seq;
+	__u32 mount_seq;
+	__u32 len;
+	__u32 pad;
+	__u8 bytes[TR_PATH_CACHE];
+};
+
 /* Where a hook record is built before it is copied into the ring buffer in one piece. */
 struct tr_scratch {
 	__u32 busy;
@@ -44,6 +69,7 @@ struct tr_scratch {
 	__u32 woke;
 	/* 8-byte aligned for the record header, and so that clang clears it in 8-byte stores (see tr_begin). */
 	__u8 buf[TR_SCRATCH] __attribute__((aligned(8)));
+	struct tr_path_cache path[TR_PATH_WAYS];
 };
 
 struct {
@@ -386,6 +412,19 @@ static long tr_walk_step(__u32 i, void *arg)
 	return 0;
 }
 
+/* The rename and mount sequences into `seq` (rename in the low half); false while either is being written. */
+static __always_inline bool tr_path_seqs(__u64 *seq)
+{
+	__u32 r = 1, m = 1;
+
+	if (!tr_rename_lock || !tr_mount_lock)
+		return false;
+	bpf_probe_read_kernel(&r, sizeof(r), (const void *)tr_rename_lock);
+	bpf_probe_read_kernel(&m, sizeof(m), (const void *)tr_mount_lock);
+	*seq = ((__u64)m << 32) | r;
+	return !((r | m) & 1);
+}
+
 /*
  * Dentry names from `d` up to the root, leaf first, each NUL-terminated. With a mount, the walk
  * crosses from a mount's root to its mount point in the parent mount (struct mount wraps the
@@ -396,15 +435,39 @@ static long tr_walk_step(__u32 i, void *arg)
  * knows a stack value exactly, and since 6.8 it checks a callback until its states converge, so each
  * step's longer length range was a new state. On the 6.12 VM that was 7.1 million instructions and
  * ~200 s of verification for the whole tracer; read back from the map, 0.2 million and 6 s.
+ * A path this CPU walked since the last rename or mount change is copied from its struct tr_path_cache.
  */
 static __noinline void tr_put_dentry_walk(struct tr_ctx *c, struct tr_str *slot, struct dentry *d,
 					  struct vfsmount *vmnt)
 {
 	struct tr_walk w = { .c = c, .d = d, .mnt = NULL, .done = false };
-	__u32 start = c->len, end;
+	struct tr_path_cache *pc;
+	__u32 start = c->len, at, end, n;
+	__u64 seq = 0;
+	bool seqs;
 
 	if (!d || !c->s)
 		return;
+	seqs = tr_path_seqs(&seq);
+	/* The entry by the leaf name's hash: d may be a BTF pointer here, on which the verifier allows no shift. */
+	pc = &c->s->path[seqs ? BPF_CORE_READ(d, d_name.hash) & (TR_PATH_WAYS - 1) : 0];
+	n = pc->len;
+	/* The record offset as the verifier needs it: masked after clang forgets what it knew of start. */
+	at = start;
+	barrier_var(at);
+	at &= TR_REC_MAX - 1;
+	/*
+	 * Both copies move all TR_PATH_CACHE bytes (the scratch buffer has room past TR_REC_MAX): a constant size
+	 * needs no bound the verifier has to follow through spills; bytes past the path are not part of the record.
+	 */
+	if (seqs && pc->dentry == (__u64)d && pc->mnt == (__u64)vmnt && pc->rename_seq == (__u32)seq &&
+	    pc->mount_seq == (__u32)(seq >> 32) && start <= TR_REC_MAX - TR_PATH_CACHE && n > 0 && n <= TR_PATH_CACHE &&
+	    !bpf_probe_read_kernel(c->rec + at, TR_PATH_CACHE, pc->bytes)) {
+		slot->off = start;
+		slot->len = n;
+		c->len = start + n;
+		return;
+	}
 	if (vmnt)
 		w.mnt = (struct mount *)((unsigned long)vmnt - bpf_core_field_offset(struct mount, mnt));
 	c->s->walk_len = start;
@@ -417,6 +480,21 @@ static __noinline void tr_put_dentry_walk(struct tr_ctx *c, struct tr_str *slot,
 		return;
 	slot->off = start;
 	slot->len = (end - start) | (w.done ? 0 : TR_STR_CUT);
+	/*
+	 * Kept for the next walk of this path when it reached the root. Under the sequences read before the walk:
+	 * a rename or mount change during or after it makes them stale, so that no later walk takes this one.
+	 */
+	n = end - start;
+	if (!seqs || !w.done || n == 0 || n > TR_PATH_CACHE || (c->flags & TR_F_TRUNCATED))
+		return;
+	pc->dentry = 0;
+	if (bpf_probe_read_kernel(pc->bytes, TR_PATH_CACHE, c->rec + at))
+		return;
+	pc->len = n;
+	pc->rename_seq = (__u32)seq;
+	pc->mount_seq = (__u32)(seq >> 32);
+	pc->mnt = (__u64)vmnt;
+	pc->dentry = (__u64)d;
 }
 
 /* The kernel's own full path of `path`; only hooks on the bpf_d_path allow-list may call this. */

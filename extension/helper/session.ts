@@ -30,6 +30,7 @@ import { describeObject, loadFailure, objectHandlers, ObjectTable, openFailure, 
 import { processHandlers, ProcessTable } from './processes';
 import { HelperError, type Handler, type Handlers } from './request';
 import { TraceTable } from './traces';
+import { kernelSymbolGlobals } from './kernelSymbols';
 import { reusableKeys } from './residentTracer';
 import { tracerHandlers } from './tracerHandlers';
 import { version } from '../../package.json';
@@ -279,6 +280,8 @@ export class HelperSession {
         // (~0.1-0.2 s under TCG, once per process); a load that needs the index and finds it missing builds
         // it and reports why it could not.
         this.native?.indexLsmHooks().catch(() => undefined);
+        // So is the kernel's kallsyms for the tracer's path cache (once per process; only root sees addresses).
+        if (capabilities.root.ok) void kernelSymbolGlobals();
         const tracers = reusableKeys();
         return { result: { protocolVersion: PROTOCOL_VERSION, helperVersion: HELPER_VERSION, pid: process.pid, ...(session !== undefined ? { session } : {}), capabilities, tracers } };
       },

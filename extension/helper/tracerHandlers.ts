@@ -4,6 +4,7 @@
 import type { BpfObject, NativeBinding } from '../../native/index';
 import type { HelperErrorCode, JsonValue, ParamsOf, ResultOf } from '../shared/helperProtocol';
 import { gunzipSync } from 'node:zlib';
+import { kernelSymbolGlobals } from './kernelSymbols';
 import { acquireResident, releaseResident, residentStatus, TracerNeedsObject } from './residentTracer';
 import { TRACED_MAP } from '../shared/tracer/control';
 import { withLinksAttached } from './tracerKeeper';
@@ -40,6 +41,10 @@ export function tracerHandlers(deps: TracerHandlerDeps): { tracerAcquire: Answer
       const inflating = Date.now();
       const object = blob && params.objectEncoding === 'gzip' ? inflate(blob, deps) : blob;
       const inflateMs = Date.now() - inflating;
+      // Only a load sets globals; the read of kallsyms began at the hello, so this rarely waits.
+      const symbolsFrom = Date.now();
+      const symbols = object ? await kernelSymbolGlobals() : {};
+      const symbolsMs = Date.now() - symbolsFrom;
       let acquired;
       try {
         acquired = await acquireResident(
@@ -51,7 +56,8 @@ export function tracerHandlers(deps: TracerHandlerDeps): { tracerAcquire: Answer
             programs: params.programs,
             idleMs: params.idleMs,
             hooksIdleMs: params.hooksIdleMs,
-            setup: (bpf) => deps.setGlobals(bpf, params.globals ?? {}),
+            // The kernel's addresses come from the helper, whatever the client sent for them.
+            setup: (bpf) => deps.setGlobals(bpf, { ...(params.globals ?? {}), ...symbols }),
           },
           deps.check,
         );
@@ -80,7 +86,7 @@ export function tracerHandlers(deps: TracerHandlerDeps): { tracerAcquire: Answer
           acquired.used();
         },
       });
-      const phases = [...(object !== blob ? [{ phase: 'inflate', ms: inflateMs }] : []), ...acquired.phases, ...(params.attachIdle ? [{ phase: 'attach idle', ms: attachIdleMs }] : []), { phase: 'own', ms: Date.now() - owning }];
+      const phases = [...(object !== blob ? [{ phase: 'inflate', ms: inflateMs }] : []), ...(object ? [{ phase: 'symbols', ms: symbolsMs }] : []), ...acquired.phases, ...(params.attachIdle ? [{ phase: 'attach idle', ms: attachIdleMs }] : []), { phase: 'own', ms: Date.now() - owning }];
       return {
         result: { objectId, slot: acquired.slot, reused: acquired.reused, attached: meta.attached, refused: meta.refused, loadMs: acquired.loadMs, attachMs: acquired.attachMs, phases },
       };

@@ -131,6 +131,53 @@ describe('Trace Executable in the BPF-LSM VM', function () {
     });
   });
 
+  describe('path cache', () => {
+    it("the helper gives the tracer the kernel's rename and mount sequences, and a path renamed while its file is open is reported under its new name", async () => {
+      // The tracer reuses a walk's path for the next record of the same dentry on that CPU only while no rename
+      // and no mount change happened since: without the helper's addresses the cache stays off.
+      const vm = vmTarget();
+      const prog = JSON.parse((await vm.exec('bpftool', ['-j', 'prog', 'show', 'name', 'tr_file_permission'])).stdout) as { map_ids?: number[] } | Array<{ map_ids?: number[] }>;
+      const mapIds = (Array.isArray(prog) ? prog : [prog]).flatMap((p) => p.map_ids ?? []);
+      let rodata = '';
+      for (const id of mapIds) {
+        const dump = (await vm.exec('bpftool', ['-j', 'map', 'dump', 'id', String(id)])).stdout;
+        if (dump.includes('"tr_rename_lock"')) rodata = dump;
+      }
+      const addr = (name: string) => BigInt(new RegExp(`"${name}":\\s*(\\d+)`).exec(rodata)?.[1] ?? '0');
+      const kallsyms = (await vm.exec('sh', ['-c', 'grep -E " (rename_lock|mount_lock)$" /proc/kallsyms'])).stdout;
+      const want = (name: string) => BigInt(`0x${new RegExp(`^([0-9a-f]+) \\w ${name}$`, 'm').exec(kallsyms)![1]}`);
+      assert.equal(addr('tr_rename_lock'), want('rename_lock'), rodata.slice(0, 400));
+      assert.equal(addr('tr_mount_lock'), want('mount_lock'));
+
+      // The shell reads its open file (the walk fills the cache of its CPU), then spins without a syscall, so that
+      // no record of it walks another path there, while the test renames the folder from outside the trace; its
+      // next read must walk again. The shell keeps to CPU 0: a cache is per CPU.
+      await vm.exec('sh', ['-c', 'rm -rf /tmp/pathcache; mkdir -p /tmp/pathcache/a; printf "1\\n2\\n3\\n" > /tmp/pathcache/a/f']);
+      const script =
+        'exec 3< /tmp/pathcache/a/f; read x <&3; i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done; read x <&3; ' +
+        '[ -d /tmp/pathcache/b ] && echo moved-before-the-second-read';
+      const events: TraceEvent[] = [];
+      let output = '';
+      let moving: Promise<unknown> | undefined;
+      const path = (e: TraceEvent) => (e.kind === 'hook' && e.hook === 'file_permission' ? String(field(e.args.file, 'path')) : '');
+      const summary = await traceProgram(session, { argv: ['/usr/bin/taskset', '-c', '0', '/bin/sh', '-c', script], onOutput: (_s, text) => (output += text) }, (batch) => {
+        events.push(...batch);
+        if (!moving && batch.some((e) => path(e) === '/tmp/pathcache/a/f')) moving = vm.exec('mv', ['/tmp/pathcache/a', '/tmp/pathcache/b']);
+      });
+      await moving;
+      await vm.exec('rm', ['-rf', '/tmp/pathcache']);
+      assert.equal(summary.exitCode, 0, output);
+      assertAccounted(summary);
+      assert.match(output, /moved-before-the-second-read/, 'the rename came after the second read: spin longer');
+      const reads = events.map(path).filter((p) => p.startsWith('/tmp/pathcache/'));
+      // busybox's read takes a byte per read(): several records per line, the same path in each.
+      const renamed = reads.indexOf('/tmp/pathcache/b/f');
+      assert.ok(renamed > 0, `reads before and after the rename: ${reads.join(' ')}`);
+      assert.deepEqual(new Set(reads.slice(0, renamed)), new Set(['/tmp/pathcache/a/f']), reads.join(' '));
+      assert.deepEqual(new Set(reads.slice(renamed)), new Set(['/tmp/pathcache/b/f']), `a read after the rename kept the old path: ${reads.join(' ')}`);
+    });
+  });
+
   describe('two traces at once on the resident tracer', () => {
     it('each sees only its own processes, with its own summary, while both run', async () => {
       // A second connection, as a second CLI run or editor window would open: it reopens the resident

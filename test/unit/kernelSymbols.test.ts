@@ -1,0 +1,22 @@
+// The kernel addresses the helper gives the tracer's path cache (extension/helper/kernelSymbols.ts), read from
+// /proc/kallsyms text: both or none, never a module's symbol, a zeroed (hidden) address or an ambiguous name.
+import * as assert from 'node:assert/strict';
+import { tracerSymbolGlobals } from '../../extension/helper/kernelSymbols';
+
+describe('kernel symbols for the tracer', () => {
+  const lines = (...l: string[]) => l.join('\n') + '\n';
+
+  it('finds rename_lock and mount_lock, exported or static, data or bss', () => {
+    const text = lines('ffffffff81000000 T _stext', 'ffffffff82a0b0c0 D rename_lock', 'ffffffff82c41000 b mount_lock', 'ffffffff82c41040 d mount_lock_key');
+    assert.deepEqual(tracerSymbolGlobals(text), { tr_rename_lock: '0xffffffff82a0b0c0', tr_mount_lock: '0xffffffff82c41000' });
+  });
+
+  it('gives none when one is missing, hidden as zero, only in a module, or named twice', () => {
+    assert.deepEqual(tracerSymbolGlobals(lines('ffffffff82a0b0c0 D rename_lock')), {});
+    assert.deepEqual(tracerSymbolGlobals(lines('0000000000000000 D rename_lock', '0000000000000000 d mount_lock')), {});
+    assert.deepEqual(tracerSymbolGlobals(lines('ffffffff82a0b0c0 D rename_lock', 'ffffffffc0a00000 d mount_lock\t[somemod]')), {});
+    assert.deepEqual(tracerSymbolGlobals(lines('ffffffff82a0b0c0 D rename_lock', 'ffffffff82c41000 d mount_lock', 'ffffffff82c42000 d mount_lock')), {});
+    assert.deepEqual(tracerSymbolGlobals(lines('ffffffff82a0b0c0 T rename_lock', 'ffffffff82c41000 d mount_lock')), {}, 'a function of that name is not the lock');
+    assert.deepEqual(tracerSymbolGlobals(''), {});
+  });
+});
