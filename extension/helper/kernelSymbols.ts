@@ -9,6 +9,9 @@ import { readFile } from 'node:fs/promises';
 /** Tracer global -> kernel symbol. */
 const WANTED = { tr_rename_lock: 'rename_lock', tr_mount_lock: 'mount_lock' } as const;
 
+/** The globals only the helper sets: a client's values for them are dropped. */
+export const SYMBOL_GLOBALS: readonly string[] = Object.keys(WANTED);
+
 /**
  * The globals from kallsyms text ("ffffffff82a0b0c0 D rename_lock" lines; module symbols end in "[module]" and
  * do not count): all of them as "0x..." strings, or none when one is missing, ambiguous or shown as zero.

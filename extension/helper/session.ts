@@ -113,7 +113,11 @@ export class HelperSession {
         },
         fail: (code, message, extra) => new HelperError(code, message, extra),
         loadFailure: (err) => loadFailure(err, 'the tracer', this.capabilities ?? this.probe()),
-        setGlobals: (bpf, values) => setGlobals(bpf, describeObject(bpf, 'the tracer').globals, values, (name) => `the tracer has no global "${name}"`),
+        setGlobals: (bpf, values, ifDeclared) => {
+          const globals = describeObject(bpf, 'the tracer').globals;
+          const wanted = ifDeclared ? Object.fromEntries(Object.entries(values).filter(([name]) => globals.some((g) => g.name === name))) : values;
+          setGlobals(bpf, globals, wanted, (name) => `the tracer has no global "${name}"`);
+        },
         own: (bpf, hooks) => {
           const { btf, globals } = describeObject(bpf, 'the tracer');
           return this.objects.add('bpf-lsm-tracer', bpf, btf, globals, hooks).id;

@@ -4,7 +4,7 @@
 import type { BpfObject, NativeBinding } from '../../native/index';
 import type { HelperErrorCode, JsonValue, ParamsOf, ResultOf } from '../shared/helperProtocol';
 import { gunzipSync } from 'node:zlib';
-import { kernelSymbolGlobals } from './kernelSymbols';
+import { kernelSymbolGlobals, SYMBOL_GLOBALS } from './kernelSymbols';
 import { acquireResident, releaseResident, residentStatus, TracerNeedsObject } from './residentTracer';
 import { TRACED_MAP } from '../shared/tracer/control';
 import { withLinksAttached } from './tracerKeeper';
@@ -17,7 +17,7 @@ export interface TracerHandlerDeps {
   /** The helper error for a rejected load (verifier log attached). */
   loadFailure(err: unknown): Error;
   /** Sets the tracer's globals before load, each coded by its type in the object's BTF. */
-  setGlobals(bpf: BpfObject, values: { [name: string]: JsonValue }): void;
+  setGlobals(bpf: BpfObject, values: { [name: string]: JsonValue }, ifDeclared?: boolean): void;
   /** Takes the object into the session; returns its objectId. */
   own(bpf: BpfObject, hooks: { release: () => void; update: (map: string, write: () => void) => Promise<void> }): number;
 }
@@ -56,8 +56,12 @@ export function tracerHandlers(deps: TracerHandlerDeps): { tracerAcquire: Answer
             programs: params.programs,
             idleMs: params.idleMs,
             hooksIdleMs: params.hooksIdleMs,
-            // The kernel's addresses come from the helper, whatever the client sent for them.
-            setup: (bpf) => deps.setGlobals(bpf, { ...(params.globals ?? {}), ...symbols }),
+            // The kernel's addresses come from the helper, whatever the client sent for them, and only into a
+            // tracer that has them (one built before the path cache loads as it did).
+            setup: (bpf) => {
+              deps.setGlobals(bpf, Object.fromEntries(Object.entries(params.globals ?? {}).filter(([name]) => !SYMBOL_GLOBALS.includes(name))));
+              deps.setGlobals(bpf, symbols, true);
+            },
           },
           deps.check,
         );
