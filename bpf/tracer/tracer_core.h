@@ -259,7 +259,7 @@ static __always_inline bool tr_begin(struct tr_ctx *c, __u16 hook, __s32 ret, __
 	/*
 	 * Readers skip absent values, so the argument area must not keep the previous record's bytes. clang
 	 * expands the clear into stores as wide as it knows the buffer to be aligned: one per byte on a __u8
-	 * pointer, a fifth of that on an aligned one (fewer instructions to verify at load and to run).
+	 * pointer, one per 8 bytes here (fewer instructions to verify at load and to run).
 	 */
 	__builtin_memset(s->buf, 0, fixed);
 	tr_fill_hdr((struct tr_hdr *)s->buf, c->task, TR_KIND_HOOK, hook, ret);

@@ -254,15 +254,20 @@ function takeBack(key: string): boolean {
 }
 
 /**
- * The pid of the helper that named a pin root folder: `new-<key>-<pid>` while it creates a tracer,
- * `release-<key>-<pid>-<ms>` once it took one out of use. Read from the end: keys hold hyphens (`-f1-s0`).
+ * The tracer key and the pid of the helper that named a pin root folder: `new-<key>-<pid>` while it creates a
+ * tracer, `release-<key>-<pid>-<ms>` once it took one out of use. Read from the end: keys hold hyphens (`-f1-s0`).
  */
-export function folderCreator(name: string): number | undefined {
+function folderParts(name: string): { key: string; pid: number } | undefined {
   const parts = name.split('-');
   const at = name.startsWith('new-') ? parts.length - 1 : name.startsWith('release-') ? parts.length - 2 : -1;
   if (at < 2) return undefined;
   const pid = Number(parts[at]);
-  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  return Number.isSafeInteger(pid) && pid > 0 ? { key: parts.slice(1, at).join('-'), pid } : undefined;
+}
+
+/** The pid of the helper that named a pin root folder (see folderParts). */
+export function folderCreator(name: string): number | undefined {
+  return folderParts(name)?.pid;
 }
 
 /**
@@ -274,9 +279,8 @@ export function reusableKeysOf(names: readonly string[]): string[] {
   const keys = new Set<string>();
   for (const n of names) {
     if (n.startsWith('new-') || n.startsWith('release-swept-')) continue;
-    // release-<key>-<pid>-<ms>: the key is what lies between the prefix and the last two fields.
-    const key = n.startsWith('release-') ? n.slice('release-'.length).split('-').slice(0, -2).join('-') : n;
-    if (KEY_PATTERN.test(key)) keys.add(key);
+    const key = n.startsWith('release-') ? folderParts(n)?.key : n;
+    if (key !== undefined && KEY_PATTERN.test(key)) keys.add(key);
   }
   return [...keys];
 }

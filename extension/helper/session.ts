@@ -284,9 +284,10 @@ export class HelperSession {
         // (~0.1-0.2 s under TCG, once per process); a load that needs the index and finds it missing builds
         // it and reports why it could not.
         this.native?.indexLsmHooks().catch(() => undefined);
-        // So is the kernel's kallsyms for the tracer's path cache (once per process; only root sees addresses).
-        if (capabilities.root.ok) void kernelSymbolGlobals();
         const tracers = reusableKeys();
+        // So is the kernel's kallsyms for the tracer's path cache (once per process; only root sees addresses),
+        // when no tracer is resident: a trace that reuses one sets no globals, and a load waits for the read.
+        if (capabilities.root.ok && tracers.length === 0) void kernelSymbolGlobals();
         return { result: { protocolVersion: PROTOCOL_VERSION, helperVersion: HELPER_VERSION, pid: process.pid, ...(session !== undefined ? { session } : {}), capabilities, tracers } };
       },
 

@@ -12,7 +12,7 @@ import { HelperClient } from '../../extension/core/helperClient';
 import { BuiltinVm } from '../../extension/core/vm/vm';
 import { vmForTarget } from '../../extension/core/targets';
 import { isQemu, monitorCommand } from '../../extension/core/vm/machine';
-import { allowedHostCpus, parseCpuList, parseVcpuThreads, vcpuCores } from '../../extension/core/vm/pinning';
+import { allowedHostCpus, parseVcpuThreads, vcpuCores } from '../../extension/core/vm/pinning';
 import { VM_HOST_ALIAS } from '../../extension/core/vm/paths';
 import { helperBundle } from '../../extension/core/targets/deploy';
 import { DAEMON_DIR } from '../../extension/shared/helperDaemon';
@@ -39,7 +39,7 @@ describe('built-in VM', () => {
   it("pins each vCPU thread to a host core of its own when the host has none to spare, qemu's main thread with the last vCPU", async () => {
     const state = ['vm', 'vm:6.12'].map((id) => vmForTarget(id).running()).find((s) => s?.kernelRelease === process.env.BPF_LSM_VM_KERNEL);
     assert.ok(state, 'the running VM of this tier');
-    const cpusOf = (tid: number) => parseCpuList(/^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${state.pid}/task/${tid}/status`, 'utf8'))![1]);
+    const cpusOf = (tid: number) => allowedHostCpus(`/proc/${state.pid}/task/${tid}/status`);
     const vcpus = parseVcpuThreads(await monitorCommand(state.monitor, 'info cpus'));
     const expected = vcpuCores(allowedHostCpus(), vcpus.size, process.env.BPF_LSM_VM_PIN);
     assert.deepEqual(state.pinnedCores, expected, 'the state says what the policy asks for');
