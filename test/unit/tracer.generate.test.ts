@@ -109,6 +109,17 @@ for (const kernel of ['host 6.18', 'Debian 6.1'] as const) {
       assert.equal(again.cacheKey, compiled.cacheKey);
     });
 
+    it('refers to no kernel variable (ksym): the 6.1 verifier scans all of the kernel\'s BTF for each program that does', () => {
+      // A __ksym variable lands in the object's .ksyms section; the verifier then looks up the per-CPU data
+      // section by a linear scan of ~100k types at every program load (0.45 s of the cold load on 6.1).
+      const ksyms = objBtf.find(BtfKind.Datasec, '.ksyms');
+      const vars = ksyms === undefined ? [] : objBtf.datasecVars(ksyms).filter((v) => objBtf.kind(v.type) === BtfKind.Var);
+      assert.deepEqual(vars.map((v) => objBtf.name(v.type)), []);
+      // This kernel is not a KASAN one: the tracer's interrupt test keeps its default task stack size.
+      assert.equal(catalog.btf.find(BtfKind.Func, 'kasan_report'), undefined);
+      assert.doesNotMatch(gen.bpfSource, /TR_THREAD_SIZE/);
+    });
+
     it('libbpf sees one program per generated hook (fentry on its bpf_lsm_ function, lsm where bpf_d_path resolves paths), plus the syscall/fork/exit programs', () => {
       const native = loadNative();
       const obj = native.BpfObject.openBuffer(compiled.object, 'tracer');
