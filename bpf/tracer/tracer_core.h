@@ -58,15 +58,28 @@ struct tr_path_cache {
 	__u8 bytes[TR_PATH_CACHE];
 };
 
+/*
+ * A path walk's state kept in the scratch map rather than on the stack (see tr_put_dentry_walk): the tail's
+ * length as the steps grow it, whether they reached the root, and what the walk began with.
+ */
+struct tr_walk_state {
+	__u64 seq;
+	__u32 start;
+	__u32 len;
+	__u32 done;
+	/* The path cache entry the walk may fill, TR_PATH_WAYS when it may not. */
+	__u32 way;
+};
+
 /* Where a hook record is built before it is copied into the ring buffer in one piece. */
 struct tr_scratch {
 	__u32 busy;
 	/* Records written on this CPU since the ring's fill level was last asked (see tr_wakeup). */
 	__u32 unchecked;
-	/* The tail's length while a path walk runs (see tr_put_dentry_walk). */
-	__u32 walk_len;
 	/* Bit per trace slot: this CPU woke that slot's consumer and has not seen its ring below the mark since. */
 	__u32 woke;
+	/* The running path walk's state (see tr_put_dentry_walk). */
+	struct tr_walk_state walk;
 	/* 8-byte aligned for the record header, and so that clang clears it in 8-byte stores (see tr_begin). */
 	__u8 buf[TR_SCRATCH] __attribute__((aligned(8)));
 	struct tr_path_cache path[TR_PATH_WAYS];
@@ -373,7 +386,6 @@ struct tr_walk {
 	struct tr_ctx *c;
 	struct dentry *d;
 	struct mount *mnt;
-	bool done;
 };
 
 /* One step up: a mount crossing, or one component appended. 1 ends the walk. */
@@ -392,7 +404,7 @@ static long tr_walk_step(__u32 i, void *arg)
 		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
 
 		if (!up || up == mnt) {
-			w->done = true;
+			c->s->walk.done = 1;
 			return 1;
 		}
 		w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
@@ -401,11 +413,11 @@ static long tr_walk_step(__u32 i, void *arg)
 	}
 	parent = BPF_CORE_READ(d, d_parent);
 	if (!parent || d == parent) {
-		w->done = true;
+		c->s->walk.done = 1;
 		return 1;
 	}
 	name = BPF_CORE_READ(d, d_name.name);
-	off = c->s->walk_len;
+	off = c->s->walk.len;
 	if (off > TR_REC_MAX - TR_STR_MAX) {
 		c->flags |= TR_F_TRUNCATED;
 		return 1;
@@ -413,7 +425,7 @@ static long tr_walk_step(__u32 i, void *arg)
 	n = bpf_probe_read_kernel_str(c->rec + off, TR_STR_MAX, name);
 	if (n <= 0)
 		return 1;
-	c->s->walk_len = off + n;
+	c->s->walk.len = off + n;
 	w->d = parent;
 	return 0;
 }
@@ -446,17 +458,18 @@ static __always_inline bool tr_path_seqs(__u64 *seq)
 static __noinline void tr_put_dentry_walk(struct tr_ctx *c, struct tr_str *slot, struct dentry *d,
 					  struct vfsmount *vmnt)
 {
-	struct tr_walk w = { .c = c, .d = d, .mnt = NULL, .done = false };
+	struct tr_walk w = { .c = c, .d = d, .mnt = NULL };
 	struct tr_path_cache *pc;
-	__u32 start = c->len, at, end, n;
+	__u32 start = c->len, at, end, n, way = TR_PATH_WAYS;
 	__u64 seq = 0;
-	bool seqs;
+	bool done;
 
 	if (!d || !c->s)
 		return;
-	seqs = tr_path_seqs(&seq);
 	/* The entry by the leaf name's hash: d may be a BTF pointer here, on which the verifier allows no shift. */
-	pc = &c->s->path[seqs ? BPF_CORE_READ(d, d_name.hash) & (TR_PATH_WAYS - 1) : 0];
+	if (tr_path_seqs(&seq))
+		way = BPF_CORE_READ(d, d_name.hash) & (TR_PATH_WAYS - 1);
+	pc = &c->s->path[way & (TR_PATH_WAYS - 1)];
 	n = pc->len;
 	/* The record offset as the verifier needs it: masked after clang forgets what it knew of start. */
 	at = start;
@@ -466,7 +479,7 @@ static __noinline void tr_put_dentry_walk(struct tr_ctx *c, struct tr_str *slot,
 	 * Both copies move all TR_PATH_CACHE bytes (the scratch buffer has room past TR_REC_MAX): a constant size
 	 * needs no bound the verifier has to follow through spills; bytes past the path are not part of the record.
 	 */
-	if (seqs && pc->dentry == (__u64)d && pc->mnt == (__u64)vmnt && pc->rename_seq == (__u32)seq &&
+	if (way < TR_PATH_WAYS && pc->dentry == (__u64)d && pc->mnt == (__u64)vmnt && pc->rename_seq == (__u32)seq &&
 	    pc->mount_seq == (__u32)(seq >> 32) && start <= TR_REC_MAX - TR_PATH_CACHE && n > 0 && n <= TR_PATH_CACHE &&
 	    !bpf_probe_read_kernel(c->rec + at, TR_PATH_CACHE, pc->bytes)) {
 		slot->off = start;
@@ -476,25 +489,39 @@ static __noinline void tr_put_dentry_walk(struct tr_ctx *c, struct tr_str *slot,
 	}
 	if (vmnt)
 		w.mnt = (struct mount *)((unsigned long)vmnt - bpf_core_field_offset(struct mount, mnt));
-	c->s->walk_len = start;
+	c->s->walk.seq = seq;
+	c->s->walk.start = start;
+	c->s->walk.len = start;
+	c->s->walk.done = 0;
+	c->s->walk.way = way;
 	bpf_loop(TR_PATH_DEPTH, tr_walk_step, &w, 0);
-	end = c->s->walk_len;
+	/*
+	 * What follows reads what it needs back from the map, none of it from before the loop: each way into the
+	 * loop above (a hit condition that failed, the sequences unreadable) left the verifier knowing a different
+	 * range of start or a different entry, and it checked the rest once for each of them (10 times here).
+	 */
+	start = c->s->walk.start;
+	end = c->s->walk.len;
+	done = c->s->walk.done;
 	if (end > TR_REC_MAX || end < start)
 		return;
 	c->len = end;
-	if (end == start && !w.done)
+	if (end == start && !done)
 		return;
 	slot->off = start;
-	slot->len = (end - start) | (w.done ? 0 : TR_STR_CUT);
+	slot->len = (end - start) | (done ? 0 : TR_STR_CUT);
 	/*
 	 * Kept for the next walk of this path when it reached the root. Under the sequences read before the walk:
 	 * a rename or mount change during or after it makes them stale, so that no later walk takes this one.
 	 */
 	n = end - start;
-	if (!seqs || !w.done || n == 0 || n > TR_PATH_CACHE || (c->flags & TR_F_TRUNCATED))
+	way = c->s->walk.way;
+	if (way >= TR_PATH_WAYS || !done || n == 0 || n > TR_PATH_CACHE || (c->flags & TR_F_TRUNCATED))
 		return;
+	seq = c->s->walk.seq;
+	pc = &c->s->path[way & (TR_PATH_WAYS - 1)];
 	pc->dentry = 0;
-	if (bpf_probe_read_kernel(pc->bytes, TR_PATH_CACHE, c->rec + at))
+	if (bpf_probe_read_kernel(pc->bytes, TR_PATH_CACHE, c->rec + (start & (TR_REC_MAX - 1))))
 		return;
 	pc->len = n;
 	pc->rename_seq = (__u32)seq;
