@@ -222,7 +222,7 @@ class AttachPipeline {
   bpf_object* obj_;
   std::set<std::string> wanted_;
   bpf_program* cursor_ = nullptr;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> queue_;
