@@ -1,4 +1,4 @@
-// Addresses of the kernel data the tracer's path cache reads (bpf/tracer/tracer_core.h, tr_path_seqs): the
+// Addresses of the kernel data the tracer's path cache reads (bpf/tracer/tracer_paths.h, tr_path_seqs): the
 // sequence words of rename_lock and mount_lock, which every rename and every mount change bump. Neither is in
 // the kernel's BTF (it describes per-CPU variables only), so the helper, as root, finds them in /proc/kallsyms
 // once per process and sets them as the tracer's globals before its load. Where the addresses are hidden

@@ -1,6 +1,7 @@
 // The .vsix carries only what .vscodeignore allows: bundles, webview assets, grammar, manifest, README.
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(__dirname, '..', '..', '..');
@@ -20,7 +21,7 @@ describe('extension package', () => {
     assert.ok(files.includes('dist/server.js'));
     assert.ok(files.includes('dist/cli.js'));
     // Trace Executable compiles the tracer (and its maps-only object) for the target's kernel at run time.
-    assert.ok(files.includes('bpf/tracer/tracer_core.h'), 'the tracer headers must ship');
+    for (const h of readdirSync(join(root, 'bpf', 'tracer')).filter((f) => f.endsWith('.h'))) assert.ok(files.includes(`bpf/tracer/${h}`), `the tracer header ${h} must ship`);
     assert.ok(files.includes('bpf/tracer/tracer_maps.bpf.c'), 'the tracer maps object source must ship');
     const allowed = [
       /^package\.json$/, /^README\.md$/, /^dist\/(extension|server|helper|cli)\.js$/, /^dist\/media\/[^/]+\.(js|css|ttf)$/,
