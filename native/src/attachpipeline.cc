@@ -15,9 +15,10 @@
 //
 // Two threads attach. On 6.1 an fentry or LSM attach registers an ftrace direct call, and whenever the
 // kernel's table of direct calls has to grow (3 times while ~230 are added to an empty one) the attach
-// waits for an RCU-tasks grace period after it has made its change: 0.2-0.6 s each under TCG, 0.84 s of
-// a ~2.1 s attach phase in one cold start. The kernel's own locks serialise the attaches themselves, so
-// the second thread only goes on attaching while the first waits.
+// waits for an RCU-tasks grace period after it has made its change. The kernel's own locks serialise the
+// attaches themselves, so the second thread only goes on attaching while the first waits: a standalone
+// loader in the 6.1 VM attached the tracer's 228 programs in 1.16-1.30 s with two threads against
+// 1.26-1.39 s with one (4 alternated runs each).
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
