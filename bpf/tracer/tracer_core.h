@@ -193,7 +193,9 @@ static __always_inline void *tr_slot_ring(__u32 slot)
  * stack exactly when the call is the task's. This replaced a read of the per-CPU __preempt_count, a ksym
  * variable: the 6.1 verifier looks for the per-CPU data section by scanning every type of the kernel's BTF
  * at each program that refers to one, ~2 ms per program under TCG, ~0.45 s of the tracer's cold load.
- * TR_THREAD_SIZE is the kernel's THREAD_SIZE (the generator sets a KASAN kernel's larger one).
+ * TR_THREAD_SIZE is the kernel's THREAD_SIZE (the generator sets a KASAN kernel's larger one). A PREEMPT_RT
+ * kernel runs softirqs in task context, on the stack of the task that re-enabled them: there, calls from a
+ * softirq that ran in a traced task are recorded as that task's.
  */
 #ifndef TR_THREAD_SIZE
 #define TR_THREAD_SIZE 16384
