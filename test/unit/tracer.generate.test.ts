@@ -11,10 +11,11 @@ import { catalogFromFile, Hook, HookCatalog } from '../../extension/shared/hooks
 import { buildTracer, compileTracer, CompiledTracer, hostSyscallTable } from '../../extension/shared/tracer/compile';
 import { decodeTracedValue, hasMaybeFlag, KNOBS, MAYBE_MAP, sumCounters, tracedKey, tracedValue, TRACED_MAP, EVENTS_MAP, COUNTERS_MAP, RINGS_MAP } from '../../extension/shared/tracer/control';
 import { TR_TGID_FLAGS } from '../../extension/shared/tracer/layout';
-import { FIXED_PROGRAMS, generateTracer, TracerGeneration } from '../../extension/shared/tracer/generate';
+import { FIXED_PROGRAMS, generateTracer, threadSizeLines, TracerGeneration } from '../../extension/shared/tracer/generate';
 import { FIXED_STRUCTS, HDR } from '../../extension/shared/tracer/layout';
 import { parseSyscallDefines } from '../../extension/shared/tracer/syscalls';
 import { loadNative } from '../../native/index';
+import { BtfBuilder } from '../fixtures/btfBuilder';
 import { debian61Vmlinux, HOST_BTF } from '../fixtures/kernels';
 
 const root = join(__dirname, '..', '..', '..');
@@ -226,6 +227,23 @@ describe('generated tracer limits', () => {
     assert.match(gen61.skipped[0].reason, /7 argument registers; BPF trampolines on 6\.1\.192 take at most 6/);
     const at618 = new HookCatalog([wide], { version: { major: 6, minor: 18, patch: 0 }, versionSource: 'given' }, 'security_list_options', real.btf);
     assert.equal(generateTracer(at618).hooks.length, 1, '6.6+ trampolines take 12');
+  });
+});
+
+describe('generated tracer: the task stack size of its interrupt test', () => {
+  it('doubles it for a KASAN kernel, told by kasan_report in its BTF, and keeps the default otherwise', () => {
+    const kernel = (fn: string) =>
+      new Btf(
+        new BtfBuilder()
+          .add(BtfKind.Int, 'int', 0, 4, [(1 << 24) | 32])
+          .add(BtfKind.FuncProto, '', 0, 1)
+          .add(BtfKind.Func, fn, 1, 2)
+          .build(),
+      );
+    assert.ok(threadSizeLines(kernel('kasan_report')).includes('#define TR_THREAD_SIZE 32768'));
+    assert.deepEqual(threadSizeLines(kernel('kasan_reporter')), []);
+    // The header's default is the x86_64 THREAD_SIZE without KASAN.
+    assert.match(readFileSync(join(headersDir, 'tracer_core.h'), 'utf8'), /#define TR_THREAD_SIZE 16384\n/);
   });
 });
 
