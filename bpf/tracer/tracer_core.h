@@ -26,6 +26,13 @@ const volatile bool tr_syscalls = true;
  */
 const volatile __u64 tr_rename_lock = 0;
 const volatile __u64 tr_mount_lock = 0;
+/*
+ * Set before load by the helper, from /proc/kallsyms: the address of the kernel's __per_cpu_offset table and
+ * __preempt_count's offset in each CPU's per-CPU area. 0 (unknown) leaves the interrupt test to the stack
+ * (see tr_in_interrupt).
+ */
+const volatile __u64 tr_percpu_offsets = 0;
+const volatile __u64 tr_preempt_count = 0;
 
 /* Keeps the record layouts in the object's BTF, where user space checks them against its decoder. */
 struct tr_layout {
@@ -188,25 +195,36 @@ static __always_inline void *tr_slot_ring(__u32 slot)
  * An LSM hook can run in interrupt context on the CPU a traced task happens to run on (softirq network
  * receive: socket_sock_rcv_skb; hard IRQs and NMIs are rarer). It then sees the traced task as current,
  * but the call is not the task's doing: it is neither recorded for the task nor counted as a nested drop
- * of its records. On x86_64 every interrupt runs on a stack of its own (hard IRQs and softirqs on the
- * CPU's IRQ stack, NMIs and other exceptions on theirs), so the program's own frame lies inside the task's
- * stack exactly when the call is the task's. This replaced a read of the per-CPU __preempt_count, a ksym
- * variable: the 6.1 verifier looks for the per-CPU data section by scanning every type of the kernel's BTF
- * at each program that refers to one, ~2 ms per program under TCG, ~0.45 s of the tracer's cold load.
- * TR_THREAD_SIZE is the kernel's THREAD_SIZE (the generator sets a KASAN kernel's larger one). A PREEMPT_RT
- * kernel runs softirqs in task context, on the stack of the task that re-enabled them: there, calls from a
- * softirq that ran in a traced task are recorded as that task's.
+ * of its records. The kernel's per-CPU preempt count says so, and this reads it at the addresses the helper
+ * found in /proc/kallsyms. A ksym (extern __preempt_count __ksym) would be simpler, but for each program that
+ * refers to a ksym variable the 6.1 verifier finds the per-CPU data section by scanning every type of the
+ * kernel's BTF: ~2 ms a program under TCG, ~0.45 s of the tracer's cold load.
+ * Without those addresses the test falls back to the stack: the program's frame outside the task's stack
+ * means an interrupt stack (x86_64 serves IRQs, softirqs and NMIs on stacks of their own). That misses an
+ * interrupt taken in user mode, which runs on the (empty) task stack, softirqs on its way out included.
+ * TR_THREAD_SIZE is the kernel's THREAD_SIZE (the generator sets a KASAN kernel's larger one).
  */
 #ifndef TR_THREAD_SIZE
 #define TR_THREAD_SIZE 16384
 #endif
+/* NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET: serving an NMI, a hard IRQ or a softirq (not just BHs off). */
+#define TR_INTERRUPT_MASK 0x00ff0100
 
 static __always_inline bool tr_in_interrupt(struct task_struct *task)
 {
-	unsigned long lo = (unsigned long)task->stack, hi = lo + TR_THREAD_SIZE;
-	unsigned long at;
+	unsigned long lo, hi, at;
 	char here;
 
+	if (tr_percpu_offsets && tr_preempt_count) {
+		__u64 cpu = bpf_get_smp_processor_id(), base = 0;
+		__u32 count = 0;
+
+		if (!bpf_probe_read_kernel(&base, sizeof(base), (const void *)(tr_percpu_offsets + cpu * 8)) &&
+		    !bpf_probe_read_kernel(&count, sizeof(count), (const void *)(base + tr_preempt_count)))
+			return count & TR_INTERRUPT_MASK;
+	}
+	lo = (unsigned long)task->stack;
+	hi = lo + TR_THREAD_SIZE;
 	/*
 	 * Two comparisons of the frame's address, not the subtraction clang would fold them into: the verifier
 	 * allows a privileged program to compare a stack pointer with a number, not to subtract one from it.
