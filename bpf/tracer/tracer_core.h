@@ -27,12 +27,13 @@ const volatile bool tr_syscalls = true;
 const volatile __u64 tr_rename_lock = 0;
 const volatile __u64 tr_mount_lock = 0;
 /*
- * Set before load by the helper, from /proc/kallsyms: the address of the kernel's __per_cpu_offset table and
- * __preempt_count's offset in each CPU's per-CPU area. 0 (unknown) leaves the interrupt test to the stack
- * (see tr_in_interrupt).
+ * Set before load by the helper, from /proc/kallsyms: the address of the kernel's __per_cpu_offset table, and
+ * the offset in each CPU's per-CPU area of __preempt_count or, on kernels that keep the count in struct
+ * pcpu_hot (6.2 to 6.14), of pcpu_hot. 0 (unknown) leaves the interrupt test to the stack (tr_in_interrupt).
  */
 const volatile __u64 tr_percpu_offsets = 0;
 const volatile __u64 tr_preempt_count = 0;
+const volatile __u64 tr_pcpu_hot = 0;
 
 /* Keeps the record layouts in the object's BTF, where user space checks them against its decoder. */
 struct tr_layout {
@@ -196,7 +197,7 @@ static __always_inline void *tr_slot_ring(__u32 slot)
  * receive: socket_sock_rcv_skb; hard IRQs and NMIs are rarer). It then sees the traced task as current,
  * but the call is not the task's doing: it is neither recorded for the task nor counted as a nested drop
  * of its records. The kernel's per-CPU preempt count says so, and this reads it at the addresses the helper
- * found in /proc/kallsyms. A ksym (extern __preempt_count __ksym) would be simpler, but for each program that
+ * found in /proc/kallsyms (6.12 is among the kernels that keep it in struct pcpu_hot). A ksym (extern __preempt_count __ksym) would be simpler, but for each program that
  * refers to a ksym variable the 6.1 verifier finds the per-CPU data section by scanning every type of the
  * kernel's BTF: ~2 ms a program under TCG, ~0.45 s of the tracer's cold load.
  * Without those addresses the test falls back to the stack: the program's frame outside the task's stack
@@ -210,17 +211,32 @@ static __always_inline void *tr_slot_ring(__u32 slot)
 /* NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET: serving an NMI, a hard IRQ or a softirq (not just BHs off). */
 #define TR_INTERRUPT_MASK 0x00ff0100
 
+struct pcpu_hot___tr {
+	int preempt_count;
+} __attribute__((preserve_access_index));
+
+/* __preempt_count's offset in a CPU's per-CPU area, 0 when the helper could not tell. */
+static __always_inline __u64 tr_preempt_count_offset(void)
+{
+	if (tr_preempt_count)
+		return tr_preempt_count;
+	if (tr_pcpu_hot && bpf_core_field_exists(struct pcpu_hot___tr, preempt_count))
+		return tr_pcpu_hot + bpf_core_field_offset(struct pcpu_hot___tr, preempt_count);
+	return 0;
+}
+
 static __always_inline bool tr_in_interrupt(struct task_struct *task)
 {
+	__u64 offset = tr_preempt_count_offset();
 	unsigned long lo, hi, at;
 	char here;
 
-	if (tr_percpu_offsets && tr_preempt_count) {
+	if (tr_percpu_offsets && offset) {
 		__u64 cpu = bpf_get_smp_processor_id(), base = 0;
 		__u32 count = 0;
 
 		if (!bpf_probe_read_kernel(&base, sizeof(base), (const void *)(tr_percpu_offsets + cpu * 8)) &&
-		    !bpf_probe_read_kernel(&count, sizeof(count), (const void *)(base + tr_preempt_count)))
+		    !bpf_probe_read_kernel(&count, sizeof(count), (const void *)(base + offset)))
 			return count & TR_INTERRUPT_MASK;
 	}
 	lo = (unsigned long)task->stack;

@@ -7,29 +7,57 @@
 // stack.
 import { readFile } from 'node:fs/promises';
 
-/** Tracer global -> kernel symbol and its kallsyms types, in groups set all together or not at all. */
-const GROUPS: ReadonlyArray<Record<string, { symbol: string; types: string }>> = [
-  { tr_rename_lock: { symbol: 'rename_lock', types: 'bBdD' }, tr_mount_lock: { symbol: 'mount_lock', types: 'bBdD' } },
-  // __preempt_count is per-CPU: x86_64 lists its offset in each CPU's area, as an absolute ("A") symbol.
-  { tr_percpu_offsets: { symbol: '__per_cpu_offset', types: 'bBdD' }, tr_preempt_count: { symbol: '__preempt_count', types: 'AbBdD' } },
+interface Wanted {
+  readonly symbol: string;
+  /** The kallsyms type letters it may have. */
+  readonly types: string;
+}
+type Group = Readonly<Record<string, Wanted>>;
+
+const PERCPU_OFFSETS: Wanted = { symbol: '__per_cpu_offset', types: 'bBdD' };
+
+/**
+ * Tracer global -> kernel symbol, in groups set all together or not at all. A group may have alternatives:
+ * the first one whose symbols are all there is taken.
+ */
+const GROUPS: ReadonlyArray<readonly Group[]> = [
+  [{ tr_rename_lock: { symbol: 'rename_lock', types: 'bBdD' }, tr_mount_lock: { symbol: 'mount_lock', types: 'bBdD' } }],
+  [
+    // Per-CPU symbols: x86_64 lists their offset in each CPU's area, as absolute ("A") symbols.
+    { tr_percpu_offsets: PERCPU_OFFSETS, tr_preempt_count: { symbol: '__preempt_count', types: 'AbBdD' } },
+    // 6.2 to 6.14 keep the count in the per-CPU struct pcpu_hot; the tracer adds the member's offset (CO-RE).
+    { tr_percpu_offsets: PERCPU_OFFSETS, tr_pcpu_hot: { symbol: 'pcpu_hot', types: 'AbBdD' } },
+  ],
 ];
 
 /** The globals only the helper sets: a client's values for them are dropped. */
-export const SYMBOL_GLOBALS: readonly string[] = GROUPS.flatMap((g) => Object.keys(g));
+export const SYMBOL_GLOBALS: readonly string[] = [...new Set(GROUPS.flat().flatMap((g) => Object.keys(g)))];
+
+/** Each global of `group` as "0x...", or undefined when one of its symbols is missing, ambiguous or zero. */
+function resolve(kallsyms: string, group: Group): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const [global, { symbol, types }] of Object.entries(group)) {
+    const hits = [...kallsyms.matchAll(new RegExp(`^([0-9a-f]{8,16}) [${types}] ${symbol}$`, 'gm'))].map((m) => m[1]);
+    if (hits.length !== 1 || /^0+$/.test(hits[0])) return undefined;
+    out[global] = `0x${hits[0]}`;
+  }
+  return out;
+}
 
 /**
  * The globals from kallsyms text ("ffffffff82a0b0c0 D rename_lock" lines; module symbols end in "[module]" and
- * do not count) as "0x..." strings: each group whole, or left out when one of its symbols is missing, ambiguous
- * or shown as zero.
+ * do not count): each group whole, or left out when none of its alternatives has all its symbols.
  */
 export function tracerSymbolGlobals(kallsyms: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const group of GROUPS) {
-    const found = Object.entries(group).map(([global, { symbol, types }]) => {
-      const hits = [...kallsyms.matchAll(new RegExp(`^([0-9a-f]{8,16}) [${types}] ${symbol}$`, 'gm'))].map((m) => m[1]);
-      return hits.length === 1 && !/^0+$/.test(hits[0]) ? [global, `0x${hits[0]}`] : undefined;
-    });
-    if (found.every((f) => f !== undefined)) Object.assign(out, Object.fromEntries(found as string[][]));
+  for (const alternatives of GROUPS) {
+    for (const group of alternatives) {
+      const found = resolve(kallsyms, group);
+      if (found) {
+        Object.assign(out, found);
+        break;
+      }
+    }
   }
   return out;
 }

@@ -37,4 +37,11 @@ describe('kernel symbols for the tracer', () => {
       tr_mount_lock: '0xffffffff82c41000',
     });
   });
+
+  it('takes pcpu_hot where the kernel keeps the count in it (6.2 to 6.14), and __preempt_count first', () => {
+    const hot = ['0000000000035200 A pcpu_hot', 'ffffffff8241cb60 D __per_cpu_offset'];
+    assert.deepEqual(tracerSymbolGlobals(lines(...hot)), { tr_percpu_offsets: '0xffffffff8241cb60', tr_pcpu_hot: '0x0000000000035200' });
+    assert.deepEqual(tracerSymbolGlobals(lines(...hot, '000000000001fb40 A __preempt_count')), { tr_percpu_offsets: '0xffffffff8241cb60', tr_preempt_count: '0x000000000001fb40' });
+    assert.deepEqual(tracerSymbolGlobals(lines('0000000000035200 A pcpu_hot')), {});
+  });
 });
