@@ -113,10 +113,10 @@ export class HelperSession {
         },
         fail: (code, message, extra) => new HelperError(code, message, extra),
         loadFailure: (err) => loadFailure(err, 'the tracer', this.capabilities ?? this.probe()),
-        setGlobals: (bpf, values, ifDeclared) => {
+        setGlobals: (bpf, values, ifDeclared = {}) => {
           const globals = describeObject(bpf, 'the tracer').globals;
-          const wanted = ifDeclared ? Object.fromEntries(Object.entries(values).filter(([name]) => globals.some((g) => g.name === name))) : values;
-          setGlobals(bpf, globals, wanted, (name) => `the tracer has no global "${name}"`);
+          const declared = Object.entries(ifDeclared).filter(([name]) => globals.some((g) => g.name === name));
+          setGlobals(bpf, globals, { ...values, ...Object.fromEntries(declared) }, (name) => `the tracer has no global "${name}"`);
         },
         own: (bpf, hooks) => {
           const { btf, globals } = describeObject(bpf, 'the tracer');

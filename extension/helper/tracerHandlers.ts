@@ -16,8 +16,11 @@ export interface TracerHandlerDeps {
   fail(code: HelperErrorCode, message: string, extra?: { data?: { [k: string]: JsonValue } }): Error;
   /** The helper error for a rejected load (verifier log attached). */
   loadFailure(err: unknown): Error;
-  /** Sets the tracer's globals before load, each coded by its type in the object's BTF. */
-  setGlobals(bpf: BpfObject, values: { [name: string]: JsonValue }, ifDeclared?: boolean): void;
+  /**
+   * Sets the tracer's globals before load, each coded by its type in the object's BTF: every one of `values`
+   * (an undeclared name is an error), and those of `ifDeclared` that the object declares.
+   */
+  setGlobals(bpf: BpfObject, values: { [name: string]: JsonValue }, ifDeclared?: { [name: string]: JsonValue }): void;
   /** Takes the object into the session; returns its objectId. */
   own(bpf: BpfObject, hooks: { release: () => void; update: (map: string, write: () => void) => Promise<void> }): number;
 }
@@ -58,10 +61,7 @@ export function tracerHandlers(deps: TracerHandlerDeps): { tracerAcquire: Answer
             hooksIdleMs: params.hooksIdleMs,
             // The kernel's addresses come from the helper, whatever the client sent for them, and only into a
             // tracer that has them (one built before the path cache loads as it did).
-            setup: (bpf) => {
-              deps.setGlobals(bpf, Object.fromEntries(Object.entries(params.globals ?? {}).filter(([name]) => !SYMBOL_GLOBALS.includes(name))));
-              deps.setGlobals(bpf, symbols, true);
-            },
+            setup: (bpf) => deps.setGlobals(bpf, Object.fromEntries(Object.entries(params.globals ?? {}).filter(([name]) => !SYMBOL_GLOBALS.includes(name))), symbols),
           },
           deps.check,
         );
