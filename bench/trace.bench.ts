@@ -19,8 +19,8 @@
 // tracer is attached with this session connected but the process not in its filter, while the session traces
 // a shell that waits (what every other process on the target pays while a trace runs: the syscall programs are
 // attached), right after a trace of /usr/bin/true with the session still connected (the keeper detaches the
-// syscall programs half a second after the last traced process), and again with no session connected once
-// the tracer's keeper has detached its syscall programs (what they pay while the tracer idles). Each untraced
+// syscall and hot hook programs half a second after the last traced process), and again with no session
+// connected once the tracer's keeper has detached them (what the other hooks cost while the tracer idles). Each untraced
 // run follows a CPU-only
 // spin (`trace_loop --spin`) and is reported over it: on a shared host TCG's vCPUs run as fast as the host
 // lets them, and raw times of one benchmark drifted 0.27 -> 0.85 s at load 4-5 while loop/spin stays
@@ -44,6 +44,7 @@ import { TracerSession, TracerState } from '../extension/core/trace/tracerSessio
 import { HelperClient } from '../extension/core/helperClient';
 import { traceProgram, TraceSummary } from '../extension/core/trace/traceProgram';
 import type { Target } from '../extension/core/target';
+import { IDLE_DETACHED_PROGRAMS } from '../extension/shared/tracer/control';
 import { tracerInKernel } from '../test/fixtures/tracer/inKernel';
 import { cpuLine, hostSteal, withBenchVm } from './benchVm';
 import { afterBoot, cliLoop, CliLoopRun, CliRun, cliTrace } from './cliTrace';
@@ -219,7 +220,8 @@ async function releaseTracer(target: Target): Promise<number> {
 async function tracerLinks(target: Target, key: string, only?: readonly string[]): Promise<number> {
   return (await tracerInKernel(target, key)).linked.filter((name) => !only || only.includes(name)).length;
 }
-const syscallLinks = (target: Target, key: string) => tracerLinks(target, key, ['tr_sys_enter', 'tr_sys_exit']);
+/** Links of the programs the keeper detaches as soon as nothing is traced (the syscall and hot hook programs). */
+const idleLinks = (target: Target, key: string) => tracerLinks(target, key, IDLE_DETACHED_PROGRAMS);
 
 /**
  * Runs `fn` while `session` traces a shell that waits for a flag file (a few events a second), so that the
@@ -446,7 +448,7 @@ async function main(): Promise<void> {
       );
       const afterNorm = afterRuns.map((u) => u.normalized);
       console.log(
-        `untraced right after a trace, the session connected (the keeper detaches the syscall programs once nothing is traced): ` +
+        `untraced right after a trace, the session connected (the keeper detaches the syscall and hot hook programs once nothing is traced): ` +
           `loop/spin ${spread(afterNorm)}, ${(median(afterNorm) / median(plainNorm)).toFixed(2)}x; other guest CPU ${spread(afterRuns.map((u) => u.otherCpu * 100), 0)}%`,
       );
       console.log(`loop traced (bpf-lsm trace):            ${ms(median(traced))} median, ${(median(traced) / base).toFixed(2)}x (lsmtrace: 5.7x)`);
@@ -496,14 +498,14 @@ async function main(): Promise<void> {
       await b.dispose();
       sessions.splice(sessions.indexOf(b), 1);
       const idleFrom = Date.now();
-      while ((await syscallLinks(vm, key)) > 0 && Date.now() - idleFrom < 60_000) await new Promise((r) => setTimeout(r, 1000));
-      const linksLeft = await syscallLinks(vm, key);
-      console.log(`(the tracer's keeper ${linksLeft ? `still had ${linksLeft} syscall program(s) attached after 60 s` : `detached its syscall programs ${s(Date.now() - idleFrom)} after the session ended`})`);
+      while ((await idleLinks(vm, key)) > 0 && Date.now() - idleFrom < 60_000) await new Promise((r) => setTimeout(r, 1000));
+      const linksLeft = await idleLinks(vm, key);
+      console.log(`(the tracer's keeper ${linksLeft ? `still had ${linksLeft} syscall or hot hook program(s) attached after 60 s` : `detached its syscall and hot hook programs ${s(Date.now() - idleFrom)} after the session ended`})`);
       const unconnected: UntracedRun[] = [];
       for (let i = 0; i < UNTRACED_ROUNDS; i++) unconnected.push(await untracedRun(vm));
       const unconnectedNorm = unconnected.map((u) => u.normalized);
       console.log(
-        `untraced with the tracer resident, idle (no session, syscall programs detached): loop/spin ${spread(unconnectedNorm)}, ${(median(unconnectedNorm) / median(plainNorm)).toFixed(2)}x ` +
+        `untraced with the tracer resident, idle (no session, syscall and hot hook programs detached): loop/spin ${spread(unconnectedNorm)}, ${(median(unconnectedNorm) / median(plainNorm)).toFixed(2)}x ` +
           `(during a trace: ${(median(attachedNorm) / median(plainNorm)).toFixed(2)}x, right after one: ${(median(afterNorm) / median(plainNorm)).toFixed(2)}x); other guest CPU ${spread(unconnected.map((u) => u.otherCpu * 100), 0)}%`,
       );
       // Then once the keeper has detached the hook programs too (the tracer's hooksIdleMs after the last trace:

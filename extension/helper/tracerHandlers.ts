@@ -7,7 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import { kernelSymbolGlobals, SYMBOL_GLOBALS } from './kernelSymbols';
 import { acquireResident, releaseResident, residentStatus, TracerNeedsObject } from './residentTracer';
 import { TRACED_MAP } from '../shared/tracer/control';
-import { withLinksAttached } from './tracerKeeper';
+import { attachAhead, withLinksAttached } from './tracerKeeper';
 
 export interface TracerHandlerDeps {
   native(): NativeBinding;
@@ -41,6 +41,9 @@ function inflate(blob: Buffer, deps: TracerHandlerDeps): Buffer {
 export function tracerHandlers(deps: TracerHandlerDeps): { tracerAcquire: Answer<'tracerAcquire'>; tracerStatus: Answer<'tracerStatus'>; tracerRelease: Answer<'tracerRelease'> } {
   return {
     tracerAcquire: async (params, { blob }) => {
+      // A resident tracer whose keeper detached programs while nothing was traced: attach them again while this
+      // session is set up (a trace's filter update waits for them).
+      attachAhead(deps.native(), params.key);
       const inflating = Date.now();
       const object = blob && params.objectEncoding === 'gzip' ? inflate(blob, deps) : blob;
       const inflateMs = Date.now() - inflating;

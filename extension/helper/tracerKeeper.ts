@@ -2,29 +2,30 @@
 // that wakes half a second after a trace starts or a session ends (a watch on the tracer's state folder), at
 // growing intervals while a trace runs, every 5 s otherwise, and, once no trace has started (and no session
 // ended) for a while and no live session has a process in the filter,
-//   - detaches the syscall programs (tr_sys_enter, tr_sys_exit) after SYSCALL_IDLE_MS: attached, they run on
-//     every syscall of every process on the target, traced or not;
+//   - detaches the syscall programs (tr_sys_enter, tr_sys_exit) and the hot hooks' programs after SYSCALL_IDLE_MS:
+//     attached, they run on every syscall and on the hooks most processes call all the time, traced or not;
 //   - detaches the hook programs after the tracer's hooksIdleMs (HOOKS_IDLE_MS unless the client set it):
 //     attached, every LSM hook call on the target goes through their BPF trampolines;
 //   - releases the tracer once its idle time (a setting; 0 on the built-in VM: never) has passed.
 // Detached programs stay loaded (pinned as programs), so a trace attaches them again instead of loading them
 // (milliseconds for the two syscall programs, ~4 s for ~230 hooks on the 6.1 VM, against 6-7 s of load).
 // A trace puts its process into the filter through withLinksAttached, which attaches them first, under the
-// lock that the keeper's detaches take too: no process enters the filter while a program is detached.
+// lock that the keeper's detaches take too: no process enters the filter while a program is detached. A
+// session's acquire starts those attaches already (attachAhead), so that they overlap its setup and spawn.
 import { appendFileSync, existsSync, readdirSync, renameSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { NativeBinding } from '../../native/index';
 import { claimPidFile, pidAlive, readPidFile } from '../shared/pidFile';
-import { TRACED_MAP } from '../shared/tracer/control';
+import { IDLE_DETACHED_PROGRAMS, SYSCALL_PROGRAMS, TRACED_MAP } from '../shared/tracer/control';
 import { tracedEntries } from './tracedFilter';
 import { liveSlots, openShared, pinNames, readMeta, releaseInBackground, SESSION_RING, touch, withLock, type TracerMeta } from './residentTracer';
 import { keeperRuns, KEY_PATTERN, PIN_ROOT, pinnedPrograms, startKeeper, STATE_ROOT } from './tracerProcesses';
 
-/** Programs that run on every syscall of every process while attached (tracer.bpf.c). */
-const SYSCALL_PROGRAMS: readonly string[] = ['tr_sys_enter', 'tr_sys_exit'];
 /**
- * How long the syscall programs stay attached once no process is traced: every other process pays for them
- * (1.2-1.4x on an open/read/close loop in the 6.1 VM), and a trace attaches them again in milliseconds.
+ * How long the syscall programs and the hot hooks' programs (IDLE_DETACHED_PROGRAMS) stay attached once no
+ * process is traced: every other process pays for them (an open/read/close loop in the 6.1 VM: 1.2-1.4x with
+ * the syscall programs, 1.15-1.2x more with the hot hooks' ones), and a trace attaches them again in ~0.15 s,
+ * which its acquire starts ahead of its spawn.
  */
 export const SYSCALL_IDLE_MS = 500;
 /**
@@ -97,6 +98,29 @@ const attachedHooks = (names: Set<string>): string[] => pinnedPrograms(names).at
  */
 export async function withLinksAttached(native: NativeBinding, key: string, write: () => void): Promise<void> {
   if (!KEY_PATTERN.test(key)) throw new Error(`"${key}" is not a tracer key`);
+  // This helper's attaches ahead of this trace hold the lock now: waiting for them beats polling for it.
+  await ahead.get(key);
+  await attachDetached(native, key, write);
+}
+
+/** Attaches started by a session's acquire, by tracer key (one at a time per key in this helper). */
+const ahead = new Map<string, Promise<void>>();
+
+/**
+ * Starts attaching the programs the keeper detached, without waiting for them: called as a session acquires
+ * the tracer, so that the attaches (~0.15 s for the hot hooks' programs on the 6.1 VM) overlap the session's
+ * setup and its program's spawn instead of coming between the spawn and the resume. A failure is left to the
+ * trace's own withLinksAttached, which tries again and reports it.
+ */
+export function attachAhead(native: NativeBinding, key: string): void {
+  if (!KEY_PATTERN.test(key) || ahead.has(key) || pinnedPrograms(pins(key)).detached.length === 0) return;
+  const attaching = attachDetached(native, key, () => undefined)
+    .catch(() => undefined)
+    .finally(() => ahead.delete(key));
+  ahead.set(key, attaching);
+}
+
+async function attachDetached(native: NativeBinding, key: string, write: () => void): Promise<void> {
   await withLock(
     async () => {
       const dir = join(PIN_ROOT, key);
@@ -123,7 +147,6 @@ function lastUsed(key: string, meta: TracerMeta): number {
   }
 }
 
-/** Detaches the attached syscall programs unless a trace needs them; true when it did. */
 /**
  * Whether no trace has started for `idleMs` and no live session has a live process in the filter; for a
  * caller holding the links lock (it drops the filter's entries of processes that are gone). A long trace
@@ -136,40 +159,36 @@ async function quietFor(native: NativeBinding, key: string, meta: TracerMeta, id
   return false;
 }
 
-async function detachIdleSyscalls(native: NativeBinding, key: string, meta: TracerMeta): Promise<boolean> {
-  const dir = join(PIN_ROOT, key);
-  return withLock(
-    async () => {
-      if (!(await quietFor(native, key, meta, SYSCALL_IDLE_MS))) return false;
-      for (const p of SYSCALL_PROGRAMS) rmSync(join(dir, `link_${p}`), { force: true });
-      return true;
-    },
-    LINKS_LOCK_MS,
-    LINKS_LOCK,
-  );
-}
-
 /**
- * Detaches the hook programs one at a time (on 6.1 each unpin waits for the kernel's detach, ~0.1-0.2 s),
- * each under the lock, and stops as soon as a trace has started: that trace attached what was detached.
+ * Detaches `programs` (those of them attached) once the tracer has been quiet for `idleMs`: one at a time (an
+ * unpin may wait for an earlier detach in the kernel), each under the lock, and none after a trace has started
+ * since the quiet check (every trace touches last-used under the lock as it attaches what was detached), so a
+ * traced process never runs with a program of its trace detached. How many it detached, of how many.
  */
-async function detachIdleHooks(native: NativeBinding, key: string, meta: TracerMeta, idleMs: number): Promise<void> {
+async function detachQuiet(native: NativeBinding, key: string, meta: TracerMeta, idleMs: number, programs: readonly string[]): Promise<{ detached: number; of: number; ms: number }> {
   const dir = join(PIN_ROOT, key);
-  const idle = () => Date.now() - lastUsed(key, meta) >= idleMs;
-  if (!(await withLock(() => quietFor(native, key, meta, idleMs), LINKS_LOCK_MS, LINKS_LOCK))) return;
-  const hooks = attachedHooks(pins(key));
+  const quiet = await withLock(async () => ((await quietFor(native, key, meta, idleMs)) ? lastUsed(key, meta) : undefined), LINKS_LOCK_MS, LINKS_LOCK);
+  if (quiet === undefined) return { detached: 0, of: 0, ms: 0 };
+  const names = pins(key);
+  const attached = programs.filter((p) => names.has(`link_${p}`));
   const t0 = Date.now();
   let n = 0;
-  for (const p of hooks) {
+  for (const p of attached) {
     const unpin = () => {
-      if (!idle()) return false;
+      if (lastUsed(key, meta) !== quiet) return false;
       rmSync(join(dir, `link_${p}`), { force: true });
       return true;
     };
     if (!(await withLock(unpin, LINKS_LOCK_MS, LINKS_LOCK))) break;
     n++;
   }
-  keeperLog(key, `detached ${n} of ${hooks.length} hook programs in ${Date.now() - t0} ms${n < hooks.length ? ': a trace started' : ''}`);
+  return { detached: n, of: attached.length, ms: Date.now() - t0 };
+}
+
+/** Detaches the hook programs after the tracer's hooksIdleMs without a trace. */
+async function detachIdleHooks(native: NativeBinding, key: string, meta: TracerMeta, idleMs: number): Promise<void> {
+  const r = await detachQuiet(native, key, meta, idleMs, attachedHooks(pins(key)));
+  if (r.of) keeperLog(key, `detached ${r.detached} of ${r.of} hook programs in ${r.ms} ms${r.detached < r.of ? ': a trace started' : ''}`);
 }
 
 /** The keepers' log: each keeper's start, each detach and why it left (a release takes a tracer's state folder away). */
@@ -247,16 +266,20 @@ async function keep(native: NativeBinding, key: string, pidFile: string, sleep: 
     // unless the idle release is due sooner; a change in the tracer's state folder (a trace's start or end
     // touches last-used, a session's slot comes or goes) wakes the keeper SYSCALL_IDLE_MS later.
     const names = pins(key);
-    const syscalls = SYSCALL_PROGRAMS.some((p) => names.has(`link_${p}`));
+    // The syscall and hot hook programs, attached (a trace attaches all of them, `tracer start` too).
+    const syscalls = IDLE_DETACHED_PROGRAMS.some((p) => names.has(`link_${p}`));
     wait = meta.idleMs > 0 && meta.idleMs < 60_000 ? 1000 : 5000;
     const idleFor = Date.now() - lastUsed(key, meta);
     const hooksIdleMs = meta.hooksIdleMs ?? HOOKS_IDLE_MS;
     if (syscalls && (idleFor < SYSCALL_IDLE_MS || Date.now() < nextLook)) {
       wait = Math.max(SYSCALL_IDLE_MS - idleFor, nextLook - Date.now(), 50);
     } else if (syscalls) {
-      const done = await detachIdleSyscalls(native, key, meta).catch((err: Error) => keeperLog(key, `detach failed: ${err.message}`));
-      if (done) {
-        keeperLog(key, 'detached the syscall programs');
+      const done = await detachQuiet(native, key, meta, SYSCALL_IDLE_MS, IDLE_DETACHED_PROGRAMS).catch((err: Error) => {
+        keeperLog(key, `detach failed: ${err.message}`);
+        return undefined;
+      });
+      if (done?.of) {
+        keeperLog(key, `detached ${done.detached} of ${done.of} syscall and hot hook programs in ${done.ms} ms${done.detached < done.of ? ': a trace started' : ''}`);
         busyLooks = 0;
       } else {
         busyLooks = Math.min(busyLooks + 1, BUSY_BACKOFF_STEPS);
