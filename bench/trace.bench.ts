@@ -19,8 +19,9 @@
 // tracer is attached with this session connected but the process not in its filter, while the session traces
 // a shell that waits (what every other process on the target pays while a trace runs: the syscall programs are
 // attached), right after a trace of /usr/bin/true with the session still connected (the keeper detaches the
-// syscall and hot hook programs half a second after the last traced process), and again with no session
-// connected once the tracer's keeper has detached them (what the other hooks cost while the tracer idles). Each untraced
+// syscall programs half a second after the last traced process, the hot hooks' ones 10 s after the last
+// trace), and again with no session connected once the keeper has detached both (what the other hooks cost
+// while the tracer idles). Each untraced
 // run follows a CPU-only
 // spin (`trace_loop --spin`) and is reported over it: on a shared host TCG's vCPUs run as fast as the host
 // lets them, and raw times of one benchmark drifted 0.27 -> 0.85 s at load 4-5 while loop/spin stays
@@ -448,7 +449,7 @@ async function main(): Promise<void> {
       );
       const afterNorm = afterRuns.map((u) => u.normalized);
       console.log(
-        `untraced right after a trace, the session connected (the keeper detaches the syscall and hot hook programs once nothing is traced): ` +
+        `untraced right after a trace, the session connected (the keeper detaches the syscall programs once nothing is traced, the hot hook programs 10 s after the trace): ` +
           `loop/spin ${spread(afterNorm)}, ${(median(afterNorm) / median(plainNorm)).toFixed(2)}x; other guest CPU ${spread(afterRuns.map((u) => u.otherCpu * 100), 0)}%`,
       );
       console.log(`loop traced (bpf-lsm trace):            ${ms(median(traced))} median, ${(median(traced) / base).toFixed(2)}x (lsmtrace: 5.7x)`);

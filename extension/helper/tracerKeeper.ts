@@ -2,8 +2,10 @@
 // that wakes half a second after a trace starts or a session ends (a watch on the tracer's state folder), at
 // growing intervals while a trace runs, every 5 s otherwise, and, once no trace has started (and no session
 // ended) for a while and no live session has a process in the filter,
-//   - detaches the syscall programs (tr_sys_enter, tr_sys_exit) and the hot hooks' programs after SYSCALL_IDLE_MS:
-//     attached, they run on every syscall and on the hooks most processes call all the time, traced or not;
+//   - detaches the syscall programs (tr_sys_enter, tr_sys_exit) after SYSCALL_IDLE_MS: attached, they run on
+//     every syscall of every process on the target, traced or not;
+//   - detaches the hot hooks' programs (HOT_HOOK_PROGRAMS) after HOT_HOOKS_IDLE_MS: attached, they run on the
+//     hooks most processes call all the time (opens, reads, path lookups, mmap, capability checks);
 //   - detaches the hook programs after the tracer's hooksIdleMs (HOOKS_IDLE_MS unless the client set it):
 //     attached, every LSM hook call on the target goes through their BPF trampolines;
 //   - releases the tracer once its idle time (a setting; 0 on the built-in VM: never) has passed.
@@ -16,18 +18,25 @@ import { appendFileSync, existsSync, readdirSync, renameSync, rmSync, statSync, 
 import { join } from 'node:path';
 import type { NativeBinding } from '../../native/index';
 import { claimPidFile, pidAlive, readPidFile } from '../shared/pidFile';
-import { IDLE_DETACHED_PROGRAMS, SYSCALL_PROGRAMS, TRACED_MAP } from '../shared/tracer/control';
+import { HOT_HOOK_PROGRAMS, SYSCALL_PROGRAMS, TRACED_MAP } from '../shared/tracer/control';
 import { tracedEntries } from './tracedFilter';
 import { liveSlots, openShared, pinNames, readMeta, releaseInBackground, SESSION_RING, touch, withLock, type TracerMeta } from './residentTracer';
 import { keeperRuns, KEY_PATTERN, PIN_ROOT, pinnedPrograms, startKeeper, STATE_ROOT } from './tracerProcesses';
 
 /**
- * How long the syscall programs and the hot hooks' programs (IDLE_DETACHED_PROGRAMS) stay attached once no
- * process is traced: every other process pays for them (an open/read/close loop in the 6.1 VM: 1.2-1.4x with
- * the syscall programs, 1.15-1.2x more with the hot hooks' ones), and a trace attaches them again in ~0.15 s,
- * which its acquire starts ahead of its spawn.
+ * How long the syscall programs stay attached once no process is traced: every other process pays for them
+ * (1.2-1.4x on an open/read/close loop in the 6.1 VM), and a trace attaches them again in milliseconds.
  */
 export const SYSCALL_IDLE_MS = 500;
+/**
+ * How long the hot hooks' programs stay attached after a trace: every other process pays their trampolines
+ * (the same loop 1.15-1.2x with them, 1.03x without), and a trace attaches them again in ~0.15 s (22 programs
+ * in the 6.1 VM; its acquire starts that ahead of its spawn). Detaching them costs more: ~0.13 s each on 6.1,
+ * text patched on both vCPUs, trampolines freed after RCU grace periods. Detached half a second after each
+ * trace (as the syscall programs are), that churn ran under every other process after every trace and the
+ * next trace paid the attaches; traces repeated within seconds (a script, an edit-and-trace loop) pay neither.
+ */
+export const HOT_HOOKS_IDLE_MS = 10_000;
 /**
  * How long the hook programs stay attached after a trace, unless the client set the tracer's hooksIdleMs:
  * a trace after that attaches them again before its program starts (~4 s for ~230 on the 6.1 VM).
@@ -266,27 +275,37 @@ async function keep(native: NativeBinding, key: string, pidFile: string, sleep: 
     // unless the idle release is due sooner; a change in the tracer's state folder (a trace's start or end
     // touches last-used, a session's slot comes or goes) wakes the keeper SYSCALL_IDLE_MS later.
     const names = pins(key);
-    // The syscall and hot hook programs, attached (a trace attaches all of them, `tracer start` too).
-    const syscalls = IDLE_DETACHED_PROGRAMS.some((p) => names.has(`link_${p}`));
+    const syscalls = SYSCALL_PROGRAMS.some((p) => names.has(`link_${p}`));
+    const hot = HOT_HOOK_PROGRAMS.some((p) => names.has(`link_${p}`));
     wait = meta.idleMs > 0 && meta.idleMs < 60_000 ? 1000 : 5000;
     const idleFor = Date.now() - lastUsed(key, meta);
     const hooksIdleMs = meta.hooksIdleMs ?? HOOKS_IDLE_MS;
+    const hotIdleMs = hooksIdleMs > 0 ? Math.min(HOT_HOOKS_IDLE_MS, hooksIdleMs) : HOT_HOOKS_IDLE_MS;
     if (syscalls && (idleFor < SYSCALL_IDLE_MS || Date.now() < nextLook)) {
       wait = Math.max(SYSCALL_IDLE_MS - idleFor, nextLook - Date.now(), 50);
     } else if (syscalls) {
-      const done = await detachQuiet(native, key, meta, SYSCALL_IDLE_MS, IDLE_DETACHED_PROGRAMS).catch((err: Error) => {
+      const done = await detachQuiet(native, key, meta, SYSCALL_IDLE_MS, SYSCALL_PROGRAMS).catch((err: Error) => {
         keeperLog(key, `detach failed: ${err.message}`);
         return undefined;
       });
       if (done?.of) {
-        keeperLog(key, `detached ${done.detached} of ${done.of} syscall and hot hook programs in ${done.ms} ms${done.detached < done.of ? ': a trace started' : ''}`);
+        keeperLog(key, `detached the syscall programs${done.detached < done.of ? ` (${done.detached} of ${done.of}: a trace started)` : ''}`);
         busyLooks = 0;
+        if (hot) wait = Math.min(wait, hotIdleMs);
       } else {
         busyLooks = Math.min(busyLooks + 1, BUSY_BACKOFF_STEPS);
         nextLook = Date.now() + Math.min(5000, SYSCALL_IDLE_MS * 2 ** busyLooks);
         wait = nextLook - Date.now();
       }
-    } else if (!syscalls && hooksIdleMs > 0 && idleFor >= hooksIdleMs && attachedHooks(names).length) {
+    } else if (hot && idleFor < hotIdleMs) {
+      wait = Math.min(wait, hotIdleMs - idleFor + 50);
+    } else if (hot) {
+      const done = await detachQuiet(native, key, meta, hotIdleMs, HOT_HOOK_PROGRAMS).catch((err: Error) => {
+        keeperLog(key, `detach failed: ${err.message}`);
+        return undefined;
+      });
+      if (done?.of) keeperLog(key, `detached ${done.detached} of ${done.of} hot hook programs in ${done.ms} ms${done.detached < done.of ? ': a trace started' : ''}`);
+    } else if (hooksIdleMs > 0 && idleFor >= hooksIdleMs && attachedHooks(names).length) {
       await detachIdleHooks(native, key, meta, hooksIdleMs).catch((err: Error) => keeperLog(key, `detach failed: ${err.message}`));
     }
     if (meta.idleMs <= 0 || Date.now() - lastUsed(key, meta) < meta.idleMs) continue;

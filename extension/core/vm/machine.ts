@@ -42,14 +42,17 @@ export interface VmState {
  * The kernel command line. bpf is listed explicitly: without it programs load and attach but never fire.
  * cryptomgr.notests skips the crypto self-tests Debian's kernel runs at boot: ~0.8 s of CPU under TCG
  * (measured as qemu CPU time to the ready line, median of 3: 6.7 s -> 5.8 s), which a busy host turns into
- * seconds of wall time. quiet: every console line is slow to emit under TCG.
+ * seconds of wall time. loglevel=5 instead of quiet: every console line is slow to emit under TCG, and at
+ * this level a boot prints as little as with quiet (errors and warnings only), but a soft lockup's stack
+ * trace reaches the console log; softlockup_all_cpu_backtrace adds the other vCPU's, which is the one a
+ * lockup waiting for a cross-CPU call needs.
  * tsc=reliable: under TCG the guest's TSC is the host's (one source for every vCPU), but 6.1's boot-time
  * sync check sees the vCPU threads' scheduling as TSC warps, marks the TSC unstable and falls back to the
  * HPET, whose every read is an emulated MMIO access: ~1 us more per clock read in the guest (clock_gettime
  * against getppid, clocksource switched at run time). The tracer reads the clock once per record
  * (bpf_ktime_get_ns); the traced loop of bench/trace.bench.ts ran ~10% faster on the TSC.
  */
-export const KERNEL_CMDLINE = 'console=ttyS0 quiet panic=-1 rdinit=/init cryptomgr.notests tsc=reliable lsm=landlock,lockdown,yama,integrity,apparmor,bpf';
+export const KERNEL_CMDLINE = 'console=ttyS0 loglevel=5 softlockup_all_cpu_backtrace=1 panic=-1 rdinit=/init cryptomgr.notests tsc=reliable lsm=landlock,lockdown,yama,integrity,apparmor,bpf';
 
 export interface QemuOptions {
   readonly vmlinux: string;

@@ -29,7 +29,7 @@ export const SYSCALL_PROGRAMS: readonly string[] = ['tr_sys_enter', 'tr_sys_exit
  * mmap, capability checks, credentials, fork), by their calls in the 6.1 VM under a mix of ls -R, find,
  * cat, tar, ps and shell loops: 94% of the hook programs' runs for processes the tracer does not trace. Attached,
  * each call pays a BPF trampoline (~150 ns under TCG) that returns at the filter; the keeper detaches them
- * with the syscall programs while nothing is traced (helper/tracerKeeper.ts). Hooks a kernel lacks are skipped.
+ * seconds after the last trace (HOT_HOOKS_IDLE_MS in helper/tracerKeeper.ts). Hooks a kernel lacks are skipped.
  */
 export const HOT_HOOK_PROGRAMS: readonly string[] = [
   'inode_permission',
@@ -55,7 +55,7 @@ export const HOT_HOOK_PROGRAMS: readonly string[] = [
   'task_alloc',
   'task_free',
 ].map((hook) => `tr_${hook}`);
-/** What the keeper detaches as soon as nothing is traced; a trace attaches them again before its program runs. */
+/** What the keeper detaches within seconds of the last trace; a trace attaches them again before its program runs. */
 export const IDLE_DETACHED_PROGRAMS: readonly string[] = [...SYSCALL_PROGRAMS, ...HOT_HOOK_PROGRAMS];
 
 const TASK = FIXED_STRUCTS.find((s) => s.name === 'tr_task')!;
