@@ -41,12 +41,12 @@ function inflate(blob: Buffer, deps: TracerHandlerDeps): Buffer {
 export function tracerHandlers(deps: TracerHandlerDeps): { tracerAcquire: Answer<'tracerAcquire'>; tracerStatus: Answer<'tracerStatus'>; tracerRelease: Answer<'tracerRelease'> } {
   return {
     tracerAcquire: async (params, { blob }) => {
-      // A resident tracer whose keeper detached programs while nothing was traced: attach them again while this
-      // session is set up (a trace's filter update waits for them).
-      attachAhead(deps.native(), params.key);
       const inflating = Date.now();
       const object = blob && params.objectEncoding === 'gzip' ? inflate(blob, deps) : blob;
       const inflateMs = Date.now() - inflating;
+      // A resident tracer whose keeper detached programs while nothing was traced: attach them again while this
+      // session is set up (a trace's filter update waits for them).
+      attachAhead(() => deps.native(), params.key);
       // Only a load sets globals; the read of kallsyms began at the hello, so this rarely waits.
       const symbolsFrom = Date.now();
       const symbols = object ? await kernelSymbolGlobals() : {};

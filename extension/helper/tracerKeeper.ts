@@ -121,9 +121,10 @@ const ahead = new Map<string, Promise<void>>();
  * setup and its program's spawn instead of coming between the spawn and the resume. A failure is left to the
  * trace's own withLinksAttached, which tries again and reports it.
  */
-export function attachAhead(native: NativeBinding, key: string): void {
+export function attachAhead(native: () => NativeBinding, key: string): void {
   if (!KEY_PATTERN.test(key) || ahead.has(key) || pinnedPrograms(pins(key)).detached.length === 0) return;
-  const attaching = attachDetached(native, key, () => undefined)
+  const attaching = Promise.resolve()
+    .then(() => attachDetached(native(), key, () => undefined))
     .catch(() => undefined)
     .finally(() => ahead.delete(key));
   ahead.set(key, attaching);
