@@ -246,6 +246,33 @@ function touchLastUsed(key: string): void {
   ownLastUse = statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0;
 }
 
+/** What the keeper does at a wakeup: what to detach (once quiet for `idleMs`), and how long to sleep after. */
+export interface KeeperStep {
+  readonly detach?: 'syscalls' | 'hot' | 'hooks';
+  readonly idleMs: number;
+  readonly waitMs: number;
+}
+
+/**
+ * The keeper's next step, from which of the tracer's programs are attached (the syscall ones, the hot hooks'
+ * ones, any other hook's), how long no trace has started, the tracer's hooksIdleMs (0: never), how long until
+ * the keeper may look at a running trace again, and its usual sleep. Detaches go in that order, each once its
+ * idle time has passed: SYSCALL_IDLE_MS, HOT_HOOKS_IDLE_MS (no later than hooksIdleMs), hooksIdleMs.
+ */
+export function keeperStep(s: { syscalls: boolean; hot: boolean; hooks: boolean; idleFor: number; hooksIdleMs: number; untilLook: number; waitMs: number }): KeeperStep {
+  const hotIdleMs = s.hooksIdleMs > 0 ? Math.min(HOT_HOOKS_IDLE_MS, s.hooksIdleMs) : HOT_HOOKS_IDLE_MS;
+  if (s.syscalls) {
+    if (s.idleFor < SYSCALL_IDLE_MS || s.untilLook > 0) return { idleMs: SYSCALL_IDLE_MS, waitMs: Math.max(SYSCALL_IDLE_MS - s.idleFor, s.untilLook, 50) };
+    return { detach: 'syscalls', idleMs: SYSCALL_IDLE_MS, waitMs: s.hot ? Math.min(s.waitMs, hotIdleMs) : s.waitMs };
+  }
+  if (s.hot) {
+    if (s.idleFor < hotIdleMs) return { idleMs: hotIdleMs, waitMs: Math.min(s.waitMs, hotIdleMs - s.idleFor + 50) };
+    return { detach: 'hot', idleMs: hotIdleMs, waitMs: s.waitMs };
+  }
+  if (s.hooks && s.hooksIdleMs > 0 && s.idleFor >= s.hooksIdleMs) return { detach: 'hooks', idleMs: s.hooksIdleMs, waitMs: s.waitMs };
+  return { idleMs: s.hooksIdleMs, waitMs: s.waitMs };
+}
+
 /** Most wakeups at which the keeper found a trace running before it asks again at the longest interval (5 s). */
 const BUSY_BACKOFF_STEPS = 4;
 
@@ -276,38 +303,36 @@ async function keep(native: NativeBinding, key: string, pidFile: string, sleep: 
     // unless the idle release is due sooner; a change in the tracer's state folder (a trace's start or end
     // touches last-used, a session's slot comes or goes) wakes the keeper SYSCALL_IDLE_MS later.
     const names = pins(key);
-    const syscalls = SYSCALL_PROGRAMS.some((p) => names.has(`link_${p}`));
-    const hot = HOT_HOOK_PROGRAMS.some((p) => names.has(`link_${p}`));
-    wait = meta.idleMs > 0 && meta.idleMs < 60_000 ? 1000 : 5000;
-    const idleFor = Date.now() - lastUsed(key, meta);
     const hooksIdleMs = meta.hooksIdleMs ?? HOOKS_IDLE_MS;
-    const hotIdleMs = hooksIdleMs > 0 ? Math.min(HOT_HOOKS_IDLE_MS, hooksIdleMs) : HOT_HOOKS_IDLE_MS;
-    if (syscalls && (idleFor < SYSCALL_IDLE_MS || Date.now() < nextLook)) {
-      wait = Math.max(SYSCALL_IDLE_MS - idleFor, nextLook - Date.now(), 50);
-    } else if (syscalls) {
-      const done = await detachQuiet(native, key, meta, SYSCALL_IDLE_MS, SYSCALL_PROGRAMS).catch((err: Error) => {
-        keeperLog(key, `detach failed: ${err.message}`);
-        return undefined;
-      });
+    const step = keeperStep({
+      syscalls: SYSCALL_PROGRAMS.some((p) => names.has(`link_${p}`)),
+      hot: HOT_HOOK_PROGRAMS.some((p) => names.has(`link_${p}`)),
+      hooks: attachedHooks(names).length > 0,
+      idleFor: Date.now() - lastUsed(key, meta),
+      hooksIdleMs,
+      untilLook: Math.max(0, nextLook - Date.now()),
+      waitMs: meta.idleMs > 0 && meta.idleMs < 60_000 ? 1000 : 5000,
+    });
+    wait = step.waitMs;
+    const failed = (err: Error) => {
+      keeperLog(key, `detach failed: ${err.message}`);
+      return undefined;
+    };
+    if (step.detach === 'syscalls') {
+      const done = await detachQuiet(native, key, meta, SYSCALL_IDLE_MS, SYSCALL_PROGRAMS).catch(failed);
       if (done?.of) {
         keeperLog(key, `detached the syscall programs${done.detached < done.of ? ` (${done.detached} of ${done.of}: a trace started)` : ''}`);
         busyLooks = 0;
-        if (hot) wait = Math.min(wait, hotIdleMs);
       } else {
         busyLooks = Math.min(busyLooks + 1, BUSY_BACKOFF_STEPS);
         nextLook = Date.now() + Math.min(5000, SYSCALL_IDLE_MS * 2 ** busyLooks);
         wait = nextLook - Date.now();
       }
-    } else if (hot && idleFor < hotIdleMs) {
-      wait = Math.min(wait, hotIdleMs - idleFor + 50);
-    } else if (hot) {
-      const done = await detachQuiet(native, key, meta, hotIdleMs, HOT_HOOK_PROGRAMS).catch((err: Error) => {
-        keeperLog(key, `detach failed: ${err.message}`);
-        return undefined;
-      });
+    } else if (step.detach === 'hot') {
+      const done = await detachQuiet(native, key, meta, step.idleMs, HOT_HOOK_PROGRAMS).catch(failed);
       if (done?.of) keeperLog(key, `detached ${done.detached} of ${done.of} hot hook programs in ${done.ms} ms${done.detached < done.of ? ': a trace started' : ''}`);
-    } else if (hooksIdleMs > 0 && idleFor >= hooksIdleMs && attachedHooks(names).length) {
-      await detachIdleHooks(native, key, meta, hooksIdleMs).catch((err: Error) => keeperLog(key, `detach failed: ${err.message}`));
+    } else if (step.detach === 'hooks') {
+      await detachIdleHooks(native, key, meta, step.idleMs).catch(failed);
     }
     if (meta.idleMs <= 0 || Date.now() - lastUsed(key, meta) < meta.idleMs) continue;
     if (await tracing(native, key).catch(() => false)) {
