@@ -54,6 +54,9 @@ export const HOT_HOOK_PROGRAMS: readonly string[] = [
   'file_ioctl',
   'task_alloc',
   'task_free',
+  // Hooks of newer kernels (6.10 and later; the 6.12 VM) that every open and every last close of a file call.
+  'file_post_open',
+  'file_release',
 ].map((hook) => `tr_${hook}`);
 /** What the keeper detaches within seconds of the last trace; a trace attaches them again before its program runs. */
 export const IDLE_DETACHED_PROGRAMS: readonly string[] = [...SYSCALL_PROGRAMS, ...HOT_HOOK_PROGRAMS];
