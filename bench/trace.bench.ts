@@ -434,6 +434,10 @@ async function main(): Promise<void> {
       for (let i = 0; i < ROUNDS; i++) viaCli.push(await cliLoop(root, [LOOP, String(ITERATIONS), LOOP_FILE]));
       const ms = (ns: number) => `${(ns / 1e6).toFixed(0)} ms`;
       const base = median(plain);
+      // The same runs' raw loop times against the baseline's: no spin in them, but minutes apart. A second view
+      // where the spin of one run is off (loop/spin spread over 0.3 in a state's runs, seen in session 22).
+      const raw = (runs: UntracedRun[]) =>
+        `raw ${spread(runs.map((u) => u.loopNs / 1e6), 0)} ms against ${spread(plain.map((n) => n / 1e6), 0)} ms before any tracer: ${(median(runs.map((u) => u.loopNs)) / base).toFixed(2)}x`;
       console.log(`loop untraced, no tracer loaded:        ${ms(base)} median (${plain.map(ms).join(', ')})`);
       console.log(`loop untraced, another process traced:  ${ms(median(attachedIdle))} median, ${(median(attachedIdle) / base).toFixed(2)}x (raw times minutes apart)`);
       const plainNorm = plainRuns.map((u) => u.normalized);
@@ -450,7 +454,7 @@ async function main(): Promise<void> {
       const afterNorm = afterRuns.map((u) => u.normalized);
       console.log(
         `untraced right after a trace, the session connected (the keeper detaches the syscall programs once nothing is traced, the hot hook programs 10 s after the trace): ` +
-          `loop/spin ${spread(afterNorm)}, ${(median(afterNorm) / median(plainNorm)).toFixed(2)}x; other guest CPU ${spread(afterRuns.map((u) => u.otherCpu * 100), 0)}%`,
+          `loop/spin ${spread(afterNorm)}, ${(median(afterNorm) / median(plainNorm)).toFixed(2)}x (${raw(afterRuns)}); other guest CPU ${spread(afterRuns.map((u) => u.otherCpu * 100), 0)}%`,
       );
       console.log(`loop traced (bpf-lsm trace):            ${ms(median(traced))} median, ${(median(traced) / base).toFixed(2)}x (lsmtrace: 5.7x)`);
       const cliNs = viaCli.map((r) => r.loopNs);
@@ -507,7 +511,8 @@ async function main(): Promise<void> {
       const unconnectedNorm = unconnected.map((u) => u.normalized);
       console.log(
         `untraced with the tracer resident, idle (no session, syscall and hot hook programs detached): loop/spin ${spread(unconnectedNorm)}, ${(median(unconnectedNorm) / median(plainNorm)).toFixed(2)}x ` +
-          `(during a trace: ${(median(attachedNorm) / median(plainNorm)).toFixed(2)}x, right after one: ${(median(afterNorm) / median(plainNorm)).toFixed(2)}x); other guest CPU ${spread(unconnected.map((u) => u.otherCpu * 100), 0)}%`,
+          `(during a trace: ${(median(attachedNorm) / median(plainNorm)).toFixed(2)}x, right after one: ${(median(afterNorm) / median(plainNorm)).toFixed(2)}x); ${raw(unconnected)}; ` +
+          `other guest CPU ${spread(unconnected.map((u) => u.otherCpu * 100), 0)}%`,
       );
       // Then once the keeper has detached the hook programs too (the tracer's hooksIdleMs after the last trace:
       // BENCH_TRACE_HOOKS_IDLE_MS, set for the tracer this bench loads), and what the next trace pays for them.
@@ -525,7 +530,7 @@ async function main(): Promise<void> {
         await next.prepare();
         const again = await traceOnce(next, ['/usr/bin/ls', '/home'], t0);
         console.log(
-          `untraced with the tracer resident, every program detached (${s(Date.now() - hooksFrom)} later): loop/spin ${spread(norm)}, ${(median(norm) / median(plainNorm)).toFixed(2)}x; ` +
+          `untraced with the tracer resident, every program detached (${s(Date.now() - hooksFrom)} later): loop/spin ${spread(norm)}, ${(median(norm) / median(plainNorm)).toFixed(2)}x (${raw(hooksIdle)}); ` +
             `the next trace attached them again: first event ${s(again.toFirstEventMs)} after its connect (${again.summary.delivered} events)`,
         );
       }
