@@ -39,7 +39,20 @@ export async function pickQuickItem(page, text) {
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible', timeout: 30_000 });
   await page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first().waitFor({ state: 'visible', timeout: 30_000 });
-  await input.fill(text);
+  try {
+    await input.fill(text, { timeout: 10_000 });
+  } catch (err) {
+    // Seen once in CI: the pick showed the row, then its input went inert (the pick closed) before the fill.
+    // Say where the focus went, for the next time.
+    const seen = await page
+      .evaluate(() => {
+        const active = document.activeElement;
+        const widget = document.querySelector('.quick-input-widget');
+        return `focus on ${active ? `${active.tagName.toLowerCase()}.${String(active.className).split(' ').join('.')}` : 'nothing'}, quick input ${widget && getComputedStyle(widget).display !== 'none' ? 'shown' : 'hidden'}, dialogs ${document.querySelectorAll('.monaco-dialog-box').length}`;
+      })
+      .catch(() => 'page state unknown');
+    throw new Error(`the quick pick closed before "${text}" could be typed into it (${seen}): ${err.message.split('\n')[0]}`);
+  }
   await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: text }).first().waitFor({ state: 'visible', timeout: 10_000 });
   await input.press('Enter');
 }
