@@ -98,6 +98,9 @@ function releaseUnderWay(key: string): boolean {
 /** The names in the tracer's pin folder (none while it is away). */
 const pins = (key: string) => new Set(pinNames(join(PIN_ROOT, key)));
 
+/** Those of `programs` whose link is pinned (attached), from a listing of the tracer's pin folder. */
+const attachedOf = (names: Set<string>, programs: readonly string[]): string[] => programs.filter((p) => names.has(`link_${p}`));
+
 /** The tracer's hook programs that are attached and pinned as programs too (so a trace can attach them again). */
 const attachedHooks = (names: Set<string>): string[] => pinnedPrograms(names).attached.filter((p) => !SYSCALL_PROGRAMS.includes(p));
 
@@ -179,8 +182,7 @@ async function detachQuiet(native: NativeBinding, key: string, meta: TracerMeta,
   const dir = join(PIN_ROOT, key);
   const quiet = await withLock(async () => ((await quietFor(native, key, meta, idleMs)) ? lastUsed(key, meta) : undefined), LINKS_LOCK_MS, LINKS_LOCK);
   if (quiet === undefined) return { detached: 0, of: 0, ms: 0 };
-  const names = pins(key);
-  const attached = programs.filter((p) => names.has(`link_${p}`));
+  const attached = attachedOf(pins(key), programs);
   const t0 = Date.now();
   let n = 0;
   for (const p of attached) {
@@ -305,8 +307,8 @@ async function keep(native: NativeBinding, key: string, pidFile: string, sleep: 
     const names = pins(key);
     const hooksIdleMs = meta.hooksIdleMs ?? HOOKS_IDLE_MS;
     const step = keeperStep({
-      syscalls: SYSCALL_PROGRAMS.some((p) => names.has(`link_${p}`)),
-      hot: HOT_HOOK_PROGRAMS.some((p) => names.has(`link_${p}`)),
+      syscalls: attachedOf(names, SYSCALL_PROGRAMS).length > 0,
+      hot: attachedOf(names, HOT_HOOK_PROGRAMS).length > 0,
       hooks: attachedHooks(names).length > 0,
       idleFor: Date.now() - lastUsed(key, meta),
       hooksIdleMs,
