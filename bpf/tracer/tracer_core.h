@@ -82,6 +82,10 @@ struct tr_walk_state {
 /* Where a hook record is built before it is copied into the ring buffer in one piece. */
 struct tr_scratch {
 	__u32 busy;
+	/* This CPU's number and its preempt count's address (0: unknown), set by its first record (tr_cpu_state). */
+	__u32 cpu_set;
+	__u32 cpu;
+	__u64 preempt_at;
 	/* Records written on this CPU since the ring's fill level was last asked (see tr_wakeup). */
 	__u32 unchecked;
 	/* Bit per trace slot: this CPU woke that slot's consumer and has not seen its ring below the mark since. */
@@ -106,9 +110,12 @@ struct tr_ctx {
 	struct tr_scratch *s;
 	__u8 *rec;
 	void *ring;
+	/* This CPU's scratch (the per-CPU state; c->s is the same map value once a hook record holds its buffer). */
+	struct tr_scratch *pcpu;
 	__u32 len;
 	__u32 flags;
 	__u32 slot;
+	__u32 cpu;
 };
 
 /*
@@ -133,13 +140,8 @@ struct tr_ctx {
  */
 static __always_inline __u64 tr_wakeup(void *ring, struct tr_scratch *s, __u32 slot)
 {
-	__u32 zero = 0;
 	__u32 bit = 1u << (slot & (TR_SLOTS - 1));
 
-	if (!s)
-		s = bpf_map_lookup_elem(&tr_scratch, &zero);
-	if (!s)
-		return BPF_RB_NO_WAKEUP;
 	if (++s->unchecked < TR_WAKEUP_EVERY)
 		return BPF_RB_NO_WAKEUP;
 	s->unchecked = 0;
@@ -153,29 +155,35 @@ static __always_inline __u64 tr_wakeup(void *ring, struct tr_scratch *s, __u32 s
 	return BPF_RB_FORCE_WAKEUP;
 }
 
-/* Counts one event of a trace slot on this CPU (field of struct tr_counters). */
-#define tr_count(slot, field)                                                                        \
+/* Counts one event of a trace slot on CPU `on`, the current one (field of struct tr_counters). */
+#define tr_count(slot, on, field)                                                                    \
 	do {                                                                                         \
 		__u32 __slot = (slot);                                                               \
 		struct tr_slot_counters *__sc = bpf_map_lookup_elem(&tr_counters, &__slot);          \
 		if (__sc)                                                                            \
-			__sync_fetch_and_add(                                                        \
-				&__sc->cpu[bpf_get_smp_processor_id() & (TR_MAX_CPUS - 1)].field, 1); \
+			__sync_fetch_and_add(&__sc->cpu[(on) & (TR_MAX_CPUS - 1)].field, 1);         \
 	} while (0)
 
-static __always_inline struct tr_task *tr_traced_task(__u32 tgid)
+/*
+ * The trace slot of process `tgid`, -1 when it is not traced. Below TR_TGID_FLAGS the tr_maybe flag says it
+ * (an array lookup the verifier inlines); above, tr_traced (a hash lookup: ~80 ns a call in the 6.1 VM under
+ * TCG against ~10 for the array, on every record).
+ */
+static __always_inline int tr_traced_slot(__u32 tgid)
 {
-	if (tgid < TR_TGID_FLAGS) {
-		__u8 *maybe = bpf_map_lookup_elem(&tr_maybe, &tgid);
+	struct tr_task *t;
 
-		if (maybe && !*maybe)
-			return NULL;
+	if (tgid < TR_TGID_FLAGS) {
+		__u8 *flag = bpf_map_lookup_elem(&tr_maybe, &tgid);
+
+		return flag && *flag ? (*flag - 1) & (TR_SLOTS - 1) : -1;
 	}
-	return bpf_map_lookup_elem(&tr_traced, &tgid);
+	t = bpf_map_lookup_elem(&tr_traced, &tgid);
+	return t ? t->slot & (TR_SLOTS - 1) : -1;
 }
 
-/* Sets or clears a process's tr_maybe flag (see tracer_maps.h). */
-static __always_inline void tr_set_maybe(__u32 tgid, __u8 on)
+/* Sets a process's tr_maybe flag to its trace slot + 1, or clears it with 0 (see tracer_maps.h). */
+static __always_inline void tr_set_maybe(__u32 tgid, __u8 flag)
 {
 	__u8 *maybe;
 
@@ -183,7 +191,7 @@ static __always_inline void tr_set_maybe(__u32 tgid, __u8 on)
 		return;
 	maybe = bpf_map_lookup_elem(&tr_maybe, &tgid);
 	if (maybe)
-		*maybe = on;
+		*maybe = flag;
 }
 
 /* The ring buffer of a trace slot; NULL once its session has gone (its records are then not written). */
@@ -196,10 +204,11 @@ static __always_inline void *tr_slot_ring(__u32 slot)
  * An LSM hook can run in interrupt context on the CPU a traced task happens to run on (softirq network
  * receive: socket_sock_rcv_skb; hard IRQs and NMIs are rarer). It then sees the traced task as current,
  * but the call is not the task's doing: it is neither recorded for the task nor counted as a nested drop
- * of its records. The kernel's per-CPU preempt count says so, and this reads it at the addresses the helper
- * found in /proc/kallsyms (6.12 is among the kernels that keep it in struct pcpu_hot). A ksym (extern __preempt_count __ksym) would be simpler, but for each program that
- * refers to a ksym variable the 6.1 verifier finds the per-CPU data section by scanning every type of the
- * kernel's BTF: ~2 ms a program under TCG, ~0.45 s of the tracer's cold load.
+ * of its records. The kernel's per-CPU preempt count says so, and this reads it at the address tr_cpu_state
+ * worked out from what the helper found in /proc/kallsyms (6.12 is among the kernels that keep it in struct
+ * pcpu_hot). A ksym (extern __preempt_count __ksym) would be simpler, but for each program that refers to a
+ * ksym variable the 6.1 verifier finds the per-CPU data section by scanning every type of the kernel's BTF:
+ * ~2 ms a program under TCG, ~0.45 s of the tracer's cold load.
  * Without those addresses the test falls back to the stack: the program's frame outside the task's stack
  * means an interrupt stack (x86_64 serves IRQs, softirqs and NMIs on stacks of their own). That misses an
  * interrupt taken in user mode, which runs on the (empty) task stack, softirqs on its way out included.
@@ -225,18 +234,38 @@ static __always_inline __u64 tr_preempt_count_offset(void)
 	return 0;
 }
 
-static __always_inline bool tr_in_interrupt(struct task_struct *task)
+/*
+ * This CPU's scratch, with the CPU's number and the address of its preempt count filled in by its first record:
+ * both stay what they are for the CPU (programs run with migration off, and the per-CPU offsets are fixed at
+ * boot), so a record then needs no bpf_get_smp_processor_id call and one probe read for the interrupt test.
+ */
+static __always_inline struct tr_scratch *tr_cpu_state(void)
 {
-	__u64 offset = tr_preempt_count_offset();
+	__u32 zero = 0;
+	struct tr_scratch *s = bpf_map_lookup_elem(&tr_scratch, &zero);
+	__u64 offset, base = 0;
+
+	if (!s || s->cpu_set)
+		return s;
+	s->cpu = bpf_get_smp_processor_id();
+	offset = tr_preempt_count_offset();
+	s->preempt_at = 0;
+	if (tr_percpu_offsets && offset &&
+	    !bpf_probe_read_kernel(&base, sizeof(base), (const void *)(tr_percpu_offsets + (__u64)s->cpu * 8)) && base)
+		s->preempt_at = base + offset;
+	s->cpu_set = 1;
+	return s;
+}
+
+static __always_inline bool tr_in_interrupt(struct task_struct *task, struct tr_scratch *s)
+{
 	unsigned long lo, hi, at;
 	char here;
 
-	if (tr_percpu_offsets && offset) {
-		__u64 cpu = bpf_get_smp_processor_id(), base = 0;
+	if (s->preempt_at) {
 		__u32 count = 0;
 
-		if (!bpf_probe_read_kernel(&base, sizeof(base), (const void *)(tr_percpu_offsets + cpu * 8)) &&
-		    !bpf_probe_read_kernel(&count, sizeof(count), (const void *)(base + offset)))
+		if (!bpf_probe_read_kernel(&count, sizeof(count), (const void *)s->preempt_at))
 			return count & TR_INTERRUPT_MASK;
 	}
 	lo = (unsigned long)task->stack;
@@ -252,19 +281,21 @@ static __always_inline bool tr_in_interrupt(struct task_struct *task)
 }
 
 /*
- * The header of a record of `task`, the current task as bpf_get_current_task_btf() gives it: its ids and
- * comm are plain loads through that BTF pointer. bpf_get_current_pid_tgid and bpf_get_current_comm were a
- * helper call each, and under TCG a call costs more than the loads (see the trace bench's header).
- * task->comm is NUL-padded to its 16 bytes (__set_task_comm), so copying all of it equals the helper.
+ * The header of a record of `task`, the current task as bpf_get_current_task_btf() gives it, on CPU `cpu`:
+ * its ids and comm are plain loads through that BTF pointer. bpf_get_current_pid_tgid and
+ * bpf_get_current_comm were a helper call each, and under TCG a call costs more than the loads (see the trace
+ * bench's header). task->comm is NUL-padded to its 16 bytes (__set_task_comm), so copying all of it equals
+ * the helper.
  */
-static __always_inline void tr_fill_hdr(struct tr_hdr *h, struct task_struct *task, __u16 kind, __u16 id, __s32 ret)
+static __always_inline void tr_fill_hdr(struct tr_hdr *h, struct task_struct *task, __u32 cpu, __u16 kind,
+					__u16 id, __s32 ret)
 {
 	const __u64 *comm = (const __u64 *)task->comm;
 
 	h->time_ns = bpf_ktime_get_ns();
 	h->pid = task->pid;
 	h->tgid = task->tgid;
-	h->cpu = bpf_get_smp_processor_id();
+	h->cpu = cpu;
 	h->kind = kind;
 	h->id = id;
 	h->flags = 0;
@@ -280,12 +311,15 @@ static __always_inline void tr_fill_hdr(struct tr_hdr *h, struct task_struct *ta
 static __always_inline bool tr_begin_task(struct tr_ctx *c)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct tr_task *t = tr_traced_task(task->tgid);
+	int slot = tr_traced_slot(task->tgid);
+	struct tr_scratch *s;
 
-	if (!t || tr_in_interrupt(task))
+	if (slot < 0 || !(s = tr_cpu_state()) || tr_in_interrupt(task, s))
 		return false;
 	c->task = task;
-	c->slot = t->slot;
+	c->pcpu = s;
+	c->cpu = s->cpu;
+	c->slot = slot;
 	c->ring = tr_slot_ring(c->slot);
 	return c->ring != NULL;
 }
@@ -298,16 +332,13 @@ static __always_inline bool tr_begin_task(struct tr_ctx *c)
  */
 static __always_inline bool tr_begin(struct tr_ctx *c, __u16 hook, __s32 ret, __u32 fixed)
 {
-	__u32 zero = 0;
 	struct tr_scratch *s;
 
 	if (!tr_begin_task(c))
 		return false;
-	s = bpf_map_lookup_elem(&tr_scratch, &zero);
-	if (!s)
-		return false;
+	s = c->pcpu;
 	if (s->busy) {
-		tr_count(c->slot, nested);
+		tr_count(c->slot, c->cpu, nested);
 		return false;
 	}
 	s->busy = 1;
@@ -317,7 +348,7 @@ static __always_inline bool tr_begin(struct tr_ctx *c, __u16 hook, __s32 ret, __
 	 * pointer, one per 8 bytes here (fewer instructions to verify at load and to run).
 	 */
 	__builtin_memset(s->buf, 0, fixed);
-	tr_fill_hdr((struct tr_hdr *)s->buf, c->task, TR_KIND_HOOK, hook, ret);
+	tr_fill_hdr((struct tr_hdr *)s->buf, c->task, c->cpu, TR_KIND_HOOK, hook, ret);
 	c->s = s;
 	c->rec = s->buf;
 	c->len = fixed;
@@ -335,11 +366,11 @@ static __always_inline void tr_end(struct tr_ctx *c)
 	h->size = n;
 	h->flags = c->flags;
 	if (c->flags & TR_F_TRUNCATED)
-		tr_count(c->slot, truncated);
+		tr_count(c->slot, c->cpu, truncated);
 	if (bpf_ringbuf_output(c->ring, c->rec, n, tr_wakeup(c->ring, c->s, c->slot)))
-		tr_count(c->slot, ringbuf_full);
+		tr_count(c->slot, c->cpu, ringbuf_full);
 	else
-		tr_count(c->slot, records);
+		tr_count(c->slot, c->cpu, records);
 	c->s->busy = 0;
 }
 
@@ -355,12 +386,12 @@ static __always_inline bool tr_begin_fixed(struct tr_ctx *c, __u16 hook, __s32 r
 		return false;
 	rec = bpf_ringbuf_reserve(c->ring, fixed, 0);
 	if (!rec) {
-		tr_count(c->slot, ringbuf_full);
+		tr_count(c->slot, c->cpu, ringbuf_full);
 		return false;
 	}
 	/* Ring records are 8-byte aligned: cleared in 8-byte stores (see tr_begin). */
 	__builtin_memset((__u64 *)rec, 0, fixed);
-	tr_fill_hdr((struct tr_hdr *)rec, c->task, TR_KIND_HOOK, hook, ret);
+	tr_fill_hdr((struct tr_hdr *)rec, c->task, c->cpu, TR_KIND_HOOK, hook, ret);
 	((struct tr_hdr *)rec)->size = fixed;
 	c->s = NULL;
 	c->rec = rec;
@@ -371,8 +402,8 @@ static __always_inline bool tr_begin_fixed(struct tr_ctx *c, __u16 hook, __s32 r
 
 static __always_inline void tr_end_fixed(struct tr_ctx *c)
 {
-	bpf_ringbuf_submit(c->rec, tr_wakeup(c->ring, NULL, c->slot));
-	tr_count(c->slot, records);
+	bpf_ringbuf_submit(c->rec, tr_wakeup(c->ring, c->pcpu, c->slot));
+	tr_count(c->slot, c->cpu, records);
 }
 
 /* Room for `max` more bytes in the tail? Otherwise the record is marked truncated. */

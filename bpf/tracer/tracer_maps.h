@@ -40,14 +40,14 @@ struct {
 } tr_traced SEC(".maps");
 
 /*
- * tgid -> 1 when the process may be in tr_traced, for tgids below TR_TGID_FLAGS (pid_max is 32768 on
- * small machines, up to 4M on large ones; above the array every call asks tr_traced). Every hook and
- * syscall of every process on the target asks the filter first: an array lookup is inlined by the
- * verifier (no helper call, no hashing), so a process that is not traced pays a few loads instead of a
- * hash lookup. A flag is set before its process enters tr_traced (user space for a trace's root, tr_fork
- * for a followed child) and cleared by tr_exit; a flag left set (a process user space took out) only costs
- * that process the hash lookup. One byte per element (each its own 8-byte slot): no read-modify-write
- * shared between user space and BPF. Shared.
+ * tgid -> its trace slot + 1 while the process is traced, 0 otherwise, for tgids below TR_TGID_FLAGS (pid_max is
+ * 32768 on small machines, up to 4M on large ones; above the array the programs ask tr_traced). Every hook and
+ * syscall of every process on the target asks the filter first: an array lookup is inlined by the verifier (no
+ * helper call, no hashing). For those tgids the flag is what the programs go by; tr_traced keeps the root and
+ * depth that fork copies to a child, and is the list user space walks. So a flag is set after its process enters
+ * tr_traced (user space for a trace's root, tr_fork for a followed child) and cleared before it leaves (tr_exit,
+ * and user space wherever it takes processes out). One byte per element (each its own 8-byte slot): no
+ * read-modify-write shared between user space and BPF. Shared.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -7,43 +7,48 @@
 #ifndef TRACER_PROGRAMS_H
 #define TRACER_PROGRAMS_H
 
-/* Reserves a fixed-size record in the ring of the trace `t` belongs to; counts a full ring. */
-static __always_inline void *tr_reserve(struct tr_task *t, void **ring, __u32 size)
+/*
+ * Reserves a fixed-size record in the ring of trace slot `slot`, with this CPU's state into `*s`; counts a full
+ * ring.
+ */
+static __always_inline void *tr_reserve(__u32 slot, void **ring, struct tr_scratch **s, __u32 size)
 {
 	void *r;
 
-	*ring = tr_slot_ring(t->slot);
-	if (!*ring)
+	*s = tr_cpu_state();
+	*ring = tr_slot_ring(slot);
+	if (!*s || !*ring)
 		return NULL;
 	r = bpf_ringbuf_reserve(*ring, size, 0);
 	if (!r)
-		tr_count(t->slot, ringbuf_full);
+		tr_count(slot, (*s)->cpu, ringbuf_full);
 	return r;
 }
 
-static __always_inline void tr_submit(void *r, void *ring, __u32 slot)
+static __always_inline void tr_submit(void *r, void *ring, struct tr_scratch *s, __u32 slot)
 {
-	bpf_ringbuf_submit(r, tr_wakeup(ring, NULL, slot));
-	tr_count(slot, records);
+	bpf_ringbuf_submit(r, tr_wakeup(ring, s, slot));
+	tr_count(slot, s->cpu, records);
 }
 
-/* The traced task a syscall record is for; NULL when syscall records are off or the task is not traced. */
-static __always_inline struct tr_task *tr_syscall_task(struct task_struct *task)
+/* The trace slot a syscall record is for; -1 when syscall records are off or the task is not traced. */
+static __always_inline int tr_syscall_slot(struct task_struct *task)
 {
-	return tr_syscalls ? tr_traced_task(task->tgid) : NULL;
+	return tr_syscalls ? tr_traced_slot(task->tgid) : -1;
 }
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(tr_sys_enter, struct pt_regs *regs, long nr)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct tr_task *t = tr_syscall_task(task);
+	int slot = tr_syscall_slot(task);
 	struct tr_sys_enter *r;
 	void *ring;
+	struct tr_scratch *s;
 
-	if (!t || !(r = tr_reserve(t, &ring, sizeof(*r))))
+	if (slot < 0 || !(r = tr_reserve(slot, &ring, &s, sizeof(*r))))
 		return 0;
-	tr_fill_hdr(&r->hdr, task, TR_KIND_SYS_ENTER, (__u16)nr, 0);
+	tr_fill_hdr(&r->hdr, task, s->cpu, TR_KIND_SYS_ENTER, (__u16)nr, 0);
 	r->hdr.size = sizeof(*r);
 	r->nr = nr;
 #if defined(__TARGET_ARCH_x86)
@@ -61,7 +66,7 @@ int BPF_PROG(tr_sys_enter, struct pt_regs *regs, long nr)
 #else
 #error "the tracer's syscall enter record only knows x86_64 registers"
 #endif
-	tr_submit(r, ring, t->slot);
+	tr_submit(r, ring, s, slot);
 	return 0;
 }
 
@@ -69,13 +74,14 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct tr_task *t = tr_syscall_task(task);
+	int slot = tr_syscall_slot(task);
 	struct tr_sys_exit *r;
 	void *ring;
+	struct tr_scratch *s;
 
-	if (!t || !(r = tr_reserve(t, &ring, sizeof(*r))))
+	if (slot < 0 || !(r = tr_reserve(slot, &ring, &s, sizeof(*r))))
 		return 0;
-	tr_fill_hdr(&r->hdr, task, TR_KIND_SYS_EXIT, 0, 0);
+	tr_fill_hdr(&r->hdr, task, s->cpu, TR_KIND_SYS_EXIT, 0, 0);
 	r->hdr.size = sizeof(*r);
 #if defined(__TARGET_ARCH_x86)
 	/* The syscall number survives in orig_ax; ax already holds the return value. */
@@ -85,7 +91,7 @@ int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
 #endif
 	r->hdr.id = (__u16)r->nr;
 	r->ret = ret;
-	tr_submit(r, ring, t->slot);
+	tr_submit(r, ring, s, slot);
 	return 0;
 }
 
@@ -94,53 +100,60 @@ int BPF_PROG(tr_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = BPF_CORE_READ(parent, tgid);
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	int slot = tr_traced_slot(ptgid);
 	struct tr_task *pt, ct;
 	struct tr_fork *r;
 	bool followed = false;
 	void *ring;
+	struct tr_scratch *s;
 
-	pt = tr_traced_task(ptgid);
-	if (!pt)
+	if (slot < 0)
 		return 0;
 	if (tr_follow_forks && ctgid != ptgid) {
-		ct.root = pt->root;
-		ct.depth = pt->depth < 0xffff ? pt->depth + 1 : pt->depth;
-		ct.slot = pt->slot;
-		tr_set_maybe(ctgid, 1);
-		followed = bpf_map_update_elem(&tr_traced, &ctgid, &ct, BPF_NOEXIST) == 0;
+		pt = bpf_map_lookup_elem(&tr_traced, &ptgid);
+		ct.root = pt ? pt->root : ptgid;
+		ct.depth = !pt ? 1 : pt->depth < 0xffff ? pt->depth + 1 : pt->depth;
+		ct.slot = slot;
+		/*
+		 * The child's tgid is new: an entry under it can only be a dead process's that nothing took out. The
+		 * flag goes last: it is what the filter asks (the child runs only once the fork is done).
+		 */
+		followed = bpf_map_update_elem(&tr_traced, &ctgid, &ct, BPF_ANY) == 0;
+		if (followed)
+			tr_set_maybe(ctgid, slot + 1);
 	}
-	r = tr_reserve(pt, &ring, sizeof(*r));
+	r = tr_reserve(slot, &ring, &s, sizeof(*r));
 	if (!r)
 		return 0;
-	tr_fill_hdr(&r->hdr, bpf_get_current_task_btf(), TR_KIND_FORK, 0, 0);
+	tr_fill_hdr(&r->hdr, bpf_get_current_task_btf(), s->cpu, TR_KIND_FORK, 0, 0);
 	r->hdr.size = sizeof(*r);
 	r->child_pid = BPF_CORE_READ(child, pid);
 	r->child_tgid = ctgid;
 	r->thread = ctgid == ptgid;
 	r->followed = followed;
-	tr_submit(r, ring, pt->slot);
+	tr_submit(r, ring, s, slot);
 	return 0;
 }
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(tr_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
+	int slot = tr_traced_slot(BPF_CORE_READ(p, tgid));
 	struct tr_exec *r;
-	struct tr_task *t;
 	void *ring;
+	struct tr_scratch *s;
 
-	t = tr_traced_task(BPF_CORE_READ(p, tgid));
-	if (!t)
+	if (slot < 0)
 		return 0;
-	r = tr_reserve(t, &ring, sizeof(*r));
+	r = tr_reserve(slot, &ring, &s, sizeof(*r));
 	if (!r)
 		return 0;
-	tr_fill_hdr(&r->hdr, bpf_get_current_task_btf(), TR_KIND_EXEC, 0, 0);
+	tr_fill_hdr(&r->hdr, bpf_get_current_task_btf(), s->cpu, TR_KIND_EXEC, 0, 0);
 	r->hdr.size = sizeof(*r);
 	r->old_pid = old_pid;
 	if (bpf_probe_read_kernel_str(r->filename, sizeof(r->filename), BPF_CORE_READ(bprm, filename)) < 0)
 		r->filename[0] = 0;
-	tr_submit(r, ring, t->slot);
+	tr_submit(r, ring, s, slot);
 	return 0;
 }
 
@@ -148,23 +161,23 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(tr_exit, struct task_struct *p)
 {
 	__u32 tgid = BPF_CORE_READ(p, tgid);
+	int slot = tr_traced_slot(tgid);
 	struct tr_exit *r;
-	struct tr_task *t;
 	bool group_dead;
 	void *ring;
+	struct tr_scratch *s;
 
-	t = tr_traced_task(tgid);
-	if (!t)
+	if (slot < 0)
 		return 0;
 	/* The tracepoint fires after do_exit() dropped signal->live (6.1 and 6.18 alike). */
 	group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
-	r = tr_reserve(t, &ring, sizeof(*r));
+	r = tr_reserve(slot, &ring, &s, sizeof(*r));
 	if (r) {
-		tr_fill_hdr(&r->hdr, bpf_get_current_task_btf(), TR_KIND_EXIT, 0, 0);
+		tr_fill_hdr(&r->hdr, bpf_get_current_task_btf(), s->cpu, TR_KIND_EXIT, 0, 0);
 		r->hdr.size = sizeof(*r);
 		r->exit_code = BPF_CORE_READ(p, exit_code);
 		r->group_dead = group_dead;
-		tr_submit(r, ring, t->slot);
+		tr_submit(r, ring, s, slot);
 	}
 	if (group_dead) {
 		bpf_map_delete_elem(&tr_traced, &tgid);

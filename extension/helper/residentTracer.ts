@@ -28,8 +28,7 @@ import type { BpfObject, NativeBinding } from '../../native/index';
 import { claimPidFile, pidAlive, readPidFile } from '../shared/pidFile';
 import { writeFileAtomic } from '../shared/atomicWrite';
 import { loadCpus } from './cpuPlacement';
-import { TRACED_MAP } from '../shared/tracer/control';
-import { tracedEntries } from './tracedFilter';
+import { forgetTraced, tracedEntries } from './tracedFilter';
 import { detached, KEY_PATTERN, PIN_ROOT, RELEASE_FLAG, pinnedPrograms, startKeeper, STATE_ROOT } from './tracerProcesses';
 
 
@@ -366,7 +365,7 @@ export async function releaseResident(key?: string): Promise<string[]> {
  * records would otherwise reach the ring of the session that takes the slot over.
  */
 function forgetSlotProcesses(bpf: BpfObject, slot: number): void {
-  for (const e of tracedEntries(bpf)) if (e.slot === slot) bpf.mapDelete(TRACED_MAP, e.key);
+  for (const e of tracedEntries(bpf)) if (e.slot === slot) forgetTraced(bpf, e);
 }
 
 function claimSlot(key: string): number {

@@ -1,8 +1,9 @@
 // The resident tracer's filter: the tr_traced hash from a traced process's pid to its struct tr_task, whose
-// slot is the trace session that gets its records. Read whole by a session taking a slot over (the entries a
-// dead session left there) and by the keeper (is anything traced?).
+// slot is the trace session that gets its records, and for pids below TR_TGID_FLAGS the tr_maybe flag (slot
+// + 1) that the programs go by. Read whole by a session taking a slot over (the entries a dead session left
+// there) and by the keeper (is anything traced?).
 import type { BpfObject } from '../../native/index';
-import { decodeTracedValue, TRACED_MAP } from '../shared/tracer/control';
+import { decodeTracedValue, hasMaybeFlag, MAYBE_MAP, NO_FLAG, TRACED_MAP } from '../shared/tracer/control';
 
 export interface TracedEntry {
   readonly pid: number;
@@ -25,4 +26,10 @@ export function tracedEntries(bpf: BpfObject): TracedEntry[] {
     if (!page.more || page.count === 0) return entries;
     after = Buffer.from(page.keys.subarray((page.count - 1) * 4, page.count * 4));
   }
+}
+
+/** Takes a process out of the filter: its flag first (what the programs go by), then its entry. */
+export function forgetTraced(bpf: BpfObject, e: TracedEntry): void {
+  if (hasMaybeFlag(e.pid)) bpf.mapUpdate(MAYBE_MAP, e.key, Buffer.from(NO_FLAG));
+  bpf.mapDelete(TRACED_MAP, e.key);
 }

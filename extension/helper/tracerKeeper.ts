@@ -18,8 +18,8 @@ import { appendFileSync, existsSync, readdirSync, renameSync, rmSync, statSync, 
 import { join } from 'node:path';
 import type { NativeBinding } from '../../native/index';
 import { claimPidFile, pidAlive, readPidFile } from '../shared/pidFile';
-import { HOT_HOOK_PROGRAMS, SYSCALL_PROGRAMS, TRACED_MAP } from '../shared/tracer/control';
-import { tracedEntries } from './tracedFilter';
+import { HOT_HOOK_PROGRAMS, SYSCALL_PROGRAMS } from '../shared/tracer/control';
+import { forgetTraced, tracedEntries } from './tracedFilter';
 import { liveSlots, openShared, pinNames, readMeta, releaseInBackground, SESSION_RING, touch, withLock, type TracerMeta } from './residentTracer';
 import { keeperRuns, KEY_PATTERN, PIN_ROOT, pinnedPrograms, startKeeper, STATE_ROOT } from './tracerProcesses';
 
@@ -74,7 +74,7 @@ async function tracing(native: NativeBinding, key: string, dropGone = false): Pr
     };
     for (const e of tracedEntries(bpf)) {
       if (!pidAlive(e.pid)) {
-        if (dropGone) bpf.mapDelete(TRACED_MAP, e.key);
+        if (dropGone) forgetTraced(bpf, e);
       } else if (slotLive(e.slot)) {
         live = true;
         if (!dropGone) break;

@@ -9,7 +9,7 @@ import { Btf, BtfKind } from '../../extension/shared/btf/btf';
 import { objectGlobals } from '../../extension/shared/btf/describe';
 import { catalogFromFile, Hook, HookCatalog } from '../../extension/shared/hooks/catalog';
 import { buildTracer, compileTracer, CompiledTracer, hostSyscallTable } from '../../extension/shared/tracer/compile';
-import { decodeTracedValue, hasMaybeFlag, KNOBS, MAYBE_MAP, sumCounters, tracedKey, tracedValue, TRACED_MAP, EVENTS_MAP, COUNTERS_MAP, RINGS_MAP } from '../../extension/shared/tracer/control';
+import { decodeTracedValue, hasMaybeFlag, KNOBS, MAYBE_MAP, maybeFlag, NO_FLAG, sumCounters, tracedKey, tracedValue, TRACED_MAP, EVENTS_MAP, COUNTERS_MAP, RINGS_MAP } from '../../extension/shared/tracer/control';
 import { TR_TGID_FLAGS } from '../../extension/shared/tracer/layout';
 import { FIXED_PROGRAMS, generateTracer, threadSizeLines, TracerGeneration } from '../../extension/shared/tracer/generate';
 import { FIXED_STRUCTS, HDR } from '../../extension/shared/tracer/layout';
@@ -308,6 +308,12 @@ describe('tracer object controls', function () {
     assert.throws(() => tracedValue(1, 8), /out of range/);
     assert.ok(hasMaybeFlag(1) && hasMaybeFlag(TR_TGID_FLAGS - 1));
     assert.ok(!hasMaybeFlag(TR_TGID_FLAGS) && !hasMaybeFlag(-1) && !hasMaybeFlag(1.5));
+    // The filter's flag is the slot + 1 (0: not traced), so that slot 0 is not the absent value.
+    assert.deepEqual([...maybeFlag(0)], [1]);
+    assert.deepEqual([...maybeFlag(7)], [8]);
+    assert.deepEqual([...NO_FLAG], [0]);
+    assert.throws(() => maybeFlag(8), /out of range/);
+    assert.throws(() => maybeFlag(-1), /out of range/);
     const bytes = new Uint8Array(64 * 32);
     const dv = new DataView(bytes.buffer);
     dv.setUint32(0, 10, true);

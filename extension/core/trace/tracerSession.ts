@@ -19,7 +19,7 @@ import { generateTracer, FIXED_PROGRAMS } from '../../shared/tracer/generate';
 import { CompiledTracer, compileTracer, hostSyscallTable } from '../../shared/tracer/compile';
 import { planFile, readPlan, writePlan } from './tracerPlan';
 import { TraceDecoder } from '../../shared/tracer/decoder';
-import { COUNTERS_MAP, EVENTS_MAP, hasMaybeFlag, KNOBS, MAYBE_MAP, TRACED_MAP, TracerCounters, tracedKey, tracedValue } from '../../shared/tracer/control';
+import { COUNTERS_MAP, EVENTS_MAP, hasMaybeFlag, KNOBS, MAYBE_MAP, maybeFlag, NO_FLAG, TRACED_MAP, TracerCounters, tracedKey, tracedValue } from '../../shared/tracer/control';
 import { cacheRoot } from '../vm/paths';
 import { mark } from '../timings';
 import type { TraceEvent } from '../../shared/traceEvent';
@@ -323,19 +323,23 @@ export class TracerSession {
   /** Adds a process to the traced set (its children follow in the kernel). */
   async traceProcess(pid: number): Promise<void> {
     if (this.objectId === undefined) throw new Error('the tracer is not loaded');
-    // The fast path's flag first (the filter asks tr_traced only for flagged processes), in the same round
-    // trip: requests leave in call order, and the helper runs one object's map requests in arrival order.
+    // The filter's flag after the entry (the programs go by the flag), in the same round trip: requests leave
+    // in call order, and the helper runs one object's map requests in arrival order.
     const key = hex(tracedKey(pid));
     await Promise.all([
-      hasMaybeFlag(pid) ? this.client.call('mapUpdate', { objectId: this.objectId, map: MAYBE_MAP, key, value: { hex: '01' } }) : undefined,
       this.client.call('mapUpdate', { objectId: this.objectId, map: TRACED_MAP, key, value: hex(tracedValue(pid, this.slot)) }),
+      hasMaybeFlag(pid) ? this.client.call('mapUpdate', { objectId: this.objectId, map: MAYBE_MAP, key, value: hex(maybeFlag(this.slot)) }) : undefined,
     ]);
   }
 
   /** Takes a process out of the traced set (the children it started stay until they exit). */
   async untraceProcess(pid: number): Promise<void> {
     if (this.objectId === undefined) throw new Error('the tracer is not loaded');
-    await this.client.call('mapDelete', { objectId: this.objectId, map: TRACED_MAP, key: hex(tracedKey(pid)) });
+    const key = hex(tracedKey(pid));
+    await Promise.all([
+      hasMaybeFlag(pid) ? this.client.call('mapUpdate', { objectId: this.objectId, map: MAYBE_MAP, key, value: hex(NO_FLAG) }) : undefined,
+      this.client.call('mapDelete', { objectId: this.objectId, map: TRACED_MAP, key }),
+    ]);
   }
 
   /** How many processes of this session's trace slot are still in the traced set (shared by every trace). */

@@ -13,8 +13,9 @@ export const RINGS_MAP = 'tr_rings';
 /** Hash map tgid -> struct tr_task: the processes being traced. */
 export const TRACED_MAP = 'tr_traced';
 /**
- * Array map tgid -> u8, the filter's fast path (bpf/tracer/tracer_maps.h): a process's flag must be set
- * before it enters TRACED_MAP, or its calls are not seen. Only tgids below TR_TGID_FLAGS have one.
+ * Array map tgid -> u8, the filter (bpf/tracer/tracer_maps.h): the process's trace slot + 1 while it is traced,
+ * 0 otherwise. For tgids below TR_TGID_FLAGS (those that have one) the programs go by the flag alone: set it
+ * (maybeFlag) after the process enters TRACED_MAP, and clear it (NO_FLAG) before the process leaves.
  */
 export const MAYBE_MAP = 'tr_maybe';
 /** Array map slot -> struct tr_slot_counters (one struct tr_counters per CPU). */
@@ -71,10 +72,19 @@ export function tracedKey(tgid: number): Uint8Array {
   return b;
 }
 
-/** Whether a process has a MAYBE_MAP flag (set it, with the value 1, before adding it to TRACED_MAP). */
+/** Whether a process has a MAYBE_MAP flag (set after adding it to TRACED_MAP, cleared before taking it out). */
 export function hasMaybeFlag(tgid: number): boolean {
   return Number.isInteger(tgid) && tgid >= 0 && tgid < TR_TGID_FLAGS;
 }
+
+/** The MAYBE_MAP value of a process traced in `slot`. */
+export function maybeFlag(slot: number): Uint8Array {
+  if (!Number.isInteger(slot) || slot < 0 || slot >= TR_SLOTS) throw new Error(`trace slot ${slot} is out of range (0-${TR_SLOTS - 1})`);
+  return Uint8Array.of(slot + 1);
+}
+
+/** The MAYBE_MAP value of a process that is not traced. */
+export const NO_FLAG: Uint8Array = Uint8Array.of(0);
 
 /** Value of TRACED_MAP for the root process of a trace (its children get root, slot and depth + 1 in BPF). */
 export function tracedValue(root: number, slot = 0, depth = 0): Uint8Array {
