@@ -45,10 +45,14 @@ export interface ValueType {
   readonly onlyHooks?: readonly string[];
 }
 
-const path = (dentry: string, mnt: string) => ({ dpath }: { dpath: boolean }): string =>
+/**
+ * `member`: the struct path in `v` (PATH: `v` is one), for bpf_d_path; `dentry` and `mnt`: what the walk starts
+ * from and the mount it crosses from.
+ */
+const path = (member: string, dentry: string, mnt: string) => ({ dpath }: { dpath: boolean }): string =>
   dpath
-    ? `tr_put_dpath(c, &o->path, &o->path_src, ${mnt === 'PATH' ? 'v' : `&v->${mnt}`});`
-    : `tr_put_path_walk(c, &o->path, &o->path_src, ${dentry}, ${mnt === 'PATH' ? 'BPF_CORE_READ(v, mnt)' : `BPF_CORE_READ(v, ${mnt}.mnt)`});`;
+    ? `tr_put_dpath(c, &o->path, &o->path_src, ${member === 'PATH' ? 'v' : `&v->${member}`});`
+    : `tr_put_path_walk(c, &o->path, &o->path_src, ${dentry}, ${mnt});`;
 
 export const VALUE_TYPES: readonly ValueType[] = [
   {
@@ -59,7 +63,8 @@ export const VALUE_TYPES: readonly ValueType[] = [
     post: 'path',
     needs: ['file.f_mode', 'file.f_flags', 'file.f_inode', 'file.f_path', 'inode.i_ino', 'inode.i_mode', 'mount.mnt', 'mount.mnt_parent', 'mount.mnt_mountpoint'],
     fields: [
-      { name: 'path', store: 'str', fmt: 'path', read: path('BPF_CORE_READ(v, f_path.dentry)', 'f_path') },
+      // Direct loads as below (the walk takes BTF pointers as well): two probe reads less a file record.
+      { name: 'path', store: 'str', fmt: 'path', read: path('f_path', 'v->f_path.dentry', 'v->f_path.mnt') },
       { name: 'path_src', store: 'u8', fmt: 'hidden', read: '' },
       { name: 'f_mode', store: 'u32', fmt: 'fmode', read: 'o->f_mode = v->f_mode;' },
       { name: 'f_flags', store: 'u32', fmt: 'open', read: 'o->f_flags = v->f_flags;' },
@@ -75,7 +80,7 @@ export const VALUE_TYPES: readonly ValueType[] = [
     post: 'path',
     needs: ['path.dentry', 'path.mnt', 'dentry.d_inode', 'inode.i_ino', 'mount.mnt'],
     fields: [
-      { name: 'path', store: 'str', fmt: 'path', read: path('BPF_CORE_READ(v, dentry)', 'PATH') },
+      { name: 'path', store: 'str', fmt: 'path', read: path('PATH', 'BPF_CORE_READ(v, dentry)', 'BPF_CORE_READ(v, mnt)') },
       { name: 'path_src', store: 'u8', fmt: 'hidden', read: '' },
       { name: 'ino', store: 'u64', fmt: 'dec', read: 'o->ino = BPF_CORE_READ(v, dentry, d_inode, i_ino);' },
       { name: 'i_mode', store: 'u16', fmt: 'mode', read: 'o->i_mode = BPF_CORE_READ(v, dentry, d_inode, i_mode);' },
