@@ -65,16 +65,43 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// Exit as soon as the command is done: a trace leaves its helper detaching programs on the target in
-// the background (its stream closes when we exit), and nothing else of ours should keep the process up.
-// stdout and stderr are synchronous for files and pipes on Linux, so nothing written is lost.
+/**
+ * Resolves once what was written to `stream` has left the process. Writes to a file are synchronous, but a
+ * pipe takes what fits (64 KiB on Linux) and Node queues the rest: `bpf-lsm trace ... | less` lost all but the
+ * first 64 KiB when the reader was slower than the exit. A reader that went away (EPIPE) ends the wait too.
+ */
+export function flushed(stream: NodeJS.WritableStream & { writableLength?: number; destroyed?: boolean }): Promise<void> {
+  return new Promise((resolve) => {
+    if (!stream.writableLength || stream.destroyed) return resolve();
+    stream.once('error', () => resolve());
+    stream.write('', () => resolve());
+  });
+}
+
+// Exit as soon as the command is done and its output is out: a trace leaves its helper detaching programs on
+// the target in the background (its stream closes when we exit), and nothing else of ours should keep the
+// process up.
+async function exit(code: number): Promise<never> {
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}
+
+// A reader that goes away (`bpf-lsm trace ... | head`) ends the command as SIGPIPE ends other tools: at once,
+// with status 141 and no stack trace. A traced program goes with it: the helper kills it when our stream closes.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(141);
+    throw err;
+  });
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     if (timingsEnabled()) process.stderr.write(`bpf-lsm: where the time went (BPF_LSM_TIMINGS=1):\n${formatTimings()}\n  ${performance.now().toFixed(0).padStart(6)} ms  exit\n`);
-    process.exit(code);
+    return exit(code);
   },
   (err) => {
     console.error(err);
-    process.exit(1);
+    return exit(1);
   },
 );

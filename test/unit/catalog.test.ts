@@ -320,6 +320,19 @@ describe('catalog: bpf-lsm hooks CLI', function () {
     assert.match(out, /\nsD inode +int inode_need_killpriv\(struct dentry \*dentry\)\n/);
   });
 
+  // Over 64 KiB (a pipe's buffer on Linux): what did not fit was lost when the CLI exited before a slow reader
+  // came back for it (bpf-lsm trace ... | less).
+  it('gets all of a long output to a reader that comes late, and stops quietly when the reader goes', () => {
+    const command = `'${process.execPath}' '${cli}' hooks --json --no-docs`;
+    const whole = execFileSync('bash', ['-c', command], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    assert.ok(whole.length > 65536, `${whole.length} bytes`);
+    // The pipe holds 64 KiB until its reader wakes up; the CLI is done writing long before.
+    assert.equal(execFileSync('bash', ['-c', `${command} | (sleep 2; cat)`], { encoding: 'utf8', maxBuffer: 1 << 24 }), whole);
+    const gone = spawnSync('bash', ['-c', `${command} | head -c 100 >/dev/null; echo "status \${PIPESTATUS[0]}" >&2`], { encoding: 'utf8' });
+    assert.match(gone.stderr, /status 141\n$/);
+    assert.doesNotMatch(gone.stderr, /EPIPE|Unhandled/);
+  });
+
   it('fails with the reason and a remedy when the BTF cannot be read', () => {
     const r = spawnSync(process.execPath, [cli, 'hooks', '--btf', '/nonexistent/btf'], { encoding: 'utf8' });
     assert.equal(r.status, 1);
