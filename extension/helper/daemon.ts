@@ -27,6 +27,15 @@ import { CHECK_OBJECTS_FLAG, ObjectChecker } from './objectCheck';
 import { HelperSession } from './session';
 import { writeFileAtomic } from '../shared/atomicWrite';
 
+/**
+ * What a session over a VM channel may queue towards its client before its traces stop draining the kernel
+ * rings (1 MiB elsewhere). The client runs on the VM's host, and on a host with no core to spare (the vCPUs
+ * pinned, the CLI kept to the helper vCPU's core: see extension/core/vm/pinning.ts) it decodes behind the
+ * traced program: with 1 MiB queued the 8 MiB ring overflowed (26-64k of trace_loop 20000's 280k records lost,
+ * counted), with 64 MiB (of the guest's 2 GiB) none were, and the client caught up once the program ended.
+ */
+const VM_CHANNEL_BACKLOG = 64 << 20;
+
 const CTL = join(DAEMON_DIR, 'ctl');
 const PID = join(DAEMON_DIR, 'pid');
 const READY = join(DAEMON_DIR, 'ready');
@@ -201,6 +210,7 @@ export class HelperDaemon {
       log,
       objectChecker: { check: (bytes) => checker.check(bytes), warm: () => checker.warm(), close: () => undefined },
       sessionNumber: number,
+      highWaterBytes: VM_CHANNEL_BACKLOG,
     });
     this.sessions.add(session);
     session.start();

@@ -1,10 +1,11 @@
 // Host cores for the built-in VM's vCPU threads (extension/core/vm/pinning.ts): the policy and the parsers of
 // what it reads (the kernel's CPU lists, qemu's `info cpus`).
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { allowedHostCpus, parseCpuList, parseVcpuThreads, vcpuCores } from '../../extension/core/vm/pinning';
+import { allowedHostCpus, helperCore, keepToHelperCore, parseCpuList, parseVcpuThreads, vcpuCores } from '../../extension/core/vm/pinning';
 
 describe('VM vCPU pinning', () => {
   it('reads kernel CPU lists, ranges included, and nothing from text of another shape', () => {
@@ -41,5 +42,32 @@ describe('VM vCPU pinning', () => {
     assert.deepEqual(vcpuCores([0, 1, 2, 3], 2, '1'), [0, 1]);
     assert.equal(vcpuCores([0, 1], 2, '0'), undefined);
     assert.equal(vcpuCores([], 2, '1'), undefined);
+  });
+
+  it("keeps the CLI to the last vCPU's core only when the vCPUs are pinned and it may run there", () => {
+    assert.equal(helperCore([0, 1], [0, 1], undefined), 1);
+    assert.equal(helperCore([2, 3], [0, 1, 2, 3], '1'), 3);
+    assert.equal(helperCore(undefined, [0, 1], undefined), undefined, 'vCPUs left to the scheduler');
+    assert.equal(helperCore([0, 1], [0], undefined), undefined, 'not a core this process may use');
+    assert.equal(helperCore([0, 1], [0, 1], '0'), undefined, 'BPF_LSM_VM_PIN=0');
+    assert.equal(helperCore([], [0, 1], undefined), undefined);
+  });
+
+  it('pins every thread of a process to that core with taskset', async function () {
+    this.timeout(30_000);
+    // Another process (a node, which has threads), so that this test process keeps its own affinity.
+    const allowed = allowedHostCpus();
+    const core = allowed[allowed.length - 1];
+    const child = spawn(process.execPath, ['-e', 'console.log("up"); setTimeout(() => undefined, 20000)'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      await new Promise((resolve) => child.stdout.once('data', resolve));
+      assert.equal(await keepToHelperCore([allowed[0], core], child.pid), core);
+      const tasks = readdirSync(`/proc/${child.pid}/task`);
+      assert.ok(tasks.length > 1, 'node runs more than one thread');
+      for (const tid of tasks) assert.deepEqual(allowedHostCpus(`/proc/${child.pid}/task/${tid}/status`), [core], `thread ${tid}`);
+      assert.equal(await keepToHelperCore(undefined, child.pid), undefined);
+    } finally {
+      child.kill();
+    }
   });
 });

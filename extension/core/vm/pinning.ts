@@ -79,3 +79,29 @@ export async function pinVcpus(qemuPid: number, vcpus: number, cpusInfo: () => P
   }
   return { cores };
 }
+
+/** The host core of the VM's last vCPU when its vCPUs are pinned and this process may use it; else undefined. */
+export function helperCore(pinnedCores: readonly number[] | undefined, allowed: readonly number[], setting: string | undefined): number | undefined {
+  const core = pinnedCores?.[pinnedCores.length - 1];
+  return core === undefined || setting === '0' || !allowed.includes(core) ? undefined : core;
+}
+
+/**
+ * Keeps this process (or `pid`), every thread of it, to the host core of the VM's last vCPU (where the guest runs the
+ * helper daemon and qemu's main thread serves the channels), when the VM's vCPUs are pinned (`pinnedCores`).
+ * For the CLI, which decodes and prints every event while the traced program runs: on such a host it
+ * otherwise shares a core with the traced program's vCPU. Traced trace_loop 20000 through the CLI, 2-core
+ * host (bench/trace-notes.md): 528-574 ms kept there against 792-982 ms left to the scheduler; a traced
+ * trace_loop 5000 ran as fast as with the helper stopped for the loop (136-146 against 131-155 ms). Returns the
+ * core, or undefined when it left the process alone (no pinning, the core not allowed, taskset failed).
+ */
+export async function keepToHelperCore(pinnedCores: readonly number[] | undefined, pid = process.pid): Promise<number | undefined> {
+  const core = helperCore(pinnedCores, allowedHostCpus(), process.env.BPF_LSM_VM_PIN);
+  if (core === undefined) return undefined;
+  try {
+    const r = await execa('taskset', ['-a', '-p', '-c', String(core), String(pid)], { reject: false, stdin: 'ignore', timeout: 5000 });
+    return r.exitCode === 0 ? core : undefined;
+  } catch {
+    return undefined;
+  }
+}
