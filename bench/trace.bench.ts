@@ -456,7 +456,7 @@ async function main(): Promise<void> {
         `untraced right after a trace, the session connected (the keeper detaches the syscall programs once nothing is traced, the hot hook programs 10 s after the trace): ` +
           `loop/spin ${spread(afterNorm)}, ${(median(afterNorm) / median(plainNorm)).toFixed(2)}x (${raw(afterRuns)}); other guest CPU ${spread(afterRuns.map((u) => u.otherCpu * 100), 0)}%`,
       );
-      console.log(`loop traced (bpf-lsm trace):            ${ms(median(traced))} median, ${(median(traced) / base).toFixed(2)}x (lsmtrace: 5.7x)`);
+      console.log(`loop traced, in-process client (the editor's path): ${ms(median(traced))} median, ${(median(traced) / base).toFixed(2)}x (lsmtrace: 5.7x)`);
       const cliNs = viaCli.map((r) => r.loopNs);
       console.log(
         `loop traced through the CLI (bpf-lsm trace --target vm, text output into a file): ${ms(median(cliNs))} median (${cliNs.map(ms).join(', ')}), ` +
