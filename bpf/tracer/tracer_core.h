@@ -59,10 +59,19 @@ struct tr_layout {
 struct tr_path_cache {
 	__u64 dentry;
 	__u64 mnt;
+	/*
+	 * What the dentry was when it was walked: its parent, inode and name hash. A dentry freed (its file removed)
+	 * and allocated again for another file has the same address and leaves both sequences alone; it was taken
+	 * for the old file's path (seen once in a CI run: file_open of a new key.txt reported as a removed
+	 * hello.txt). A dentry is only ever reused for another file, so one of these differs, short of a hash
+	 * collision of two names in one directory on one inode; its ancestors cannot go while it lives.
+	 */
+	__u64 parent;
+	__u64 inode;
+	__u32 name_hash;
 	__u32 rename_seq;
 	__u32 mount_seq;
 	__u32 len;
-	__u32 pad;
 	__u8 bytes[TR_PATH_CACHE];
 };
 
@@ -72,6 +81,10 @@ struct tr_path_cache {
  */
 struct tr_walk_state {
 	__u64 seq;
+	/* The walked dentry's parent, inode and name hash, for its path cache entry (see struct tr_path_cache). */
+	__u64 parent;
+	__u64 inode;
+	__u32 name_hash;
 	__u32 start;
 	__u32 len;
 	__u32 done;

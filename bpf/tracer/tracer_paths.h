@@ -86,15 +86,19 @@ static __noinline void tr_put_dentry_walk(struct tr_ctx *c, struct tr_str *slot,
 {
 	struct tr_walk w = { .c = c, .d = d, .mnt = NULL };
 	struct tr_path_cache *pc;
-	__u32 start = c->len, at, end, n, way = TR_PATH_WAYS;
-	__u64 seq = 0;
+	__u32 start = c->len, at, end, n, way = TR_PATH_WAYS, hash = 0;
+	__u64 seq = 0, parent = 0, inode = 0;
 	bool done;
 
 	if (!d || !c->s)
 		return;
 	/* The entry by the leaf name's hash: d may be a BTF pointer here, on which the verifier allows no shift. */
-	if (tr_path_seqs(&seq))
-		way = BPF_CORE_READ(d, d_name.hash) & (TR_PATH_WAYS - 1);
+	if (tr_path_seqs(&seq)) {
+		hash = BPF_CORE_READ(d, d_name.hash);
+		parent = (__u64)BPF_CORE_READ(d, d_parent);
+		inode = (__u64)BPF_CORE_READ(d, d_inode);
+		way = hash & (TR_PATH_WAYS - 1);
+	}
 	pc = &c->s->path[way & (TR_PATH_WAYS - 1)];
 	n = pc->len;
 	/* The record offset as the verifier needs it: masked after clang forgets what it knew of start. */
@@ -106,7 +110,8 @@ static __noinline void tr_put_dentry_walk(struct tr_ctx *c, struct tr_str *slot,
 	 * needs no bound the verifier has to follow through spills; bytes past the path are not part of the record.
 	 */
 	if (way < TR_PATH_WAYS && pc->dentry == (__u64)d && pc->mnt == (__u64)vmnt && pc->rename_seq == (__u32)seq &&
-	    pc->mount_seq == (__u32)(seq >> 32) && start <= TR_REC_MAX - TR_PATH_CACHE && n > 0 && n <= TR_PATH_CACHE &&
+	    pc->mount_seq == (__u32)(seq >> 32) && pc->parent == parent && pc->inode == inode && pc->name_hash == hash &&
+	    start <= TR_REC_MAX - TR_PATH_CACHE && n > 0 && n <= TR_PATH_CACHE &&
 	    !bpf_probe_read_kernel(c->rec + at, TR_PATH_CACHE, pc->bytes)) {
 		slot->off = start;
 		slot->len = n;
@@ -116,6 +121,9 @@ static __noinline void tr_put_dentry_walk(struct tr_ctx *c, struct tr_str *slot,
 	if (vmnt)
 		w.mnt = (struct mount *)((unsigned long)vmnt - bpf_core_field_offset(struct mount, mnt));
 	c->s->walk.seq = seq;
+	c->s->walk.parent = parent;
+	c->s->walk.inode = inode;
+	c->s->walk.name_hash = hash;
 	c->s->walk.start = start;
 	c->s->walk.len = start;
 	c->s->walk.done = 0;
@@ -152,6 +160,9 @@ static __noinline void tr_put_dentry_walk(struct tr_ctx *c, struct tr_str *slot,
 	pc->len = n;
 	pc->rename_seq = (__u32)seq;
 	pc->mount_seq = (__u32)(seq >> 32);
+	pc->parent = c->s->walk.parent;
+	pc->inode = c->s->walk.inode;
+	pc->name_hash = c->s->walk.name_hash;
 	pc->mnt = (__u64)vmnt;
 	pc->dentry = (__u64)d;
 }
