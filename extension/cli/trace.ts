@@ -10,8 +10,6 @@ import { spawnStopped, traceProgram } from '../core/trace/traceProgram';
 import { formatEvent, formatSummary } from '../core/trace/format';
 import type { TraceEvent } from '../shared/traceEvent';
 import { mark } from '../core/timings';
-import { isVmTarget, vmForTarget } from '../core/targets/vm';
-import { keepToHelperCore } from '../core/vm/pinning';
 
 const usage = `usage: bpf-lsm trace [options] -- PROGRAM [ARGS...]
   --target T          local, vm, ssh:<host> or auto (default: $BPF_LSM_TARGET, else auto: this machine when
@@ -49,10 +47,6 @@ export const traceCommand: Subcommand = {
     mark('target resolved');
     await target.ensureUp(progress);
     mark('target up');
-    if (isVmTarget(target.id)) {
-      const core = await keepToHelperCore(vmForTarget(target.id).status().vm?.pinnedCores);
-      if (core !== undefined) mark(`kept to host core ${core}, the VM helper vCPU's`);
-    }
     const session = await TracerSession.connect(target, progress);
     const controller = new AbortController();
     const onSignal = () => {

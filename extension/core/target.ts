@@ -54,6 +54,12 @@ export interface Target {
   stopped(): boolean;
   /** Brings the target up when it is this product's to start (boots the built-in VM); a no-op otherwise. */
   ensureUp(progress?: Progress): Promise<void>;
+  /**
+   * While a traced program runs: keeps this process off the host core that runs it, where the target is a
+   * machine on this host with every core taken (the built-in VM with its vCPUs pinned). Resolves to what gives
+   * the process its cores back, or undefined when it left the process alone. Absent for other targets.
+   */
+  placeTracingClient?(): Promise<(() => Promise<void>) | undefined>;
   /** Runs a program on the target with exactly these arguments (each quoted for a remote shell when remote). */
   exec(program: string, args: readonly string[], options?: { input?: string | Buffer; timeoutMs?: number; root?: boolean }): Promise<ExecResult>;
   /** Copies local files to the target (creating the directory), keeping their mode. */

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { allowedHostCpus, helperCore, keepToHelperCore, parseCpuList, parseVcpuThreads, vcpuCores } from '../../extension/core/vm/pinning';
+import { allowedHostCpus, helperCore, keepNearHelper, keepToHelperCore, parseCpuList, parseVcpuThreads, vcpuCores } from '../../extension/core/vm/pinning';
 
 describe('VM vCPU pinning', () => {
   it('reads kernel CPU lists, ranges included, and nothing from text of another shape', () => {
@@ -68,6 +68,27 @@ describe('VM vCPU pinning', () => {
       assert.equal(await keepToHelperCore(undefined, child.pid), undefined);
     } finally {
       child.kill();
+    }
+  });
+
+  it('keeps this process to that core while any trace holds it, then gives it its cores back', async function () {
+    this.timeout(30_000);
+    const before = allowedHostCpus();
+    const core = before[before.length - 1];
+    const threads = () => readdirSync('/proc/self/task').map((tid) => allowedHostCpus(`/proc/self/task/${tid}/status`));
+    const [first, second] = await Promise.all([keepNearHelper([before[0], core]), keepNearHelper([before[0], core])]);
+    try {
+      assert.ok(first && second);
+      for (const cpus of threads()) assert.deepEqual(cpus, [core]);
+      await first();
+      await first();
+      for (const cpus of threads()) assert.deepEqual(cpus, [core], 'still held by the second trace');
+      await second();
+      for (const cpus of threads()) assert.deepEqual(cpus, before);
+      assert.equal(await keepNearHelper(undefined), undefined, 'vCPUs not pinned: nothing to do');
+    } finally {
+      await first?.();
+      await second?.();
     }
   });
 });

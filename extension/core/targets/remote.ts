@@ -56,6 +56,8 @@ export interface RemoteTargetOptions {
   readonly machine?: { running(): boolean; up(progress: Progress): Promise<void> };
   /** This kernel's BTF as a file on this machine (the VM's kernel image). */
   readonly localBtf?: () => KernelBtf | undefined;
+  /** See Target.placeTracingClient. */
+  readonly placeTracingClient?: () => Promise<(() => Promise<void>) | undefined>;
   /** How diagnostics name this kernel next to others, and what makes its BTF available here (see TargetKernel). */
   readonly kernelName: string;
   readonly btfAdvice: string;
@@ -84,7 +86,10 @@ export class RemoteTarget implements Target {
     this.ownedMachine = opts.machine !== undefined;
     this.loginIsRoot = opts.loginIsRoot;
     this.kernel = new TargetKernel({ targetId: opts.id, name: opts.kernelName, btfAdvice: opts.btfAdvice, exec: (program, args, options) => this.exec(program, args, options), localBtf: opts.localBtf });
+    this.placeTracingClient = opts.placeTracingClient;
   }
+
+  readonly placeTracingClient?: () => Promise<(() => Promise<void>) | undefined>;
 
   stopped(): boolean {
     return this.opts.machine ? !this.opts.machine.running() : false;

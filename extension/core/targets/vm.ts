@@ -20,6 +20,7 @@ import { kernelAssetsAt } from '../vm/kernel';
 import { VM_SSH_DESTINATION, readState, unreachableVmReason, vmSshOptions } from '../vm/machine';
 import { helperChannelName, VmPaths, vmPaths } from '../vm/paths';
 import { DEFAULT_VM_KERNEL, parseVmKernel, VmKernel, vmKernels, vmTargetId } from '../vm/kernels';
+import { keepNearHelper } from '../vm/pinning';
 import { BuiltinVm } from '../vm/vm';
 import { RemoteTarget } from './remote';
 
@@ -105,6 +106,8 @@ export function vmTarget(paths: VmPaths = vmPaths()): RemoteTarget {
         await vm.up((m) => progress(`vm: ${m}`));
       },
     },
+    // On a host whose cores the vCPUs take, the tracing client keeps to the helper vCPU's (pinning.ts).
+    placeTracingClient: () => keepNearHelper(readState(paths)?.pinnedCores),
     // The kernel image the VM boots carries its BTF: no need to boot the VM to build or complete for it.
     localBtf: () => {
       const assets = kernelAssetsAt(paths.kernel, paths.kernelName);

@@ -132,15 +132,20 @@ export async function traceProgram(
     subscriptions.push(client.onNotification('processExit', (p) => p.pid === pid && resolve({ code: p.code, signal: p.signal })));
   });
   const kill = () => void client.call('kill', { pid, signal: 'SIGKILL' }).catch(() => undefined);
+  let placement: Promise<(() => Promise<void>) | undefined> | undefined;
   options.signal?.addEventListener('abort', kill, { once: true });
   try {
     mark(`trace: program spawned stopped (pid ${pid})`);
     // A program that cannot be put in the filter is not resumed untraced: it is killed, and its exit takes
-    // it out of the filter if the request got that far.
+    // it out of the filter if the request got that far. Meanwhile this process moves off the core the
+    // program will run on, where the target asks for it (the built-in VM on a host it fills).
+    const placed = session.target.placeTracingClient?.().catch(() => undefined);
+    placement = placed;
     await session.traceProcess(pid).catch((error: unknown) => {
       kill();
       throw error;
     });
+    await placed;
     const resumedAt = Date.now();
     await client.call('resume', { pid });
     mark('trace: program in the filter and resumed');
@@ -176,5 +181,6 @@ export async function traceProgram(
     options.signal?.removeEventListener('abort', kill);
     session.onEvents(undefined);
     for (const s of subscriptions) s.dispose();
+    void placement?.then((giveBack) => giveBack?.());
   }
 }

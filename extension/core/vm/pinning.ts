@@ -106,3 +106,37 @@ export async function keepToHelperCore(pinnedCores: readonly number[] | undefine
     return undefined;
   }
 }
+
+/** The traces of this process that keep it near the helper, the cores it had before the first, whether it moved. */
+const near = { holders: 0, before: [] as number[], moved: false };
+/** Moves and moves back one at a time, in the order asked. */
+let placing: Promise<unknown> = Promise.resolve();
+function inTurn<T>(step: () => Promise<T>): Promise<T> {
+  const done = placing.then(step);
+  placing = done.catch(() => undefined);
+  return done;
+}
+
+/**
+ * keepToHelperCore for the length of a trace: this process keeps to the helper vCPU's core until every trace
+ * that asked has given it back (the returned function), then gets the cores it had back. Undefined, and nothing
+ * done, when the VM's vCPUs are not pinned.
+ */
+export async function keepNearHelper(pinnedCores: readonly number[] | undefined): Promise<(() => Promise<void>) | undefined> {
+  if (helperCore(pinnedCores, allowedHostCpus(), process.env.BPF_LSM_VM_PIN) === undefined) return undefined;
+  await inTurn(async () => {
+    if (near.holders++ > 0) return;
+    near.before = allowedHostCpus();
+    near.moved = (await keepToHelperCore(pinnedCores)) !== undefined;
+  });
+  let given = false;
+  return () => {
+    if (given) return Promise.resolve();
+    given = true;
+    return inTurn(async () => {
+      if (--near.holders > 0 || !near.moved || near.before.length === 0) return;
+      near.moved = false;
+      await execa('taskset', ['-a', '-p', '-c', near.before.join(','), String(process.pid)], { reject: false, stdin: 'ignore', timeout: 5000 }).catch(() => undefined);
+    });
+  };
+}
