@@ -139,7 +139,7 @@ export async function traceProgram(
     // A program that cannot be put in the filter is not resumed untraced: it is killed, and its exit takes
     // it out of the filter if the request got that far. Meanwhile this process moves off the core the
     // program will run on, where the target asks for it (the built-in VM on a host it fills).
-    const placed = session.target.placeTracingClient?.().catch(() => undefined);
+    const placed = session.target?.placeTracingClient?.().catch(() => undefined);
     placement = placed;
     await session.traceProcess(pid).catch((error: unknown) => {
       kill();
