@@ -139,13 +139,12 @@ export async function traceProgram(
     // A program that cannot be put in the filter is not resumed untraced: it is killed, and its exit takes
     // it out of the filter if the request got that far. Meanwhile this process moves off the core the
     // program will run on, where the target asks for it (the built-in VM on a host it fills).
-    const placed = session.target?.placeTracingClient?.().catch(() => undefined);
-    placement = placed;
+    placement = session.target?.placeTracingClient?.().catch(() => undefined);
     await session.traceProcess(pid).catch((error: unknown) => {
       kill();
       throw error;
     });
-    await placed;
+    await placement;
     const resumedAt = Date.now();
     await client.call('resume', { pid });
     mark('trace: program in the filter and resumed');

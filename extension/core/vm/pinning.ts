@@ -6,8 +6,8 @@
 // loop median 760 ms with the vCPUs on a core each against 926 ms unpinned, untraced unchanged.
 //
 // So on such a host each vCPU gets a core of its own (of the cores this process may use), and qemu's main
-// thread goes with the last vCPU, where the guest runs the helper daemon; a CLI trace keeps its own threads
-// there too (keepToHelperCore). A host with more cores is left to its scheduler. BPF_LSM_VM_PIN=0 never pins,
+// thread goes with the last vCPU, where the guest runs the helper daemon; a tracing client keeps its own
+// threads there while a traced program runs (keepNearHelper). A host with more cores is left to its scheduler. BPF_LSM_VM_PIN=0 never pins,
 // =1 always does.
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
@@ -99,12 +99,13 @@ export function helperCore(pinnedCores: readonly number[] | undefined, allowed: 
 export async function keepToHelperCore(pinnedCores: readonly number[] | undefined, pid = process.pid): Promise<number | undefined> {
   const core = helperCore(pinnedCores, allowedHostCpus(), process.env.BPF_LSM_VM_PIN);
   if (core === undefined) return undefined;
-  try {
-    const r = await execa('taskset', ['-a', '-p', '-c', String(core), String(pid)], { reject: false, stdin: 'ignore', timeout: 5000 });
-    return r.exitCode === 0 ? core : undefined;
-  } catch {
-    return undefined;
-  }
+  return (await keepThreadsTo([core], pid)) ? core : undefined;
+}
+
+/** Every thread of `pid` to these host cores (taskset -a); false when taskset is missing or refused. */
+async function keepThreadsTo(cores: readonly number[], pid: number): Promise<boolean> {
+  const r = await execa('taskset', ['-a', '-p', '-c', cores.join(','), String(pid)], { reject: false, stdin: 'ignore', timeout: 5000 }).catch(() => undefined);
+  return r?.exitCode === 0;
 }
 
 /** The traces of this process that keep it near the helper, the cores it had before the first, whether it moved. */
@@ -136,7 +137,7 @@ export async function keepNearHelper(pinnedCores: readonly number[] | undefined)
     return inTurn(async () => {
       if (--near.holders > 0 || !near.moved || near.before.length === 0) return;
       near.moved = false;
-      await execa('taskset', ['-a', '-p', '-c', near.before.join(','), String(process.pid)], { reject: false, stdin: 'ignore', timeout: 5000 }).catch(() => undefined);
+      await keepThreadsTo(near.before, process.pid);
     });
   };
 }
