@@ -166,7 +166,7 @@ async function main(): Promise<void> {
           await applyProfiles(vm, client, profiles, object);
           await settle();
           for (const c of order) await measure(c);
-          await clearProfiles(vm);
+          await clearProfiles(vm, client);
           await settle();
           const left = await loadedGuards(vm);
           if (left) console.log(`round ${round + 1}: after clear ${left} profile_guard programs are still loaded`);
@@ -234,7 +234,7 @@ async function main(): Promise<void> {
       const denied = await vm.exec(SUBJECT, ['1', '/etc/passwd']);
       console.log(`check: the profiled loop opening /etc/passwd (not in its rules) ${denied.exitCode !== 0 && /Operation not permitted/.test(denied.stderr) ? 'was denied (EPERM)' : `was NOT denied: ${denied.stderr.trim()}`}`);
     } finally {
-      await clearProfiles(vm).catch(() => undefined);
+      await clearProfiles(vm, client).catch(() => undefined);
       await client.close();
     }
   });

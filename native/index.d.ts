@@ -125,6 +125,12 @@ export interface NativeBinding {
    */
   attachPinnedPrograms(pairs: ReadonlyArray<readonly [string, string]>): Promise<void>;
   /**
+   * Removes each link pinned at these paths, in order, and detaches it before resolving (an unlink alone
+   * may leave the detach to a kernel worker). A path with nothing pinned is skipped; one whose pin is not a
+   * link rejects (the ones before are gone). Resolves to how many links were removed.
+   */
+  detachPinnedLinks(paths: readonly string[]): Promise<number>;
+  /**
    * Ends the process with _exit(code), skipping exit handlers: for a helper whose stdin is the VM's helper
    * channel, where a thread-pool read blocked on the port would otherwise keep exit() from returning.
    */

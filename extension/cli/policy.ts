@@ -59,9 +59,14 @@ export const policyCommand: Subcommand = {
     }
     await target.ensureUp(progress);
     if (verb === 'clear') {
-      const had = await clearPolicy(target);
-      const hadProfiles = await clearProfiles(target);
-      console.log(had || hadProfiles ? `policy cleared on ${targetId}: ${[had ? 'exec_block' : '', hadProfiles ? 'profile_guard' : ''].filter(Boolean).join(' and ')} detached, pins removed` : `no policy was in force on ${targetId}`);
+      const client = await HelperClient.connect(await target.startHelper(), { client: 'bpf-lsm policy clear' });
+      try {
+        const had = await clearPolicy(target, client);
+        const hadProfiles = await clearProfiles(target, client);
+        console.log(had || hadProfiles ? `policy cleared on ${targetId}: ${[had ? 'exec_block' : '', hadProfiles ? 'profile_guard' : ''].filter(Boolean).join(' and ')} detached, pins removed` : `no policy was in force on ${targetId}`);
+      } finally {
+        await client.close();
+      }
       return 0;
     }
     if (verb === 'status') {
@@ -98,7 +103,7 @@ export const policyCommand: Subcommand = {
           for (const m of p.missingSubjects) progress(`warning: subject ${m} does not exist on ${targetId}: its profile confines nothing (re-apply once it exists)`);
           for (const l of p.linkedSubjects) progress(`warning: ${linkedSubjectWarning(l)}`);
           console.log(`profiles ${p.replaced ? 'replaced' : 'applied'} on ${targetId}: ${profiles.map((x) => `${x.name} (${x.mode})`).join(', ')}; ${p.rules} rules as ${p.entries} map entries${p.removed ? `, ${p.removed} removed` : ''}`);
-        } else if (await clearProfiles(target)) console.log(`profiles removed on ${targetId} (the file has none)`);
+        } else if (await clearProfiles(target, client)) console.log(`profiles removed on ${targetId} (the file has none)`);
         return 0;
       }
       // events: open the pinned maps (no program is loaded) and follow the event rings.

@@ -77,7 +77,7 @@ class PolicyFeature implements vscode.Disposable {
       this.studio.log(`policy: profiles ${p.replaced ? 'updated' : 'applied'}: ${profiles.map((x) => `${x.name} (${x.mode})`).join(', ')}, ${p.rules} rules`);
       this.profileNames = profiles.map((x) => x.name);
       await this.followProfileEvents(client);
-    } else await clearProfiles(target);
+    } else await clearProfiles(target, client);
     this.watch(uri);
   }
 
@@ -141,8 +141,9 @@ class PolicyFeature implements vscode.Disposable {
       void vscode.window.showInformationMessage(`BPF-LSM: ${target.description} is not running, so no policy is in force there.`);
       return;
     }
-    const hadExec = await clearPolicy(target);
-    const had = (await clearProfiles(target)) || hadExec;
+    const client = await this.connection.get();
+    const hadExec = await clearPolicy(target, client);
+    const had = (await clearProfiles(target, client)) || hadExec;
     await this.connection.reset();
     const msg = had ? `policy cleared on ${id}` : `no policy was in force on ${id}`;
     this.studio.log(msg);

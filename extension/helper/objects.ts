@@ -1,12 +1,12 @@
 // The BPF objects a helper session owns, and the requests that create, attach, pin and close them
-// (loadObject, attach, detach, pinLink, unloadObject). Every object is closed when the session ends
+// (loadObject, attach, detach, pinLink, unpinLinks, unloadObject). Every object is closed when the session ends
 // (ObjectTable.closeAll); only links the user pinned explicitly survive.
 import { realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { BpfObject, NativeBinding, NativeError } from '../../native/index';
 import { Btf, BtfError } from '../shared/btf/btf';
 import { objectGlobals } from '../shared/btf/describe';
-import type { AttachResult, BtfTypeDesc, Capabilities, GlobalInfo, JsonValue, LoadedObjectInfo } from '../shared/helperProtocol';
+import { POLICY_PIN_DIR, type AttachResult, type BtfTypeDesc, type Capabilities, type GlobalInfo, type JsonValue, type LoadedObjectInfo } from '../shared/helperProtocol';
 import { encodeValue } from '../shared/helperValues';
 import type { ObjectChecker } from './objectCheck';
 import { HelperError, type Handlers } from './request';
@@ -123,7 +123,7 @@ export interface ObjectContext {
   stopTracesOf(objectId: number): Promise<void>;
 }
 
-export function objectHandlers(ctx: ObjectContext): Handlers<'loadObject' | 'attach' | 'detach' | 'pinLink' | 'unloadObject'> {
+export function objectHandlers(ctx: ObjectContext): Handlers<'loadObject' | 'attach' | 'detach' | 'pinLink' | 'unpinLinks' | 'unloadObject'> {
   const { objects } = ctx;
   return {
     loadObject: async (params, { blob, signal }) => {
@@ -199,6 +199,21 @@ export function objectHandlers(ctx: ObjectContext): Handlers<'loadObject' | 'att
       const checked = join(parent, basename(params.path));
       await serial(o, () => o.bpf.pinLink(params.program, checked));
       return { result: {} };
+    },
+
+    unpinLinks: async (params) => {
+      const checked = params.paths.map((path) => {
+        let parent: string;
+        try {
+          parent = realpathSync(dirname(path));
+        } catch {
+          return undefined; // no folder, nothing pinned in it
+        }
+        if (parent !== POLICY_PIN_DIR) throw new HelperError('invalid-params', `the helper only removes links pinned in ${POLICY_PIN_DIR} (got ${path})`);
+        return join(parent, basename(path));
+      });
+      const removed = await ctx.requireNative().detachPinnedLinks(checked.filter((p): p is string => p !== undefined));
+      return { result: { removed } };
     },
 
     unloadObject: async (params) => {

@@ -13,6 +13,8 @@
 import { BatchCodec, compressRecords, unpackRecords } from './batchCodec';
 
 export const PROTOCOL_VERSION = 1;
+/** The bpffs folder of the links the policies pin (unpinLinks removes links there and nowhere else). */
+export const POLICY_PIN_DIR = '/sys/fs/bpf/bpf-lsm-studio';
 export const FRAME_HEADER_SIZE = 8;
 export const BATCH_HEADER_SIZE = 32;
 export const RECORD_HEADER_SIZE = 8;
@@ -267,6 +269,11 @@ export interface HelperMethods {
   detach: { params: { objectId: number; programs?: string[] }; result: { results: AttachResult[] } };
   /** Keeps an attached program's link after the session ends, pinned under /sys/fs/bpf. */
   pinLink: { params: { objectId: number; program: string; path: string }; result: Record<string, never> };
+  /**
+   * Removes links pinned in POLICY_PIN_DIR and answers once they are detached (a plain unlink may leave the
+   * detach to the kernel for a moment). Paths with nothing pinned are skipped.
+   */
+  unpinLinks: { params: { paths: string[] }; result: { removed: number } };
   unloadObject: { params: { objectId: number }; result: Record<string, never> };
   /** Everything this helper owns right now. */
   list: {

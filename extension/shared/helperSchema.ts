@@ -39,6 +39,7 @@ export const METHOD_PARAMS = {
   attach: object({ objectId: req(id), programs: opt(programList) }),
   detach: object({ objectId: req(id), programs: opt(programList) }),
   pinLink: object({ objectId: req(id), program: req(identifier), path: req(absolutePath) }),
+  unpinLinks: object({ paths: req(list(absolutePath, 64, 1)) }),
   unloadObject: object({ objectId: req(id) }),
   list: object({}),
   mapLookup: object({ objectId: req(id), map: req(identifier), key: req(json()) }),

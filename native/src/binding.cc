@@ -553,6 +553,31 @@ Napi::Value AttachPinnedPrograms(const Napi::CallbackInfo& info) {
       [](Napi::Env env, Failure&) -> Napi::Value { return env.Undefined(); }, [](Failure& f) { return f; });
 }
 
+Napi::Value DetachPinnedLinks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "paths must be an array of strings");
+  Napi::Array list = info[0].As<Napi::Array>();
+  std::vector<std::string> paths;
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value v = list.Get(i);
+    if (!v.IsString()) throw Napi::TypeError::New(env, "paths must be an array of strings");
+    paths.push_back(v.As<Napi::String>().Utf8Value());
+  }
+  using Outcome = std::pair<Failure, uint32_t>;
+  return Job<Outcome>::Start(
+      env, nullptr,
+      [paths = std::move(paths)] {
+        Outcome out{};
+        for (const auto& path : paths) {
+          bool found = false;
+          if ((out.first = bpflsm::DetachPinnedLink(path, &found))) break;
+          out.second += found ? 1 : 0;
+        }
+        return out;
+      },
+      [](Napi::Env env, Outcome& o) -> Napi::Value { return Napi::Number::New(env, o.second); }, [](Outcome& o) { return o.first; });
+}
+
 // Ends the process without exit()'s handlers. libuv joins its thread pool at exit, and a pool thread
 // blocked in read() on the VM's helper channel (a virtio-serial port, which only returns at the host's
 // end of the connection) would hold exit() up for ever.
@@ -572,6 +597,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("recordHeaderSize", Napi::Number::New(env, bpflsm::RingBatcher::kHeader));
   exports.Set("indexLsmHooks", Napi::Function::New(env, IndexLsmHooks, "indexLsmHooks"));
   exports.Set("attachPinnedPrograms", Napi::Function::New(env, AttachPinnedPrograms, "attachPinnedPrograms"));
+  exports.Set("detachPinnedLinks", Napi::Function::New(env, DetachPinnedLinks, "detachPinnedLinks"));
   exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));
   return exports;
 }

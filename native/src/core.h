@@ -58,6 +58,14 @@ void ResolveTracingTargets(bpf_object* obj);
  */
 Failure AttachPinnedProgram(const std::string& progPath, const std::string& linkPath);
 
+/**
+ * Removes the link pinned at `path` and detaches it before returning: it holds the link open across the
+ * unlink, so its own close drops the last reference. An unlink alone leaves that to a kernel worker on
+ * newer kernels (6.12's bpf_link_put), and the program may run on for a moment after `rm` returned.
+ * `*found` is false, and nothing fails, when nothing is pinned there; a pin that is not a link fails.
+ */
+Failure DetachPinnedLink(const std::string& path, bool* found);
+
 /** Collects libbpf's printed diagnostics for the operation running on this thread. */
 class LibbpfMessages {
  public:

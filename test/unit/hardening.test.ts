@@ -102,6 +102,39 @@ describe('hardening: what the helper refuses to write or read for its client', f
     }
   });
 
+  it('removes pinned links only in its own bpffs folder: other tools\' links and other paths never reach the addon', async () => {
+    const asked: string[][] = [];
+    const native = { ...pinRecordingNative([]), detachPinnedLinks: async (paths: string[]) => (asked.push(paths), paths.length) } as unknown as NativeBinding;
+    const toHelper = new PassThrough();
+    const fromHelper = new PassThrough();
+    const session = new HelperSession({ input: toHelper, output: fromHelper, loadNative: () => native });
+    session.start();
+    const client = await HelperClient.connect({ input: toHelper, output: fromHelper, stderr: new PassThrough(), exited: session.finished.then(() => 0), close: async () => void toHelper.end() });
+    const escape = mkdtempSync(join(tmpdir(), 'bpf-lsm-unpin-'));
+    try {
+      // Each parent exists here, so each is refused for where it leads, not skipped as "nothing pinned".
+      symlinkSync('/sys/fs/bpf', join(escape, 'into-bpffs'));
+      const refused = ['/sys/fs/bpf/other_agent_link', join(escape, 'link'), join(escape, 'into-bpffs', 'other_agent_link'), '/etc/passwd', '/sys/fs/bpf/../../../etc/x'];
+      for (const path of refused) {
+        const err = await client.call('unpinLinks', { paths: [path] }).then(
+          () => assert.fail(`removed ${path}`),
+          (e: HelperRequestError) => e,
+        );
+        assert.equal(err.code, 'invalid-params', `${path}: ${err.message}`);
+      }
+      // One refused path among ours: the request fails before the addon removes anything.
+      await client.call('unpinLinks', { paths: ['/sys/fs/bpf/bpf-lsm-studio/exec_block_link', '/sys/fs/bpf/other_agent_link'] }).then(
+        () => assert.fail('a list with a foreign link was carried out'),
+        (e: HelperRequestError) => assert.match(e.message, /only removes links pinned in \/sys\/fs\/bpf\/bpf-lsm-studio/),
+      );
+      assert.deepEqual(asked, [], 'no refused list reached the addon');
+      console.log(`      privilege: ${refused.length + 1} unpin requests outside the helper's bpffs folder refused, 0 reached the addon`);
+    } finally {
+      rmSync(escape, { recursive: true, force: true });
+      await client.close();
+    }
+  });
+
   it('reads no file for the client but the kernel BTF', async () => {
     const client = await HelperClient.connect(startHelperProcess(process.env));
     try {

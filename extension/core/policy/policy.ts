@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { HelperClient } from '../helperClient';
 import type { Target } from '../target';
-import type { JsonValue } from '../../shared/helperProtocol';
+import { POLICY_PIN_DIR, type JsonValue } from '../../shared/helperProtocol';
 
 export type PolicyMode = 'audit' | 'enforce';
 
@@ -23,7 +23,7 @@ export interface Policy {
 export class PolicyError extends Error {}
 
 export const PIN_ROOT = '/sys/fs/bpf';
-export const PIN_DIR = `${PIN_ROOT}/bpf-lsm-studio`;
+export const PIN_DIR = POLICY_PIN_DIR;
 export const LINK_PIN = `${PIN_DIR}/exec_block_link`;
 export const RULES_MAP = 'bls_exec_rules';
 export const EVENTS_MAP = 'bls_exec_events';
@@ -255,9 +255,10 @@ export async function applyPolicy(target: Target, client: HelperClient, policy: 
 }
 
 /** Removes the pins (which detaches the program and frees its maps). Resolves false when nothing was applied. */
-export async function clearPolicy(target: Target): Promise<boolean> {
-  const had = await linkPinned(target);
-  const r = await rootExec(target, 'rm', ['-f', LINK_PIN, ...MAP_PINS, POLICY_COPY]);
+/** Detaches the deny list (gone when this returns: the helper unpins its link) and removes its maps and copy. */
+export async function clearPolicy(target: Target, client: HelperClient): Promise<boolean> {
+  const had = (await client.call('unpinLinks', { paths: [LINK_PIN] })).removed > 0;
+  const r = await rootExec(target, 'rm', ['-f', ...MAP_PINS, POLICY_COPY]);
   if (r.exitCode !== 0) throw new PolicyError(`removing the policy's pins on ${target.id} failed: ${r.stderr.trim()}`);
   return had;
 }

@@ -335,7 +335,7 @@ export async function runScenarioFiles(files: readonly ScenarioFile[], opts: Run
             started = Date.now();
           }
         } finally {
-          await policy?.clear(target!).catch((err: Error) => progress(`clearing ${f.policy} on ${kernel} failed: ${err.message} (run "bpf-lsm policy clear --target ${target!.id}")`));
+          await policy?.clear(target!, client!).catch((err: Error) => progress(`clearing ${f.policy} on ${kernel} failed: ${err.message} (run "bpf-lsm policy clear --target ${target!.id}")`));
           if (typeof loaded !== 'string') await unloadProbes(client!, loaded);
         }
       }

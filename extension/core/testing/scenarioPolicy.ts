@@ -54,10 +54,10 @@ export class ScenarioPolicy {
   }
 
   /** Removes everything apply left (pins, links, rule maps). */
-  async clear(target: Target): Promise<void> {
+  async clear(target: Target, client: HelperClient): Promise<void> {
     if (!this.applied) return;
     this.applied = false;
-    await clearPolicy(target);
-    await clearProfiles(target);
+    await clearPolicy(target, client);
+    await clearProfiles(target, client);
   }
 }
