@@ -18,7 +18,7 @@ import { HelperClient } from '../extension/core/helperClient';
 import { helperBundle } from '../extension/core/targets/deploy';
 import { vmTarget } from '../extension/core/targets/vm';
 import { GUEST_HELPER_ROOT } from '../extension/core/vm/image';
-import { iterateRecords, RECORD_HEADER_SIZE } from '../extension/shared/helperProtocol';
+import { iterateRecords, RECORD_HEADER_SIZE } from '../extension/shared/helperFrames';
 import { startHelperProcess } from '../test/fixtures/helperProcess';
 import { withBenchVm } from './benchVm';
 

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "bpflsm",
-      "sources": ["src/attachpipeline.cc", "src/binding.cc", "src/core.cc", "src/globals.cc", "src/lsmattach.cc", "src/ring.cc"],
+      "sources": ["src/attachpipeline.cc", "src/binding.cc", "src/core.cc", "src/globals.cc", "src/lsmattach.cc", "src/pins.cc", "src/ring.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],

@@ -7,7 +7,7 @@ import { findDist } from '../core/targets/deploy';
 import { HelperClient } from '../core/helperClient';
 import { applyPolicy, clearPolicy, EVENTS_MAP, execBlockObject, policyStatus, readPolicyFile } from '../core/policy/policy';
 import { execEventDecoder } from '../core/policy/events';
-import { iterateRecords } from '../shared/helperProtocol';
+import { iterateRecords } from '../shared/helperFrames';
 import { runPropose, runReplay } from './policyProfiles';
 import { parsePolicyDocument } from '../core/policy/profile';
 import { applyProfiles, clearProfiles, linkedSubjectWarning, profileGuardObject, PROFILE_EVENTS_MAP, profileStatus } from '../core/policy/profileApply';

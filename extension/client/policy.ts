@@ -14,7 +14,7 @@ import { TargetConnection } from './targetConnection';
 import { applyPolicy, clearPolicy, EVENTS_MAP, execBlockObject, parsePolicy, PolicyError } from '../core/policy/policy';
 import { execEventDecoder } from '../core/policy/events';
 import { policyHookEvent } from '../core/policy/traceEvents';
-import { iterateRecords } from '../shared/helperProtocol';
+import { iterateRecords } from '../shared/helperFrames';
 import { parsePolicyDocument, type Profile } from '../core/policy/profile';
 import { applyProfiles, clearProfiles, linkedSubjectWarning, profileGuardObject, PROFILE_EVENTS_MAP } from '../core/policy/profileApply';
 import { profileEventDecoder, profileHookEvent } from '../core/policy/profileEvents';

@@ -2,21 +2,8 @@
 // helper process (through its HelperTransport): it performs the handshake, offers typed requests, delivers
 // event batches to subscribers, and rejects every pending request as soon as the helper goes away.
 import type { HelperTransport } from './target';
-import {
-  encodeMessage,
-  FrameDecoder,
-  FrameKind,
-  PROTOCOL_VERSION,
-  type EventBatch,
-  type HelperErrorCode,
-  type HelperErrorPayload,
-  type HelperMethod,
-  type HelperNotification,
-  type HelperNotifications,
-  type JsonValue,
-  type ParamsOf,
-  type ResultOf,
-} from '../shared/helperProtocol';
+import { PROTOCOL_VERSION, type HelperErrorCode, type HelperErrorPayload, type HelperMethod, type HelperNotification, type HelperNotifications, type JsonValue, type ParamsOf, type ResultOf } from '../shared/helperProtocol';
+import { encodeMessage, FrameDecoder, FrameKind, type EventBatch } from '../shared/helperFrames';
 
 /** A request the helper answered with an error. */
 export class HelperRequestError extends Error {

@@ -7,20 +7,8 @@
 import type { Readable, Writable } from 'node:stream';
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import type { NativeBinding } from '../../native/index';
-import {
-  encodeMessage,
-  FrameDecoder,
-  FrameKind,
-  MAX_BLOB_BYTES,
-  MAX_FRAME_BYTES,
-  PROTOCOL_VERSION,
-  ProtocolError,
-  type Capabilities,
-  type HelperMethod,
-  type HelperNotification,
-  type HelperNotifications,
-  type ParamsOf,
-} from '../shared/helperProtocol';
+import { PROTOCOL_VERSION, type Capabilities, type HelperMethod, type HelperNotification, type HelperNotifications, type ParamsOf } from '../shared/helperProtocol';
+import { encodeMessage, FrameDecoder, FrameKind, MAX_BLOB_BYTES, MAX_FRAME_BYTES, ProtocolError } from '../shared/helperFrames';
 import { validateClientMessage } from '../shared/helperSchema';
 import { ValueError } from '../shared/helperValues';
 import { probeCapabilities } from './capabilities';

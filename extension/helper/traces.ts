@@ -3,7 +3,8 @@
 // loop stops draining and the kernel ring absorbs the burst (any overflow is counted by the probe itself).
 import type { Writable } from 'node:stream';
 import type { NativeBinding, RingConsumer } from '../../native/index';
-import { encodeEventBatch, type HelperNotification, type HelperNotifications, type TraceStats } from '../shared/helperProtocol';
+import { type HelperNotification, type HelperNotifications, type TraceStats } from '../shared/helperProtocol';
+import { encodeEventBatch } from '../shared/helperFrames';
 import { decodeValue } from '../shared/helperValues';
 import { globalOf } from './maps';
 import { serial, type ObjectTable } from './objects';

@@ -1,4 +1,4 @@
-// How event batches of the helper protocol (helperProtocol.ts) may travel compressed: the codec byte of
+// How event batches of the helper protocol (helperFrames.ts) may travel compressed: the codec byte of
 // the batch header, and the compression itself. On a 300 KB batch of the tracer's records in the 6.1 VM
 // (TCG), brotli at quality 0 gave 10.5x at 36 MB/s; deflate at levels 1-2 gave 13x at 12-17 MB/s.
 import { brotliCompressSync, brotliDecompressSync, constants as zlib } from 'node:zlib';

@@ -11,34 +11,18 @@
 
 #include "core.h"
 #include "convert.h"
+#include "job.h"
 #include "widenedthread.h"
 
 namespace {
 
 using bpflsm::BytesArg;
 using bpflsm::Failure;
+using bpflsm::Job;
 using bpflsm::StringArg;
+using bpflsm::StringListArg;
 using bpflsm::ToError;
-
-uint32_t UintArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
-  double d = info[i].As<Napi::Number>().DoubleValue();
-  if (d < 0 || d > 4294967295.0 || d != static_cast<double>(static_cast<uint32_t>(d)))
-    throw Napi::RangeError::New(info.Env(), std::string(what) + " must be an integer from 0 to 2^32-1");
-  return static_cast<uint32_t>(d);
-}
-
-std::vector<std::string> StringListArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsArray()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be an array of strings");
-  Napi::Array a = info[i].As<Napi::Array>();
-  std::vector<std::string> out;
-  for (uint32_t k = 0; k < a.Length(); k++) {
-    Napi::Value v = a.Get(k);
-    if (!v.IsString()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be an array of strings");
-    out.push_back(v.As<Napi::String>().Utf8Value());
-  }
-  return out;
-}
+using bpflsm::UintArg;
 
 Napi::Buffer<uint8_t> ToBuffer(Napi::Env env, std::vector<uint8_t>&& bytes) {
   auto* owned = new std::vector<uint8_t>(std::move(bytes));
@@ -62,60 +46,6 @@ Napi::Array AttachResults(Napi::Env env, const std::vector<bpflsm::AttachResult>
   }
   return out;
 }
-
-/** Runs `work` on the libuv pool with the object's lock held and settles a Promise with `done`'s value. */
-template <typename Result>
-class Job : public Napi::AsyncWorker {
- public:
-  using Work = std::function<Result()>;
-  using Done = std::function<Napi::Value(Napi::Env, Result&)>;
-  using Failed = std::function<Failure(Result&)>;
-
-  static Napi::Promise Start(Napi::Env env, std::shared_ptr<bpflsm::Object> object, Work work, Done done, Failed failed,
-                             std::function<void(Napi::Error&, Result&)> decorate = nullptr) {
-    auto* job = new Job(env, std::move(object), std::move(work), std::move(done), std::move(failed), std::move(decorate));
-    Napi::Promise p = job->deferred_.Promise();
-    job->Queue();
-    return p;
-  }
-
- protected:
-  void Execute() override {
-    if (object_) {
-      std::lock_guard<std::mutex> guard(object_->lock());
-      result_ = work_();
-    } else {
-      result_ = work_();
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    Failure f = failed_ ? failed_(result_) : Failure{};
-    if (f) {
-      Napi::Error e = ToError(env, f);
-      if (decorate_) decorate_(e, result_);
-      deferred_.Reject(e.Value());
-    } else {
-      deferred_.Resolve(done_(env, result_));
-    }
-  }
-  // Execute threw (e.g. std::bad_alloc): node-addon-api calls this instead of OnOK, and without it the
-  // Promise would never settle and the helper request would hang until the client gives up.
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Job(Napi::Env env, std::shared_ptr<bpflsm::Object> object, Work work, Done done, Failed failed,
-      std::function<void(Napi::Error&, Result&)> decorate)
-      : Napi::AsyncWorker(env, "bpflsm"), deferred_(Napi::Promise::Deferred::New(env)), object_(std::move(object)),
-        work_(std::move(work)), done_(std::move(done)), failed_(std::move(failed)), decorate_(std::move(decorate)) {}
-  Napi::Promise::Deferred deferred_;
-  std::shared_ptr<bpflsm::Object> object_;
-  Work work_;
-  Done done_;
-  Failed failed_;
-  std::function<void(Napi::Error&, Result&)> decorate_;
-  Result result_{};
-};
 
 class BpfObject : public Napi::ObjectWrap<BpfObject> {
  public:
@@ -555,14 +485,7 @@ Napi::Value AttachPinnedPrograms(const Napi::CallbackInfo& info) {
 
 Napi::Value DetachPinnedLinks(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "paths must be an array of strings");
-  Napi::Array list = info[0].As<Napi::Array>();
-  std::vector<std::string> paths;
-  for (uint32_t i = 0; i < list.Length(); i++) {
-    Napi::Value v = list.Get(i);
-    if (!v.IsString()) throw Napi::TypeError::New(env, "paths must be an array of strings");
-    paths.push_back(v.As<Napi::String>().Utf8Value());
-  }
+  std::vector<std::string> paths = StringListArg(info, 0, "paths");
   using Outcome = std::pair<Failure, uint32_t>;
   return Job<Outcome>::Start(
       env, nullptr,

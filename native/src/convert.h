@@ -33,6 +33,26 @@ inline std::vector<uint8_t> BytesArg(const Napi::CallbackInfo& info, size_t i, c
   return std::vector<uint8_t>(b.Data(), b.Data() + b.Length());
 }
 
+inline uint32_t UintArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (d < 0 || d > 4294967295.0 || d != static_cast<double>(static_cast<uint32_t>(d)))
+    throw Napi::RangeError::New(info.Env(), std::string(what) + " must be an integer from 0 to 2^32-1");
+  return static_cast<uint32_t>(d);
+}
+
+inline std::vector<std::string> StringListArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsArray()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be an array of strings");
+  Napi::Array a = info[i].As<Napi::Array>();
+  std::vector<std::string> out;
+  for (uint32_t k = 0; k < a.Length(); k++) {
+    Napi::Value v = a.Get(k);
+    if (!v.IsString()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be an array of strings");
+    out.push_back(v.As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+
 }  // namespace bpflsm
 
 #endif

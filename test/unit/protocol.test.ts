@@ -2,19 +2,8 @@
 // and the BTF-driven value codec. Plain node, no kernel.
 import * as assert from 'node:assert/strict';
 import { brotliCompressSync } from 'node:zlib';
-import {
-  BATCH_HEADER_SIZE,
-  encodeEventBatch,
-  encodeMessage,
-  FrameDecoder,
-  FrameKind,
-  frameRecords,
-  iterateRecords,
-  MAX_FRAME_BYTES,
-  ProtocolError,
-  type BtfTypeDesc,
-  type Frame,
-} from '../../extension/shared/helperProtocol';
+import { type BtfTypeDesc } from '../../extension/shared/helperProtocol';
+import { BATCH_HEADER_SIZE, encodeEventBatch, encodeMessage, FrameDecoder, FrameKind, frameRecords, iterateRecords, MAX_FRAME_BYTES, ProtocolError, type Frame } from '../../extension/shared/helperFrames';
 import { MIN_COMPRESSED_BATCH } from '../../extension/shared/batchCodec';
 import { validateClientMessage } from '../../extension/shared/helperSchema';
 import { decodeValue, encodeValue, ValueError } from '../../extension/shared/helperValues';

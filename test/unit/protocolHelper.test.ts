@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HelperClient, HelperGoneError, HelperRequestError } from '../../extension/core/helperClient';
-import { encodeMessage, FrameDecoder, FrameKind } from '../../extension/shared/helperProtocol';
+import { encodeMessage, FrameDecoder, FrameKind } from '../../extension/shared/helperFrames';
 import { startHelperProcess } from '../fixtures/helperProcess';
 
 const root = join(__dirname, '..', '..', '..');

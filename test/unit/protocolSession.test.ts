@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { HelperClient, HelperRequestError } from '../../extension/core/helperClient';
 import type { HelperTransport } from '../../extension/core/target';
 import { HelperSession } from '../../extension/helper/session';
-import { encodeEventBatch, encodeMessage, frameRecords } from '../../extension/shared/helperProtocol';
+import { encodeEventBatch, encodeMessage, frameRecords } from '../../extension/shared/helperFrames';
 import type { NativeBinding } from '../../native/index';
 
 interface FakeObject {

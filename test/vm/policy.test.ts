@@ -11,7 +11,7 @@ import { HelperClient } from '../../extension/core/helperClient';
 import { vmTarget } from '../../extension/core/targets/vm';
 import { EVENTS_MAP, LINK_PIN, MAP_PINS } from '../../extension/core/policy/policy';
 import { execEventDecoder, type ExecPolicyEvent } from '../../extension/core/policy/events';
-import { iterateRecords } from '../../extension/shared/helperProtocol';
+import { iterateRecords } from '../../extension/shared/helperFrames';
 import type { HookEvent, TraceEvent } from '../../extension/shared/traceEvent';
 import { bpfLsm } from './cli';
 import { vmBefore } from './wedge';

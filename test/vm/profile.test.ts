@@ -18,7 +18,7 @@ import type { Target } from '../../extension/core/target';
 import { spawn } from 'node:child_process';
 import { PROFILE_EVENTS_MAP, PROFILE_LINK_PINS, PROFILE_MAP_PINS } from '../../extension/core/policy/profileApply';
 import { profileEventDecoder, type ProfileEvent } from '../../extension/core/policy/profileEvents';
-import { iterateRecords } from '../../extension/shared/helperProtocol';
+import { iterateRecords } from '../../extension/shared/helperFrames';
 import { bpfLsm } from './cli';
 import { vmBefore } from './wedge';
 
