@@ -125,6 +125,5 @@ else if (process.argv[2] === DAEMON_FLAG) {
   process.env.UV_THREADPOOL_SIZE ??= '32';
   runDaemon({ loadNative, helperJs: process.argv[1], user: connectingUser() });
 } else if (process.argv[2] === RELEASE_FLAG) {
-  unpinFolder(process.argv[3] ?? '');
-  process.exit(0);
+  unpinFolder(loadNative(), process.argv[3] ?? '').finally(() => process.exit(0));
 } else main();

@@ -199,10 +199,11 @@ export function releaseInBackground(key: string): boolean {
 }
 
 /**
- * Unpins everything under a released pin folder, links first (each waits for its detach), then maps, and
- * drops its state. Stops as soon as the folder is gone: a new trace took the tracer back (takeBack).
+ * Unpins everything under a released pin folder, links first (each detached before the next: a trace that takes
+ * the tracer back attaches the unpinned ones again, which fails while an old link is still on its hook), then
+ * maps, and drops its state. Stops as soon as the folder is gone: a new trace took the tracer back (takeBack).
  */
-export function unpinFolder(dir: string): void {
+export async function unpinFolder(native: Pick<NativeBinding, 'detachPinnedLinks'>, dir: string): Promise<void> {
   if (!dir.startsWith(`${PIN_ROOT}/release-`)) throw new Error(`refusing to unpin ${dir}: not a released tracer folder`);
   let names: string[];
   try {
@@ -214,9 +215,10 @@ export function unpinFolder(dir: string): void {
   for (const n of names) {
     if (!existsSync(dir)) return;
     try {
-      unlinkSync(join(dir, n));
+      if (n.startsWith('link_')) await native.detachPinnedLinks([join(dir, n)]);
+      else unlinkSync(join(dir, n));
     } catch {
-      // gone already
+      // gone already, or the folder was taken back meanwhile
     }
   }
   try {

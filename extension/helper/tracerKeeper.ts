@@ -186,9 +186,12 @@ async function detachQuiet(native: NativeBinding, key: string, meta: TracerMeta,
   const t0 = Date.now();
   let n = 0;
   for (const p of attached) {
-    const unpin = () => {
+    // Detached when the unpin returns (detachPinnedLinks): a trace that takes the lock next and attaches the
+    // program again must not find its old link still on the hook (6.12 releases a link removed by rm a moment
+    // later, in a kernel worker, and the attach meanwhile fails with EBUSY).
+    const unpin = async () => {
       if (lastUsed(key, meta) !== quiet) return false;
-      rmSync(join(dir, `link_${p}`), { force: true });
+      await native.detachPinnedLinks([join(dir, `link_${p}`)]);
       return true;
     };
     if (!(await withLock(unpin, LINKS_LOCK_MS, LINKS_LOCK))) break;
