@@ -58,17 +58,6 @@ export const policyCommand: Subcommand = {
       return 0;
     }
     await target.ensureUp(progress);
-    if (verb === 'clear') {
-      const client = await HelperClient.connect(await target.startHelper(), { client: 'bpf-lsm policy clear' });
-      try {
-        const had = await clearPolicy(target, client);
-        const hadProfiles = await clearProfiles(target, client);
-        console.log(had || hadProfiles ? `policy cleared on ${targetId}: ${[had ? 'exec_block' : '', hadProfiles ? 'profile_guard' : ''].filter(Boolean).join(' and ')} detached, pins removed` : `no policy was in force on ${targetId}`);
-      } finally {
-        await client.close();
-      }
-      return 0;
-    }
     if (verb === 'status') {
       const s = await policyStatus(target);
       const profiles = await profileStatus(target);
@@ -93,6 +82,12 @@ export const policyCommand: Subcommand = {
     const object = execBlockObject(findDist());
     const client = await HelperClient.connect(await target.startHelper(), { client: `bpf-lsm policy ${verb}` });
     try {
+      if (verb === 'clear') {
+        const had = await clearPolicy(target, client);
+        const hadProfiles = await clearProfiles(target, client);
+        console.log(had || hadProfiles ? `policy cleared on ${targetId}: ${[had ? 'exec_block' : '', hadProfiles ? 'profile_guard' : ''].filter(Boolean).join(' and ')} detached, pins removed` : `no policy was in force on ${targetId}`);
+        return 0;
+      }
       if (verb === 'apply') {
         const r = await applyPolicy(target, client, policy!, object, progress);
         for (const m of r.missing) progress(`warning: ${m} does not exist on ${targetId}: denied by path only (once it exists, re-apply to add its inode)`);

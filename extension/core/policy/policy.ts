@@ -254,8 +254,10 @@ export async function applyPolicy(target: Target, client: HelperClient, policy: 
   }
 }
 
-/** Removes the pins (which detaches the program and frees its maps). Resolves false when nothing was applied. */
-/** Detaches the deny list (gone when this returns: the helper unpins its link) and removes its maps and copy. */
+/**
+ * Detaches the deny list (gone when this returns: the helper unpins its link) and removes its maps and copy.
+ * Resolves false when nothing was applied.
+ */
 export async function clearPolicy(target: Target, client: HelperClient): Promise<boolean> {
   const had = (await client.call('unpinLinks', { paths: [LINK_PIN] })).removed > 0;
   const r = await rootExec(target, 'rm', ['-f', ...MAP_PINS, POLICY_COPY]);

@@ -84,8 +84,10 @@ export async function applyProfiles(target: Target, client: HelperClient, profil
   }
 }
 
-/** Removes the profile pins (detaching the probe and freeing its maps). Resolves false when none were in force. */
-/** Detaches profile_guard (gone when this returns: the helper unpins its links) and removes its maps and copy. */
+/**
+ * Detaches profile_guard (gone when this returns: the helper unpins its links) and removes its maps and copy.
+ * Resolves false when none were in force.
+ */
 export async function clearProfiles(target: Target, client: HelperClient): Promise<boolean> {
   const had = (await client.call('unpinLinks', { paths: [...PROFILE_LINK_PINS] })).removed > 0;
   const r = await rootExec(target, 'rm', ['-f', ...PROFILE_MAP_PINS, PROFILES_COPY]);

@@ -7,8 +7,8 @@
 //
 // So on such a host each vCPU gets a core of its own (of the cores this process may use), and qemu's main
 // thread goes with the last vCPU, where the guest runs the helper daemon; a tracing client keeps its own
-// threads there while a traced program runs (keepNearHelper). A host with more cores is left to its scheduler. BPF_LSM_VM_PIN=0 never pins,
-// =1 always does.
+// threads there while a traced program runs (keepNearHelper). A host with more cores is left to its
+// scheduler. BPF_LSM_VM_PIN=0 never pins, =1 always does.
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 
@@ -90,7 +90,7 @@ export function helperCore(pinnedCores: readonly number[] | undefined, allowed: 
 /**
  * Keeps this process (or `pid`), every thread of it, to the host core of the VM's last vCPU (where the guest
  * runs the helper daemon and qemu's main thread serves the channels), when the VM's vCPUs are pinned.
- * For the CLI, which decodes and prints every event while the traced program runs: on such a host it
+ * For a tracing client (the CLI, the editor), which decodes every event while the traced program runs: on such a host it
  * otherwise shares a core with the traced program's vCPU. Traced trace_loop 20000 through the CLI, 2-core
  * host (bench/trace-notes.md): 528-574 ms kept there against 792-982 ms left to the scheduler; a traced
  * trace_loop 5000 ran as fast as with the helper stopped for the loop (136-146 against 131-155 ms). Returns the
